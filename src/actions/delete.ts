@@ -1,0 +1,96 @@
+/**
+ * cm delete [PROJECT [BUNDLE]]: stop what runs, then remove the bundles.
+ *
+ *   1. take each bundle's lock (a create or delete in progress is a clear error)
+ *   2. rename each bundle directory to a dot-name: from here on no new run can find it
+ *   3. stop its containers (SIGTERM, SIGKILL after the grace period), remove their runc state
+ *   4. remove the tree (never crossing into a mount; odd modes fixed up)
+ * The project directory on the host is never touched: it is only ever bind-mounted.
+ */
+import { readdirSync, renameSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
+import { CmError } from "../errors.ts";
+import { removeTree } from "../host/fs.ts";
+import { findTool } from "../host/tools.ts";
+import { Runc } from "../runtime/runc.ts";
+import { stopContainer } from "../runtime/stop.ts";
+import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
+import { type Lock, tryLock } from "../store/lock.ts";
+import { listRuns, runDir } from "../store/runs.ts";
+import type { Context } from "./context.ts";
+import { currentDirectory } from "./project.ts";
+
+export interface DeleteOptions {
+  project?: string | undefined;
+  bundle?: string | undefined;
+  /** seconds between SIGTERM and SIGKILL */
+  grace: number;
+}
+
+export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<string[]> {
+  const name = opts.project === undefined ? undefined : checkProjectName(opts.project);
+  const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
+  const projectName = name ?? currentProjectName(ctx);
+  const key = projectKey(projectName);
+  const existing = bundleNames(ctx.layout.data, key);
+  if (existing.length === 0) {
+    throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
+  }
+  const targets = bundle === undefined ? existing : [bundle];
+  if (bundle !== undefined && !existing.includes(bundle)) {
+    throw new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(projectName)}`, {
+      hint: `existing bundles: ${existing.join(", ")}`,
+    });
+  }
+
+  const pdir = projectDir(ctx.layout.data, key);
+  const locks: Lock[] = [];
+  const moved: { bundle: string; dir: string }[] = [];
+  try {
+    for (const b of targets) {
+      const lock = tryLock(join(pdir, `.${b}.lock`));
+      if (!("release" in lock)) {
+        throw new CmError("bundle-busy", `bundle ${JSON.stringify(b)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
+          hint: "wait for it to finish, then try again",
+        });
+      }
+      locks.push(lock);
+    }
+    for (const b of targets) {
+      const aside = join(pdir, `.${b}.deleting-${process.pid}`);
+      renameSync(bundleDir(ctx.layout.data, key, b), aside);
+      moved.push({ bundle: b, dir: aside });
+    }
+    await stopRuns(ctx, key, bundle, opts.grace);
+    for (const m of moved) removeTree(m.dir);
+  } finally {
+    for (const l of locks) l.release();
+  }
+  // The project directory goes when its last bundle does.
+  try {
+    if (readdirSync(pdir).length === 0) rmdirSync(pdir);
+  } catch {
+    // not empty or already gone
+  }
+  return targets;
+}
+
+function currentProjectName(ctx: Context): string {
+  const path = currentDirectory(ctx);
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** Stops every container cm started for this project (or bundle) and removes its run state. */
+async function stopRuns(ctx: Context, key: string, bundle: string | undefined, grace: number): Promise<void> {
+  const runs = listRuns(ctx.layout.runs).filter((r) => r.projectKey === key && (bundle === undefined || r.bundle === bundle));
+  if (runs.length === 0) return;
+  const bin = findTool("runc");
+  if (!bin)
+    throw new CmError("tool-missing", "runc not found on this host, so running containers cannot be stopped", {
+      hint: "install it: apt-get install runc",
+    });
+  const runc = new Runc(bin, ctx.layout.runcRoot);
+  await Promise.all(runs.map((r) => stopContainer(runc, r.id, grace)));
+  for (const r of runs) removeTree(runDir(ctx.layout.runs, r.id));
+}

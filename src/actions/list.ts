@@ -1,0 +1,49 @@
+/** cm list: projects and bundles, with size (as measured at create) and project path. */
+import { formatBytes } from "../core/size.ts";
+import { listBundles } from "../store/bundles.ts";
+import type { Context } from "./context.ts";
+
+/** The stable fields of `cm list --json` (documented in the README). */
+export interface ListEntry {
+  project: string;
+  bundle: string;
+  path: string;
+  source: string;
+  created: string;
+  sizeBytes: number | null;
+  rootless: boolean;
+  dir: string;
+}
+
+export function listEntries(ctx: Context): ListEntry[] {
+  return listBundles(ctx.layout.data).map((b) => ({
+    project: b.projectName,
+    bundle: b.bundle,
+    path: b.projectPath,
+    source: b.source,
+    created: b.created,
+    sizeBytes: b.sizeBytes ?? null,
+    rootless: b.rootless,
+    dir: b.dir,
+  }));
+}
+
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}
+
+export function formatList(entries: ListEntry[]): string {
+  const rows = [["PROJECT", "BUNDLE", "SIZE", "CREATED", "SOURCE", "PATH"]];
+  for (const e of entries) {
+    rows.push([
+      e.project,
+      e.bundle,
+      e.sizeBytes === null ? "-" : formatBytes(e.sizeBytes),
+      e.created.slice(0, 19).replace("T", " "),
+      e.source,
+      e.path,
+    ]);
+  }
+  return formatTable(rows);
+}

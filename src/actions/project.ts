@@ -1,0 +1,104 @@
+/**
+ * Which project a command is about: the current directory (its name, its real path), or the
+ * project named with --project. A bundle remembers its project's real path; using it from a
+ * different directory of the same name is refused, so cm never mounts the wrong directory.
+ */
+import { realpathSync } from "node:fs";
+import { basename, sep } from "node:path";
+import { checkProjectName, projectKey } from "../core/names.ts";
+import { CmError } from "../errors.ts";
+import { type BundleInfo, bundleNames, listBundles, readBundle } from "../store/bundles.ts";
+import type { Context } from "./context.ts";
+
+export interface Project {
+  name: string;
+  key: string;
+  /** Real path of the directory: the current one, or (for an explicit --project) the recorded one. */
+  path: string;
+  explicit: boolean;
+}
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** The current directory as a project: refuses /, $HOME itself and cm's own directories. */
+export function currentDirectory(ctx: Context): string {
+  let real: string;
+  try {
+    real = realpathSync(ctx.cwd);
+  } catch {
+    throw new CmError("no-cwd", "the current directory no longer exists", { hint: "cd into your project directory" });
+  }
+  if (real === "/") throw new CmError("bad-project", "refusing / as a project directory", { hint: "cd into your project directory first" });
+  let home = ctx.home;
+  try {
+    home = realpathSync(ctx.home);
+  } catch {
+    // no home directory: nothing to compare
+  }
+  if (real === home) {
+    throw new CmError(
+      "bad-project",
+      `refusing your home directory ${real} as a project: it would be mounted read-write into the container`,
+      {
+        hint: "cd into a project directory below it",
+      },
+    );
+  }
+  for (const own of [ctx.layout.data, ctx.layout.cache, ctx.layout.state]) {
+    let ownReal = own;
+    try {
+      ownReal = realpathSync(own);
+    } catch {
+      // does not exist yet
+    }
+    if (inside(real, ownReal) || inside(ownReal, real)) {
+      throw new CmError("bad-project", `refusing ${real} as a project: it contains or is inside cm's own directory ${own}`, {
+        hint: "cd into a project directory outside cm's data, cache and state directories",
+      });
+    }
+  }
+  return real;
+}
+
+/** The project for create/run: --project NAME, or the current directory's name. */
+export function resolveProject(ctx: Context, explicitName: string | undefined): Project {
+  const cwdPath = currentDirectory(ctx);
+  const name = explicitName === undefined ? basename(cwdPath) : checkProjectName(explicitName);
+  return { name, key: projectKey(name), path: cwdPath, explicit: explicitName !== undefined };
+}
+
+/**
+ * Checks that the bundle belongs to this directory. With an explicit --project, the bundle's own
+ * recorded directory is used (you named the project); otherwise the directories must match.
+ */
+export function checkOwnership(project: Project, bundle: BundleInfo): string {
+  if (bundle.projectPath === project.path) return bundle.projectPath;
+  if (project.explicit && bundle.projectPath) return bundle.projectPath;
+  throw new CmError(
+    "project-mismatch",
+    `project ${JSON.stringify(project.name)} belongs to ${bundle.projectPath}, not to this directory ${project.path}`,
+    { hint: `cd ${bundle.projectPath}, or give this directory its own project name with --project NAME` },
+  );
+}
+
+/** A missing bundle: the error names the bundles that do exist. */
+export function missingBundle(ctx: Context, project: Project, bundle: string): CmError {
+  const existing = bundleNames(ctx.layout.data, project.key);
+  const hint = existing.length
+    ? `existing bundles of ${project.name}: ${existing.join(", ")}`
+    : `create it first: cm create${bundle === "default" ? "" : ` ${bundle}`}`;
+  return new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(project.name)}`, { hint });
+}
+
+export function requireBundle(ctx: Context, project: Project, bundle: string): BundleInfo {
+  const info = readBundle(ctx.layout.data, project.key, bundle);
+  if (!info) throw missingBundle(ctx, project, bundle);
+  return info;
+}
+
+/** Any bundle already recorded for this project key, to compare its project directory. */
+export function firstBundle(ctx: Context, key: string): BundleInfo | undefined {
+  return listBundles(ctx.layout.data, key)[0];
+}

@@ -1,0 +1,41 @@
+/**
+ * argv -> typed values, with node:util's strict parser. Unknown flags, missing values and stray
+ * arguments become one-line CmErrors that point at the command's --help.
+ */
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { CmError } from "../errors.ts";
+
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  /** arguments before `--` */
+  positionals: string[];
+  /** arguments after `--` */
+  rest: string[];
+}
+
+export function parse(command: string, argv: string[], options: OptionSpec): Parsed {
+  const dash = argv.indexOf("--");
+  const head = dash < 0 ? argv : argv.slice(0, dash);
+  const rest = dash < 0 ? [] : argv.slice(dash + 1);
+  try {
+    const { values, positionals } = parseArgs({ args: head, options, allowPositionals: true, strict: true });
+    return { values: values as Parsed["values"], positionals, rest };
+  } catch (err) {
+    const message = (err as Error).message.split("\n")[0]?.replace(/\.$/, "") ?? "invalid arguments";
+    throw new CmError("usage", `${command}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, {
+      hint: `see cm ${command} --help`,
+    });
+  }
+}
+
+export function tooMany(command: string, extra: string[], hint?: string): CmError {
+  return new CmError("usage", `${command}: unexpected argument ${JSON.stringify(extra[0])}`, {
+    hint: hint ?? `see cm ${command} --help`,
+  });
+}
+
+export function str(v: Parsed["values"][string]): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}

@@ -1,0 +1,48 @@
+import { hostContext } from "../actions/context.ts";
+import { create } from "../actions/create.ts";
+import { parse, str, tooMany } from "./args.ts";
+
+export const usage = `Usage: cm create [BUNDLE] [OPTIONS]
+
+Make a bundle for the project in the current directory: a root filesystem plus an OCI config.json,
+stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/. BUNDLE defaults to
+"default". The first bundle from a source bootstraps it once into the cache; later ones copy it.
+
+Options:
+  --from SOURCE        where the root filesystem comes from (default debian:bookworm):
+                         debian[:SUITE]   a minimal Debian bootstrapped with mmdebstrap
+                         tar:PATH         a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
+                         dir:PATH         a copy of an existing directory tree
+  --packages A,B,C     extra Debian packages to include (debian sources only)
+  --project NAME       use NAME as the project name instead of the directory's name
+  --force              rebuild the bundle if it exists
+  --refresh            bootstrap the cached base again instead of reusing it
+  -q, --quiet          print only errors and the final line
+  -h, --help           show this help
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const p = parse("create", argv, {
+    from: { type: "string" },
+    packages: { type: "string" },
+    project: { type: "string" },
+    force: { type: "boolean" },
+    refresh: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
+  const packages = (str(p.values.packages) ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  await create(hostContext(), {
+    bundle: p.positionals[0] ?? "default",
+    project: str(p.values.project),
+    from: str(p.values.from) ?? "debian:bookworm",
+    packages,
+    force: p.values.force === true,
+    refresh: p.values.refresh === true,
+    quiet: p.values.quiet === true,
+  });
+  return 0;
+}

@@ -1,0 +1,34 @@
+/**
+ * Where cm keeps things, as a pure function of the environment, the uid and the home directory.
+ *
+ *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/
+ *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bootstrapped bases
+ *   state  $CM_STATE_DIR, else /run/cm for root,                 runc's state (--root) and per-run bundles
+ *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>
+ * Relative XDG values are ignored, as the XDG base directory spec says.
+ */
+import { join } from "node:path";
+
+export interface Layout {
+  data: string;
+  cache: string;
+  state: string;
+  /** runc --root */
+  runcRoot: string;
+  /** one directory per run: its config.json and run record */
+  runs: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function abs(value: string | undefined): string | undefined {
+  return value?.startsWith("/") ? value : undefined;
+}
+
+export function layout(env: Env, uid: number, home: string): Layout {
+  const data = abs(env.CM_HOME) ?? join(abs(env.XDG_DATA_HOME) ?? join(home, ".local/share"), "cm");
+  const cache = abs(env.CM_CACHE_DIR) ?? join(abs(env.XDG_CACHE_HOME) ?? join(home, ".cache"), "cm");
+  const runtimeDir = abs(env.XDG_RUNTIME_DIR);
+  const state = abs(env.CM_STATE_DIR) ?? (uid === 0 ? "/run/cm" : runtimeDir ? join(runtimeDir, "cm") : `/tmp/cm-${uid}`);
+  return { data, cache, state, runcRoot: join(state, "runc"), runs: join(state, "runs") };
+}

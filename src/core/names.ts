@@ -1,0 +1,68 @@
+/**
+ * Names that reach paths, runc container IDs and hostnames. Pure functions only.
+ *
+ * Bundle names are chosen by the user and must already be safe: they are checked, never mapped.
+ * Project names come from a directory name (any bytes a filesystem allows), so they are mapped
+ * deterministically to a safe key:
+ *   - a name matching SAFE_NAME is its own key ("my-app" -> "my-app");
+ *   - any other name becomes "<slug>-<8 hex of sha256(name)>" where slug keeps [A-Za-z0-9._-] and
+ *     replaces every other character by "_" ("my project" -> "my_project-<hash>", "café" -> "caf_-<hash>").
+ * The hash keeps two different names from sharing a key; a bundle also records the real path of
+ * its project, so even a deliberate collision is caught when the bundle is used.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { CmError } from "../errors.ts";
+
+/** Letters, digits, '.', '_', '-'; starts with a letter or digit; at most 63 characters. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function checkBundleName(name: string): string {
+  if (!SAFE_NAME.test(name)) {
+    throw new CmError("bad-name", `invalid bundle name ${JSON.stringify(name)}`, {
+      hint: "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    });
+  }
+  return name;
+}
+
+/**
+ * Checks a project name given explicitly (--project, or an argument of `cm delete`): it may be any
+ * directory name, but not empty, ".", "..", or containing "/" or NUL, nor starting with "-".
+ */
+export function checkProjectName(name: string): string {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0") || name.startsWith("-")) {
+    throw new CmError("bad-name", `invalid project name ${JSON.stringify(name)}`, {
+      hint: "a project name is a directory name: not empty, not '.' or '..', without '/', not starting with '-'",
+    });
+  }
+  return name;
+}
+
+/** The storage key of a project name: the name itself when safe, otherwise slug + short hash. */
+export function projectKey(name: string): string {
+  checkProjectName(name);
+  if (SAFE_NAME.test(name)) return name;
+  const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8);
+  let slug = name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "");
+  slug = slug.slice(0, 40);
+  return `${slug || "project"}-${hash}`;
+}
+
+/** A valid hostname (RFC 1123 label) derived from a project name. */
+export function hostnameFor(name: string): string {
+  const label = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return label || "cm";
+}
+
+/** runc's rule for container IDs. */
+export const CONTAINER_ID = /^[\w+.-]+$/;
+
+/** A fresh container ID: 12 random hex digits, as docker shows short IDs. */
+export function newContainerId(): string {
+  return randomBytes(6).toString("hex");
+}

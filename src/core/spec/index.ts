@@ -1,0 +1,112 @@
+/**
+ * Config generation: pure functions from options and host facts to an OCI spec.
+ *
+ *   bundleSpec(input)       -> the config.json stored with a bundle at `cm create` (root.path "rootfs",
+ *                              so the bundle directory is a valid OCI bundle on its own)
+ *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
+ */
+import { baseSpec } from "./base.ts";
+import {
+  annotations,
+  baseEnvironment,
+  capabilities,
+  compose,
+  DEFAULT_CAPABILITIES,
+  hostname,
+  projectMount,
+  rootfulDevices,
+  userNamespace,
+  writableRootfs,
+} from "./transforms.ts";
+import type { OciSpec } from "./types.ts";
+
+export type { OciSpec } from "./types.ts";
+
+/** Annotations by which a bundle remembers what it belongs to. */
+export const ANNOTATION = {
+  projectName: "dev.cm.project.name",
+  projectPath: "dev.cm.project.path",
+  bundle: "dev.cm.bundle",
+  source: "dev.cm.source",
+  created: "dev.cm.created",
+  rootless: "dev.cm.rootless",
+} as const;
+
+export interface BundleSpecInput {
+  projectName: string;
+  /** The real (symlink-free, absolute) path of the project directory. */
+  projectPath: string;
+  bundle: string;
+  hostname: string;
+  source: string;
+  created: string;
+  /** Rootless: container root is `uid`/`gid` on the host, through a user namespace. */
+  rootless: boolean;
+  uid: number;
+  gid: number;
+  /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
+  resolvConf: boolean;
+}
+
+export function bundleSpec(input: BundleSpecInput): OciSpec {
+  const build = compose(
+    input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
+    writableRootfs(),
+    capabilities(DEFAULT_CAPABILITIES),
+    baseEnvironment(),
+    hostname(input.hostname),
+    (spec) =>
+      input.resolvConf
+        ? {
+            ...spec,
+            mounts: [
+              ...spec.mounts,
+              {
+                destination: "/etc/resolv.conf",
+                type: "bind",
+                source: "/etc/resolv.conf",
+                options: ["rbind", "ro", "nosuid", "nodev", "noexec"],
+              },
+            ],
+          }
+        : spec,
+    projectMount(input.projectPath),
+    annotations({
+      [ANNOTATION.projectName]: input.projectName,
+      [ANNOTATION.projectPath]: input.projectPath,
+      [ANNOTATION.bundle]: input.bundle,
+      [ANNOTATION.source]: input.source,
+      [ANNOTATION.created]: input.created,
+      [ANNOTATION.rootless]: String(input.rootless),
+    }),
+  );
+  return build(baseSpec(input.rootless));
+}
+
+export interface RunSpecInput {
+  /** Absolute real path of the bundle's rootfs (runc refuses a symlinked rootfs). */
+  rootfsPath: string;
+  args: string[];
+  terminal: boolean;
+  /** The host's TERM, passed in when a terminal is allocated. */
+  term?: string | undefined;
+  memoryBytes?: number | undefined;
+}
+
+export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
+  const env = stored.process.env.filter((e) => !(input.terminal && input.term && e.startsWith("TERM=")));
+  if (input.terminal && input.term) env.push(`TERM=${input.term}`);
+  const spec: OciSpec = {
+    ...stored,
+    root: { ...stored.root, path: input.rootfsPath },
+    process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
+  };
+  if (input.memoryBytes !== undefined) {
+    spec.linux = {
+      ...spec.linux,
+      // swap = limit: no swap on top of the limit, so going over it is an out-of-memory kill.
+      resources: { ...spec.linux.resources, memory: { limit: input.memoryBytes, swap: input.memoryBytes } },
+    };
+  }
+  return spec;
+}

@@ -1,0 +1,61 @@
+/**
+ * Which cgroup layout the host has and whether this user can have limits enforced.
+ * The parsers are pure (text in, facts out); readCgroupFacts() is the thin reader.
+ */
+import { accessSync, constants, readFileSync } from "node:fs";
+
+export interface CgroupFacts {
+  /** v1 also covers the hybrid layout (v1 controllers, an empty cgroup2 at /sys/fs/cgroup/unified). */
+  version: "v1" | "v2";
+  /** v2 only: the cgroup of this process, from /proc/self/cgroup ("0::/path"). */
+  ownCgroup?: string | undefined;
+  /** v2 only: controllers available in ownCgroup, when this user may write there (delegation). */
+  delegated: string[];
+}
+
+/** Reads the cgroup version from /proc/self/mountinfo: cgroup2 mounted on /sys/fs/cgroup means v2. */
+export function parseCgroupVersion(mountinfo: string): "v1" | "v2" {
+  for (const line of mountinfo.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    if (!pre || !post) continue;
+    const mountPoint = pre.split(" ")[4];
+    const fstype = post.split(" ")[0];
+    if (mountPoint === "/sys/fs/cgroup" && fstype === "cgroup2") return "v2";
+  }
+  return "v1";
+}
+
+/** The unified-hierarchy path of this process from /proc/self/cgroup. */
+export function parseOwnCgroup(procSelfCgroup: string): string | undefined {
+  for (const line of procSelfCgroup.split("\n")) {
+    if (line.startsWith("0::")) return line.slice(3).trim();
+  }
+  return undefined;
+}
+
+export function readCgroupFacts(root = "/"): CgroupFacts {
+  const read = (p: string) => {
+    try {
+      return readFileSync(root + p, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const version = parseCgroupVersion(read("proc/self/mountinfo"));
+  if (version === "v1") return { version, delegated: [] };
+  const ownCgroup = parseOwnCgroup(read("proc/self/cgroup"));
+  let delegated: string[] = [];
+  if (ownCgroup !== undefined) {
+    const dir = `${root}sys/fs/cgroup${ownCgroup === "/" ? "" : ownCgroup}`;
+    try {
+      accessSync(dir, constants.W_OK);
+      delegated = read(`${dir.slice(root.length)}/cgroup.controllers`)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    } catch {
+      delegated = [];
+    }
+  }
+  return { version, ownCgroup, delegated };
+}

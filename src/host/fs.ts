@@ -1,0 +1,160 @@
+/**
+ * Filesystem helpers with the safety rules cm relies on:
+ *   - resolveInRoot: resolve a path inside a rootfs the way the container will see it, following
+ *     symlinks but never leaving the rootfs (like runc's securejoin);
+ *   - writeFileInRoot: write a file inside a rootfs without following a planted symlink out of it;
+ *   - removeTree: delete a tree that a container may have left with odd modes, never crossing into
+ *     another filesystem (a mount);
+ *   - writeFileAtomic: a complete file or none.
+ */
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  type Stats,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join, posix } from "node:path";
+import { CmError, isErrno } from "../errors.ts";
+
+const MAX_SYMLINKS = 40;
+
+/**
+ * The host path that `path` (absolute, as seen inside the container) names in `root`, with every
+ * symlink resolved relative to `root`. A missing final component is allowed (the result names
+ * where it would be); ".." never climbs above `root`.
+ */
+export function resolveInRoot(root: string, path: string): string {
+  let links = 0;
+  const parts = posix.normalize(`/${path}`).split("/").filter(Boolean);
+  const done: string[] = [];
+  while (parts.length > 0) {
+    const part = parts.shift() as string;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const hostPath = join(root, ...done, part);
+    let st: Stats;
+    try {
+      st = lstatSync(hostPath);
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) {
+        done.push(part, ...parts);
+        return join(root, ...done);
+      }
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) throw new CmError("symlink-loop", `too many symbolic links resolving ${path} in ${root}`);
+      const target = readlinkSync(hostPath);
+      if (target.startsWith("/")) done.length = 0;
+      parts.unshift(...target.split("/").filter(Boolean));
+      continue;
+    }
+    done.push(part);
+  }
+  return join(root, ...done);
+}
+
+/**
+ * Writes `content` to `path` inside `root` (a path as the container sees it). Parent directories are
+ * resolved inside the root and created as needed; the file itself is never a symlink followed.
+ */
+export function writeFileInRoot(root: string, path: string, content: string, mode = 0o644): void {
+  const parent = resolveInRoot(root, posix.dirname(path));
+  mkdirSync(parent, { recursive: true });
+  const target = join(parent, posix.basename(path));
+  try {
+    if (lstatSync(target).isSymbolicLink()) unlinkSync(target);
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes a file completely or not at all (temp file in the same directory, fsync, rename). */
+export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * Removes `path` and everything below it. Directories that a container left unreadable
+ * (mode 000) are made accessible first. A directory on another device (a mount) is not entered:
+ * that is an error, and what was not removed stays in place.
+ */
+export function removeTree(path: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
+    throw err;
+  }
+  if (!st.isDirectory()) {
+    unlinkSync(path);
+    return;
+  }
+  removeDir(path, st.dev);
+}
+
+function removeDir(dir: string, dev: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (!isErrno(err, "EACCES")) throw err;
+    chmodSync(dir, 0o700);
+    names = readdirSync(dir);
+  }
+  for (const name of names) {
+    const child = join(dir, name);
+    const st = lstatSync(child);
+    if (st.isDirectory()) {
+      if (st.dev !== dev) {
+        throw new CmError("mount-in-tree", `refusing to delete ${child}: it is a mount point of another filesystem`, {
+          hint: `unmount it (umount ${JSON.stringify(child)}) and run the command again`,
+        });
+      }
+      removeDir(child, dev);
+    } else {
+      try {
+        unlinkSync(child);
+      } catch (err) {
+        if (!isErrno(err, "EACCES")) throw err;
+        chmodSync(dir, 0o700);
+        unlinkSync(child);
+      }
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
+    chmodSync(dirname(dir), 0o700);
+    rmdirSync(dir);
+  }
+}

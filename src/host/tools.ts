@@ -1,0 +1,80 @@
+/** Finding host programs, and running them with argv arrays (never through a shell). */
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+import { CmError } from "../errors.ts";
+
+/** Debian packages that provide the tools cm uses: named in "not found" errors. */
+const PACKAGE: Record<string, string> = {
+  runc: "runc",
+  mmdebstrap: "mmdebstrap",
+  debootstrap: "debootstrap",
+  tar: "tar",
+  cp: "coreutils",
+  podman: "podman",
+  docker: "docker.io",
+  runsc: "runsc",
+  newuidmap: "uidmap",
+  zstd: "zstd",
+  xz: "xz-utils",
+};
+
+/** sbin directories are searched too: an ordinary user's PATH often lacks them, and runc lives there. */
+const EXTRA_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+export function findTool(name: string, envPath = process.env.PATH ?? ""): string | undefined {
+  if (name.includes("/")) return isExecutable(name) ? name : undefined;
+  for (const dir of [...envPath.split(":").filter((d) => d.startsWith("/")), ...EXTRA_DIRS]) {
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function requireTool(name: string): string {
+  const found = findTool(name);
+  if (found) return found;
+  const pkg = PACKAGE[name] ?? name;
+  throw new CmError("tool-missing", `${name} not found on this host`, {
+    hint: `install it: apt-get install ${pkg}`,
+  });
+}
+
+export interface Captured {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion and captures its output. */
+export function capture(file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Captured {
+  const r = spawnSync(file, args, { encoding: "utf8", input: opts.input, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new CmError("spawn-failed", `could not run ${file}: ${r.error.message}`);
+  return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a program with its stderr captured (for the error message) and stdout ignored. */
+export function runQuiet(file: string, args: string[], what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    child.on("error", (err) => reject(new CmError("spawn-failed", `could not run ${file}: ${err.message}`)));
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolve();
+      const last = stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
+      reject(new CmError("tool-failed", `${what} failed: ${last}`));
+    });
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Where a root filesystem comes from. Every source implements the same small interface and lives
+ * in its own file; parseSource() turns the --from text into one.
+ */
+import { CmError } from "../errors.ts";
+import type { Progress } from "../ui/progress.ts";
+
+export interface SourceContext {
+  rootless: boolean;
+  uid: number;
+  gid: number;
+  /** cm's cache directory (bootstrapped bases live below it) */
+  cache: string;
+  /** rebuild cached material instead of reusing it */
+  refresh: boolean;
+  progress: Progress;
+}
+
+export interface RootfsSource {
+  /** The canonical text of the source, recorded with the bundle ("debian:bookworm"). */
+  readonly description: string;
+  /** Fails early with a clear error if the source cannot be used (tool missing, file unreadable). */
+  check(ctx: SourceContext): void;
+  /** Fills `target` (an existing empty directory) with the root filesystem. */
+  materialize(target: string, ctx: SourceContext): Promise<void>;
+}
+
+export interface SourceOptions {
+  packages: string[];
+}
+
+export async function parseSource(text: string, opts: SourceOptions): Promise<RootfsSource> {
+  const colon = text.indexOf(":");
+  const scheme = colon < 0 ? text : text.slice(0, colon);
+  const rest = colon < 0 ? "" : text.slice(colon + 1);
+  if (scheme !== "debian" && opts.packages.length > 0) {
+    throw new CmError("bad-source", `--packages works only with debian sources, not ${JSON.stringify(text)}`, {
+      hint: "install packages with --from debian:SUITE --packages ..., or inside the container",
+    });
+  }
+  switch (scheme) {
+    case "debian": {
+      const { DebianSource } = await import("./debian.ts");
+      return new DebianSource(rest || "bookworm", opts.packages);
+    }
+    case "dir": {
+      const { DirSource } = await import("./dir.ts");
+      return new DirSource(requirePath(text, rest));
+    }
+    case "tar": {
+      const { TarSource } = await import("./tar.ts");
+      return new TarSource(requirePath(text, rest));
+    }
+    default:
+      throw new CmError("bad-source", `unknown rootfs source ${JSON.stringify(text)}`, {
+        hint: "use debian[:SUITE], tar:PATH or dir:PATH",
+      });
+  }
+}
+
+function requirePath(text: string, path: string): string {
+  if (!path) throw new CmError("bad-source", `${JSON.stringify(text)} needs a path after the colon`);
+  return path;
+}

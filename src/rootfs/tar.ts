@@ -1,0 +1,30 @@
+/** tar:PATH: a root filesystem tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst). */
+import { accessSync, constants, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { CmError } from "../errors.ts";
+import { extractTarball } from "./extract.ts";
+import type { RootfsSource, SourceContext } from "./source.ts";
+
+export class TarSource implements RootfsSource {
+  readonly path: string;
+  readonly description: string;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+    this.description = `tar:${this.path}`;
+  }
+
+  check(): void {
+    try {
+      if (!statSync(this.path).isFile()) throw new Error("not a file");
+      accessSync(this.path, constants.R_OK);
+    } catch {
+      throw new CmError("bad-source", `${this.path} is not a readable file`, { hint: "give tar:PATH of a root filesystem tarball" });
+    }
+  }
+
+  async materialize(target: string, ctx: SourceContext): Promise<void> {
+    ctx.progress.phase(`extracting ${this.path}`);
+    await extractTarball(this.path, target, { rootless: ctx.rootless });
+  }
+}
