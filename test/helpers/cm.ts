@@ -1,0 +1,166 @@
+/**
+ * Running the real cm in tests, as root or as the unprivileged test user, each test in a sandbox of
+ * its own: a home, a project directory, and cm's data and state directories inside it.
+ * Everything the unprivileged user needs lives below CM_TEST_RUN, which it can reach.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export type As = "root" | "rootless";
+/** Every integration suite runs its cases for both. */
+export const USERS: As[] = ["root", "rootless"];
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the integration tests through npm test (it runs the global setup)`);
+  return v;
+}
+
+export const fixtures = {
+  get bin() {
+    return env("CM_TEST_BIN");
+  },
+  get busybox() {
+    return env("CM_TEST_BUSYBOX");
+  },
+  get debianTar() {
+    return env("CM_TEST_DEBIAN_TAR");
+  },
+  get user() {
+    return env("CM_TEST_USER");
+  },
+};
+
+export interface Result {
+  status: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Sandbox {
+  as: As;
+  uid: number;
+  gid: number;
+  dir: string;
+  home: string;
+  /** the project directory (its name is the project name) */
+  project: string;
+  env: Record<string, string>;
+  /** runs cm to completion */
+  cm(args: string[], opts?: { cwd?: string; input?: string; env?: Record<string, string>; timeoutMs?: number }): Result;
+  /** starts cm and returns the child (for signals and concurrency) */
+  spawn(args: string[], opts?: { cwd?: string; env?: Record<string, string> }): ChildProcess;
+  /** runs any program as the sandbox's user */
+  exec(file: string, args: string[], opts?: { cwd?: string }): Result;
+  /** a new directory owned by the sandbox's user */
+  mkdir(...parts: string[]): string;
+}
+
+let ids: { uid: number; gid: number } | undefined;
+function testUserIds(): { uid: number; gid: number } {
+  if (!ids) {
+    const uid = Number(execFileSync("id", ["-u", fixtures.user], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", fixtures.user], { encoding: "utf8" }).trim());
+    ids = { uid, gid };
+  }
+  return ids;
+}
+
+/** argv that runs `file args` as the sandbox user with exactly `environment` (no inherited variables). */
+function asUser(as: As, environment: Record<string, string>, file: string, args: string[]): [string, string[]] {
+  const envArgs = Object.entries(environment).map(([k, v]) => `${k}=${v}`);
+  if (as === "root") return ["env", ["-i", ...envArgs, file, ...args]];
+  const user = fixtures.user;
+  return ["setpriv", [`--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", "env", "-i", ...envArgs, file, ...args]];
+}
+
+export function sandbox(as: As, projectName = "proj"): Sandbox {
+  const { uid, gid } = as === "root" ? { uid: 0, gid: 0 } : testUserIds();
+  const dir = join(env("CM_TEST_RUN"), `${as}-${randomBytes(4).toString("hex")}`);
+  const own = (p: string) => {
+    mkdirSync(p, { recursive: true, mode: 0o755 });
+    chownSync(p, uid, gid);
+    return p;
+  };
+  own(dir);
+  const home = own(join(dir, "home"));
+  const project = own(join(dir, "work", projectName));
+  chownSync(join(dir, "work"), uid, gid);
+  const environment: Record<string, string> = {
+    HOME: home,
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    CM_HOME: join(home, "data"),
+    CM_STATE_DIR: join(dir, "state"),
+    CM_CACHE_DIR: join(env("CM_TEST_RUN"), `cache-${as}`),
+    LANG: "C.UTF-8",
+  };
+  const sb: Sandbox = {
+    as,
+    uid,
+    gid,
+    dir,
+    home,
+    project,
+    env: environment,
+    cm(args, opts = {}) {
+      const [file, argv] = asUser(as, { ...environment, ...opts.env }, fixtures.bin, args);
+      const r = spawnSync(file, argv, {
+        cwd: opts.cwd ?? project,
+        input: opts.input ?? "",
+        encoding: "utf8",
+        timeout: opts.timeoutMs ?? 300_000,
+      });
+      if (r.error) throw r.error;
+      return { status: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    },
+    spawn(args, opts = {}) {
+      const [file, argv] = asUser(as, { ...environment, ...opts.env }, fixtures.bin, args);
+      return spawn(file, argv, { cwd: opts.cwd ?? project, stdio: ["pipe", "pipe", "pipe"] });
+    },
+    exec(file, args, opts = {}) {
+      const [f, argv] = asUser(as, environment, file, args);
+      const r = spawnSync(f, argv, { cwd: opts.cwd ?? project, encoding: "utf8" });
+      return { status: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    },
+    mkdir(...parts) {
+      return own(join(dir, ...parts));
+    },
+  };
+  mkdirSync(environment.CM_CACHE_DIR as string, { recursive: true, mode: 0o755 });
+  chownSync(environment.CM_CACHE_DIR as string, uid, gid);
+  return sb;
+}
+
+/** Collects a child's output and waits for it to end. */
+export function finished(child: ChildProcess): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => resolve({ status: code ?? -1, signal, stdout, stderr }));
+  });
+}
+
+/** Waits until `check` is true (polling), failing after `ms`. */
+export async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A one-line error on stderr: no stack trace, starts with "cm: ". */
+export function isOneLineError(stderr: string): boolean {
+  const lines = stderr.trim().split("\n");
+  return lines.length === 1 && lines[0]?.startsWith("cm: ") === true && !/\n\s+at /.test(stderr);
+}
