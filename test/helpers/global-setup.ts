@@ -12,7 +12,6 @@ import { fileURLToPath } from "node:url";
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const TEST_USER = "cmtest";
 const FIXTURES = "/var/tmp/cm-test-fixtures";
-const INSTALL = "/var/tmp/cm-test-install";
 
 function which(tool: string): string | undefined {
   for (const dir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
@@ -31,7 +30,9 @@ function requirePrerequisites(): void {
 
 function ensureUser(): void {
   if (spawnSync("id", ["-u", TEST_USER]).status !== 0) {
-    execFileSync("useradd", ["--create-home", "--shell", "/bin/sh", TEST_USER]);
+    // Another test run may create it at the same moment: only its absence afterwards is an error.
+    spawnSync("useradd", ["--create-home", "--shell", "/bin/sh", TEST_USER]);
+    if (spawnSync("id", ["-u", TEST_USER]).status !== 0) throw new Error(`could not create the test user ${TEST_USER}`);
   }
   const uid = Number(execFileSync("id", ["-u", TEST_USER], { encoding: "utf8" }).trim());
   for (const file of ["/etc/subuid", "/etc/subgid"]) {
@@ -42,10 +43,13 @@ function ensureUser(): void {
   }
 }
 
-/** Copies the built cm and its Node binary to a place the test user can read and execute. */
-function install(): string {
+/**
+ * Copies the built cm and its Node binary to a place the test user can read and execute (the
+ * checkout may sit below /root, which that user cannot enter). One copy per test run.
+ */
+function install(run: string): string {
+  const INSTALL = join(run, "install");
   mkdirSync(INSTALL, { recursive: true, mode: 0o755 });
-  chmodSync(INSTALL, 0o755);
   const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2) ?? process.execPath);
   const nodeCopy = join(INSTALL, "node");
   if (!existsSync(nodeCopy) || statSync(nodeCopy).size !== statSync(node).size) {
@@ -76,7 +80,8 @@ function busyboxRootfs(): string {
   for (const a of applets) if (a !== "busybox") spawnSync("ln", ["-s", "busybox", join(tmp, "bin", a)]);
   writeFileSync(join(tmp, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
   writeFileSync(join(tmp, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
-  execFileSync("mv", [tmp, dir]);
+  // A concurrent test run may have finished first: then its copy is as good as ours.
+  if (spawnSync("mv", ["-T", tmp, dir]).status !== 0) rmSync(tmp, { recursive: true, force: true });
   return dir;
 }
 
@@ -84,8 +89,9 @@ function busyboxRootfs(): string {
 function debianTarball(): string {
   const tar = join(FIXTURES, "debian-bookworm-minbase.tar");
   if (existsSync(tar) && Date.now() - statSync(tar).mtimeMs < 7 * 24 * 3600 * 1000) return tar;
-  execFileSync("mmdebstrap", ["--variant=minbase", "--quiet", "bookworm", `${tar}.tmp.tar`], { stdio: ["ignore", "inherit", "inherit"] });
-  execFileSync("mv", ["-f", `${tar}.tmp.tar`, tar]);
+  const tmp = `${tar}.${process.pid}.tmp.tar`;
+  execFileSync("mmdebstrap", ["--variant=minbase", "--quiet", "bookworm", tmp], { stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync("mv", ["-f", tmp, tar]);
   chmodSync(tar, 0o644);
   return tar;
 }
@@ -98,7 +104,7 @@ export async function globalSetup(): Promise<void> {
   const run = `/var/tmp/cm-it-${process.pid}`;
   mkdirSync(run, { recursive: true, mode: 0o755 });
   chmodSync(run, 0o755);
-  process.env.CM_TEST_BIN = install();
+  process.env.CM_TEST_BIN = install(run);
   process.env.CM_TEST_BUSYBOX = busyboxRootfs();
   process.env.CM_TEST_DEBIAN_TAR = debianTarball();
   process.env.CM_TEST_RUN = run;
