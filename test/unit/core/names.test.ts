@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  CONTAINER_ID,
+  checkBundleName,
+  checkProjectName,
+  hostnameFor,
+  newContainerId,
+  projectKey,
+  SAFE_NAME,
+} from "../../../src/core/names.ts";
+import { CmError } from "../../../src/errors.ts";
+
+describe("bundle names", () => {
+  test("accepts safe names", () => {
+    for (const n of ["default", "py3.12", "a", "A_b-c.d", "x".repeat(63)]) assert.equal(checkBundleName(n), n);
+  });
+  test("refuses unsafe names with a CmError", () => {
+    for (const n of ["", ".", "..", "a/b", "-x", ".hidden", "x".repeat(64), "sp ace", "é", "a\0b", "_x"]) {
+      assert.throws(() => checkBundleName(n), CmError, JSON.stringify(n));
+    }
+  });
+});
+
+describe("project names", () => {
+  test("refuses what cannot be a directory name or looks like a flag", () => {
+    for (const n of ["", ".", "..", "a/b", "/", "-rf", "a\0b"]) assert.throws(() => checkProjectName(n), CmError, JSON.stringify(n));
+  });
+
+  test("safe names map to themselves", () => {
+    for (const n of ["app", "my-app", "My.App_2"]) assert.equal(projectKey(n), n);
+  });
+
+  test("other names map to slug + hash: deterministic, safe, distinct", () => {
+    const names = ["my project", "café", "日本語", "a:b", ".dotted", "x".repeat(100), "my_project", "my?project", "über app"];
+    const keys = names.map(projectKey);
+    for (const k of keys) assert.match(k, SAFE_NAME);
+    assert.equal(new Set(keys).size, names.length);
+    assert.equal(projectKey("my project"), projectKey("my project"));
+    assert.match(projectKey("my project"), /^my_project-[0-9a-f]{8}$/);
+    assert.match(projectKey("日本語"), /^project-[0-9a-f]{8}$|^_+-[0-9a-f]{8}$/);
+  });
+});
+
+describe("hostnames and container IDs", () => {
+  test("hostnames are valid RFC 1123 labels", () => {
+    assert.equal(hostnameFor("My App"), "my-app");
+    assert.equal(hostnameFor("日本語"), "cm");
+    assert.equal(hostnameFor("-x-"), "x");
+    assert.ok(hostnameFor("a".repeat(100)).length <= 63);
+  });
+  test("container IDs follow runc's rules and differ", () => {
+    const a = newContainerId();
+    assert.match(a, CONTAINER_ID);
+    assert.notEqual(a, newContainerId());
+  });
+});

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseCgroupVersion, parseOwnCgroup } from "../../../src/host/cgroups.ts";
+
+const hybrid = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`;
+const unified = `25 23 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot`;
+
+test("hybrid (v1 controllers, empty cgroup2 at unified) is v1", () => {
+  assert.equal(parseCgroupVersion(hybrid), "v1");
+});
+test("cgroup2 on /sys/fs/cgroup is v2", () => {
+  assert.equal(parseCgroupVersion(unified), "v2");
+});
+test("no cgroup mounts at all reads as v1 (nothing can be enforced rootless)", () => {
+  assert.equal(parseCgroupVersion(""), "v1");
+});
+test("own cgroup from /proc/self/cgroup", () => {
+  assert.equal(parseOwnCgroup("0::/user.slice/user-1000.slice/session-1.scope\n"), "/user.slice/user-1000.slice/session-1.scope");
+  assert.equal(parseOwnCgroup("4:memory:/x\n0::/\n"), "/");
+  assert.equal(parseOwnCgroup("4:memory:/x\n"), undefined);
+});

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { removeTree, resolveInRoot, writeFileAtomic, writeFileInRoot } from "../../../src/host/fs.ts";
+
+function rootfs(): string {
+  const root = mkdtempSync(join(tmpdir(), "cm-fs-"));
+  mkdirSync(join(root, "usr/bin"), { recursive: true });
+  mkdirSync(join(root, "etc"), { recursive: true });
+  symlinkSync("usr/bin", join(root, "bin"));
+  writeFileSync(join(root, "usr/bin/tool"), "");
+  return root;
+}
+
+describe("resolveInRoot", () => {
+  test("follows relative and absolute symlinks inside the root", () => {
+    const root = rootfs();
+    symlinkSync("/usr/bin/tool", join(root, "etc/abs"));
+    assert.equal(resolveInRoot(root, "/bin/tool"), join(root, "usr/bin/tool"));
+    assert.equal(resolveInRoot(root, "/etc/abs"), join(root, "usr/bin/tool"));
+  });
+  test("never leaves the root: .. and absolute symlinks stay inside", () => {
+    const root = rootfs();
+    symlinkSync("/etc/passwd", join(root, "etc/host-passwd"));
+    symlinkSync("../../../../../..", join(root, "etc/up"));
+    assert.equal(resolveInRoot(root, "/etc/host-passwd"), join(root, "etc/passwd"));
+    assert.equal(resolveInRoot(root, "/../../etc/shadow"), join(root, "etc/shadow"));
+    assert.equal(resolveInRoot(root, "/etc/up/etc/shadow"), join(root, "etc/shadow"));
+  });
+  test("a missing tail is kept; a loop is an error", () => {
+    const root = rootfs();
+    assert.equal(resolveInRoot(root, "/bin/missing/x"), join(root, "usr/bin/missing/x"));
+    symlinkSync("loop", join(root, "loop"));
+    assert.throws(() => resolveInRoot(root, "/loop"), /too many symbolic links/);
+  });
+});
+
+describe("writeFileInRoot", () => {
+  test("does not follow a planted symlink out of the root", () => {
+    const root = rootfs();
+    const outside = mkdtempSync(join(tmpdir(), "cm-outside-"));
+    symlinkSync(outside, join(root, "etc/apt"));
+    writeFileSync(join(outside, "victim"), "keep");
+    symlinkSync(join(outside, "victim"), join(root, "etc/file"));
+    writeFileInRoot(root, "/etc/apt/apt.conf.d/x", "data");
+    writeFileInRoot(root, "/etc/file", "data");
+    assert.equal(readFileSync(join(outside, "victim"), "utf8"), "keep");
+    assert.ok(!existsSync(join(outside, "apt.conf.d")));
+    assert.equal(readFileSync(join(root, outside, "apt.conf.d/x"), "utf8"), "data");
+    assert.ok(lstatSync(join(root, "etc/file")).isFile());
+  });
+});
+
+describe("removeTree", () => {
+  test("removes trees with mode-000 directories and read-only files", () => {
+    const root = rootfs();
+    mkdirSync(join(root, "locked/inner"), { recursive: true });
+    writeFileSync(join(root, "locked/inner/f"), "x");
+    chmodSync(join(root, "locked/inner/f"), 0);
+    chmodSync(join(root, "locked/inner"), 0);
+    chmodSync(join(root, "locked"), 0o500);
+    removeTree(root);
+    assert.ok(!existsSync(root));
+  });
+  test("a missing path is fine; symlinks are removed, not followed", () => {
+    removeTree("/nonexistent/cm-test");
+    const root = rootfs();
+    const outside = mkdtempSync(join(tmpdir(), "cm-outside-"));
+    writeFileSync(join(outside, "keep"), "x");
+    symlinkSync(outside, join(root, "link"));
+    removeTree(root);
+    assert.ok(existsSync(join(outside, "keep")));
+  });
+});
+
+test("writeFileAtomic replaces the whole file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cm-atomic-"));
+  writeFileAtomic(join(dir, "f"), "one");
+  writeFileAtomic(join(dir, "f"), "two");
+  assert.equal(readFileSync(join(dir, "f"), "utf8"), "two");
+});
