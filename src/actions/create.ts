@@ -15,6 +15,7 @@ import { checkBundleName, hostnameFor } from "../core/names.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource } from "../rootfs/source.ts";
@@ -66,18 +67,22 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
   }
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
-  // Interrupted: remove the half-made bundle, then die of the same signal.
+  // Interrupted: stop the tools at work; the failure they cause goes through the normal clean-up
+  // below, and the signal is raised again at the end so that cm dies of it.
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    removeTree(work);
-    lock.release();
-    process.kill(process.pid, signal);
+    interrupted = signal;
+    stopChildren();
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const checkInterrupt = () => {
+    if (interrupted) throw new CmError("interrupted", `create interrupted by ${interrupted}`);
+  };
+  for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
+    checkInterrupt();
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
     const size = await treeSize(join(work, "rootfs"));
     const spec = bundleSpec({
@@ -94,6 +99,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
+    checkInterrupt();
     if (existsSync(final)) {
       const old = join(pdir, `.${bundle}.deleting-${process.pid}`);
       renameSync(final, old);
@@ -107,8 +113,10 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     removeTree(work);
     throw err;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     lock.release();
+    for (const s of INTERRUPTS) process.off(s, onSignal);
+    if (interrupted) process.kill(process.pid, interrupted);
   }
 }
+
+const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
