@@ -38,12 +38,14 @@ ln -sf "$PWD/bin/cm" /usr/local/bin/cm
 demo=${CM_DEMO_DIR:-/tmp/cm-demo}
 mkdir -p "$demo"
 cd "$demo"
-echo 'print("hello from", __import__("platform").platform())' > hello.py
+printf '%s\n' '. /etc/os-release; echo "hello from $PRETTY_NAME in $(pwd) as $(id -un)"' > hello.sh
 echo "+ cd $demo"
 echo "+ cm create"
 cm create --force
-echo "+ cm run -- sh -c 'cat /etc/debian_version; ls /project; echo written-inside > /project/from-container.txt'"
-cm run -- sh -c 'cat /etc/debian_version; ls /project; echo written-inside > /project/from-container.txt'
+echo "+ cm run -- sh hello.sh"
+cm run -- sh hello.sh
+echo "+ cm run -- sh -c 'echo written-inside > /project/from-container.txt'"
+cm run -- sh -c 'echo written-inside > /project/from-container.txt'
 echo "+ cat $demo/from-container.txt"
 cat "$demo/from-container.txt"
 echo "+ cm list"
