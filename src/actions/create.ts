@@ -37,7 +37,7 @@ export interface CreateOptions {
 
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
-  const project = resolveProject(ctx, opts.project);
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
   const source = await parseSource(opts.from, { packages: opts.packages });
   const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };

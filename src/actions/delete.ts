@@ -9,7 +9,7 @@
  */
 import { readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
+import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { findTool } from "../host/tools.ts";
@@ -19,7 +19,7 @@ import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
-import { currentDirectory } from "./project.ts";
+import { firstBundle, resolveProject } from "./project.ts";
 
 export interface DeleteOptions {
   project?: string | undefined;
@@ -29,13 +29,25 @@ export interface DeleteOptions {
 }
 
 export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<string[]> {
-  const name = opts.project === undefined ? undefined : checkProjectName(opts.project);
   const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
-  const projectName = name ?? currentProjectName(ctx);
-  const key = projectKey(projectName);
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
+  const key = project.key;
+  const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
   if (existing.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
+  }
+  // Without a name, the project is this directory's: bundles recorded for another directory of
+  // the same name are not deleted by accident.
+  const owner = firstBundle(ctx, key);
+  if (!project.explicit && owner && owner.projectPath !== project.path) {
+    throw new CmError(
+      "project-mismatch",
+      `project ${JSON.stringify(projectName)} belongs to ${owner.projectPath}, not to this directory ${project.path}`,
+      {
+        hint: `to delete it anyway, name it: cm delete ${JSON.stringify(projectName)}`,
+      },
+    );
   }
   const targets = bundle === undefined ? existing : [bundle];
   if (bundle !== undefined && !existing.includes(bundle)) {
@@ -74,11 +86,6 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
     // not empty or already gone
   }
   return targets;
-}
-
-function currentProjectName(ctx: Context): string {
-  const path = currentDirectory(ctx);
-  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /** Stops every container cm started for this project (or bundle) and removes its run state. */

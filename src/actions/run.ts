@@ -37,7 +37,7 @@ export interface RunOptions {
 /** Runs the container and resolves to the exit status cm should end with. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundleName = checkBundleName(opts.bundle);
-  const project = resolveProject(ctx, opts.project);
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
   if (opts.memoryBytes !== undefined) {

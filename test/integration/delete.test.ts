@@ -67,6 +67,18 @@ for (const as of USERS) {
       assert.deepEqual(readdirSync(sb.env.CM_HOME as string), []);
     });
 
+    test("without a name, a project of the same name in another directory is not deleted", () => {
+      const sb = sandbox(as, "same");
+      assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
+      const twin = sb.mkdir("twin", "same");
+      const r = sb.cm(["delete"], { cwd: twin });
+      assert.equal(r.status, 125);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /belongs to .*cm delete "same"/);
+      assert.deepEqual(readdirSync(join(sb.env.CM_HOME as string, "same")), ["default"]);
+      assert.equal(sb.cm(["delete", "same"], { cwd: twin }).status, 0);
+    });
+
     test("deleting what does not exist: one-line error, non-zero exit", () => {
       const sb = sandbox(as);
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
