@@ -4,14 +4,16 @@
  *   1. check names, the project directory and the source before touching disk
  *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly)
  *   3. materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs
- *   4. prepare it (APT's sandbox user for single-id rootless), measure it
- *   5. write config.json (pure generation), then rename the directory into place
+ *   4. prepare it (APT's sandbox user for single-id rootless)
+ *   5. run cm.toml's post_create commands inside it (a failing one fails the create), measure it
+ *   6. write config.json (pure generation), then rename the directory into place
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { checkBundleName, hostnameFor } from "../core/names.ts";
+import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
@@ -22,13 +24,17 @@ import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
 import { tryLock } from "../store/lock.ts";
 import { makeProgress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
+import { loadProjectFile } from "./projectfile.ts";
 
 export interface CreateOptions {
   bundle: string;
   project?: string | undefined;
-  from: string;
-  packages: string[];
+  /** undefined: cm.toml's, else debian:bookworm */
+  from?: string | undefined;
+  /** undefined: cm.toml's, else none */
+  packages?: string[] | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -37,7 +43,9 @@ export interface CreateOptions {
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project);
-  const source = await parseSource(opts.from, { packages: opts.packages });
+  const file = await loadProjectFile(project.path);
+  const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
+  const source = await parseSource(plan.from, { packages: plan.packages });
   const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
   source.check(sourceCtx);
@@ -66,8 +74,10 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
   }
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
-  // Interrupted: remove the half-made bundle, then die of the same signal.
+  let postCreate: PostCreateHandle | undefined;
+  // Interrupted: stop a post_create command, remove the half-made bundle, then die of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
+    postCreate?.abort();
     removeTree(work);
     lock.release();
     process.kill(process.pid, signal);
@@ -79,7 +89,6 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const size = await treeSize(join(work, "rootfs"));
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -92,6 +101,23 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
     });
+    await runPostCreate(
+      ctx,
+      {
+        rootfs: join(work, "rootfs"),
+        spec,
+        commands: plan.postCreate,
+        projectKey: project.key,
+        projectName: project.name,
+        projectPath: project.path,
+        bundle,
+        progress,
+      },
+      (h) => {
+        postCreate = h;
+      },
+    );
+    const size = await treeSize(join(work, "rootfs"));
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
     if (existsSync(final)) {

@@ -25,6 +25,7 @@ import { forwardSignals } from "../runtime/signals.ts";
 import { ensureStateDirs, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
+import { loadProjectFile, withProjectDefaults } from "./projectfile.ts";
 
 export interface RunOptions {
   bundle: string;
@@ -40,6 +41,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const project = resolveProject(ctx, opts.project);
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
+  opts = withProjectDefaults(opts, await loadProjectFile(projectPath));
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(

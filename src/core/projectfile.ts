@@ -517,3 +517,38 @@ export function defaultsFor(file: ProjectFile | undefined, bundle: string): Defa
     run: mergeRun(file.run, own?.run ?? {}),
   };
 }
+
+export const DEFAULT_FROM = "debian:bookworm";
+
+function isDebian(from: string): boolean {
+  return from === "debian" || from.startsWith("debian:");
+}
+
+export interface CreatePlan {
+  from: string;
+  packages: string[];
+  postCreate: string[];
+}
+
+/**
+ * What `cm create` does, from the file's defaults for the bundle and the flags given. A flag wins;
+ * the file's packages are left out when --from names a source that is not Debian (they belong to
+ * the file's Debian source), and refused when the file itself pairs them with one.
+ */
+export function resolveCreate(
+  file: CreateDefaults,
+  flags: { from?: string | undefined; packages?: string[] | undefined },
+  fileName = PROJECT_FILE,
+): CreatePlan {
+  const from = flags.from ?? file.from ?? DEFAULT_FROM;
+  let packages = flags.packages;
+  if (packages === undefined) {
+    packages = flags.from !== undefined && !isDebian(flags.from) ? [] : (file.packages ?? []);
+    if (packages.length > 0 && !isDebian(from)) {
+      throw new CmError("bad-project-file", `${fileName}: packages work only with debian sources, not ${JSON.stringify(from)}`, {
+        hint: 'remove packages for this bundle, or use from = "debian:SUITE"',
+      });
+    }
+  }
+  return { from, packages, postCreate: file.postCreate ?? [] };
+}

@@ -10,6 +10,7 @@ import {
   mergeCreate,
   mergeRun,
   type ProjectFile,
+  resolveCreate,
   syntaxError,
 } from "../../../src/core/projectfile.ts";
 import { CmError } from "../../../src/errors.ts";
@@ -340,5 +341,33 @@ describe("precedence", () => {
       { source: "/p/data", destination: "/data", readOnly: false },
       { source: "/q", destination: "/cache", readOnly: false },
     ]);
+  });
+});
+
+describe("resolveCreate", () => {
+  test("defaults: debian:bookworm, no packages, no post_create", () => {
+    assert.deepEqual(resolveCreate({}, {}), { from: "debian:bookworm", packages: [], postCreate: [] });
+  });
+
+  test("the file's values apply when no flag is given; flags win", () => {
+    const file = { from: "debian:trixie", packages: ["git"], postCreate: ["true"] };
+    assert.deepEqual(resolveCreate(file, {}), { from: "debian:trixie", packages: ["git"], postCreate: ["true"] });
+    assert.deepEqual(resolveCreate(file, { from: "debian:bookworm", packages: ["vim"] }), {
+      from: "debian:bookworm",
+      packages: ["vim"],
+      postCreate: ["true"],
+    });
+    assert.deepEqual(resolveCreate(file, { from: "debian:bookworm" }).packages, ["git"]);
+  });
+
+  test("--from a non-Debian source leaves the file's packages out", () => {
+    assert.deepEqual(resolveCreate({ packages: ["git"] }, { from: "dir:/x" }), { from: "dir:/x", packages: [], postCreate: [] });
+  });
+
+  test("a file that pairs packages with a non-Debian source is refused, naming the file", () => {
+    assert.throws(
+      () => resolveCreate({ from: "tar:/x.tar", packages: ["git"] }, {}, "/p/cm.toml"),
+      (err: CmError) => /^\/p\/cm\.toml: packages work only with debian sources, not "tar:\/x\.tar"$/.test(err.message),
+    );
   });
 });
