@@ -2,7 +2,7 @@
  * The one runc driver: every runc invocation goes through here. cm uses its own state root
  * (`runc --root`), so `runc list` there shows only cm's containers.
  */
-import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { CmError } from "../errors.ts";
 import { capture } from "../host/tools.ts";
 
@@ -27,9 +27,9 @@ export class Runc {
     return ["--root", this.root, ...rest];
   }
 
-  /** `runc run` in the foreground with cm's stdio (or the given one): the caller waits for the child. */
-  run(id: string, bundleDir: string, stdio: StdioOptions = "inherit"): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio });
+  /** `runc run` in the foreground with cm's stdio: the caller waits for the child. */
+  run(id: string, bundleDir: string): ChildProcess {
+    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio: "inherit" });
   }
 
   list(): ContainerState[] {
