@@ -13,16 +13,23 @@ interface CommandModule {
   main(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const COMMANDS: Record<string, { summary: string; hidden?: true; load: () => Promise<CommandModule> }> = {
   create: { summary: "make a bundle (root filesystem + config.json) for this project", load: () => import("./cli/create.ts") },
   run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
   list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
   delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
+  ps: { summary: "list cm's containers", load: () => import("./cli/ps.ts") },
+  exec: { summary: "run a command in a running container", load: () => import("./cli/exec.ts") },
+  stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
+  logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
+  gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
 };
 
 function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);
+  const width = Math.max(...shown.map(([c]) => c.length));
+  const lines = shown.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `Usage: cm COMMAND [ARGS...]
 
 cm runs per-project containers on runc: a plain Debian root filesystem, the current directory
@@ -47,7 +54,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command)
-    throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(", ")}` });
+    throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, {
+      hint: `commands: ${Object.keys(COMMANDS)
+        .filter((c) => !COMMANDS[c]?.hidden)
+        .join(", ")}`,
+    });
   const mod = await command.load();
   if (rest.includes("-h") || rest.includes("--help")) {
     const dash = rest.indexOf("--");
