@@ -54,10 +54,15 @@ export function workdir(dir: string): Transform {
 }
 
 /**
- * What a runtime needs changed. runsc: its network is chosen by a global flag (see
- * core/run/runtime.ts), so the spec's network namespace is dropped.
+ * What a runtime needs changed. runsc (gVisor) has its own sandbox: its network is chosen by a
+ * global flag (see core/run/runtime.ts), so the spec's network namespace is dropped; and it makes
+ * the user namespace itself (with --rootless, container root is the invoking user), so the spec's
+ * user namespace and mappings are dropped too: with them its gofer cannot start.
  */
 export function forRuntime(kind: RuntimeKind): Transform {
-  return (spec) =>
-    kind === "runsc" ? { ...spec, linux: { ...spec.linux, namespaces: spec.linux.namespaces.filter((n) => n.type !== "network") } } : spec;
+  return (spec) => {
+    if (kind !== "runsc") return spec;
+    const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
+    return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
+  };
 }
