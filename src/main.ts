@@ -14,7 +14,7 @@ interface CommandModule {
   main(argv: string[], commands: Commands): Promise<number>;
 }
 
-/** hidden: not listed in help (cm __complete, the completion scripts' helper) */
+/** hidden: not listed in help (internal helpers: the detached-run monitor, completion's names) */
 export type Commands = Record<string, { summary: string; hidden?: boolean; load: () => Promise<CommandModule> }>;
 
 const COMMANDS: Commands = {
@@ -22,7 +22,13 @@ const COMMANDS: Commands = {
   run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
   list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
   delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
+  ps: { summary: "list cm's containers", load: () => import("./cli/ps.ts") },
+  exec: { summary: "run a command in a running container", load: () => import("./cli/exec.ts") },
+  stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
+  logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
+  gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
+  __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
 };
 

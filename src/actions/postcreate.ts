@@ -10,15 +10,17 @@ import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { newContainerId } from "../core/names.ts";
+import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
+import { startTime } from "../host/proc.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
-import { Runc } from "../runtime/runc.ts";
+import { OciRuntime } from "../runtime/runc.ts";
 import { forwardSignals } from "../runtime/signals.ts";
-import { ensureStateDirs, type RunRecord, runDir } from "../store/runs.ts";
+import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 
@@ -49,7 +51,9 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",
     });
   }
-  const runc = new Runc(requireTool("runc"), ctx.layout.runcRoot);
+  // always runc: post_create prepares the bundle, whatever runtime later runs use
+  const binary = requireTool("runc");
+  const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
   const total = input.commands.length;
   for (const [n, command] of input.commands.entries()) {
@@ -69,9 +73,11 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       command: args,
       started: new Date().toISOString(),
       cmPid: process.pid,
+      cmStart: startTime(process.pid),
+      runtime: { binary, root: runc.root, flags: [] },
     };
     const cleanup = () => {
-      if (existsSync(join(ctx.layout.runcRoot, id))) runc.delete(id);
+      if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
     };
     handle({ abort: cleanup });
@@ -79,7 +85,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     try {
       writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
       writeFileSync(join(dir, "run.json"), JSON.stringify(record));
-      const child = runc.run(id, dir, ["ignore", "inherit", "inherit"]);
+      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
       const stop = forwardSignals(child);
       status = await new Promise<number>((resolve) => {
         child.on("error", () => resolve(125));
