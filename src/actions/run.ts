@@ -59,6 +59,15 @@ export interface RunOptions {
   /** absolute path inside; default /project */
   workdir?: string | undefined;
   detach?: boolean | undefined;
+  /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
+  fileEnv?: EnvLayer | undefined;
+}
+
+/** env files, then variables; `where` names their origin in messages */
+export interface EnvLayer {
+  envFiles?: string[] | undefined;
+  env?: string[] | undefined;
+  where?: { envFile: string; env: string } | undefined;
 }
 
 /** Runs the container and resolves to the exit status cm should end with. */
@@ -184,8 +193,12 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   }
 }
 
-/** --env-file files in order, then --env values: a later value of a key wins. */
+/** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
 function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
+  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host) : []), ...resolveEnvLayer(opts, host)];
+}
+
+function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
   const out: string[] = [];
   for (const file of opts.envFiles ?? []) {
     let text: string;
@@ -195,11 +208,13 @@ function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
     } catch (err) {
       const why =
         (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-      throw new CmError("bad-env-file", `--env-file ${file}: ${why}`, { hint: "give a readable file of KEY=VALUE lines" });
+      throw new CmError("bad-env-file", `${opts.where?.envFile ?? "--env-file"} ${file}: ${why}`, {
+        hint: "give a readable file of KEY=VALUE lines",
+      });
     }
     out.push(...parseEnvFile(text, file, host));
   }
-  for (const e of opts.env ?? []) out.push(parseEnvArg(e, host));
+  for (const e of opts.env ?? []) out.push(parseEnvArg(e, host, opts.where?.env));
   return out;
 }
 

@@ -16,6 +16,9 @@
 import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { SAFE_NAME } from "./names.ts";
+import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
+import { checkRuntimeArg } from "./run/runtime.ts";
+import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
 
 export const PROJECT_FILE = "cm.toml";
@@ -88,7 +91,6 @@ const RUN_KEYS = [
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
-const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Where a key is defined in the source text: line numbers (1-based) keyed by the dotted path
@@ -297,6 +299,17 @@ class Checker {
     }
   }
 
+  /** Runs the check that `cm run` applies to the flag; its CmError becomes this key's error. */
+  check<T>(path: string[], f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (!(err instanceof CmError)) throw err;
+      // the flag's rule, worded for the file: "invalid --network "x"" -> "invalid value "x""
+      return this.fail(path, err.message.replace(/--[a-z-]+ /, "value "), err.hint);
+    }
+  }
+
   absolute(p: string): string {
     return isAbsolute(p) ? posix.normalize(p) : resolve(this.projectDir, p);
   }
@@ -381,14 +394,11 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.network !== undefined) {
     const n = c.string(at("network"), t.network);
-    if (n !== "host" && n !== "none") c.fail(at("network"), `must be "host" or "none", not ${JSON.stringify(n)}`);
-    out.network = n;
+    out.network = c.check(at("network"), () => parseNetwork(n));
   }
   if (t.runtime !== undefined) {
     const r = c.string(at("runtime"), t.runtime);
-    if (!(r.startsWith("/") || RUNTIME_NAME.test(r)))
-      c.fail(at("runtime"), `invalid runtime ${JSON.stringify(r)}`, "give a program name (runc, runsc, crun) or an absolute path");
-    out.runtime = r;
+    out.runtime = c.check(at("runtime"), () => checkRuntimeArg(r));
   }
   if (t.command !== undefined) {
     const cmd = c.strings(at("command"), t.command);
@@ -404,8 +414,7 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   if (t.pids_limit !== undefined) {
     const v = t.pids_limit;
     if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at("pids_limit"), `must be an integer, not ${typeName(v)}`);
-    if (v <= 0 || !Number.isSafeInteger(v)) c.fail(at("pids_limit"), `must be a positive integer, not ${v}`);
-    out.pidsLimit = v;
+    out.pidsLimit = c.check(at("pids_limit"), () => checkPidsLimit(v));
   }
   if (t.read_only !== undefined) {
     if (typeof t.read_only !== "boolean") c.fail(at("read_only"), `must be true or false, not ${typeName(t.read_only)}`);
@@ -413,24 +422,15 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.workdir !== undefined) {
     const w = c.string(at("workdir"), t.workdir);
-    if (!w.startsWith("/")) c.fail(at("workdir"), `must be an absolute path inside the container, not ${JSON.stringify(w)}`);
-    out.workdir = posix.normalize(w);
+    out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
   }
   return out;
 }
 
-/** "SRC:DST[:ro|rw]", as `-v`: SRC relative to the project directory, DST absolute, /project not shadowed. */
+/** "SRC:DST[:ro|rw]", checked as `-v` is; a relative SRC is relative to the project directory. */
 function checkVolume(c: Checker, path: string[], text: string): VolumeEntry {
-  const parts = text.split(":");
-  if (parts.length < 2 || parts.length > 3 || parts[0] === "" || parts[1] === "")
-    c.fail(path, `invalid volume ${JSON.stringify(text)}`, 'use "SRC:DST" or "SRC:DST:ro"');
-  const [src = "", dst = "", mode] = parts;
-  if (mode !== undefined && mode !== "ro" && mode !== "rw") c.fail(path, `invalid volume mode ${JSON.stringify(mode)}`, "use ro or rw");
-  if (!dst.startsWith("/")) c.fail(path, `volume destination ${JSON.stringify(dst)} must be an absolute path`);
-  const destination = posix.normalize(dst).replace(/(.)\/$/, "$1");
-  if (destination === "/" || destination === "/project")
-    c.fail(path, `volume destination ${destination} would shadow ${destination === "/" ? "the root filesystem" : "the project mount"}`);
-  return { source: c.absolute(src), destination, readOnly: mode === "ro" };
+  const v = c.check(path, () => parseVolume(text));
+  return { ...v, source: c.absolute(v.source) };
 }
 
 /**

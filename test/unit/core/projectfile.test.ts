@@ -116,11 +116,12 @@ describe("checkProjectFile", () => {
   });
 
   test("volumes: destinations normalised, modes ro and rw", () => {
-    const f = load('[run]\nvolumes = ["a:/x/", "/b:/y/../z:rw", "/c:/w:ro"]');
+    const f = load('[run]\nvolumes = ["a:/x/", "/b:/y//z:rw", "/c:/w:ro", ".:/project:ro"]');
     assert.deepEqual(f.run.volumes, [
       { source: "/p/a", destination: "/x", readOnly: false },
-      { source: "/b", destination: "/z", readOnly: false },
+      { source: "/b", destination: "/y/z", readOnly: false },
       { source: "/c", destination: "/w", readOnly: true },
+      { source: "/p", destination: "/project", readOnly: true },
     ]);
   });
 
@@ -153,22 +154,31 @@ describe("checkProjectFile", () => {
     ["a bad env name", '[run.env]\nOK = "1"\n"1BAD" = "x"\n', /:3: run\.env\.1BAD: invalid variable name "1BAD"$/],
     ["an env value of the wrong type", "[run]\nenv = { A = 1 }\n", /:2: run\.env\.A: must be a string \(the value\) or true/],
     ["env false", "[run]\nenv = { A = false }\n", /:2: run\.env\.A: must be a string/],
-    ["a volume without a destination", '[run]\nvolumes = ["/a"]\n', /:2: run\.volumes\[0\]: invalid volume "\/a"$/],
-    ["a relative destination", '[run]\nvolumes = ["/a:b"]\n', /run\.volumes\[0\]: volume destination "b" must be an absolute path$/],
-    ["shadowing /project", '[run]\nvolumes = ["/a:/project/"]\n', /volume destination \/project would shadow the project mount$/],
-    ["shadowing /", '[run]\nvolumes = ["/a:/"]\n', /would shadow the root filesystem$/],
-    ["a bad volume mode", '[run]\nvolumes = ["/a:/b:rx"]\n', /invalid volume mode "rx"$/],
-    ["a bad network", '[run]\nnetwork = "bridge"\n', /:2: run\.network: must be "host" or "none", not "bridge"$/],
-    ["a bad runtime", '[run]\nruntime = "../runc"\n', /:2: run\.runtime: invalid runtime/],
+    [
+      "a volume without a destination",
+      '[run]\nvolumes = ["/a"]\n',
+      /:2: run\.volumes\[0\]: invalid volume "\/a": no ':' between SRC and DST$/,
+    ],
+    [
+      "a relative destination",
+      '[run]\nvolumes = ["/a:b"]\n',
+      /run\.volumes\[0\]: invalid volume "\/a:b": DST "b" is not an absolute path$/,
+    ],
+    ["below /project", '[run]\nvolumes = ["/a:/project/x"]\n', /DST \/project\/x is inside \/project, the project directory$/],
+    ["on /proc", '[run]\nvolumes = ["/a:/proc/x"]\n', /DST \/proc\/x is managed by the runtime$/],
+    ["shadowing /", '[run]\nvolumes = ["/a:/"]\n', /DST \/ would hide the container's root filesystem$/],
+    ["a bad volume mode", '[run]\nvolumes = ["/a:/b:rx"]\n', /unknown option "rx"$/],
+    ["a bad network", '[run]\nnetwork = "bridge"\n', /:2: run\.network: invalid value "bridge"$/],
+    ["a bad runtime", '[run]\nruntime = "../runc"\n', /:2: run\.runtime: invalid value "\.\.\/runc": a path must be absolute$/],
     ["command as a string", '[run]\ncommand = "bash"\n', /:2: run\.command: must be an array of strings, not a string$/],
     ["an empty command", "[run]\ncommand = []\n", /:2: run\.command: must name a program$/],
     ["cpus as a string", '[run]\ncpus = "2"\n', /:2: run\.cpus: must be a number/],
     ["zero cpus", "[run]\ncpus = 0\n", /:2: run\.cpus: must be more than 0, not 0$/],
     ["negative cpus", "[run]\ncpus = -1.5\n", /:2: run\.cpus: must be more than 0, not -1\.5$/],
     ["fractional pids_limit", "[run]\npids_limit = 1.5\n", /:2: run\.pids_limit: must be an integer, not a float$/],
-    ["zero pids_limit", "[run]\npids_limit = 0\n", /:2: run\.pids_limit: must be a positive integer, not 0$/],
+    ["zero pids_limit", "[run]\npids_limit = 0\n", /:2: run\.pids_limit: invalid value "0"$/],
     ["read_only as a string", '[run]\nread_only = "yes"\n', /:2: run\.read_only: must be true or false, not a string$/],
-    ["a relative workdir", '[run]\nworkdir = "src"\n', /:2: run\.workdir: must be an absolute path/],
+    ["a relative workdir", '[run]\nworkdir = "src"\n', /:2: run\.workdir: invalid value "src": not an absolute path$/],
     ["a bad bundle name", '[bundle."../x".run]\nmemory = "1g"\n', /:1: bundle\."\.\.\/x": invalid bundle name "\.\.\/x"$/],
     ["bundle not a table", 'bundle = "x"\n', /:1: bundle: must be a table/],
     ["a date value", "[run]\nmemory = 2024-01-01\n", /:2: run\.memory: must be a size string .* not a date$/],
