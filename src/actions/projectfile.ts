@@ -63,7 +63,10 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
       d.env || d.envFile
         ? {
             envFiles: d.envFile === undefined ? [] : [d.envFile],
-            env: (d.env ?? []).map((e) => (e.value === undefined ? e.name : `${e.name}=${e.value}`)),
+            // NAME = true: the host's value, left out when the host has none (a flag may give it)
+            env: (d.env ?? [])
+              .filter((e) => e.value !== undefined || process.env[e.name] !== undefined)
+              .map((e) => (e.value === undefined ? e.name : `${e.name}=${e.value}`)),
             where: { envFile: `${file.path}: run.env_file`, env: `${file.path}: run.env` },
           }
         : undefined,

@@ -47,7 +47,7 @@ export function describeUsage(name: string, summary: string, usage: string): Com
   }
   const flags: Flag[] = [];
   let inOptions = false;
-  for (const line of lines) {
+  for (const [n, line] of lines.entries()) {
     if (/^Options:/.test(line)) {
       inOptions = true;
       continue;
@@ -59,7 +59,9 @@ export function describeUsage(name: string, summary: string, usage: string): Com
     }
     const m = FLAG_LINE.exec(line);
     if (!m || (!m[1] && !m[2])) continue;
-    const flag: Flag = { description: (m[4] ?? "").trim().replace(/[;,:]$/, "") };
+    // the description: its first clause; on the next line when the flag's own line has none
+    const text = m[4] ?? (/^ {4,}\S/.test(lines[n + 1] ?? "") ? (lines[n + 1] ?? "") : "");
+    const flag: Flag = { description: shorten(text) };
     if (m[1]) flag.short = m[1];
     if (m[2]) flag.long = m[2];
     if (m[3]) flag.value = m[3];
@@ -68,12 +70,18 @@ export function describeUsage(name: string, summary: string, usage: string): Com
   return { name, summary, flags, positionals };
 }
 
+function shorten(text: string): string {
+  return (text.trim().split("; ")[0] ?? "").replace(/[;,:.]$/, "");
+}
+
+/** Values some flags take, by name (their placeholders say only MODE or NAME|PATH). */
+const VALUES: Record<string, string[]> = { "--network": ["host", "none"], "--runtime": ["runc", "runsc", "crun"] };
+
 /** Value choices of a flag: from its placeholder ("host|none") or its name. */
 function flagChoices(flag: Flag): string[] | undefined {
   if (!flag.value) return undefined;
   if (/^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(flag.value)) return flag.value.split("|");
-  if (flag.long === "--runtime") return ["runc", "runsc", "crun"];
-  return undefined;
+  return flag.long === undefined ? undefined : VALUES[flag.long];
 }
 
 type ValueKind = "project" | "files" | "none" | { choices: string[] };
