@@ -76,7 +76,9 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       cmStart: startTime(process.pid),
       runtime: { binary, root: runc.root, flags: [] },
     };
+    let stopForwarding = () => {};
     const cleanup = () => {
+      stopForwarding();
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
     };
@@ -86,12 +88,11 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
       writeFileSync(join(dir, "run.json"), JSON.stringify(record));
       const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
-      const stop = forwardSignals(child);
+      stopForwarding = forwardSignals(child);
       status = await new Promise<number>((resolve) => {
         child.on("error", () => resolve(125));
         child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
       });
-      stop();
     } finally {
       cleanup();
       handle({ abort: () => {} });

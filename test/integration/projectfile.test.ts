@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** Writes the project's cm.toml (world-readable: the sandbox user reads it). */
 function projectFile(sb: Sandbox, text: string): void {
@@ -74,6 +74,24 @@ post_create = ["echo partial > /etc/partial", "exit 3", "touch /etc/never"]
       const missing = sb.cm(["run", "bad", "--", "true"]);
       assert.equal(missing.status, 125);
       assert.match(missing.stderr, /no bundle "bad"/);
+    });
+
+    test("an interrupted post_create (SIGINT) stops its container and leaves nothing behind", async () => {
+      projectFile(sb, `[bundle.slow.create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["echo ready; sleep 60"]\n`);
+      const before = projectData(sb);
+      const child = sb.spawn(["create", "slow"]);
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      await waitFor("post_create to start", () => out.includes("ready"));
+      child.kill("SIGINT");
+      const r = await finished(child);
+      assert.ok(r.signal === "SIGINT" || r.status === 130, `${r.status} ${r.signal} ${r.stderr}`);
+      assert.deepEqual(projectData(sb), before);
+      assert.deepEqual(runs(sb), []);
+      const runc = join(sb.env.CM_STATE_DIR as string, "runc");
+      assert.deepEqual(existsSync(runc) ? readdirSync(runc) : [], [], "no runc state left");
     });
 
     test("flags win over the file: --from replaces the file's source", () => {
