@@ -23,7 +23,7 @@ const START_TIMEOUT_MS = 60_000;
 export async function startDetached(dir: string, id: string): Promise<void> {
   const main = process.argv[1];
   if (!main) throw new CmError("internal", "cannot find cm's own entry point to start the monitor");
-  const child = spawn(process.execPath, [main, "__monitor", dir], { detached: true, stdio: "ignore" });
+  const child = spawn(process.execPath, ["--", main, "__monitor", dir], { detached: true, stdio: "ignore" });
   child.unref();
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {

@@ -12,6 +12,7 @@ import { findCommand } from "../rootfs/command.ts";
 import { forwardSignals } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
+import { noTerminal } from "./terminal.ts";
 
 export interface ExecOptions {
   container: string;
@@ -43,6 +44,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     });
   }
   const tty = opts.tty ?? process.stdin.isTTY === true;
+  if (tty && process.stdin.isTTY !== true) throw noTerminal("exec");
   const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
   const stop = forwardSignals(child);
   const status = await new Promise<number>((resolve) => {

@@ -33,6 +33,7 @@ import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/run
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { loadProjectFile, withProjectDefaults } from "./projectfile.ts";
+import { noTerminal } from "./terminal.ts";
 
 /**
  * Everything a run can be given: from the command line (cli/run.ts) or a project file. Values are
@@ -127,6 +128,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   }
 
   const terminal = opts.detach ? false : (opts.tty ?? process.stdin.isTTY === true);
+  if (terminal && process.stdin.isTTY !== true) throw noTerminal("run");
   const spec = runSpec(bundle.spec, {
     rootfsPath: rootfs,
     args,

@@ -1,13 +1,21 @@
 /** Is a process alive? Cheap checks on /proc, for run records whose owner may be gone. */
 import { readFileSync } from "node:fs";
 
-/** True when a process with this pid exists (also when it belongs to another user). */
+/**
+ * True when a process with this pid exists (also when it belongs to another user) and is not a
+ * zombie: a container whose runtime was killed is reparented, and may stay a zombie for a while.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return true;
   }
 }
 
