@@ -1,14 +1,17 @@
 /**
  * Reading the project file: `<project directory>/cm.toml`, optional. A missing file costs one failed
- * open; the TOML parser (smol-toml) is loaded only when the file exists, so `cm run` in a project
- * without one starts as fast as before. Validation and merging are pure (core/projectfile.ts).
+ * open: the TOML parser (smol-toml) and the validation are loaded only when the file exists, so
+ * `cm run` in a project without one starts as fast as before. Validation and merging are pure
+ * (core/projectfile.ts); merging into cm run's options is in ./rundefaults.ts.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkProjectFile, defaultsFor, PROJECT_FILE, type ProjectFile, syntaxError } from "../core/projectfile.ts";
-import { parseVolume } from "../core/run/volume.ts";
+import type { ProjectFile } from "../core/projectfile.ts";
 import { CmError, isErrno } from "../errors.ts";
 import type { RunOptions } from "./run.ts";
+
+/** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
+const PROJECT_FILE = "cm.toml";
 
 export async function loadProjectFile(projectDir: string): Promise<ProjectFile | undefined> {
   const path = join(projectDir, PROJECT_FILE);
@@ -22,7 +25,10 @@ export async function loadProjectFile(projectDir: string): Promise<ProjectFile |
       hint: "make it a readable TOML file, or remove it",
     });
   }
-  const { parse, TomlError } = await import("smol-toml");
+  const [{ parse, TomlError }, { checkProjectFile, syntaxError }] = await Promise.all([
+    import("smol-toml"),
+    import("../core/projectfile.ts"),
+  ]);
   let doc: unknown;
   try {
     doc = parse(text);
@@ -33,42 +39,10 @@ export async function loadProjectFile(projectDir: string): Promise<ProjectFile |
   return checkProjectFile(doc, path, text, projectDir);
 }
 
-/**
- * cm run's options with the project file's defaults for the bundle filled in. Flags win: a flag
- * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
- * a variable wins); the file's volumes are kept unless a -v has the same destination.
- * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, cpus,
- * pids_limit, read_only, workdir).
- */
-export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
+/** cm run's options with the project file's defaults (if there is a cm.toml) filled in under the flags. */
+export async function withProjectFile(opts: RunOptions, projectDir: string): Promise<RunOptions> {
+  const file = await loadProjectFile(projectDir);
   if (!file) return opts;
-  const d = defaultsFor(file, opts.bundle).run;
-  const flagDestinations = new Set((opts.volumes ?? []).map((v) => parseVolume(v).destination));
-  const fileVolumes = (d.volumes ?? [])
-    .filter((v) => !flagDestinations.has(v.destination))
-    .map((v) => `${v.source}:${v.destination}${v.readOnly ? ":ro" : ""}`);
-  const volumes = [...fileVolumes, ...(opts.volumes ?? [])];
-  return {
-    ...opts,
-    command: opts.command.length > 0 ? opts.command : (d.command ?? []),
-    memoryBytes: opts.memoryBytes ?? d.memoryBytes,
-    cpus: opts.cpus ?? d.cpus,
-    pidsLimit: opts.pidsLimit ?? d.pidsLimit,
-    network: opts.network ?? d.network,
-    runtime: opts.runtime ?? d.runtime,
-    readOnly: opts.readOnly ?? d.readOnly,
-    workdir: opts.workdir ?? d.workdir,
-    volumes: volumes.length > 0 ? volumes : opts.volumes,
-    fileEnv:
-      d.env || d.envFile
-        ? {
-            envFiles: d.envFile === undefined ? [] : [d.envFile],
-            // NAME = true: the host's value, left out when the host has none (a flag may give it)
-            env: (d.env ?? [])
-              .filter((e) => e.value !== undefined || process.env[e.name] !== undefined)
-              .map((e) => (e.value === undefined ? e.name : `${e.name}=${e.value}`)),
-            where: { envFile: `${file.path}: run.env_file`, env: `${file.path}: run.env` },
-          }
-        : undefined,
-  };
+  const { withProjectDefaults } = await import("./rundefaults.ts");
+  return withProjectDefaults(opts, file);
 }

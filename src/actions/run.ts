@@ -32,7 +32,7 @@ import { forwardSignals } from "../runtime/signals.ts";
 import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
-import { loadProjectFile, withProjectDefaults } from "./projectfile.ts";
+import { withProjectFile } from "./projectfile.ts";
 import { noTerminal } from "./terminal.ts";
 
 /**
@@ -77,7 +77,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const project = resolveProject(ctx, opts.project);
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
-  opts = withProjectDefaults(opts, await loadProjectFile(projectPath));
+  opts = await withProjectFile(opts, projectPath);
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(

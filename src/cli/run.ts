@@ -33,6 +33,9 @@ Options:
   -T, --no-tty         do not allocate a terminal
   --project NAME       use the project NAME (its recorded directory is mounted)
   -h, --help           show this help
+
+A cm.toml in the project directory sets defaults for these options and the command ([run], and
+[bundle.NAME.run] for one bundle); flags win.
 `;
 
 export async function main(argv: string[]): Promise<number> {
