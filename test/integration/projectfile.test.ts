@@ -196,6 +196,22 @@ read_only = false
       assert.deepEqual(projectData(sb), before);
     });
 
+    test("post_create in a real Debian root filesystem (tarball source): dpkg works, APT is non-interactive", () => {
+      const deb = sandbox(as, "debproj");
+      projectFile(
+        deb,
+        `[create]
+from = "tar:${fixtures.debianTar}"
+post_create = ["dpkg-query -W bash > /etc/pkg", "echo $DEBIAN_FRONTEND > /etc/frontend", "apt-get --version | head -n 1 > /etc/apt-version"]
+`,
+      );
+      const r = deb.cm(["create", "-q"]);
+      assert.equal(r.status, 0, r.stderr);
+      const check = deb.cm(["run", "--", "cat", "/etc/pkg", "/etc/frontend", "/etc/apt-version"]);
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stdout, /^bash\t5\.\S+\nnoninteractive\napt \d/);
+    });
+
     test("no cm.toml: the built-in defaults", () => {
       rmSync(join(sb.project, "cm.toml"));
       const r = sb.cm(["run", "--", "sh", "-c", "pwd; env | grep -c ^A= || true"]);
