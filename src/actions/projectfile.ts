@@ -39,10 +39,35 @@ export async function loadProjectFile(projectDir: string): Promise<ProjectFile |
   return checkProjectFile(doc, path, text, projectDir);
 }
 
-/** cm run's options with the project file's defaults (if there is a cm.toml) filled in under the flags. */
-export async function withProjectFile(opts: RunOptions, projectDir: string): Promise<RunOptions> {
+/**
+ * cm run's options with the project file's defaults (if there is a cm.toml) filled in under the
+ * flags. A resource limit that comes from the file and that this host cannot enforce is refused
+ * here, naming the file, line and key (the flag's own check would name a flag that was not given).
+ */
+export async function withProjectFile(opts: RunOptions, projectDir: string, rootless: boolean): Promise<RunOptions> {
   const file = await loadProjectFile(projectDir);
   if (!file) return opts;
-  const { withProjectDefaults } = await import("./rundefaults.ts");
-  return withProjectDefaults(opts, file);
+  const [{ withProjectDefaults }, { keyError, originOf }] = await Promise.all([
+    import("./rundefaults.ts"),
+    import("../core/projectfile.ts"),
+  ]);
+  const merged = withProjectDefaults(opts, file);
+  if (rootless) {
+    const [{ checkLimitEnforceable }, { readCgroupFacts }] = await Promise.all([import("../core/limits.ts"), import("../host/cgroups.ts")]);
+    const limits = [
+      ["memory", "memoryBytes", "memory"],
+      ["cpu", "cpus", "cpus"],
+      ["pids", "pidsLimit", "pids_limit"],
+    ] as const;
+    for (const [limit, option, key] of limits) {
+      if (opts[option] !== undefined || merged[option] === undefined) continue;
+      try {
+        checkLimitEnforceable(limit, true, readCgroupFacts());
+      } catch (err) {
+        const e = err as CmError;
+        throw keyError(file, originOf(file, opts.bundle, "run", key), e.message.replace(/^--[a-z-]+ /, "this limit "), e.hint);
+      }
+    }
+  }
+  return merged;
 }

@@ -77,7 +77,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const project = resolveProject(ctx, opts.project);
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
-  opts = await withProjectFile(opts, projectPath);
+  opts = await withProjectFile(opts, projectPath, ctx.rootless);
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(

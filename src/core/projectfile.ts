@@ -15,6 +15,7 @@
  */
 import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
+import { MIN_MEMORY } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
@@ -67,6 +68,8 @@ export interface Defaults {
 export interface ProjectFile extends Defaults {
   /** the file's path, for messages */
   path: string;
+  /** its source text, for the line numbers of later errors (keyError) */
+  text: string;
   bundles: Record<string, Defaults>;
 }
 
@@ -366,11 +369,9 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const v = t.memory;
     if (typeof v !== "string" && typeof v !== "number")
       c.fail(at("memory"), `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
-    try {
-      out.memoryBytes = parseSize(String(v), "memory");
-    } catch (err) {
-      c.fail(at("memory"), (err as CmError).message, (err as CmError).hint);
-    }
+    out.memoryBytes = c.check(at("memory"), () => parseSize(String(v), "memory"));
+    if (out.memoryBytes < MIN_MEMORY)
+      c.fail(at("memory"), `${JSON.stringify(v)} is too small: a container needs at least 6MiB`, "give 6m or more");
   }
   if (t.env !== undefined) {
     const env = c.table(at("env"), t.env);
@@ -443,6 +444,7 @@ export function checkProjectFile(doc: Toml, file: string, text: string, projectD
   c.unknown([], root, ["create", "run", "bundle"]);
   const out: ProjectFile = {
     path: file,
+    text,
     create: root.create === undefined ? {} : checkCreate(c, ["create"], c.table(["create"], root.create)),
     run: root.run === undefined ? {} : checkRun(c, ["run"], c.table(["run"], root.run)),
     bundles: {},
@@ -465,6 +467,24 @@ export function checkProjectFile(doc: Toml, file: string, text: string, projectD
     }
   }
   return out;
+}
+
+/**
+ * An error about a value of the file found after loading (a limit this host cannot enforce, say):
+ * the same `file:line: key: message` shape as the validation errors.
+ */
+export function keyError(file: ProjectFile, path: string[], message: string, hint?: string): CmError {
+  const line = lineOf(keyLines(file.text), path);
+  return new CmError("bad-project-file", `${file.path}${line === undefined ? "" : `:${line}`}: ${keyName(path)}: ${message}`, {
+    hint: hint ?? "see the cm.toml section of the README",
+  });
+}
+
+/** The key that gives bundle `bundle` its value of `section.key`: the bundle's own section, else the top-level one. */
+export function originOf(file: ProjectFile, bundle: string, section: "create" | "run", key: string): string[] {
+  const own = file.bundles[bundle]?.[section] as Record<string, unknown> | undefined;
+  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate" };
+  return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
 
 /** A TOML syntax error (smol-toml's TomlError: message, line) as a one-line CmError. */

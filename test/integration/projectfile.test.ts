@@ -156,12 +156,16 @@ read_only = false
         assert.deepEqual(r.stdout.trim().split("\n"), [String(64 * 1024 * 1024), "64", "50000"]);
       });
     } else {
-      test("run: a memory limit from the file is refused rootless on cgroup v1, as the flag is", () => {
-        projectFile(sb, `[run]\nmemory = "64m"\n`);
-        const r = sb.cm(["run", "--", "true"]);
+      test("run: a limit from the file is refused rootless on cgroup v1 as the flag is, naming file, line and key", () => {
+        projectFile(sb, `[run]\ncommand = ["true"]\n\n[bundle.default.run]\npids_limit = 10\n`);
+        const r = sb.cm(["run"]);
         assert.equal(r.status, 125);
         assert.ok(isOneLineError(r.stderr), r.stderr);
-        assert.match(r.stderr, /cannot be enforced/);
+        assert.match(r.stderr, /cm\.toml:5: bundle\.default\.run\.pids_limit: this limit cannot be enforced for a rootless container/);
+        projectFile(sb, `[run]\ncommand = ["true"]\n`);
+        const flag = sb.cm(["run", "--memory", "64m"]);
+        assert.equal(flag.status, 125);
+        assert.match(flag.stderr, /^cm: --memory cannot be enforced/);
       });
     }
 

@@ -4,11 +4,13 @@ import { parse } from "smol-toml";
 import {
   checkProjectFile,
   defaultsFor,
+  keyError,
   keyLines,
   keyName,
   lineOf,
   mergeCreate,
   mergeRun,
+  originOf,
   type ProjectFile,
   resolveCreate,
   syntaxError,
@@ -94,8 +96,9 @@ describe("checkProjectFile", () => {
   });
 
   test("an empty file and empty sections give no defaults", () => {
-    assert.deepEqual(load(""), { path: FILE, create: {}, run: {}, bundles: {} });
-    assert.deepEqual(load("[create]\n[run]\n[bundle.x]\n"), { path: FILE, create: {}, run: {}, bundles: { x: { create: {}, run: {} } } });
+    assert.deepEqual(load(""), { path: FILE, text: "", create: {}, run: {}, bundles: {} });
+    const text = "[create]\n[run]\n[bundle.x]\n";
+    assert.deepEqual(load(text), { path: FILE, text, create: {}, run: {}, bundles: { x: { create: {}, run: {} } } });
   });
 
   test("tar: and dir: sources are made absolute against the project directory", () => {
@@ -135,6 +138,7 @@ describe("checkProjectFile", () => {
     ["memory of the wrong type", "[run]\nmemory = true\n", /:2: run\.memory: must be a size string .* not a boolean$/],
     ["bad memory value", '[run]\nmemory = "banana"\n', /:2: run\.memory: invalid memory "banana"$/],
     ["zero memory", "[run]\nmemory = 0\n", /:2: run\.memory: invalid memory "0"/],
+    ["too little memory", '[run]\nmemory = "1m"\n', /:2: run\.memory: "1m" is too small: a container needs at least 6MiB$/],
     ["packages not an array", '[create]\npackages = "git"\n', /:2: create\.packages: must be an array of strings, not a string$/],
     [
       "a bad package name, on its own line",
@@ -285,6 +289,17 @@ last = true
   test("keyName quotes what is not a bare key and shows indexes", () => {
     assert.equal(keyName(["run", "volumes", "[2]"]), "run.volumes[2]");
     assert.equal(keyName(["bundle", "a.b", "run"]), 'bundle."a.b".run');
+  });
+});
+
+describe("errors found after loading", () => {
+  test("keyError names the line of the key; originOf finds the section that gave the value", () => {
+    const f = load('[run]\nmemory = "1g"\n\n[bundle.dev.run]\ncpus = 1\nmemory = "2g"\n');
+    assert.deepEqual(originOf(f, "dev", "run", "memory"), ["bundle", "dev", "run", "memory"]);
+    assert.deepEqual(originOf(f, "other", "run", "memory"), ["run", "memory"]);
+    assert.equal(keyError(f, originOf(f, "dev", "run", "memory"), "no").message, "/p/cm.toml:6: bundle.dev.run.memory: no");
+    assert.equal(keyError(f, originOf(f, "x", "run", "memory"), "no").message, "/p/cm.toml:2: run.memory: no");
+    assert.deepEqual(originOf(f, "dev", "run", "pids_limit"), ["run", "pids_limit"]);
   });
 });
 
