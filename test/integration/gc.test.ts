@@ -150,5 +150,22 @@ for (const as of USERS) {
       // the bundle itself is untouched
       assert.equal(sb.cm(["run", "--", "true"]).status, 0);
     });
+
+    test("cm create and cm run -d collect quietly: interrupted creates go, exited logs stay", async () => {
+      const pdir = join(sb.env.CM_HOME as string, "gcproj");
+      const creating = join(pdir, `.web.creating-${deadPid()}`);
+      sb.exec("mkdir", ["-p", creating]);
+      const exited = sb.cm(["run", "-d", "--", "true"]).stdout.trim();
+      await waitFor("it to exit", () => psAll().find((e) => e.id === exited)?.status === "exited");
+      const r = sb.cm(["create", "second", "--from", `dir:${fixtures.busybox}`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(creating), false);
+      assert.ok(runs().includes(exited));
+      sb.exec("mkdir", ["-p", creating]);
+      const live = sb.cm(["run", "-d", "--", "sleep", "60"]).stdout.trim();
+      assert.equal(existsSync(creating), false);
+      assert.ok(runs().includes(exited));
+      assert.equal(sb.cm(["stop", "--time", "0", live]).status, 0);
+    });
   });
 }
