@@ -54,8 +54,8 @@ export function containers(ctx: Context): Container[] {
 }
 
 /**
- * CONTAINER as the user names it: a full ID, a unique ID prefix, or a bundle name of the current
- * project with exactly one container (among `candidates`' statuses).
+ * CONTAINER as the user names it: a full ID, a unique ID prefix (among containers in `statuses`),
+ * or a bundle name of the current project with exactly one running container.
  */
 export function resolveContainer(ctx: Context, name: string, statuses: readonly Status[]): Container {
   if (name === "" || name.includes("/") || name.includes("\0")) {
@@ -72,7 +72,10 @@ export function resolveContainer(ctx: Context, name: string, statuses: readonly 
     const path = currentDirectory(ctx);
     projectName = path.slice(path.lastIndexOf("/") + 1);
     const key = projectKey(checkProjectName(projectName));
-    byBundle = wanted.filter((c) => c.record.projectKey === key && c.record.bundle === name);
+    // a bundle name means its one running container, whatever the command accepts by ID
+    byBundle = all.filter(
+      (c) => (c.status === "running" || c.status === "starting") && c.record.projectKey === key && c.record.bundle === name,
+    );
   } catch {
     // not in a project directory: only IDs
   }

