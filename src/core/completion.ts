@@ -164,6 +164,8 @@ ${cases}
     w=\${COMP_WORDS[i]}
     [[ $w == -- ]] && return 0
     if [[ " $valued " == *" $w "* ]]; then
+      # --flag=value arrives as three words: --flag = value
+      [[ \${COMP_WORDS[i+1]} == = ]] && ((i++))
       [[ $w == --project ]] && project=\${COMP_WORDS[i+1]}
       ((i++))
       continue
@@ -172,8 +174,10 @@ ${cases}
     [[ \${kinds[npos]} == project ]] && project=$w
     ((npos++))
   done
-  if ((COMP_CWORD - 1 > cmdi)) && [[ " $valued " == *" $prev "* ]]; then
-    case $prev in
+  local flag=$prev
+  [[ $prev == = ]] && flag=\${COMP_WORDS[COMP_CWORD-2]}
+  if ((COMP_CWORD - 1 > cmdi)) && [[ " $valued " == *" $flag "* ]]; then
+    case $flag in
 ${valueCases}
     esac
     return 0

@@ -62,6 +62,8 @@ drive "${cm}" run -- ""
 drive "${cm}" delete ""
 drive "${cm}" delete other ""
 drive "${cm}" completion ""
+drive "${cm}" run --network = ""
+drive "${cm}" run --project = other ""
 `,
       );
       const r = sb.exec("/bin/bash", [file]);
@@ -82,6 +84,8 @@ drive "${cm}" completion ""
         "compl,other",
         "tools",
         "bash,zsh,fish",
+        "host,none",
+        "tools",
       ]);
     });
 
