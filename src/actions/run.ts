@@ -17,7 +17,14 @@ import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
 import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
-import { checkRuntimeArg, checkRuntimeUsable, runtimeFlags, runtimeKind, runtimeRootName } from "../core/run/runtime.ts";
+import {
+  checkRuntimeArg,
+  checkRuntimeLimits,
+  checkRuntimeUsable,
+  runtimeFlags,
+  runtimeKind,
+  runtimeRootName,
+} from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
 import { runSpec } from "../core/spec/index.ts";
@@ -107,6 +114,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const kind = runtimeKind(runtimeBin);
   const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? readCgroupFacts().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
+  checkRuntimeLimits(kind, { pids: pids !== undefined });
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
 
   const cwd = workdir ?? bundle.spec.process.cwd;

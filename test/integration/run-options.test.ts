@@ -204,6 +204,22 @@ for (const as of USERS) {
       assert.equal(sb.cm(["run", "--runtime", "runsc", "--", "no-such-command"]).status, 127);
     });
 
+    test("--runtime runsc with limits: memory and CPU on the sandbox's cgroup (root), --pids-limit refused", () => {
+      if (as === "root") {
+        const id = sb.cm(["run", "-d", "--runtime", "runsc", "--memory", "64m", "--cpus", "0.5", "--", "sleep", "60"]).stdout.trim();
+        assert.match(id, /^[0-9a-f]{12}$/);
+        try {
+          assert.equal(readFileSync(`/sys/fs/cgroup/memory/${id}/memory.limit_in_bytes`, "utf8").trim(), String(64 * 1024 * 1024));
+          assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${id}/cpu.cfs_quota_us`, "utf8").trim(), "50000");
+        } finally {
+          assert.equal(sb.cm(["stop", "--time", "0", id]).status, 0);
+        }
+        fail(["run", "--runtime", "runsc", "--pids-limit", "100", "--", "true"], /--pids-limit cannot be enforced with runsc/);
+      } else {
+        fail(["run", "--runtime", "runsc", "--memory", "64m", "--", "true"], /--memory cannot be enforced for a rootless container/);
+      }
+    });
+
     test("--runtime crun is refused on this host's cgroup layout; unknown runtimes are clear errors", () => {
       fail(["run", "--runtime", "crun", "--", "true"], /crun does not support the cgroup v1 hybrid layout/);
       fail(["run", "--runtime", "no-such-runtime", "--", "true"], /no-such-runtime not found/);

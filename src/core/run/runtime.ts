@@ -6,6 +6,8 @@
  *   runsc  gVisor: networking is chosen by a global flag (--network=host|none), not by the spec's
  *          network namespace (the spec transform drops it); rootless needs --rootless and
  *          --ignore-cgroups (a rootless run never has limits: they are refused before).
+ *          Limits apply to the sandbox as a whole: --memory and --cpus work (as root), --pids-limit
+ *          is refused (checkRuntimeLimits).
  *   crun   needs cgroup v2 or a pure v1 layout: on a v1 "hybrid" host (an empty cgroup2 at
  *          /sys/fs/cgroup/unified) it cannot start containers, so cm refuses it up front.
  *   other  any other runtime is taken to behave like runc.
@@ -69,6 +71,23 @@ export function checkRuntimeUsable(kind: RuntimeKind, binary: string, host: Runt
       `${binary} cannot run containers on this host: crun does not support the cgroup v1 hybrid layout`,
       {
         hint: "use --runtime runc (the default) or --runtime runsc",
+      },
+    );
+  }
+}
+
+/**
+ * Limits under gVisor apply to the whole sandbox on the host (its kernel's threads included):
+ * memory and CPU keep their meaning, a process count does not (gVisor's own threads count, so a
+ * small --pids-limit kills the sandbox, and a large one limits nothing inside). Refused.
+ */
+export function checkRuntimeLimits(kind: RuntimeKind, limits: { pids: boolean }): void {
+  if (kind === "runsc" && limits.pids) {
+    throw new CmError(
+      "limit-unsupported",
+      "--pids-limit cannot be enforced with runsc: gVisor's own threads count against it on the host",
+      {
+        hint: "leave out --pids-limit, or use --runtime runc",
       },
     );
   }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { checkRuntimeArg, checkRuntimeUsable, runtimeFlags, runtimeKind, runtimeRootName } from "../../../../src/core/run/runtime.ts";
+import {
+  checkRuntimeArg,
+  checkRuntimeLimits,
+  checkRuntimeUsable,
+  runtimeFlags,
+  runtimeKind,
+  runtimeRootName,
+} from "../../../../src/core/run/runtime.ts";
 import { CmError } from "../../../../src/errors.ts";
 
 describe("runtimes", () => {
@@ -31,5 +38,10 @@ describe("runtimes", () => {
     assert.throws(() => checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: true }), /hybrid/);
     checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: false });
     checkRuntimeUsable("runc", "/usr/sbin/runc", { rootless: true, cgroupHybrid: true });
+  });
+  test("runsc refuses --pids-limit (its own threads count); runc takes it", () => {
+    assert.throws(() => checkRuntimeLimits("runsc", { pids: true }), /--pids-limit cannot be enforced with runsc/);
+    checkRuntimeLimits("runsc", { pids: false });
+    checkRuntimeLimits("runc", { pids: true });
   });
 });
