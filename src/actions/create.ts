@@ -4,14 +4,16 @@
  *   1. check names, the project directory and the source before touching disk
  *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly)
  *   3. materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs
- *   4. prepare it (APT's sandbox user for single-id rootless), measure it
- *   5. write config.json (pure generation), then rename the directory into place
+ *   4. prepare it (APT's sandbox user for single-id rootless)
+ *   5. run cm.toml's post_create commands inside it (a failing one fails the create), measure it
+ *   6. write config.json (pure generation), then rename the directory into place
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { checkBundleName, hostnameFor } from "../core/names.ts";
+import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
@@ -23,13 +25,17 @@ import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
 import { tryLock } from "../store/lock.ts";
 import { makeProgress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
+import { loadProjectFile } from "./projectfile.ts";
 
 export interface CreateOptions {
   bundle: string;
   project?: string | undefined;
-  from: string;
-  packages: string[];
+  /** undefined: cm.toml's, else debian:bookworm */
+  from?: string | undefined;
+  /** undefined: cm.toml's, else none */
+  packages?: string[] | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -38,7 +44,9 @@ export interface CreateOptions {
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
-  const source = await parseSource(opts.from, { packages: opts.packages });
+  const file = await loadProjectFile(project.path);
+  const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
+  const source = await parseSource(plan.from, { packages: plan.packages });
   const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
   source.check(sourceCtx);
@@ -66,12 +74,15 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       hint: "wait for it to finish, then try again",
     });
   }
+  (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
-  // Interrupted: stop the tools at work; the failure they cause goes through the normal clean-up
-  // below, and the signal is raised again at the end so that cm dies of it.
+  let postCreate: PostCreateHandle | undefined;
+  // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
+  // through the normal clean-up below, and the signal is raised again at the end so cm dies of it.
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
+    postCreate?.abort();
     stopChildren();
   };
   const checkInterrupt = () => {
@@ -84,7 +95,6 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     await source.materialize(join(work, "rootfs"), sourceCtx);
     checkInterrupt();
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const size = await treeSize(join(work, "rootfs"));
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -97,6 +107,23 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
     });
+    await runPostCreate(
+      ctx,
+      {
+        rootfs: join(work, "rootfs"),
+        spec,
+        commands: plan.postCreate,
+        projectKey: project.key,
+        projectName: project.name,
+        projectPath: project.path,
+        bundle,
+        progress,
+      },
+      (h) => {
+        postCreate = h;
+      },
+    );
+    const size = await treeSize(join(work, "rootfs"));
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
     checkInterrupt();

@@ -12,12 +12,11 @@ import { join } from "node:path";
 import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { findTool } from "../host/tools.ts";
-import { Runc } from "../runtime/runc.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
+import { runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
 import { firstBundle, resolveProject } from "./project.ts";
 
@@ -92,12 +91,6 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
 async function stopRuns(ctx: Context, key: string, bundle: string | undefined, grace: number): Promise<void> {
   const runs = listRuns(ctx.layout.runs).filter((r) => r.projectKey === key && (bundle === undefined || r.bundle === bundle));
   if (runs.length === 0) return;
-  const bin = findTool("runc");
-  if (!bin)
-    throw new CmError("tool-missing", "runc not found on this host, so running containers cannot be stopped", {
-      hint: "install it: apt-get install runc",
-    });
-  const runc = new Runc(bin, ctx.layout.runcRoot);
-  await Promise.all(runs.map((r) => stopContainer(runc, r.id, grace)));
+  await Promise.all(runs.map((r) => stopContainer(runtimeOf(ctx, r), r.id, grace)));
   for (const r of runs) removeTree(runDir(ctx.layout.runs, r.id));
 }

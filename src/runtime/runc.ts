@@ -1,8 +1,10 @@
 /**
- * The one runc driver: every runc invocation goes through here. cm uses its own state root
- * (`runc --root`), so `runc list` there shows only cm's containers.
+ * The one OCI runtime driver: every runc (or runsc, crun: any runtime with runc's command line)
+ * invocation goes through here. cm gives each runtime its own state root (`--root`), so `runc list`
+ * there shows only cm's containers; runtime-specific global flags (core/run/runtime.ts) are kept
+ * with the driver and repeated on every invocation for the container.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
 import { CmError } from "../errors.ts";
 import { capture } from "../host/tools.ts";
 
@@ -14,27 +16,34 @@ export interface ContainerState {
   created: string;
 }
 
-export class Runc {
+export class OciRuntime {
   readonly binary: string;
   readonly root: string;
+  readonly flags: readonly string[];
 
-  constructor(binary: string, root: string) {
+  constructor(binary: string, root: string, flags: readonly string[] = []) {
     this.binary = binary;
     this.root = root;
+    this.flags = flags;
   }
 
   private args(...rest: string[]): string[] {
-    return ["--root", this.root, ...rest];
+    return ["--root", this.root, ...this.flags, ...rest];
   }
 
-  /** `runc run` in the foreground with cm's stdio: the caller waits for the child. */
-  run(id: string, bundleDir: string): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio: "inherit" });
+  /** `run` in the foreground: the caller waits for the child. The pid file names the container's init. */
+  run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit"): ChildProcess {
+    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio });
+  }
+
+  /** `exec` a new process in a running container, with cm's stdio. */
+  exec(id: string, args: string[], tty: boolean): ChildProcess {
+    return spawn(this.binary, this.args("exec", ...(tty ? ["--tty"] : []), id, ...args), { stdio: "inherit" });
   }
 
   list(): ContainerState[] {
     const r = capture(this.binary, this.args("list", "--format", "json"));
-    if (r.status !== 0) throw new CmError("runc-failed", `runc list failed: ${lastLine(r.stderr)}`);
+    if (r.status !== 0) throw new CmError("runc-failed", `${this.binary} list failed: ${lastLine(r.stderr)}`);
     return parseList(r.stdout);
   }
 
@@ -49,7 +58,7 @@ export class Runc {
     return capture(this.binary, this.args("kill", id, signal)).status === 0;
   }
 
-  /** Removes the container's runc state (killing what still runs). */
+  /** Removes the container's state (killing what still runs). */
   delete(id: string): void {
     capture(this.binary, this.args("delete", "--force", id));
   }

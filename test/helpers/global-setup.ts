@@ -50,7 +50,7 @@ function ensureUser(): void {
 function install(run: string): string {
   const INSTALL = join(run, "install");
   mkdirSync(INSTALL, { recursive: true, mode: 0o755 });
-  const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2) ?? process.execPath);
+  const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2).replace(/ --$/, "") ?? process.execPath);
   const nodeCopy = join(INSTALL, "node");
   if (!existsSync(nodeCopy) || statSync(nodeCopy).size !== statSync(node).size) {
     copyFileSync(node, `${nodeCopy}.tmp`);
@@ -62,7 +62,7 @@ function install(run: string): string {
   execFileSync("chmod", ["-R", "a+rX", join(INSTALL, "dist")]);
   mkdirSync(join(INSTALL, "bin"), { recursive: true, mode: 0o755 });
   const bin = join(INSTALL, "bin/cm");
-  writeFileSync(bin, `#!${nodeCopy}\nimport "../dist/main.js";\n`);
+  writeFileSync(bin, `#!${nodeCopy} --\nimport "../dist/main.js";\n`);
   chmodSync(bin, 0o755);
   return bin;
 }
