@@ -91,6 +91,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       uid: ctx.uid,
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
+      arch: process.arch,
     });
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);

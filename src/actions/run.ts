@@ -25,6 +25,7 @@ import { forwardSignals } from "../runtime/signals.ts";
 import { ensureStateDirs, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
+import { seccompOverride } from "./security.ts";
 
 export interface RunOptions {
   bundle: string;
@@ -32,11 +33,14 @@ export interface RunOptions {
   command: string[];
   memoryBytes?: number | undefined;
   tty?: boolean | undefined;
+  /** --security-opt values (seccomp=unconfined|FILE) */
+  securityOpts?: string[] | undefined;
 }
 
 /** Runs the container and resolves to the exit status cm should end with. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundleName = checkBundleName(opts.bundle);
+  const seccomp = opts.securityOpts?.length ? await seccompOverride(opts.securityOpts) : undefined;
   const project = resolveProject(ctx, opts.project);
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
@@ -73,7 +77,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   }
 
   const terminal = opts.tty ?? process.stdin.isTTY === true;
-  const spec = runSpec(bundle.spec, { rootfsPath: rootfs, args, terminal, term: process.env.TERM, memoryBytes: opts.memoryBytes });
+  const spec = runSpec(bundle.spec, { rootfsPath: rootfs, args, terminal, term: process.env.TERM, memoryBytes: opts.memoryBytes, seccomp });
   spec.mounts = spec.mounts.map((m) => (m.destination === "/project" ? { ...m, source: projectPath } : m));
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);

@@ -16,6 +16,8 @@ Options:
   -t, --tty            allocate a terminal (default: only when stdin is a terminal)
   -T, --no-tty         do not allocate a terminal
   --project NAME       use the project NAME (its recorded directory is mounted)
+  --security-opt OPT   seccomp=unconfined: no seccomp filter (cm's default profile is off);
+                       seccomp=FILE: this OCI linux.seccomp JSON profile instead (see SECURITY.md)
   -h, --help           show this help
 `;
 
@@ -25,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
+    "security-opt": { type: "string", multiple: true },
   });
   if (p.positionals.length > 1) {
     throw tooMany(
@@ -41,5 +44,6 @@ export async function main(argv: string[]): Promise<number> {
     command: p.rest,
     memoryBytes: memory === undefined ? undefined : parseSize(memory, "--memory"),
     tty,
+    securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
   });
 }

@@ -27,9 +27,13 @@ export class Runc {
     return ["--root", this.root, ...rest];
   }
 
-  /** `runc run` in the foreground with cm's stdio: the caller waits for the child. */
+  /**
+   * `runc run` in the foreground with cm's stdio: the caller waits for the child. runc gets only
+   * PATH from cm's environment: LISTEN_FDS/LISTEN_PID would make runc pass inherited sockets into
+   * the container (socket activation), and nothing else of the host's environment is its business.
+   */
   run(id: string, bundleDir: string): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio: "inherit" });
+    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio: "inherit", env: runcEnv(process.env) });
   }
 
   list(): ContainerState[] {
@@ -53,6 +57,11 @@ export class Runc {
   delete(id: string): void {
     capture(this.binary, this.args("delete", "--force", id));
   }
+}
+
+/** The environment runc runs with: PATH only. */
+export function runcEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 }
 
 /** `runc list --format json` prints `null` when there are no containers. */

@@ -6,6 +6,7 @@
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
 import { baseSpec } from "./base.ts";
+import { hardening } from "./hardening.ts";
 import {
   annotations,
   baseEnvironment,
@@ -18,7 +19,7 @@ import {
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { OciSpec } from "./types.ts";
+import type { OciSpec, Seccomp } from "./types.ts";
 
 export type { OciSpec } from "./types.ts";
 
@@ -46,6 +47,8 @@ export interface BundleSpecInput {
   gid: number;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
+  /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
+  arch: string;
 }
 
 export function bundleSpec(input: BundleSpecInput): OciSpec {
@@ -53,6 +56,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
     input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
     writableRootfs(),
     capabilities(DEFAULT_CAPABILITIES),
+    hardening(input.arch),
     baseEnvironment(),
     hostname(input.hostname),
     (spec) =>
@@ -91,6 +95,8 @@ export interface RunSpecInput {
   /** The host's TERM, passed in when a terminal is allocated. */
   term?: string | undefined;
   memoryBytes?: number | undefined;
+  /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
+  seccomp?: Seccomp | null | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
@@ -101,6 +107,12 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     root: { ...stored.root, path: input.rootfsPath },
     process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
   };
+  if (input.seccomp !== undefined) {
+    const linux = { ...spec.linux };
+    if (input.seccomp === null) delete linux.seccomp;
+    else linux.seccomp = input.seccomp;
+    spec.linux = linux;
+  }
   if (input.memoryBytes !== undefined) {
     spec.linux = {
       ...spec.linux,
