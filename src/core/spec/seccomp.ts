@@ -124,7 +124,7 @@ export const PERSONALITY_FLAGS: Record<string, number> = {
   READ_IMPLIES_EXEC: 0x0400000,
 };
 /** personality(0xffffffff) only queries the current persona and must keep working. */
-const PERSONALITY_QUERY = 0xffffffff;
+export const PERSONALITY_QUERY = 0xffffffff;
 
 /** seccomp architectures per machine (Node's process.arch): the native ABI and its 32-bit ones. */
 export const ARCHITECTURES: Record<string, string[]> = {
