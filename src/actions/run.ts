@@ -98,6 +98,10 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   try {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    // A delete that renamed the bundle away before our record existed did not see this run: stop here.
+    if (!existsSync(join(bundle.dir, "config.json"))) {
+      throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+    }
     const child = runc.run(id, dir);
     const stop = forwardSignals(child);
     const status = await new Promise<number>((resolve) => {
