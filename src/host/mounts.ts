@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 
 /** Undoes mountinfo's octal escapes ("\040" for a space, "\011", "\012", "\134"). */
-function unescape(field: string): string {
+function unescapeOctal(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
@@ -15,7 +15,7 @@ export function parseMountPoints(mountinfo: string): string[] {
   for (const line of mountinfo.split("\n")) {
     const fields = line.split(" ");
     if (fields.length < 5) continue;
-    out.push(unescape(fields[4] as string));
+    out.push(unescapeOctal(fields[4] as string));
   }
   return out;
 }
