@@ -30,6 +30,7 @@ const COMMANDS: Commands = {
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
+  doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
 };
 
 function help(): string {

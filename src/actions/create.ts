@@ -22,6 +22,7 @@ import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource } from "../rootfs/source.ts";
 import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
+import { leftovers } from "../store/leftovers.ts";
 import { tryLock } from "../store/lock.ts";
 import { makeProgress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
@@ -90,6 +91,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   };
   for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
+    // What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock.
+    for (const l of leftovers(ctx.layout.data, project.key)) if (l.bundle === bundle && !l.live) removeTree(l.dir);
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
@@ -106,6 +109,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       uid: ctx.uid,
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
+      arch: process.arch,
     });
     await runPostCreate(
       ctx,

@@ -4,16 +4,23 @@
  *   1. take each bundle's lock (a create or delete in progress is a clear error)
  *   2. rename each bundle directory to a dot-name: from here on no new run can find it
  *   3. stop its containers (SIGTERM, SIGKILL after the grace period), remove their runc state
- *   4. remove the tree (never crossing into a mount; odd modes fixed up)
+ *   4. stop any process still rooted in it (a container whose runc state is gone)
+ *   5. remove the tree (never crossing into a mount; odd modes fixed up)
+ * If a tree cannot be removed (a mount inside it), it stays aside as .<bundle>.deleting-<pid>:
+ * never taken for a bundle, reported by cm list, retried by the next delete (with the stale
+ * .<bundle>.creating-<pid> of a create that was killed).
  * The project directory on the host is never touched: it is only ever bind-mounted.
  */
-import { readdirSync, renameSync, rmdirSync } from "node:fs";
+import { readdirSync, realpathSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
+import { processesRootedIn } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
+import { leftovers } from "../store/leftovers.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
 import { runtimeOf } from "./containers.ts";
@@ -33,7 +40,9 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
   const key = project.key;
   const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
-  if (existing.length === 0) {
+  // What an interrupted create or delete left behind (its cm is gone): retried here.
+  const stale = leftovers(ctx.layout.data, key).filter((l) => !l.live && (bundle === undefined || l.bundle === bundle));
+  if (existing.length === 0 && stale.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
   }
   // Without a name, the project is this directory's: bundles recorded for another directory of
@@ -48,8 +57,8 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
       },
     );
   }
-  const targets = bundle === undefined ? existing : [bundle];
-  if (bundle !== undefined && !existing.includes(bundle)) {
+  const targets = bundle === undefined ? existing : existing.filter((b) => b === bundle);
+  if (bundle !== undefined && targets.length === 0 && stale.length === 0) {
     throw new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(projectName)}`, {
       hint: `existing bundles: ${existing.join(", ")}`,
     });
@@ -57,9 +66,10 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
 
   const pdir = projectDir(ctx.layout.data, key);
   const locks: Lock[] = [];
-  const moved: { bundle: string; dir: string }[] = [];
+  const remove: { bundle: string; dir: string }[] = [];
+  const failures: { bundle: string; dir: string; err: unknown }[] = [];
   try {
-    for (const b of targets) {
+    for (const b of new Set([...targets, ...stale.map((l) => l.bundle)])) {
       const lock = tryLock(join(pdir, `.${b}.lock`));
       if (!("release" in lock)) {
         throw new CmError("bundle-busy", `bundle ${JSON.stringify(b)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
@@ -71,12 +81,34 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
     for (const b of targets) {
       const aside = join(pdir, `.${b}.deleting-${process.pid}`);
       renameSync(bundleDir(ctx.layout.data, key, b), aside);
-      moved.push({ bundle: b, dir: aside });
+      remove.push({ bundle: b, dir: aside });
     }
+    for (const l of stale) remove.push({ bundle: l.bundle, dir: l.dir });
     await stopRuns(ctx, key, bundle, opts.grace);
-    for (const m of moved) removeTree(m.dir);
+    for (const r of remove) {
+      try {
+        // A process still rooted in the tree (a container whose runc state is gone) is stopped
+        // first: a root filesystem is never removed under a live process.
+        await stopProcessesIn(r.dir, opts.grace);
+        removeTree(r.dir);
+      } catch (err) {
+        failures.push({ ...r, err });
+      }
+    }
   } finally {
     for (const l of locks) l.release();
+  }
+  const first = failures[0];
+  if (first) {
+    const why = first.err instanceof CmError ? first.err : undefined;
+    throw new CmError(
+      "delete-incomplete",
+      `bundle ${JSON.stringify(first.bundle)} not removed: ${why ? why.message : String((first.err as Error)?.message ?? first.err)}`,
+      {
+        hint: `${why?.hint ? `${why.hint}; ` : ""}it is kept aside as ${first.dir} (cm list reports it) and the next cm delete ${projectName} retries it`,
+        cause: first.err,
+      },
+    );
   }
   // The project directory goes when its last bundle does.
   try {
@@ -84,7 +116,41 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
   } catch {
     // not empty or already gone
   }
-  return targets;
+  return [...new Set(remove.map((r) => r.bundle))];
+}
+
+/** SIGTERM to every process rooted in `dir`, SIGKILL after the grace period; fails if one survives. */
+async function stopProcessesIn(dir: string, grace: number): Promise<void> {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return;
+  }
+  const signalAll = (signal: NodeJS.Signals) => {
+    for (const pid of processesRootedIn(real)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  if (processesRootedIn(real).length === 0) return;
+  signalAll("SIGTERM");
+  const until = async (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end && processesRootedIn(real).length > 0) await sleep(100);
+  };
+  await until(grace * 1000);
+  if (processesRootedIn(real).length > 0) {
+    signalAll("SIGKILL");
+    await until(5000);
+  }
+  const left = processesRootedIn(real);
+  if (left.length > 0) {
+    throw new CmError("busy-rootfs", `process ${left[0]} still runs in ${dir}`, { hint: `stop it (kill -9 ${left[0]})` });
+  }
 }
 
 /** Stops every container cm started for this project (or bundle) and removes its run state. */

@@ -40,6 +40,7 @@ import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/run
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
+import { seccompOverride } from "./security.ts";
 import { noTerminal } from "./terminal.ts";
 
 /**
@@ -69,6 +70,8 @@ export interface RunOptions {
   detach?: boolean | undefined;
   /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
   fileEnv?: EnvLayer | undefined;
+  /** --security-opt values (seccomp=unconfined|FILE) */
+  securityOpts?: string[] | undefined;
 }
 
 /** env files, then variables; `where` names their origin in messages */
@@ -81,6 +84,7 @@ export interface EnvLayer {
 /** Runs the container and resolves to the exit status cm should end with. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundleName = checkBundleName(opts.bundle);
+  const seccomp = opts.securityOpts?.length ? await seccompOverride(opts.securityOpts) : undefined;
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
@@ -151,6 +155,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     readOnly: opts.readOnly,
     workdir,
     runtime: kind,
+    seccomp,
   });
   spec.mounts = spec.mounts.map((m) => (m.destination === "/project" ? { ...m, source: projectPath } : m));
 
@@ -179,6 +184,10 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   if (opts.detach) {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    if (!existsSync(join(bundle.dir, "config.json"))) {
+      removeTree(dir);
+      throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+    }
     (await import("./gc.ts")).quietGc(ctx); // not in the foreground path: it is benchmarked
     const { startDetached } = await import("./detach.ts");
     await startDetached(dir, id);
@@ -189,6 +198,10 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   try {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    // A delete that renamed the bundle away before our record existed did not see this run: stop here.
+    if (!existsSync(join(bundle.dir, "config.json"))) {
+      throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+    }
     const child = runc.run(id, dir, join(dir, RUN_FILES.pid));
     const stop = forwardSignals(child);
     const status = await new Promise<number>((resolve) => {

@@ -32,6 +32,8 @@ Options:
   -t, --tty            allocate a terminal (default: only when stdin is a terminal)
   -T, --no-tty         do not allocate a terminal
   --project NAME       use the project NAME (its recorded directory is mounted)
+  --security-opt OPT   seccomp=unconfined: no seccomp filter (cm's default profile is off);
+                       seccomp=FILE: this OCI linux.seccomp JSON profile instead (see SECURITY.md)
   -h, --help           show this help
 
 A cm.toml in the project directory sets defaults for these options and the command ([run], and
@@ -54,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
+    "security-opt": { type: "string", multiple: true },
   });
   if (p.positionals.length > 1) {
     throw tooMany(
@@ -83,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     readOnly: p.values["read-only"] === true ? true : undefined,
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
+    securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
   });
 }
 

@@ -17,6 +17,7 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   renameSync,
   rmdirSync,
   type Stats,
@@ -25,6 +26,7 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
+import { mountsUnder, readMountPoints } from "./mounts.ts";
 
 const MAX_SYMLINKS = 40;
 
@@ -117,6 +119,14 @@ export function removeTree(path: string): void {
   if (!st.isDirectory()) {
     unlinkSync(path);
     return;
+  }
+  // Bind mounts of the same filesystem share st_dev: the mount table is checked first, so that
+  // nothing is removed at all when a mount sits anywhere below.
+  const mounted = mountsUnder(realpathSync(path), readMountPoints());
+  if (mounted.length > 0) {
+    throw new CmError("mount-in-tree", `refusing to delete ${path}: ${mounted[0]} is a mount point inside it`, {
+      hint: `unmount it (umount ${JSON.stringify(mounted[0])}) and run the command again`,
+    });
   }
   removeDir(path, st.dev);
 }

@@ -31,14 +31,19 @@ export class OciRuntime {
     return ["--root", this.root, ...this.flags, ...rest];
   }
 
-  /** `run` in the foreground: the caller waits for the child. The pid file names the container's init. */
+  /**
+   * `run` in the foreground: the caller waits for the child. The pid file names the container's
+   * init. The runtime gets only PATH from cm's environment: LISTEN_FDS/LISTEN_PID would make runc
+   * pass inherited sockets into the container (socket activation), and nothing else of the host's
+   * environment is its business.
+   */
   run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit"): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio });
+    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio, env: runcEnv(process.env) });
   }
 
   /** `exec` a new process in a running container, with cm's stdio. */
   exec(id: string, args: string[], tty: boolean): ChildProcess {
-    return spawn(this.binary, this.args("exec", ...(tty ? ["--tty"] : []), id, ...args), { stdio: "inherit" });
+    return spawn(this.binary, this.args("exec", ...(tty ? ["--tty"] : []), id, ...args), { stdio: "inherit", env: runcEnv(process.env) });
   }
 
   list(): ContainerState[] {
@@ -62,6 +67,11 @@ export class OciRuntime {
   delete(id: string): void {
     capture(this.binary, this.args("delete", "--force", id));
   }
+}
+
+/** The environment runc runs with: PATH only. */
+export function runcEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 }
 
 /** `runc list --format json` prints `null` when there are no containers. */

@@ -51,8 +51,8 @@ export interface Sandbox {
   env: Record<string, string>;
   /** runs cm to completion */
   cm(args: string[], opts?: { cwd?: string; input?: string; env?: Record<string, string>; timeoutMs?: number }): Result;
-  /** starts cm and returns the child (for signals and concurrency) */
-  spawn(args: string[], opts?: { cwd?: string; env?: Record<string, string> }): ChildProcess;
+  /** starts cm and returns the child (for signals and concurrency); extraFds: pipes cm inherits as fds 3.. */
+  spawn(args: string[], opts?: { cwd?: string; env?: Record<string, string>; extraFds?: number }): ChildProcess;
   /** runs any program as the sandbox's user */
   exec(file: string, args: string[], opts?: { cwd?: string }): Result;
   /** a new directory owned by the sandbox's user */
@@ -118,7 +118,8 @@ export function sandbox(as: As, projectName = "proj"): Sandbox {
     },
     spawn(args, opts = {}) {
       const [file, argv] = asUser(as, { ...environment, ...opts.env }, fixtures.bin, args);
-      return spawn(file, argv, { cwd: opts.cwd ?? project, stdio: ["pipe", "pipe", "pipe"] });
+      const extra = Array.from({ length: opts.extraFds ?? 0 }, () => "pipe" as const);
+      return spawn(file, argv, { cwd: opts.cwd ?? project, stdio: ["pipe", "pipe", "pipe", ...extra] });
     },
     exec(file, args, opts = {}) {
       const [f, argv] = asUser(as, environment, file, args);

@@ -11,7 +11,9 @@ import AjvDraft04 from "ajv-draft-04";
 const Ajv = AjvDraft04.default;
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SCHEMA_DIR = join(repo, "../shared/oci-runtime-spec/v1.0.2");
+// ../shared beside the checkout, or two levels up for a git worktree (e.g. /work/wt/<branch>).
+const CANDIDATES = [join(repo, "../shared/oci-runtime-spec/v1.0.2"), join(repo, "../../shared/oci-runtime-spec/v1.0.2")];
+export const SCHEMA_DIR = CANDIDATES.find((d) => existsSync(join(d, "config-schema.json"))) ?? (CANDIDATES[0] as string);
 
 let validate: ((data: unknown) => boolean) & { errors?: unknown };
 

@@ -10,6 +10,7 @@ import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
+import { hardening } from "./hardening.ts";
 import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
 import {
   annotations,
@@ -23,7 +24,7 @@ import {
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { OciSpec } from "./types.ts";
+import type { OciSpec, Seccomp } from "./types.ts";
 
 export type { OciSpec } from "./types.ts";
 
@@ -51,6 +52,8 @@ export interface BundleSpecInput {
   gid: number;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
+  /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
+  arch: string;
 }
 
 export function bundleSpec(input: BundleSpecInput): OciSpec {
@@ -58,6 +61,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
     input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
     writableRootfs(),
     capabilities(DEFAULT_CAPABILITIES),
+    hardening(input.arch),
     baseEnvironment(),
     hostname(input.hostname),
     (spec) =>
@@ -106,6 +110,8 @@ export interface RunSpecInput {
   readOnly?: boolean | undefined;
   workdir?: string | undefined;
   runtime?: RuntimeKind | undefined;
+  /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
+  seccomp?: Seccomp | null | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
@@ -117,6 +123,12 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     root: { ...stored.root, path: input.rootfsPath },
     process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
   };
+  if (input.seccomp !== undefined) {
+    const linux = { ...spec.linux };
+    if (input.seccomp === null) delete linux.seccomp;
+    else linux.seccomp = input.seccomp;
+    spec.linux = linux;
+  }
   if (input.memoryBytes !== undefined) {
     spec.linux = {
       ...spec.linux,

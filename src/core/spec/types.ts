@@ -46,6 +46,8 @@ export interface SeccompSyscall {
 
 export interface Seccomp {
   defaultAction: string;
+  defaultErrnoRet?: number;
+  flags?: string[];
   architectures?: string[];
   syscalls?: SeccompSyscall[];
 }

@@ -10,6 +10,7 @@ function stored(rootless: boolean) {
     hostname: "p",
     source: "dir:/x",
     created: "2026-01-01T00:00:00.000Z",
+    arch: "x64",
     rootless,
     uid: 1000,
     gid: 1000,

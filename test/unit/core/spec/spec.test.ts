@@ -15,6 +15,7 @@ const base: BundleSpecInput = {
   uid: 1000,
   gid: 1000,
   resolvConf: true,
+  arch: "x64",
 };
 
 const matrix: { name: string; input: BundleSpecInput }[] = [

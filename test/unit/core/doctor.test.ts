@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type DoctorFacts, doctorChecks, doctorFailed, formatChecks } from "../../../src/core/doctor.ts";
+
+const facts: DoctorFacts = {
+  rootless: true,
+  user: "alice",
+  runc: {
+    path: "/usr/sbin/runc",
+    version: { version: "1.1.5+ds1", commit: "1.1.5+ds1-1+deb12u1", spec: "1.0.2-dev", libseccomp: "2.5.4" },
+  },
+  runcDebian: "1.1.5+ds1-1+deb12u1",
+  runsc: false,
+  userns: { max: 1000, unprivilegedClone: 1, apparmorRestrict: undefined },
+  newuidmap: true,
+  newgidmap: true,
+  subuid: [{ start: 100000, count: 65536 }],
+  subgid: [{ start: 100000, count: 65536 }],
+  cgroups: { version: "v1", delegated: [] },
+  mmdebstrap: true,
+  dirs: [{ name: "data", path: "/home/alice/.local/share/cm", writable: true }],
+  disk: { path: "/home", freeBytes: 50 * 2 ** 30 },
+};
+
+const byId = (f: DoctorFacts) => Object.fromEntries(doctorChecks(f).map((c) => [c.id, c]));
+
+test("bookworm's runc: CVE-2024-21626 ok, the others warn; 2025 ones suggest --runtime runsc", () => {
+  const c = byId(facts);
+  assert.equal(c["CVE-2024-21626"]?.status, "ok");
+  for (const id of ["CVE-2024-45310", "CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"]) assert.equal(c[id]?.status, "warn", id);
+  assert.match(c["CVE-2025-31133"]?.fix ?? "", /--runtime runsc.*apt-get install runsc/);
+  assert.equal(c.runtime?.status, "warn");
+  assert.equal(byId({ ...facts, runsc: true }).runtime?.status, "ok");
+  assert.equal(doctorFailed(doctorChecks(facts)), false, "warnings do not fail");
+});
+
+test("a fixed runc has no CVE warnings and no runtime advice", () => {
+  const c = byId({
+    ...facts,
+    runc: { path: "/usr/local/sbin/runc", version: { version: "1.3.3", commit: "v1.3.3", spec: "1.2.1", libseccomp: "2.5.6" } },
+    runcDebian: undefined,
+  });
+  for (const id of ["CVE-2024-21626", "CVE-2024-45310", "CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"])
+    assert.equal(c[id]?.status, "ok", id);
+  assert.equal(c.runtime, undefined);
+});
+
+test("failures: no runc, runc without seccomp, no user namespaces for rootless, unwritable dirs, no disk", () => {
+  assert.equal(byId({ ...facts, runc: undefined }).runc?.status, "fail");
+  assert.equal(
+    byId({ ...facts, runc: { path: "/x", version: { version: "1.2.8", commit: undefined, spec: undefined, libseccomp: undefined } } })
+      .seccomp?.status,
+    "fail",
+  );
+  assert.equal(byId({ ...facts, userns: { max: 0, unprivilegedClone: 1, apparmorRestrict: undefined } }).userns?.status, "fail");
+  assert.equal(
+    byId({ ...facts, rootless: false, userns: { max: 0, unprivilegedClone: 1, apparmorRestrict: undefined } }).userns?.status,
+    "warn",
+  );
+  const dir = byId({ ...facts, dirs: [{ name: "data", path: "/x", writable: false, reason: "/: EACCES" }] })["dir-data"];
+  assert.equal(dir?.status, "fail");
+  assert.match(dir?.fix ?? "", /CM_HOME/);
+  assert.equal(byId({ ...facts, disk: { path: "/", freeBytes: 100 * 2 ** 20 } }).disk?.status, "fail");
+  assert.equal(byId({ ...facts, disk: { path: "/", freeBytes: 1 * 2 ** 30 } }).disk?.status, "warn");
+  assert.ok(doctorFailed(doctorChecks({ ...facts, runc: undefined })));
+});
+
+test("cgroups: rootless on v1 cannot have limits; v2 with delegation can; root always", () => {
+  assert.equal(byId(facts).cgroups?.status, "warn");
+  assert.equal(byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: ["memory", "pids"] } }).cgroups?.status, "ok");
+  assert.match(
+    byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: ["memory", "pids"] } }).cgroups?.message ?? "",
+    /memory, pids/,
+  );
+  assert.equal(byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: [] } }).cgroups?.status, "warn");
+  assert.equal(byId({ ...facts, rootless: false }).cgroups?.status, "ok");
+});
+
+test("subordinate ids and mmdebstrap are warnings with a fix", () => {
+  const c = byId({ ...facts, newuidmap: false, subuid: [] });
+  assert.equal(c.subids?.status, "warn");
+  assert.match(c.subids?.fix ?? "", /apt-get install uidmap; usermod --add-subuids/);
+  assert.equal(byId({ ...facts, mmdebstrap: false }).mmdebstrap?.status, "warn");
+});
+
+test("one line per check, status first, fix appended", () => {
+  const checks = doctorChecks(facts);
+  const lines = formatChecks(checks).split("\n");
+  assert.equal(lines.length, checks.length);
+  for (const l of lines) assert.match(l, /^(OK {2}|WARN|FAIL) {2}\S+ +\S/);
+  assert.ok(lines.some((l) => l.includes("-- fix: ")));
+});
