@@ -84,7 +84,7 @@ for (const rootless of [false, true]) {
     });
     test("runsc: no network or user namespace, no id mappings; runc unchanged", () => {
       const s = runSpec(stored(rootless), { ...base, network: "none", runtime: "runsc" });
-      assert.deepEqual(s.linux.namespaces.map((n) => n.type).sort(), ["ipc", "mount", "pid", "uts"]);
+      assert.deepEqual(s.linux.namespaces.map((n) => n.type).sort(), ["cgroup", "ipc", "mount", "pid", "uts"]);
       assert.equal(s.linux.uidMappings, undefined);
       assert.equal(s.linux.gidMappings, undefined);
       const r = runSpec(stored(rootless), { ...base, runtime: "runc" });
