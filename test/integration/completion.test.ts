@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
 
 /** The shells must be installed: a missing one fails loudly (apt-get install zsh fish). */
 function shell(name: string): string {
@@ -16,6 +16,13 @@ function script(dir: string, name: string, text: string): string {
   const file = join(dir, name);
   writeFileSync(file, text, { mode: 0o644 });
   return file;
+}
+
+/** The visible commands, in the order `cm --help` lists them: what completion must offer. */
+function commands(sb: Sandbox): string {
+  const help = sb.cm(["--help"]).stdout;
+  const section = help.slice(help.indexOf("Commands:"));
+  return [...section.matchAll(/^ {2}(\S+) {2}/gm)].map((m) => m[1]).join(",");
 }
 
 for (const as of USERS) {
@@ -72,7 +79,7 @@ drive "${cm}" run --project = other ""
       const lines = r.stdout.split("\n");
       assert.equal(lines[0], "complete -F _cm cm");
       assert.deepEqual(lines.slice(1, -1), [
-        "create,run,list,delete,ps,exec,stop,logs,gc,completion,--help,--version",
+        `${commands(sb)},--help,--version`,
         "run",
         "default,dev",
         "default,dev",
@@ -117,9 +124,9 @@ drive ${cm} completion ""
       const r = sb.exec(zsh, ["-f", drive]);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.stdout.split("\n").slice(0, -1), [
-        "create,run,list,delete,ps,exec,stop,logs,gc,completion",
+        commands(sb),
         "default,dev",
-        "-e,--env,--env-file,-v,--volume,--network,--memory,--cpus,--pids-limit,--runtime,--read-only,-w,--workdir,-d,--detach,-t,--tty,-T,--no-tty,--project,-h,--help",
+        "-e,--env,--env-file,-v,--volume,--network,--memory,--cpus,--pids-limit,--runtime,--read-only,-w,--workdir,-d,--detach,-t,--tty,-T,--no-tty,--project,--security-opt,-h,--help",
         "runc,runsc,crun",
         "tools",
         "bash,zsh,fish",
