@@ -3,7 +3,7 @@ import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** The network interfaces a container sees, one per line (busybox ip). */
 const LINKS = "ip link | sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p'";
@@ -225,6 +225,22 @@ for (const as of USERS) {
       fail(["run", "--runtime", "no-such-runtime", "--", "true"], /no-such-runtime not found/);
       fail(["run", "--runtime", "/nonexistent/runc", "--", "true"], /not an executable file/);
       fail(["run", "--runtime", "./runc", "--", "true"], /a path must be absolute/);
+    });
+
+    test("-d: prints the ID and returns while the container runs on; its exit is recorded", async () => {
+      const r = sb.cm(["run", "-d", "-e", "V=detached", "--", "sh", "-c", "sleep 1; echo $V > /project/detached.txt; exit 6"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      const id = r.stdout.trim();
+      assert.match(r.stdout, /^[0-9a-f]{12}\n$/);
+      const entry = () =>
+        (JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; status: string; exitCode: number | null }[]).find(
+          (e) => e.id === id,
+        );
+      assert.equal(entry()?.status, "running");
+      await waitFor("the detached container to end", () => entry()?.status === "exited");
+      assert.equal(entry()?.exitCode, 6);
+      assert.equal(readFileSync(join(sb.project, "detached.txt"), "utf8"), "detached\n");
     });
 
     test("-d with -t is refused", () => {

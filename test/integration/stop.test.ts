@@ -74,5 +74,14 @@ for (const as of USERS) {
         assert.match(r.stderr, why);
       }
     });
+
+    test("cm delete stops running detached containers and removes their records", () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap '' TERM; sleep 60"]).stdout.trim();
+      const r = sb.cm(["delete", "--time", "1"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(join(state, "runs", id)), false);
+      assert.equal(existsSync(join(state, "runc", id)), false);
+      assert.deepEqual(JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout), []);
+    });
   });
 }
