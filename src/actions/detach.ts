@@ -9,7 +9,7 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
@@ -61,7 +61,7 @@ export async function monitor(dir: string): Promise<number> {
   } finally {
     closeSync(log);
   }
-  if (existsSync(join(runtime.root, record.id))) runtime.delete(record.id);
+  if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);

@@ -10,7 +10,7 @@
  * With --detach, step 5 is handed to a monitor process (actions/detach.ts) and cm returns once the
  * container runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, constants } from "node:os";
 import { join, resolve } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
@@ -188,7 +188,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return status;
   } finally {
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.
-    if (existsSync(join(runc.root, id))) runc.delete(id);
+    if (runc.hasState(id)) runc.delete(id);
     removeTree(dir);
   }
 }
