@@ -74,6 +74,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const project = resolveProject(ctx, opts.project);
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
+  let facts: ReturnType<typeof readCgroupFacts> | undefined;
+  const cgroups = () => (facts ??= readCgroupFacts());
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(
@@ -84,12 +86,12 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
         },
       );
     }
-    checkLimitEnforceable("memory", ctx.rootless, readCgroupFacts());
+    checkLimitEnforceable("memory", ctx.rootless, cgroups());
   }
   const cpu = opts.cpus === undefined ? undefined : cpuLimit(opts.cpus, availableParallelism());
-  if (cpu) checkLimitEnforceable("cpu", ctx.rootless, readCgroupFacts());
+  if (cpu) checkLimitEnforceable("cpu", ctx.rootless, cgroups());
   const pids = opts.pidsLimit === undefined ? undefined : checkPidsLimit(opts.pidsLimit);
-  if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, readCgroupFacts());
+  if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, cgroups());
   const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
   const extraEnv = resolveEnv(opts, process.env);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
@@ -101,7 +103,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const network = opts.network ?? "host";
   const runtimeBin = opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime));
   const kind = runtimeKind(runtimeBin);
-  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? readCgroupFacts().hybrid === true : false };
+  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
