@@ -15,7 +15,7 @@ import { availableParallelism, constants } from "node:os";
 import { join, resolve } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
-import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
+import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
 import {
   checkRuntimeArg,
@@ -109,7 +109,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
 
   const cwd = workdir ?? bundle.spec.process.cwd;
-  const envPath = pathOf([...bundle.spec.process.env, ...extraEnv]);
+  const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
   const args = opts.command.length > 0 ? opts.command : defaultShell(rootfs);
   const found = findCommand(rootfs, args[0] as string, {
     cwd,

@@ -37,6 +37,15 @@ for (const as of USERS) {
       assert.doesNotMatch(r.stdout, /SECRET/);
     });
 
+    test("-e PATH=... is used to find the command, as inside", () => {
+      const tools = sb.mkdir("tools");
+      writeFileSync(join(tools, "hello-tool"), "#!/bin/sh\necho hello from a tool\n", { mode: 0o755 });
+      const r = sb.cm(["run", "-v", `${tools}:/opt/tools:ro`, "-e", "PATH=/opt/tools:/bin", "--", "hello-tool"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "hello from a tool\n");
+      assert.equal(sb.cm(["run", "-v", `${tools}:/opt/tools:ro`, "--", "hello-tool"]).status, 127);
+    });
+
     test("env errors: unset host variable, bad name, missing or bad env file (file:line)", () => {
       fail(["run", "-e", "NOT_SET_ANYWHERE", "--", "true"], /NOT_SET_ANYWHERE is not set in your environment/);
       fail(["run", "-e", "1BAD=x", "--", "true"], /invalid variable name "1BAD"/);
