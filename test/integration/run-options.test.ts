@@ -53,7 +53,7 @@ for (const as of USERS) {
       fail(["run", "--env-file", sb.dir, "--", "true"], /--env-file/);
       const bad = join(sb.dir, "bad.env");
       writeFileSync(bad, "OK=1\n# c\nnot a line\n");
-      fail(["run", "--env-file", bad, "--", "true"], /bad\.env:3: invalid variable name "not a line"/);
+      fail(["run", "--env-file", bad, "--", "true"], /bad\.env:3: is not KEY=VALUE or KEY/);
     });
 
     test("-v: read-write and read-only binds; SRC by its real path; relative SRC", () => {
