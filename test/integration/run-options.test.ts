@@ -230,6 +230,7 @@ for (const as of USERS) {
     });
 
     test("--runtime crun is refused on this host's cgroup layout; unknown runtimes are clear errors", () => {
+      assert.equal(sb.cm(["run", "--runtime", "/usr/sbin/runc", "--", "true"]).status, 0);
       fail(["run", "--runtime", "crun", "--", "true"], /crun does not support the cgroup v1 hybrid layout/);
       fail(["run", "--runtime", "no-such-runtime", "--", "true"], /no-such-runtime not found/);
       fail(["run", "--runtime", "/nonexistent/runc", "--", "true"], /not an executable file/);
