@@ -9,10 +9,10 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CmError } from "../errors.ts";
+import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { OciRuntime } from "../runtime/runc.ts";
@@ -61,9 +61,14 @@ export async function monitor(dir: string): Promise<number> {
   } finally {
     closeSync(log);
   }
-  if (existsSync(join(runtime.root, record.id))) runtime.delete(record.id);
+  if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
-  writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
+  try {
+    writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
+  } catch (err) {
+    // cm delete removed the run directory while stopping the container: nothing left to record
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
   return 0;
 }
 

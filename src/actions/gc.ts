@@ -11,7 +11,7 @@
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
-import { existsSync, readdirSync, rmdirSync } from "node:fs";
+import { readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -67,8 +67,9 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       continue;
     }
     const runtime = runtimeOf(ctx, c.record);
-    if (existsSync(join(runtime.root, c.record.id))) {
+    if (runtime.hasState(c.record.id)) {
       runtime.delete(c.record.id);
+      if (runtime.hasState(c.record.id)) runtime.removeStateFiles(c.record.id);
       report.removed.push(`runtime state of ${c.record.id}`);
     }
     removeTree(c.dir);
@@ -80,11 +81,12 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
   const known = new Set(listRuns(ctx.layout.runs).map((r) => r.id));
   for (const rootName of list(ctx.layout.state).filter((n) => n === "runc" || n.startsWith("runtime-"))) {
     const root = join(ctx.layout.state, rootName);
-    for (const id of list(root)) {
+    const name = rootName === "runc" ? "runc" : rootName.slice("runtime-".length);
+    const runtime = new OciRuntime(findTool(name) ?? name, root);
+    for (const id of runtime.stateIds()) {
       if (known.has(id) || !/^[0-9a-f]{12}$/.test(id)) continue;
-      const bin = rootName === "runc" ? findTool("runc") : findTool(rootName.slice("runtime-".length));
-      if (bin) new OciRuntime(bin, root).delete(id);
-      if (existsSync(join(root, id))) removeTree(join(root, id));
+      if (runtime.binary.startsWith("/")) runtime.delete(id);
+      if (runtime.hasState(id)) runtime.removeStateFiles(id);
       report.removed.push(`runtime state of ${id} (no run record)`);
     }
   }

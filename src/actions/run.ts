@@ -15,7 +15,7 @@ import { availableParallelism, constants } from "node:os";
 import { join, resolve } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
-import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
+import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
 import {
   checkRuntimeArg,
@@ -89,6 +89,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
   opts = await withProjectFile(opts, projectPath, ctx.rootless);
+  let facts: ReturnType<typeof readCgroupFacts> | undefined;
+  const cgroups = () => (facts ??= readCgroupFacts());
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(
@@ -99,12 +101,12 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
         },
       );
     }
-    checkLimitEnforceable("memory", ctx.rootless, readCgroupFacts());
+    checkLimitEnforceable("memory", ctx.rootless, cgroups());
   }
   const cpu = opts.cpus === undefined ? undefined : cpuLimit(opts.cpus, availableParallelism());
-  if (cpu) checkLimitEnforceable("cpu", ctx.rootless, readCgroupFacts());
+  if (cpu) checkLimitEnforceable("cpu", ctx.rootless, cgroups());
   const pids = opts.pidsLimit === undefined ? undefined : checkPidsLimit(opts.pidsLimit);
-  if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, readCgroupFacts());
+  if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, cgroups());
   const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
   const extraEnv = resolveEnv(opts, process.env);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
@@ -116,13 +118,13 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const network = opts.network ?? "host";
   const runtimeBin = opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime));
   const kind = runtimeKind(runtimeBin);
-  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? readCgroupFacts().hybrid === true : false };
+  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
 
   const cwd = workdir ?? bundle.spec.process.cwd;
-  const envPath = pathOf([...bundle.spec.process.env, ...extraEnv]);
+  const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
   const args = opts.command.length > 0 ? opts.command : defaultShell(rootfs);
   const found = findCommand(rootfs, args[0] as string, {
     cwd,
@@ -212,7 +214,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return status;
   } finally {
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.
-    if (existsSync(join(runc.root, id))) runc.delete(id);
+    if (runc.hasState(id)) runc.delete(id);
     removeTree(dir);
   }
 }

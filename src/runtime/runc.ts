@@ -5,6 +5,8 @@
  * with the driver and repeated on every invocation for the container.
  */
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { capture } from "../host/tools.ts";
 
@@ -66,6 +68,40 @@ export class OciRuntime {
   /** Removes the container's state (killing what still runs). */
   delete(id: string): void {
     capture(this.binary, this.args("delete", "--force", id));
+  }
+
+  /**
+   * Whether the runtime still keeps state for `id`, read from its state root without running it:
+   * runc and crun keep a directory `<root>/<id>`, runsc files `<root>/<id>_sandbox:<id>.state`.
+   */
+  hasState(id: string): boolean {
+    if (existsSync(join(this.root, id))) return true;
+    return this.isRunsc() && this.stateFiles().some((n) => n.startsWith(`${id}_sandbox:`));
+  }
+
+  /** IDs with state under the root (as in hasState). */
+  stateIds(): string[] {
+    const ids = this.stateFiles().map((n) => (this.isRunsc() ? n.replace(/_sandbox:.*$/, "") : n));
+    return [...new Set(ids)];
+  }
+
+  /** Removes what `delete` could not (the runtime failed or is gone): never a running container's state. */
+  removeStateFiles(id: string): void {
+    for (const n of this.stateFiles()) {
+      if (n === id || n.startsWith(`${id}_sandbox:`)) rmSync(join(this.root, n), { recursive: true, force: true });
+    }
+  }
+
+  private isRunsc(): boolean {
+    return this.binary.endsWith("/runsc") || this.binary === "runsc";
+  }
+
+  private stateFiles(): string[] {
+    try {
+      return readdirSync(this.root);
+    } catch {
+      return [];
+    }
   }
 }
 

@@ -127,6 +127,18 @@ for (const as of USERS) {
       assert.equal(existsSync(join(state, "runc", id)), false);
     });
 
+    test("runsc: state without a run record is found (runsc keeps files, not a directory) and removed", () => {
+      const id = sb.cm(["run", "-d", "--runtime", "runsc", "--", "sleep", "60"]).stdout.trim();
+      assert.match(id, /^[0-9a-f]{12}$/);
+      const root = join(state, "runtime-runsc");
+      const stateFiles = () => readdirSync(root).filter((n) => n.startsWith(`${id}_`));
+      assert.ok(stateFiles().length > 0);
+      sb.exec("rm", ["-rf", join(state, "runs", id)]);
+      const r = sb.cm(["gc"]);
+      assert.match(r.stdout, new RegExp(`removed runtime state of ${id} \\(no run record\\)`));
+      assert.deepEqual(stateFiles(), []);
+    });
+
     test("interrupted creates and deletes (dead pid) are removed; a live one is kept", () => {
       const data = sb.env.CM_HOME as string;
       const pdir = join(data, "gcproj");

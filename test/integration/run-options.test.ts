@@ -3,7 +3,7 @@ import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** The network interfaces a container sees, one per line (busybox ip). */
 const LINKS = "ip link | sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p'";
@@ -37,6 +37,15 @@ for (const as of USERS) {
       assert.doesNotMatch(r.stdout, /SECRET/);
     });
 
+    test("-e PATH=... is used to find the command, as inside", () => {
+      const tools = sb.mkdir("tools");
+      writeFileSync(join(tools, "hello-tool"), "#!/bin/sh\necho hello from a tool\n", { mode: 0o755 });
+      const r = sb.cm(["run", "-v", `${tools}:/opt/tools:ro`, "-e", "PATH=/opt/tools:/bin", "--", "hello-tool"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "hello from a tool\n");
+      assert.equal(sb.cm(["run", "-v", `${tools}:/opt/tools:ro`, "--", "hello-tool"]).status, 127);
+    });
+
     test("env errors: unset host variable, bad name, missing or bad env file (file:line)", () => {
       fail(["run", "-e", "NOT_SET_ANYWHERE", "--", "true"], /NOT_SET_ANYWHERE is not set in your environment/);
       fail(["run", "-e", "1BAD=x", "--", "true"], /invalid variable name "1BAD"/);
@@ -44,7 +53,7 @@ for (const as of USERS) {
       fail(["run", "--env-file", sb.dir, "--", "true"], /--env-file/);
       const bad = join(sb.dir, "bad.env");
       writeFileSync(bad, "OK=1\n# c\nnot a line\n");
-      fail(["run", "--env-file", bad, "--", "true"], /bad\.env:3: invalid variable name "not a line"/);
+      fail(["run", "--env-file", bad, "--", "true"], /bad\.env:3: is not KEY=VALUE or KEY/);
     });
 
     test("-v: read-write and read-only binds; SRC by its real path; relative SRC", () => {
@@ -221,10 +230,27 @@ for (const as of USERS) {
     });
 
     test("--runtime crun is refused on this host's cgroup layout; unknown runtimes are clear errors", () => {
+      assert.equal(sb.cm(["run", "--runtime", "/usr/sbin/runc", "--", "true"]).status, 0);
       fail(["run", "--runtime", "crun", "--", "true"], /crun does not support the cgroup v1 hybrid layout/);
       fail(["run", "--runtime", "no-such-runtime", "--", "true"], /no-such-runtime not found/);
       fail(["run", "--runtime", "/nonexistent/runc", "--", "true"], /not an executable file/);
       fail(["run", "--runtime", "./runc", "--", "true"], /a path must be absolute/);
+    });
+
+    test("-d: prints the ID and returns while the container runs on; its exit is recorded", async () => {
+      const r = sb.cm(["run", "-d", "-e", "V=detached", "--", "sh", "-c", "sleep 1; echo $V > /project/detached.txt; exit 6"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      const id = r.stdout.trim();
+      assert.match(r.stdout, /^[0-9a-f]{12}\n$/);
+      const entry = () =>
+        (JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; status: string; exitCode: number | null }[]).find(
+          (e) => e.id === id,
+        );
+      assert.equal(entry()?.status, "running");
+      await waitFor("the detached container to end", () => entry()?.status === "exited");
+      assert.equal(entry()?.exitCode, 6);
+      assert.equal(readFileSync(join(sb.project, "detached.txt"), "utf8"), "detached\n");
     });
 
     test("-d with -t is refused", () => {

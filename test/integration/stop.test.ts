@@ -56,7 +56,11 @@ for (const as of USERS) {
       assert.match(id, /^[0-9a-f]{12}$/);
       assert.equal(sb.cm(["stop", "--time", "1", id]).status, 0);
       assert.equal(exitOf(id)?.status, "exited");
-      assert.equal(existsSync(join(state, "runtime-runsc", id)), false);
+      // runsc keeps <id>_sandbox:<id>.state files, not a directory
+      assert.deepEqual(
+        readdirSync(join(state, "runtime-runsc")).filter((n) => n.startsWith(id)),
+        [],
+      );
     });
 
     test("errors: unknown, already stopped, bad --time", () => {
@@ -73,6 +77,15 @@ for (const as of USERS) {
         assert.ok(isOneLineError(r.stderr), r.stderr);
         assert.match(r.stderr, why);
       }
+    });
+
+    test("cm delete stops running detached containers and removes their records", () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap '' TERM; sleep 60"]).stdout.trim();
+      const r = sb.cm(["delete", "--time", "1"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(join(state, "runs", id)), false);
+      assert.equal(existsSync(join(state, "runc", id)), false);
+      assert.deepEqual(JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout), []);
     });
   });
 }

@@ -11,11 +11,13 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export type HostEnv = Record<string, string | undefined>;
 
 /** One `-e` argument -> "KEY=VALUE"; `KEY` alone takes the host's value and must be set there. */
-export function parseEnvArg(arg: string, host: HostEnv, where = "--env"): string {
+export function parseEnvArg(arg: string, host: HostEnv, where = "--env", fromFile = false): string {
   const eq = arg.indexOf("=");
   const key = eq < 0 ? arg : arg.slice(0, eq);
   if (!KEY.test(key)) {
-    throw new CmError("bad-env", `${where}: invalid variable name ${JSON.stringify(key)}`, {
+    // a file's line is not echoed: it may be anything (a secret, if the wrong file was named)
+    const what = fromFile ? "is not KEY=VALUE or KEY: invalid variable name" : `invalid variable name ${JSON.stringify(key)}`;
+    throw new CmError("bad-env", `${where}: ${what}`, {
       hint: "give KEY=VALUE or KEY, where KEY is letters, digits and '_', not starting with a digit",
     });
   }
@@ -43,7 +45,7 @@ export function parseEnvFile(text: string, file: string, host: HostEnv): string[
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const trimmed = line.trimStart();
     if (trimmed === "" || trimmed.startsWith("#")) return;
-    out.push(parseEnvArg(trimmed, host, `${file}:${i + 1}`));
+    out.push(parseEnvArg(trimmed, host, `${file}:${i + 1}`, true));
   });
   return out;
 }
