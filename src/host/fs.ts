@@ -131,7 +131,7 @@ export function removeTree(path: string): void {
   removeDir(path, st.dev);
 }
 
-function removeDir(dir: string, dev: number): void {
+function removeDir(dir: string, dev: number, attempt = 0): void {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -173,6 +173,8 @@ function removeDir(dir: string, dev: number): void {
     rmdirSync(dir);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return;
+    // Something still writes into the tree (the tar or cp of a cm that was killed): go again.
+    if (isErrno(err, "ENOTEMPTY") && attempt < 20) return removeDir(dir, dev, attempt + 1);
     if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
     chmodSync(dirname(dir), 0o700);
     rmdirSync(dir);
