@@ -122,7 +122,13 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
-  const rootfs = realpathSync(join(bundle.dir, "rootfs"));
+  let rootfs: string;
+  try {
+    rootfs = realpathSync(join(bundle.dir, "rootfs"));
+  } catch {
+    // deleted (or being deleted) between reading its config and now
+    throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+  }
 
   const cwd = workdir ?? bundle.spec.process.cwd;
   const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
