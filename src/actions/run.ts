@@ -89,6 +89,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
   opts = await withProjectFile(opts, projectPath, ctx.rootless);
+  // Run from a subdirectory of the project: start there inside too (unless -w or cm.toml says otherwise).
+  if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };
   let facts: ReturnType<typeof readCgroupFacts> | undefined;
   const cgroups = () => (facts ??= readCgroupFacts());
   if (opts.memoryBytes !== undefined) {
