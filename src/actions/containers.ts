@@ -14,7 +14,7 @@ import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { type ExitRecord, listRuns, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
-import { currentDirectory } from "./project.ts";
+import { resolveProject } from "./project.ts";
 
 export type Status = "running" | "starting" | "exited" | "gone";
 
@@ -68,8 +68,9 @@ export function resolveContainer(ctx: Context, name: string, statuses: readonly 
   let byBundle: Container[] = [];
   let projectName: string | undefined;
   try {
-    const path = currentDirectory(ctx);
-    projectName = path.slice(path.lastIndexOf("/") + 1);
+    const project = resolveProject(ctx, undefined, { cwdIsProject: false });
+    const path = project.path;
+    projectName = project.name;
     // A bundle name means that bundle's container in this directory's project: a running one
     // when there is one; otherwise (logs of ended runs) the most recently started.
     const ofBundle = wanted.filter((c) => c.record.projectPath === path && c.record.bundle === name);
