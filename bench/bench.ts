@@ -23,6 +23,7 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
@@ -43,7 +44,7 @@ const N = {
   startWarmup: QUICK ? 2 : 3,
   tiny: QUICK ? 15 : 30,
   slow: QUICK ? 5 : 10,
-  create: QUICK ? 3 : 5,
+  create: QUICK ? 2 : 4,
   cold: QUICK ? 1 : 2,
   list: QUICK ? 10 : 20,
 };
@@ -138,7 +139,11 @@ function ensureUser(): void {
   }
 }
 
-/** Copies the built cm and its Node binary below W (the checkout may be under /root). */
+/**
+ * Copies the built cm and its Node binary below W (the checkout may be under /root), laid out as
+ * `npm run build` lays it out: dist/main.js starts with a shebang naming the Node binary (here the
+ * copy) and bin/cm is a symlink to it. A build without that shebang gets an import launcher.
+ */
 function install(): { bin: string; node: string } {
   const dir = join(W, "install");
   mkdirSync(join(dir, "bin"), { recursive: true, mode: 0o755 });
@@ -147,10 +152,18 @@ function install(): { bin: string; node: string } {
   copyFileSync(realpathSync(shebang.slice(2)), node);
   chmodSync(node, 0o755);
   cpSync(join(repo, "dist"), join(dir, "dist"), { recursive: true });
-  execFileSync("chmod", ["-R", "a+rX", dir]);
+  const main = join(dir, "dist/main.js");
+  const text = readFileSync(main, "utf8");
   const bin = join(dir, "bin/cm");
-  writeFileSync(bin, `#!${node}\nimport "../dist/main.js";\n`);
-  chmodSync(bin, 0o755);
+  if (text.startsWith("#!")) {
+    writeFileSync(main, `#!${node}${text.slice(text.indexOf("\n"))}`);
+    symlinkSync("../dist/main.js", bin);
+  } else {
+    writeFileSync(bin, `#!${node}\nimport "../dist/main.js";\n`);
+  }
+  execFileSync("chmod", ["-R", "a+rX", dir]);
+  chmodSync(main, 0o755);
+  if (!text.startsWith("#!")) chmodSync(bin, 0o755);
   return { bin, node };
 }
 
@@ -296,6 +309,35 @@ function loop(
   return st;
 }
 
+/** Timing loop over several cases in turns (round i runs case 1, 2, ... once each); one row per case. */
+function interleaved(
+  cases: { group: string; name: string; timed: (i: number) => void; prepare?: () => void; cleanup?: () => void }[],
+  runs: number,
+): void {
+  const ms = cases.map(() => [] as number[]);
+  log(`${cases.map((c) => c.name).join(" | ")} (${runs} rounds, interleaved)`);
+  try {
+    for (let i = 0; i < runs; i++) {
+      cases.forEach((c, k) => {
+        c.prepare?.();
+        const t0 = performance.now();
+        c.timed(i);
+        ms[k]?.push(performance.now() - t0);
+        c.cleanup?.();
+      });
+    }
+  } catch (err) {
+    cases.forEach((c, k) => {
+      if ((ms[k]?.length ?? 0) < runs) row(c.group, c.name, undefined, `failed: ${(err as Error).message.slice(0, 200)}`);
+      else row(c.group, c.name, stats(ms[k] ?? []));
+    });
+    return;
+  }
+  cases.forEach((c, k) => {
+    row(c.group, c.name, stats(ms[k] ?? []));
+  });
+}
+
 function check(r: SpawnSyncReturns<string | Buffer>, what: string): void {
   if (r.error) throw new Error(`${what}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${lastLine(r.stderr)}`);
@@ -412,7 +454,7 @@ async function main(): Promise<void> {
   for (const sb of sandboxes) {
     const g = `run true (${sb.as})`;
     const cmds: Cmd[] = [
-      { name: `cm run -- true (${sb.as})`, argv: [cm, "run", "-T", "--", "true"] },
+      { name: `cm run -- true (${sb.as})`, argv: [cm, "run", "--", "true"] },
       { name: `runc run (${sb.as})`, argv: [runc, "--root", join(sb.dir, "bare-state"), "run", "--bundle", bare[sb.as], "bare"] },
       {
         name: `node floor: spawnSync runc (${sb.as})`,
@@ -425,7 +467,7 @@ async function main(): Promise<void> {
       { name: `bash+jq reference wrapper (${sb.as})`, argv: refCmd(sb) },
     ];
     if (sb.as === "root") {
-      cmds.push({ name: "cm run --memory 256m -- true (root)", argv: [cm, "run", "-T", "--memory", "256m", "--", "true"] });
+      cmds.push({ name: "cm run --memory 256m -- true (root)", argv: [cm, "run", "--memory", "256m", "--", "true"] });
       cmds.push({
         name: "podman run --rm (root)",
         argv: podmanNote ? [] : [podman as string, "run", "--rm", ...podmanFlags, image, "true"],
@@ -566,42 +608,39 @@ function benchCreate(sb: Sandbox, cm: string, tar: string, podman: string | unde
     const r = runAs(sb, cm, args, { cwd: wproject });
     check(r, `cm ${args.join(" ")}`);
   };
-  loop(g, "cm create --from debian, warm (root)", N.create, (i) => ({
-    timed: () => cmAt(["create", `w${i}`, "--from", "debian", "-q"]),
-  }));
-  // delete: each warm bundle, one at a time (a full Debian tree each)
-  loop("delete (root)", "cm delete PROJECT BUNDLE (root)", N.create, (i) => ({
-    timed: () => cmAt(["delete", "createproj", `w${i}`]),
-  }));
-  loop(g, "tar -x of the same rootfs", N.create, () => ({
-    prepare: () => mkdirSync(x, { recursive: true }),
-    timed: () => check(spawnSync("tar", ["-x", "-C", x, "--exclude=./dev/*", "--numeric-owner", "-f", tar]), "tar -x"),
-    cleanup: () => rm(x),
-  }));
-  loop("delete (root)", "rm -rf of the same tree", N.create, () => ({
-    prepare: () => {
-      mkdirSync(x, { recursive: true });
-      check(spawnSync("tar", ["-x", "-C", x, "--exclude=./dev/*", "--numeric-owner", "-f", tar]), "tar -x");
+  // Interleaved: each round times one of each, so a burst of load on this shared machine hits
+  // all of them rather than one series.
+  const y = join(sb.dir, "tmp", "y");
+  const cases: { group: string; name: string; timed: (i: number) => void; prepare?: () => void; cleanup?: () => void }[] = [
+    { group: g, name: "cm create --from debian, warm (root)", timed: (i) => cmAt(["create", `w${i}`, "--from", "debian", "-q"]) },
+    {
+      group: g,
+      name: "tar -x of the same rootfs",
+      prepare: () => mkdirSync(x, { recursive: true }),
+      timed: () => check(spawnSync("tar", ["-x", "-C", x, "--exclude=./dev/*", "--numeric-owner", "-f", tar]), "tar -x"),
     },
-    timed: () => rm(x),
-  }));
-  if (!podman) {
-    row(g, "podman create + export | tar -x + rm", undefined, "n/a (podman is not available)");
-  } else {
-    loop(g, "podman create + export | tar -x + rm", N.create, (i) => {
-      const name = `cm-bench-${process.pid}-${i}`;
-      return {
-        prepare: () => mkdirSync(x, { recursive: true }),
-        timed: () => {
-          check(spawnSync(podman, ["create", ...podmanFlags, "--name", name, image, "true"], { stdio: "ignore" }), "podman create");
-          const p = spawnSync("bash", ["-c", 'set -o pipefail; "$0" export "$1" | tar -x -C "$2" --exclude="./dev/*"', podman, name, x]);
-          check(p, "podman export | tar -x");
-          check(spawnSync(podman, ["rm", name], { stdio: "ignore" }), "podman rm");
-        },
-        cleanup: () => rm(x),
-      };
+    // delete: each warm bundle just made (a full Debian tree), and rm -rf of the tree tar made
+    { group: "delete (root)", name: "cm delete PROJECT BUNDLE (root)", timed: (i) => cmAt(["delete", "createproj", `w${i}`]) },
+    { group: "delete (root)", name: "rm -rf of the same tree", timed: () => rm(x) },
+  ];
+  if (podman) {
+    cases.push({
+      group: g,
+      name: "podman create + export | tar -x + rm",
+      prepare: () => mkdirSync(y, { recursive: true }),
+      timed: (i) => {
+        const name = `cm-bench-${process.pid}-${i}`;
+        check(spawnSync(podman, ["create", ...podmanFlags, "--name", name, image, "true"], { stdio: "ignore" }), "podman create");
+        const p = spawnSync("bash", ["-c", 'set -o pipefail; "$0" export "$1" | tar -x -C "$2" --exclude="./dev/*"', podman, name, y]);
+        check(p, "podman export | tar -x");
+        check(spawnSync(podman, ["rm", name], { stdio: "ignore" }), "podman rm");
+      },
+      cleanup: () => rm(y),
     });
+  } else {
+    row(g, "podman create + export | tar -x + rm", undefined, "n/a (podman is not available)");
   }
+  interleaved(cases, N.create);
   // peak RSS of a warm create
   const time = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
   if (time) {
@@ -834,7 +873,7 @@ function info(): Record<string, string> {
     hyperfine: v("hyperfine", ["--version"]),
     podman: which("podman") ? v("podman", ["--version"]) : "not installed",
     runsc: which("runsc") ? v("runsc", ["--version"]) : "not installed",
-    commit: v("git", ["-C", repo, "rev-parse", "--short", "HEAD"]),
+    commit: `${v("git", ["-C", repo, "rev-parse", "--short", "HEAD"])}${spawnSync("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no", "src", "scripts"], { encoding: "utf8" }).stdout.trim() ? "-dirty" : ""}`,
     mode: QUICK ? "--quick" : "full",
   };
 }

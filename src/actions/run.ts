@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { isatty } from "node:tty";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
@@ -73,7 +74,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, { exitCode: EXIT_NOT_EXECUTABLE });
   }
 
-  const terminal = opts.tty ?? process.stdin.isTTY === true;
+  const terminal = opts.tty ?? isatty(0);
   const spec = runSpec(bundle.spec, { rootfsPath: rootfs, args, terminal, term: process.env.TERM, memoryBytes: opts.memoryBytes });
   spec.mounts = spec.mounts.map((m) => (m.destination === "/project" ? { ...m, source: projectPath } : m));
 
