@@ -262,23 +262,32 @@ function hyperfine(group: string, sb: Sandbox, cmds: Cmd[], runs: number, warmup
   const rounds = Math.max(1, Math.round(runs / 5));
   const per = Math.ceil(runs / rounds);
   const times = new Map<string, number[]>(ok.map((c) => [c.name, []]));
+  // -i: one failed run (seen under heavy load) must not lose the whole group; failures are counted
+  const failed = new Map<string, number[]>(ok.map((c) => [c.name, []]));
   log(`${group}: ${ok.map((c) => c.name).join(" | ")} (${rounds} rounds of ${per} runs each)`);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [...ok].reverse() : ok;
     const out = join(sb.dir, "tmp", `hf-${rows.length}-${round}.json`);
-    const args = ["-N", "--style", "none", "--warmup", String(round === 0 ? warmup : 1), "--runs", String(per), "--export-json", out];
+    const args = ["-N", "-i", "--style", "none", "--warmup", String(round === 0 ? warmup : 1), "--runs", String(per), "--export-json", out];
     for (const c of order) args.push("-n", c.name, c.argv.join(" "));
     const r = runAs(sb, hf, args, { timeout: 900_000 });
     if (r.status !== 0) {
       for (const c of ok) row(group, c.name, undefined, `hyperfine failed: ${lastLine(r.stderr)}`);
       return;
     }
-    const json = JSON.parse(readFileSync(out, "utf8")) as { results: { command: string; times: number[] }[] };
-    for (const res of json.results) times.get(res.command)?.push(...res.times.map((t) => t * 1000));
+    const json = JSON.parse(readFileSync(out, "utf8")) as {
+      results: { command: string; times: number[]; exit_codes?: (number | null)[] }[];
+    };
+    for (const res of json.results) {
+      times.get(res.command)?.push(...res.times.map((t) => t * 1000));
+      failed.get(res.command)?.push(...(res.exit_codes ?? []).filter((c) => c !== 0).map((c) => c ?? -1));
+    }
   }
   for (const c of ok) {
     const t = times.get(c.name) ?? [];
-    row(group, c.name, t.length ? stats(t) : undefined, t.length ? undefined : "no result");
+    const f = failed.get(c.name) ?? [];
+    const note = f.length ? `${f.length} of ${t.length} runs failed (exit ${[...new Set(f)].join(", ")})` : undefined;
+    row(group, c.name, t.length ? stats(t) : undefined, t.length ? note : "no result");
   }
 }
 
