@@ -26,7 +26,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -70,6 +70,8 @@ interface Target {
   note?: string | undefined;
 }
 
+/** 1-minute load average when the bench started: the machine may be shared */
+const loadStart = loadavg()[0]?.toFixed(1);
 const rows: Row[] = [];
 const targets: Target[] = [];
 const extra: Record<string, unknown> = {};
@@ -257,9 +259,9 @@ function hyperfine(group: string, sb: Sandbox, cmds: Cmd[], runs: number, warmup
   }
   if (ok.length === 0) return;
   // The machine is shared and noisy: instead of one long series per command (where a burst of
-  // load lands on one command only), run short series of every command in turns, alternating the
-  // order, and pool the times.
-  const rounds = Math.max(1, Math.round(runs / 5));
+  // load lands on one command only), run series of two runs of every command in turns,
+  // alternating the order, and pool the times.
+  const rounds = Math.max(1, Math.round(runs / 2));
   const per = Math.ceil(runs / rounds);
   const times = new Map<string, number[]>(ok.map((c) => [c.name, []]));
   // -i: one failed run (seen under heavy load) must not lose the whole group; failures are counted
@@ -268,7 +270,7 @@ function hyperfine(group: string, sb: Sandbox, cmds: Cmd[], runs: number, warmup
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [...ok].reverse() : ok;
     const out = join(sb.dir, "tmp", `hf-${rows.length}-${round}.json`);
-    const args = ["-N", "-i", "--style", "none", "--warmup", String(round === 0 ? warmup : 1), "--runs", String(per), "--export-json", out];
+    const args = ["-N", "-i", "--style", "none", "--warmup", String(round === 0 ? warmup : 0), "--runs", String(per), "--export-json", out];
     for (const c of order) args.push("-n", c.name, c.argv.join(" "));
     const r = runAs(sb, hf, args, { timeout: 900_000 });
     if (r.status !== 0) {
@@ -884,12 +886,13 @@ function info(): Record<string, string> {
     runsc: which("runsc") ? v("runsc", ["--version"]) : "not installed",
     commit: `${v("git", ["-C", repo, "rev-parse", "--short", "HEAD"])}${spawnSync("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no", "src", "scripts"], { encoding: "utf8" }).stdout.trim() ? "-dirty" : ""}`,
     mode: QUICK ? "--quick" : "full",
+    load: `load average ${loadStart} at the start, ${loadavg()[0]?.toFixed(1)} at the end`,
   };
 }
 
 function markdown(meta: Record<string, string>): string {
   const lines = [
-    `Measured ${meta.date?.slice(0, 16).replace("T", " ")} UTC on ${meta.machine}, ${meta.os}; cm ${meta.commit}, Node ${meta.node}, ${meta.runc}; ${meta.hyperfine}; mode ${meta.mode}.`,
+    `Measured ${meta.date?.slice(0, 16).replace("T", " ")} UTC on ${meta.machine}, ${meta.os}; cm ${meta.commit}, Node ${meta.node}, ${meta.runc}; ${meta.hyperfine}; mode ${meta.mode}; ${meta.load} (2 cores).`,
     "",
     "| group | case | median | min | max | runs | note |",
     "| --- | --- | ---: | ---: | ---: | ---: | --- |",
