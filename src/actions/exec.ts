@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { isatty } from "node:tty";
 import type { OciSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { findCommand } from "../rootfs/command.ts";
@@ -43,8 +44,8 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
       exitCode: EXIT_NOT_EXECUTABLE,
     });
   }
-  const tty = opts.tty ?? process.stdin.isTTY === true;
-  if (tty && process.stdin.isTTY !== true) throw noTerminal("exec");
+  const tty = opts.tty ?? isatty(0);
+  if (tty && !isatty(0)) throw noTerminal("exec");
   const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
   const stop = forwardSignals(child);
   const status = await new Promise<number>((resolve) => {

@@ -9,13 +9,13 @@
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { newContainerId } from "../core/names.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";

@@ -13,8 +13,9 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, constants } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { isatty } from "node:tty";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
-import { checkBundleName, newContainerId } from "../core/names.ts";
+import { checkBundleName } from "../core/names.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
 import {
@@ -32,6 +33,7 @@ import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
@@ -150,8 +152,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, { exitCode: EXIT_NOT_EXECUTABLE });
   }
 
-  const terminal = opts.detach ? false : (opts.tty ?? process.stdin.isTTY === true);
-  if (terminal && process.stdin.isTTY !== true) throw noTerminal("run");
+  const terminal = opts.detach ? false : (opts.tty ?? isatty(0));
+  if (terminal && !isatty(0)) throw noTerminal("run");
   const spec = runSpec(bundle.spec, {
     rootfsPath: rootfs,
     args,

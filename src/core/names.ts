@@ -10,7 +10,6 @@
  * The hash keeps two different names from sharing a key; a bundle also records the real path of
  * its project, so even a deliberate collision is caught when the bundle is used.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { CmError } from "../errors.ts";
 
 /** Letters, digits, '.', '_', '-'; starts with a letter or digit; at most 63 characters. */
@@ -52,6 +51,8 @@ function checkDirName(name: string): string {
 export function projectKey(name: string): string {
   checkDirName(name);
   if (SAFE_NAME.test(name)) return name;
+  // node:crypto is loaded only here: importing it costs ~10 ms of every command's start-up (bench/README.md).
+  const { createHash } = process.getBuiltinModule("node:crypto");
   const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8);
   let slug = name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "");
   slug = slug.slice(0, 40);
@@ -71,8 +72,3 @@ export function hostnameFor(name: string): string {
 
 /** runc's rule for container IDs. */
 export const CONTAINER_ID = /^[\w+.-]+$/;
-
-/** A fresh container ID: 12 random hex digits, as docker shows short IDs. */
-export function newContainerId(): string {
-  return randomBytes(6).toString("hex");
-}

@@ -5,7 +5,18 @@
  * tarball). Paths are handed to the test files through CM_TEST_* environment variables.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -64,10 +75,15 @@ function install(run: string): string {
   rmSync(join(INSTALL, "dist"), { recursive: true, force: true });
   execFileSync("cp", ["-r", join(repo, "dist"), join(INSTALL, "dist")]);
   execFileSync("chmod", ["-R", "a+rX", join(INSTALL, "dist")]);
+  // The same layout as the build's: dist/main.js starts with a shebang naming Node, bin/cm links to it.
+  const main = join(INSTALL, "dist/main.js");
+  const code = readFileSync(main, "utf8");
+  writeFileSync(main, `#!${nodeCopy} --${code.slice(code.indexOf("\n"))}`);
+  chmodSync(main, 0o755);
   mkdirSync(join(INSTALL, "bin"), { recursive: true, mode: 0o755 });
   const bin = join(INSTALL, "bin/cm");
-  writeFileSync(bin, `#!${nodeCopy} --\nimport "../dist/main.js";\n`);
-  chmodSync(bin, 0o755);
+  rmSync(bin, { force: true });
+  symlinkSync("../dist/main.js", bin);
   return bin;
 }
 

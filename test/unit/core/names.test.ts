@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import {
-  CONTAINER_ID,
-  checkBundleName,
-  checkProjectName,
-  hostnameFor,
-  newContainerId,
-  projectKey,
-  SAFE_NAME,
-} from "../../../src/core/names.ts";
+import { CONTAINER_ID, checkBundleName, checkProjectName, hostnameFor, projectKey, SAFE_NAME } from "../../../src/core/names.ts";
 import { CmError } from "../../../src/errors.ts";
+import { newContainerId } from "../../../src/host/random.ts";
 
 describe("bundle names", () => {
   test("accepts safe names", () => {
@@ -56,4 +50,17 @@ describe("hostnames and container IDs", () => {
     assert.match(a, CONTAINER_ID);
     assert.notEqual(a, newContainerId());
   });
+});
+
+test("projectKey: a safe name is its own key", () => {
+  assert.equal(projectKey("my-app"), "my-app");
+});
+
+test("projectKey: other names get a slug and 8 hex digits of sha256 (node:crypto loaded on demand)", () => {
+  const hash = createHash("sha256").update("my project", "utf8").digest("hex").slice(0, 8);
+  assert.equal(projectKey("my project"), `my_project-${hash}`);
+  assert.equal(projectKey("my project"), projectKey("my project"));
+  assert.notEqual(projectKey("my project"), projectKey("my_project"));
+  assert.match(projectKey("café"), /^caf_-[0-9a-f]{8}$/);
+  assert.match(projectKey("café"), CONTAINER_ID);
 });
