@@ -15,6 +15,7 @@ import { checkBundleName, hostnameFor } from "../core/names.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource } from "../rootfs/source.ts";
@@ -77,7 +78,12 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   process.once("SIGTERM", onSignal);
   try {
     // What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock.
-    for (const l of leftovers(ctx.layout.data, project.key)) if (l.bundle === bundle && !l.live) removeTree(l.dir);
+    for (const l of leftovers(ctx.layout.data, project.key)) {
+      if (l.bundle !== bundle || l.live) continue;
+      // its extracting tar may outlive the killed cm; a bundle set aside may still have a container
+      await stopProcesses(() => [...processesWorkingIn(l.dir), ...processesRootedIn(join(l.dir, "rootfs"))], 0, l.dir);
+      removeTree(l.dir);
+    }
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
