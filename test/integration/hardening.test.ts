@@ -224,6 +224,24 @@ for (const as of USERS) {
       assert.deepEqual(runsOf(sb), []);
     });
 
+    test("create --force while a container runs: the old rootfs stays until the container is gone", async () => {
+      const sb = sandbox(as);
+      assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"]).status, 0);
+      const { done } = await startRun(sb, "echo ready; while :; do sleep 1; done");
+      const r = sb.cm(["create", "--force", "--from", `dir:${fixtures.busybox}`, "-q"]);
+      assert.equal(r.status, 0, r.stderr);
+      const aside = readdirSync(projectData(sb)).filter((n) => n.startsWith(".default.deleting-"));
+      assert.equal(aside.length, 1, "the old bundle is kept aside");
+      assert.ok(existsSync(join(projectData(sb), aside[0] as string, "rootfs", "bin", "sh")), "with its rootfs intact");
+      assert.ok(processesInData(sb).length > 0, "the container still runs");
+      assert.match(sb.cm(["list"]).stderr, /not completely deleted/);
+      const del = sb.cm(["delete", "--time", "1"]);
+      assert.equal(del.status, 0, del.stderr);
+      assert.notEqual((await done).status, 0);
+      assert.ok(!existsSync(projectData(sb)));
+      assert.deepEqual(processesInData(sb), []);
+    });
+
     test("delete removes what a container left with mode 000", () => {
       const sb = sandbox(as);
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"]).status, 0);
