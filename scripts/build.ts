@@ -42,6 +42,8 @@ await build({
 writeFileSync(join(root, "dist/package.json"), '{ "type": "module" }\n');
 mkdirSync(join(root, "bin"), { recursive: true });
 const launcher = join(root, "bin/cm");
-writeFileSync(launcher, `#!${node}\nimport "../dist/main.js";\n`);
+// "--" ends Node's own options: without it Node 26 reads a later `--env-file X` (cm run's option)
+// as its own, loading X into cm's environment or exiting 9 when X is missing.
+writeFileSync(launcher, `#!${node} --\nimport "../dist/main.js";\n`);
 chmodSync(launcher, 0o755);
 console.log(`build: bin/cm -> ${node} (Node ${process.versions.node})`);

@@ -11,7 +11,7 @@ case "$mode" in demo | test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esa
 # What cm itself needs at run time.
 runtime_pkgs=(runc mmdebstrap uidmap ca-certificates tar xz-utils zstd)
 # What the test suite needs on top.
-test_pkgs=(busybox-static util-linux procps debootstrap jq)
+test_pkgs=(busybox-static util-linux bsdutils procps debootstrap jq zsh fish runsc crun)
 
 pkgs=("${runtime_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -38,12 +38,14 @@ ln -sf "$PWD/bin/cm" /usr/local/bin/cm
 demo=${CM_DEMO_DIR:-/tmp/cm-demo}
 mkdir -p "$demo"
 cd "$demo"
-echo 'print("hello from", __import__("platform").platform())' > hello.py
+printf '%s\n' '. /etc/os-release; echo "hello from $PRETTY_NAME in $(pwd) as $(id -un)"' > hello.sh
 echo "+ cd $demo"
 echo "+ cm create"
 cm create --force
-echo "+ cm run -- sh -c 'cat /etc/debian_version; ls /project; echo written-inside > /project/from-container.txt'"
-cm run -- sh -c 'cat /etc/debian_version; ls /project; echo written-inside > /project/from-container.txt'
+echo "+ cm run -- sh hello.sh"
+cm run -- sh hello.sh
+echo "+ cm run -- sh -c 'echo written-inside > /project/from-container.txt'"
+cm run -- sh -c 'echo written-inside > /project/from-container.txt'
 echo "+ cat $demo/from-container.txt"
 cat "$demo/from-container.txt"
 echo "+ cm list"

@@ -10,20 +10,33 @@ const version = typeof CM_VERSION === "string" ? CM_VERSION : "0.0.0-dev";
 
 interface CommandModule {
   usage: string;
-  main(argv: string[]): Promise<number>;
+  /** `commands` is the table below (cm completion reads every command's --help from it) */
+  main(argv: string[], commands: Commands): Promise<number>;
 }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+/** hidden: not listed in help (internal helpers: the detached-run monitor, completion's names) */
+export type Commands = Record<string, { summary: string; hidden?: boolean; load: () => Promise<CommandModule> }>;
+
+const COMMANDS: Commands = {
   create: { summary: "make a bundle (root filesystem + config.json) for this project", load: () => import("./cli/create.ts") },
   run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
   list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
   delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
+  ps: { summary: "list cm's containers", load: () => import("./cli/ps.ts") },
+  exec: { summary: "run a command in a running container", load: () => import("./cli/exec.ts") },
+  stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
+  logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
+  gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
+  __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
+  __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
 };
 
 function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);
+  const width = Math.max(...shown.map(([c]) => c.length));
+  const lines = shown.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `Usage: cm COMMAND [ARGS...]
 
 cm runs per-project containers on runc: a plain Debian root filesystem, the current directory
@@ -48,7 +61,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command)
-    throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(", ")}` });
+    throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, {
+      hint: `commands: ${Object.keys(COMMANDS)
+        .filter((c) => !COMMANDS[c]?.hidden)
+        .join(", ")}`,
+    });
   const mod = await command.load();
   if (rest.includes("-h") || rest.includes("--help")) {
     const dash = rest.indexOf("--");
@@ -58,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
-  return mod.main(rest);
+  return mod.main(rest, COMMANDS);
 }
 
 function report(err: unknown): number {

@@ -4,18 +4,21 @@
  *   1. check names, the project directory and the source before touching disk
  *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly)
  *   3. materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs
- *   4. prepare it (APT's sandbox user for single-id rootless), measure it
- *   5. write config.json (pure generation), then rename the directory into place
+ *   4. prepare it (APT's sandbox user for single-id rootless)
+ *   5. run cm.toml's post_create commands inside it (a failing one fails the create), measure it
+ *   6. write config.json (pure generation), then rename the directory into place
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { checkBundleName, hostnameFor } from "../core/names.ts";
+import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
+import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource } from "../rootfs/source.ts";
@@ -24,13 +27,17 @@ import { leftovers } from "../store/leftovers.ts";
 import { tryLock } from "../store/lock.ts";
 import { makeProgress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
+import { loadProjectFile } from "./projectfile.ts";
 
 export interface CreateOptions {
   bundle: string;
   project?: string | undefined;
-  from: string;
-  packages: string[];
+  /** undefined: cm.toml's, else debian:bookworm */
+  from?: string | undefined;
+  /** undefined: cm.toml's, else none */
+  packages?: string[] | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -38,8 +45,10 @@ export interface CreateOptions {
 
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
-  const project = resolveProject(ctx, opts.project);
-  const source = await parseSource(opts.from, { packages: opts.packages });
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
+  const file = await loadProjectFile(project.path);
+  const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
+  const source = await parseSource(plan.from, { packages: plan.packages });
   const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
   source.check(sourceCtx);
@@ -67,15 +76,21 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       hint: "wait for it to finish, then try again",
     });
   }
+  (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
-  // Interrupted: remove the half-made bundle, then die of the same signal.
+  let postCreate: PostCreateHandle | undefined;
+  // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
+  // through the normal clean-up below, and the signal is raised again at the end so cm dies of it.
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    removeTree(work);
-    lock.release();
-    process.kill(process.pid, signal);
+    interrupted = signal;
+    postCreate?.abort();
+    stopChildren();
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const checkInterrupt = () => {
+    if (interrupted) throw new CmError("interrupted", `create interrupted by ${interrupted}`);
+  };
+  for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
     // What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock.
     for (const l of leftovers(ctx.layout.data, project.key)) {
@@ -91,8 +106,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
+    checkInterrupt();
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const size = await treeSize(join(work, "rootfs"));
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -106,8 +121,26 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       resolvConf: existsSync("/etc/resolv.conf"),
       arch: process.arch,
     });
+    await runPostCreate(
+      ctx,
+      {
+        rootfs: join(work, "rootfs"),
+        spec,
+        commands: plan.postCreate,
+        projectKey: project.key,
+        projectName: project.name,
+        projectPath: project.path,
+        bundle,
+        progress,
+      },
+      (h) => {
+        postCreate = h;
+      },
+    );
+    const size = await treeSize(join(work, "rootfs"));
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
+    checkInterrupt();
     if (existsSync(final)) {
       const old = join(pdir, `.${bundle}.deleting-${process.pid}`);
       renameSync(final, old);
@@ -123,8 +156,10 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     removeTree(work);
     throw err;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     lock.release();
+    for (const s of INTERRUPTS) process.off(s, onSignal);
+    if (interrupted) process.kill(process.pid, interrupted);
   }
 }
+
+const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -13,19 +13,18 @@
  */
 import { readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
+import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
-import { findTool } from "../host/tools.ts";
-import { Runc } from "../runtime/runc.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
+import { runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
-import { currentDirectory } from "./project.ts";
+import { firstBundle, resolveProject } from "./project.ts";
 
 export interface DeleteOptions {
   project?: string | undefined;
@@ -35,15 +34,27 @@ export interface DeleteOptions {
 }
 
 export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<string[]> {
-  const name = opts.project === undefined ? undefined : checkProjectName(opts.project);
   const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
-  const projectName = name ?? currentProjectName(ctx);
-  const key = projectKey(projectName);
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
+  const key = project.key;
+  const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
   // What an interrupted create or delete left behind (its cm is gone): retried here.
   const stale = leftovers(ctx.layout.data, key).filter((l) => !l.live && (bundle === undefined || l.bundle === bundle));
   if (existing.length === 0 && stale.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
+  }
+  // Without a name, the project is this directory's: bundles recorded for another directory of
+  // the same name are not deleted by accident.
+  const owner = firstBundle(ctx, key);
+  if (!project.explicit && owner && owner.projectPath !== project.path) {
+    throw new CmError(
+      "project-mismatch",
+      `project ${JSON.stringify(projectName)} belongs to ${owner.projectPath}, not to this directory ${project.path}`,
+      {
+        hint: `to delete it anyway, name it: cm delete ${JSON.stringify(projectName)}`,
+      },
+    );
   }
   const targets = bundle === undefined ? existing : existing.filter((b) => b === bundle);
   if (bundle !== undefined && targets.length === 0 && stale.length === 0) {
@@ -110,21 +121,10 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
   return [...new Set(remove.map((r) => r.bundle))];
 }
 
-function currentProjectName(ctx: Context): string {
-  const path = currentDirectory(ctx);
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
 /** Stops every container cm started for this project (or bundle) and removes its run state. */
 async function stopRuns(ctx: Context, key: string, bundle: string | undefined, grace: number): Promise<void> {
   const runs = listRuns(ctx.layout.runs).filter((r) => r.projectKey === key && (bundle === undefined || r.bundle === bundle));
   if (runs.length === 0) return;
-  const bin = findTool("runc");
-  if (!bin)
-    throw new CmError("tool-missing", "runc not found on this host, so running containers cannot be stopped", {
-      hint: "install it: apt-get install runc",
-    });
-  const runc = new Runc(bin, ctx.layout.runcRoot);
-  await Promise.all(runs.map((r) => stopContainer(runc, r.id, grace)));
+  await Promise.all(runs.map((r) => stopContainer(runtimeOf(ctx, r), r.id, grace)));
   for (const r of runs) removeTree(runDir(ctx.layout.runs, r.id));
 }

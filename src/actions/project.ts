@@ -62,8 +62,17 @@ export function currentDirectory(ctx: Context): string {
   return real;
 }
 
-/** The project for create/run: --project NAME, or the current directory's name. */
-export function resolveProject(ctx: Context, explicitName: string | undefined): Project {
+/**
+ * The project a command is about: --project NAME, or the current directory's name.
+ * `cwdIsProject` says whether the current directory becomes the project's directory (create), or
+ * whether an explicitly named project brings its own recorded directory (run, delete): then the
+ * current directory does not matter and is not checked.
+ */
+export function resolveProject(ctx: Context, explicitName: string | undefined, opts: { cwdIsProject: boolean }): Project {
+  if (explicitName !== undefined && !opts.cwdIsProject) {
+    const name = checkProjectName(explicitName);
+    return { name, key: projectKey(name), path: "", explicit: true };
+  }
   const cwdPath = currentDirectory(ctx);
   const name = explicitName === undefined ? basename(cwdPath) : checkProjectName(explicitName);
   return { name, key: projectKey(name), path: cwdPath, explicit: explicitName !== undefined };

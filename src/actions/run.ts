@@ -7,43 +7,90 @@
  *   4. write <state>/runs/<id>/{config.json,run.json}   (the bundle's own config.json is never changed)
  *   5. runc --root <state>/runc run --bundle <run dir> <id>, with cm's stdio; signals forwarded
  *   6. on every way out: remove the run directory and any runc state left
+ * With --detach, step 5 is handed to a monitor process (actions/detach.ts) and cm returns once the
+ * container runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, constants } from "node:os";
+import { join, resolve } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
+import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
+import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
+import {
+  checkRuntimeArg,
+  checkRuntimeLimits,
+  checkRuntimeUsable,
+  runtimeFlags,
+  runtimeKind,
+  runtimeRootName,
+} from "../core/run/runtime.ts";
+import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
 import { runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
+import { startTime } from "../host/proc.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
-import { Runc } from "../runtime/runc.ts";
+import { OciRuntime } from "../runtime/runc.ts";
 import { forwardSignals } from "../runtime/signals.ts";
-import { ensureStateDirs, type RunRecord, runDir } from "../store/runs.ts";
+import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
+import { withProjectFile } from "./projectfile.ts";
 import { seccompOverride } from "./security.ts";
+import { noTerminal } from "./terminal.ts";
 
+/**
+ * Everything a run can be given: from the command line (cli/run.ts) or a project file. Values are
+ * syntactically typed here and checked against the host by run() before anything is touched.
+ */
 export interface RunOptions {
   bundle: string;
   project?: string | undefined;
   command: string[];
   memoryBytes?: number | undefined;
   tty?: boolean | undefined;
+  /** `KEY=VALUE`, or `KEY` to take the host's value (which must be set) */
+  env?: string[] | undefined;
+  /** files of KEY=VALUE lines, applied before `env` */
+  envFiles?: string[] | undefined;
+  /** `SRC:DST[:ro|rw]`; a relative SRC is relative to the current directory */
+  volumes?: string[] | undefined;
+  network?: Network | undefined;
+  cpus?: number | undefined;
+  pidsLimit?: number | undefined;
+  /** a name looked up on PATH (runc, runsc, crun) or an absolute path; default runc */
+  runtime?: string | undefined;
+  readOnly?: boolean | undefined;
+  /** absolute path inside; default /project */
+  workdir?: string | undefined;
+  detach?: boolean | undefined;
+  /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
+  fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+}
+
+/** env files, then variables; `where` names their origin in messages */
+export interface EnvLayer {
+  envFiles?: string[] | undefined;
+  env?: string[] | undefined;
+  where?: { envFile: string; env: string } | undefined;
 }
 
 /** Runs the container and resolves to the exit status cm should end with. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundleName = checkBundleName(opts.bundle);
   const seccomp = opts.securityOpts?.length ? await seccompOverride(opts.securityOpts) : undefined;
-  const project = resolveProject(ctx, opts.project);
+  const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
+  opts = await withProjectFile(opts, projectPath, ctx.rootless);
+  let facts: ReturnType<typeof readCgroupFacts> | undefined;
+  const cgroups = () => (facts ??= readCgroupFacts());
   if (opts.memoryBytes !== undefined) {
     if (opts.memoryBytes < MIN_MEMORY) {
       throw new CmError(
@@ -54,17 +101,35 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
         },
       );
     }
-    checkLimitEnforceable("memory", ctx.rootless, readCgroupFacts());
+    checkLimitEnforceable("memory", ctx.rootless, cgroups());
   }
-  const runcBin = requireTool("runc");
+  const cpu = opts.cpus === undefined ? undefined : cpuLimit(opts.cpus, availableParallelism());
+  if (cpu) checkLimitEnforceable("cpu", ctx.rootless, cgroups());
+  const pids = opts.pidsLimit === undefined ? undefined : checkPidsLimit(opts.pidsLimit);
+  if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, cgroups());
+  const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
+  const extraEnv = resolveEnv(opts, process.env);
+  const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
+  if (opts.detach && opts.tty) {
+    throw new CmError("usage", "run: --detach and --tty cannot be combined: a detached container has no terminal", {
+      hint: "leave out -t (cm exec -t gives a terminal in a running container)",
+    });
+  }
+  const network = opts.network ?? "host";
+  const runtimeBin = opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime));
+  const kind = runtimeKind(runtimeBin);
+  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
+  checkRuntimeUsable(kind, runtimeBin, hostFacts);
+  checkRuntimeLimits(kind, { pids: pids !== undefined });
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
 
-  const cwd = bundle.spec.process.cwd;
+  const cwd = workdir ?? bundle.spec.process.cwd;
+  const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
   const args = opts.command.length > 0 ? opts.command : defaultShell(rootfs);
   const found = findCommand(rootfs, args[0] as string, {
     cwd,
-    path: pathOf(bundle.spec.process.env),
-    mounts: bindMounts(bundle.spec.mounts, projectPath),
+    path: envPath,
+    mounts: [...bindMounts(bundle.spec.mounts, projectPath), ...volumes.filter((v) => v.destination !== "/project")],
   });
   if (found === "not-found") {
     throw new CmError("command-not-found", `${args[0]}: command not found in bundle ${bundleName}`, {
@@ -76,8 +141,24 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, { exitCode: EXIT_NOT_EXECUTABLE });
   }
 
-  const terminal = opts.tty ?? process.stdin.isTTY === true;
-  const spec = runSpec(bundle.spec, { rootfsPath: rootfs, args, terminal, term: process.env.TERM, memoryBytes: opts.memoryBytes, seccomp });
+  const terminal = opts.detach ? false : (opts.tty ?? process.stdin.isTTY === true);
+  if (terminal && process.stdin.isTTY !== true) throw noTerminal("run");
+  const spec = runSpec(bundle.spec, {
+    rootfsPath: rootfs,
+    args,
+    terminal,
+    term: process.env.TERM,
+    memoryBytes: opts.memoryBytes,
+    env: extraEnv,
+    volumes,
+    network,
+    cpu,
+    pidsLimit: pids,
+    readOnly: opts.readOnly,
+    workdir,
+    runtime: kind,
+    seccomp,
+  });
   spec.mounts = spec.mounts.map((m) => (m.destination === "/project" ? { ...m, source: projectPath } : m));
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
@@ -93,8 +174,29 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     command: args,
     started: new Date().toISOString(),
     cmPid: process.pid,
+    runtime: {
+      binary: runtimeBin,
+      root: join(ctx.layout.state, runtimeRootName(runtimeBin)),
+      flags: runtimeFlags(kind, hostFacts, network),
+    },
+    cmStart: startTime(process.pid),
+    ...(opts.detach ? { detached: true } : {}),
   };
-  const runc = new Runc(runcBin, ctx.layout.runcRoot);
+  const runtime = new OciRuntime(runtimeBin, record.runtime?.root as string, record.runtime?.flags);
+  if (opts.detach) {
+    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    if (!existsSync(join(bundle.dir, "config.json"))) {
+      removeTree(dir);
+      throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+    }
+    (await import("./gc.ts")).quietGc(ctx); // not in the foreground path: it is benchmarked
+    const { startDetached } = await import("./detach.ts");
+    await startDetached(dir, id);
+    process.stdout.write(`${id}\n`);
+    return 0;
+  }
+  const runc = runtime;
   try {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
@@ -102,7 +204,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     if (!existsSync(join(bundle.dir, "config.json"))) {
       throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
     }
-    const child = runc.run(id, dir);
+    const child = runc.run(id, dir, join(dir, RUN_FILES.pid));
     const stop = forwardSignals(child);
     const status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
@@ -112,9 +214,71 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return status;
   } finally {
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.
-    if (existsSync(join(ctx.layout.runcRoot, id))) runc.delete(id);
+    if (runc.hasState(id)) runc.delete(id);
     removeTree(dir);
   }
+}
+
+/** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
+function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
+  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host) : []), ...resolveEnvLayer(opts, host)];
+}
+
+function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
+  const out: string[] = [];
+  for (const file of opts.envFiles ?? []) {
+    let text: string;
+    try {
+      if (!statSync(file).isFile()) throw new Error("not a regular file");
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      const why =
+        (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      throw new CmError("bad-env-file", `${opts.where?.envFile ?? "--env-file"} ${file}: ${why}`, {
+        hint: "give a readable file of KEY=VALUE lines",
+      });
+    }
+    out.push(...parseEnvFile(text, file, host));
+  }
+  for (const e of opts.env ?? []) out.push(parseEnvArg(e, host, opts.where?.env));
+  return out;
+}
+
+/** Parses -v values and makes each source its real path (it must exist); /project only with the project itself. */
+function resolveVolumes(cwd: string, specs: string[], projectPath: string): VolumeSpec[] {
+  const out = specs.map((text) => {
+    const v = parseVolume(text);
+    let source: string;
+    try {
+      source = realpathSync(resolve(cwd, v.source));
+    } catch {
+      throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${v.source} does not exist`, {
+        hint: "create it first, or fix the path (SRC is on the host)",
+      });
+    }
+    if (v.destination === "/project" && source !== projectPath) {
+      throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: /project is the project directory and cannot be replaced`, {
+        hint: "mount it elsewhere (for example /data); -v .:/project:ro makes the project read-only",
+      });
+    }
+    return { ...v, source };
+  });
+  checkDistinct(out);
+  return out;
+}
+
+function requireRuntime(arg: string): string {
+  if (arg.includes("/")) {
+    try {
+      if (statSync(arg).isFile()) return requireTool(arg);
+    } catch {
+      // reported below
+    }
+    throw new CmError("tool-missing", `--runtime ${arg}: not an executable file`, {
+      hint: "give the path of an OCI runtime, or a name: runc, runsc, crun",
+    });
+  }
+  return requireTool(arg);
 }
 
 /** Bind mounts as destination -> host source, with /project pointing at the project's real path. */

@@ -9,16 +9,22 @@ stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/.
 "default". The first bundle from a source bootstraps it once into the cache; later ones copy it.
 
 Options:
-  --from SOURCE        where the root filesystem comes from (default debian:bookworm):
+  --from SOURCE        where the root filesystem comes from (default: cm.toml's, else
+                       debian:bookworm):
                          debian[:SUITE]   a minimal Debian bootstrapped with mmdebstrap
                          tar:PATH         a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
                          dir:PATH         a copy of an existing directory tree
-  --packages A,B,C     extra Debian packages to include (debian sources only)
+  --packages A,B,C     extra Debian packages to include (debian sources only; replaces
+                       cm.toml's packages)
   --project NAME       use NAME as the project name instead of the directory's name
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
   -q, --quiet          print only errors and the final line
   -h, --help           show this help
+
+A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
+[bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
+bundle before it is put in place: if one fails, no bundle is created.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -31,14 +37,18 @@ export async function main(argv: string[]): Promise<number> {
     quiet: { type: "boolean", short: "q" },
   });
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
-  const packages = (str(p.values.packages) ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const packagesText = str(p.values.packages);
+  const packages =
+    packagesText === undefined
+      ? undefined
+      : packagesText
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
   await create(hostContext(), {
     bundle: p.positionals[0] ?? "default",
     project: str(p.values.project),
-    from: str(p.values.from) ?? "debian:bookworm",
+    from: str(p.values.from),
     packages,
     force: p.values.force === true,
     refresh: p.values.refresh === true,

@@ -1,5 +1,6 @@
 import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
+import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
 import { parseSize } from "../core/size.ts";
 import { parse, str, tooMany } from "./args.ts";
 
@@ -11,19 +12,47 @@ BUNDLE defaults to "default". Exits with the command's status: 128+N if it died 
 127 if the command was not found, 126 if it is not executable, 125 for cm's own errors.
 
 Options:
-  --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case);
-                       refused where it cannot be enforced (rootless on cgroup v1)
+  -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
+                       (which must have it). Your environment is not passed in otherwise.
+  --env-file FILE      KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped.
+                       Applied before --env, so --env wins
+  -v, --volume SRC:DST[:ro]
+                       bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
+                       Not on or below /project, except -v .:/project:ro (project read-only)
+  --network MODE       host (default): the host's network; none: a private network, loopback only
+  --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
+  --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
+  --pids-limit N       at most N processes (and threads) inside
+                       Limits are refused where they cannot be enforced (rootless on cgroup v1)
+  --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
+  --read-only          the root filesystem is read-only for this run (/project stays writable)
+  -w, --workdir DIR    working directory inside (absolute; default /project)
+  -d, --detach         start in the background and print the container ID; output goes to a
+                       log (cm logs ID), stop it with cm stop ID
   -t, --tty            allocate a terminal (default: only when stdin is a terminal)
   -T, --no-tty         do not allocate a terminal
   --project NAME       use the project NAME (its recorded directory is mounted)
   --security-opt OPT   seccomp=unconfined: no seccomp filter (cm's default profile is off);
                        seccomp=FILE: this OCI linux.seccomp JSON profile instead (see SECURITY.md)
   -h, --help           show this help
+
+A cm.toml in the project directory sets defaults for these options and the command ([run], and
+[bundle.NAME.run] for one bundle); flags win.
 `;
 
 export async function main(argv: string[]): Promise<number> {
   const p = parse("run", argv, {
+    env: { type: "string", short: "e", multiple: true },
+    "env-file": { type: "string", multiple: true },
+    volume: { type: "string", short: "v", multiple: true },
+    network: { type: "string" },
     memory: { type: "string" },
+    cpus: { type: "string" },
+    "pids-limit": { type: "string" },
+    runtime: { type: "string" },
+    "read-only": { type: "boolean" },
+    workdir: { type: "string", short: "w" },
+    detach: { type: "boolean", short: "d" },
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
@@ -37,6 +66,9 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   const memory = str(p.values.memory);
+  const cpus = str(p.values.cpus);
+  const pids = str(p.values["pids-limit"]);
+  const network = str(p.values.network);
   const tty = p.values["no-tty"] === true ? false : p.values.tty === true ? true : undefined;
   return run(hostContext(), {
     bundle: p.positionals[0] ?? "default",
@@ -44,6 +76,20 @@ export async function main(argv: string[]): Promise<number> {
     command: p.rest,
     memoryBytes: memory === undefined ? undefined : parseSize(memory, "--memory"),
     tty,
+    env: list(p.values.env),
+    envFiles: list(p.values["env-file"]),
+    volumes: list(p.values.volume),
+    network: network === undefined ? undefined : parseNetwork(network),
+    cpus: cpus === undefined ? undefined : parseCpus(cpus),
+    pidsLimit: pids === undefined ? undefined : parsePidsLimit(pids),
+    runtime: str(p.values.runtime),
+    readOnly: p.values["read-only"] === true ? true : undefined,
+    workdir: str(p.values.workdir),
+    detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
   });
+}
+
+function list(v: unknown): string[] | undefined {
+  return Array.isArray(v) ? (v as string[]) : undefined;
 }

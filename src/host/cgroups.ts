@@ -7,6 +7,8 @@ import { accessSync, constants, readFileSync } from "node:fs";
 export interface CgroupFacts {
   /** v1 also covers the hybrid layout (v1 controllers, an empty cgroup2 at /sys/fs/cgroup/unified). */
   version: "v1" | "v2";
+  /** v1 with a cgroup2 mounted at /sys/fs/cgroup/unified (crun refuses this layout) */
+  hybrid?: boolean | undefined;
   /** v2 only: the cgroup of this process, from /proc/self/cgroup ("0::/path"). */
   ownCgroup?: string | undefined;
   /** v2 only: controllers available in ownCgroup, when this user may write there (delegation). */
@@ -25,6 +27,14 @@ export function parseCgroupVersion(mountinfo: string): "v1" | "v2" {
   return "v1";
 }
 
+/** A v1 host with a cgroup2 mount at /sys/fs/cgroup/unified: the "hybrid" layout. */
+export function parseCgroupHybrid(mountinfo: string): boolean {
+  return mountinfo.split("\n").some((line) => {
+    const [pre, post] = line.split(" - ");
+    return pre?.split(" ")[4] === "/sys/fs/cgroup/unified" && post?.split(" ")[0] === "cgroup2";
+  });
+}
+
 /** The unified-hierarchy path of this process from /proc/self/cgroup. */
 export function parseOwnCgroup(procSelfCgroup: string): string | undefined {
   for (const line of procSelfCgroup.split("\n")) {
@@ -41,8 +51,9 @@ export function readCgroupFacts(root = "/"): CgroupFacts {
       return "";
     }
   };
-  const version = parseCgroupVersion(read("proc/self/mountinfo"));
-  if (version === "v1") return { version, delegated: [] };
+  const mountinfo = read("proc/self/mountinfo");
+  const version = parseCgroupVersion(mountinfo);
+  if (version === "v1") return { version, hybrid: parseCgroupHybrid(mountinfo), delegated: [] };
   const ownCgroup = parseOwnCgroup(read("proc/self/cgroup"));
   let delegated: string[] = [];
   if (ownCgroup !== undefined) {

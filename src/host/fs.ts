@@ -131,18 +131,26 @@ export function removeTree(path: string): void {
   removeDir(path, st.dev);
 }
 
-function removeDir(dir: string, dev: number): void {
+function removeDir(dir: string, dev: number, attempt = 0): void {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
     if (!isErrno(err, "EACCES")) throw err;
     chmodSync(dir, 0o700);
     names = readdirSync(dir);
   }
   for (const name of names) {
     const child = join(dir, name);
-    const st = lstatSync(child);
+    let st: Stats;
+    try {
+      st = lstatSync(child);
+    } catch (err) {
+      // removed meanwhile (a concurrent cleanup of the same tree)
+      if (isErrno(err, "ENOENT")) continue;
+      throw err;
+    }
     if (st.isDirectory()) {
       if (st.dev !== dev) {
         throw new CmError("mount-in-tree", `refusing to delete ${child}: it is a mount point of another filesystem`, {
@@ -154,6 +162,7 @@ function removeDir(dir: string, dev: number): void {
       try {
         unlinkSync(child);
       } catch (err) {
+        if (isErrno(err, "ENOENT")) continue;
         if (!isErrno(err, "EACCES")) throw err;
         chmodSync(dir, 0o700);
         unlinkSync(child);
@@ -163,6 +172,12 @@ function removeDir(dir: string, dev: number): void {
   try {
     rmdirSync(dir);
   } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
+    // Something still writes into the tree (the tar or cp of a cm that was killed): go again.
+    if (isErrno(err, "ENOTEMPTY") && attempt < 40) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      return removeDir(dir, dev, attempt + 1);
+    }
     if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
     chmodSync(dirname(dir), 0o700);
     rmdirSync(dir);

@@ -1,5 +1,5 @@
 /** Finding host programs, and running them with argv arrays (never through a shell). */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
@@ -49,6 +49,19 @@ export function requireTool(name: string): string {
   });
 }
 
+/** Children doing long work (tar, cp, mmdebstrap): an interrupted cm stops them before cleaning up. */
+const children = new Set<ChildProcess>();
+
+export function track<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.on("close", () => children.delete(child));
+  return child;
+}
+
+export function stopChildren(signal: NodeJS.Signals = "SIGTERM"): void {
+  for (const child of children) child.kill(signal);
+}
+
 export interface Captured {
   status: number;
   stdout: string;
@@ -65,7 +78,7 @@ export function capture(file: string, args: string[], opts: { input?: string; en
 /** Runs a program with its stderr captured (for the error message) and stdout ignored. */
 export function runQuiet(file: string, args: string[], what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = track(spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] }));
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-4000);

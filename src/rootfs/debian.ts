@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { requireTool } from "../host/tools.ts";
+import { requireTool, track } from "../host/tools.ts";
 import { waitLock } from "../store/lock.ts";
 import { copyTree } from "./copy.ts";
 import type { RootfsSource, SourceContext } from "./source.ts";
@@ -114,8 +114,8 @@ export class DebianSource implements RootfsSource {
     const tarArgs = ["-x", "-C", target, "--exclude=./dev/*", "--numeric-owner"];
     if (ctx.rootless) tarArgs.push("--no-same-owner");
     return new Promise((resolve, reject) => {
-      const mm = spawn(mmdebstrap, args, { stdio: ["ignore", "pipe", "pipe"] });
-      const tx = spawn(tar, tarArgs, { stdio: ["pipe", "ignore", "pipe"] });
+      const mm = track(spawn(mmdebstrap, args, { stdio: ["ignore", "pipe", "pipe"] }));
+      const tx = track(spawn(tar, tarArgs, { stdio: ["pipe", "ignore", "pipe"] }));
       mm.stdout.pipe(tx.stdin);
       let mmErr = "";
       let txErr = "";

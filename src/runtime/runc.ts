@@ -1,8 +1,12 @@
 /**
- * The one runc driver: every runc invocation goes through here. cm uses its own state root
- * (`runc --root`), so `runc list` there shows only cm's containers.
+ * The one OCI runtime driver: every runc (or runsc, crun: any runtime with runc's command line)
+ * invocation goes through here. cm gives each runtime its own state root (`--root`), so `runc list`
+ * there shows only cm's containers; runtime-specific global flags (core/run/runtime.ts) are kept
+ * with the driver and repeated on every invocation for the container.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { capture } from "../host/tools.ts";
 
@@ -14,31 +18,39 @@ export interface ContainerState {
   created: string;
 }
 
-export class Runc {
+export class OciRuntime {
   readonly binary: string;
   readonly root: string;
+  readonly flags: readonly string[];
 
-  constructor(binary: string, root: string) {
+  constructor(binary: string, root: string, flags: readonly string[] = []) {
     this.binary = binary;
     this.root = root;
+    this.flags = flags;
   }
 
   private args(...rest: string[]): string[] {
-    return ["--root", this.root, ...rest];
+    return ["--root", this.root, ...this.flags, ...rest];
   }
 
   /**
-   * `runc run` in the foreground with cm's stdio: the caller waits for the child. runc gets only
-   * PATH from cm's environment: LISTEN_FDS/LISTEN_PID would make runc pass inherited sockets into
-   * the container (socket activation), and nothing else of the host's environment is its business.
+   * `run` in the foreground: the caller waits for the child. The pid file names the container's
+   * init. The runtime gets only PATH from cm's environment: LISTEN_FDS/LISTEN_PID would make runc
+   * pass inherited sockets into the container (socket activation), and nothing else of the host's
+   * environment is its business.
    */
-  run(id: string, bundleDir: string): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, id), { stdio: "inherit", env: runcEnv(process.env) });
+  run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit"): ChildProcess {
+    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio, env: runcEnv(process.env) });
+  }
+
+  /** `exec` a new process in a running container, with cm's stdio. */
+  exec(id: string, args: string[], tty: boolean): ChildProcess {
+    return spawn(this.binary, this.args("exec", ...(tty ? ["--tty"] : []), id, ...args), { stdio: "inherit", env: runcEnv(process.env) });
   }
 
   list(): ContainerState[] {
     const r = capture(this.binary, this.args("list", "--format", "json"));
-    if (r.status !== 0) throw new CmError("runc-failed", `runc list failed: ${lastLine(r.stderr)}`);
+    if (r.status !== 0) throw new CmError("runc-failed", `${this.binary} list failed: ${lastLine(r.stderr)}`);
     return parseList(r.stdout);
   }
 
@@ -53,9 +65,43 @@ export class Runc {
     return capture(this.binary, this.args("kill", id, signal)).status === 0;
   }
 
-  /** Removes the container's runc state (killing what still runs). */
+  /** Removes the container's state (killing what still runs). */
   delete(id: string): void {
     capture(this.binary, this.args("delete", "--force", id));
+  }
+
+  /**
+   * Whether the runtime still keeps state for `id`, read from its state root without running it:
+   * runc and crun keep a directory `<root>/<id>`, runsc files `<root>/<id>_sandbox:<id>.state`.
+   */
+  hasState(id: string): boolean {
+    if (existsSync(join(this.root, id))) return true;
+    return this.isRunsc() && this.stateFiles().some((n) => n.startsWith(`${id}_sandbox:`));
+  }
+
+  /** IDs with state under the root (as in hasState). */
+  stateIds(): string[] {
+    const ids = this.stateFiles().map((n) => (this.isRunsc() ? n.replace(/_sandbox:.*$/, "") : n));
+    return [...new Set(ids)];
+  }
+
+  /** Removes what `delete` could not (the runtime failed or is gone): never a running container's state. */
+  removeStateFiles(id: string): void {
+    for (const n of this.stateFiles()) {
+      if (n === id || n.startsWith(`${id}_sandbox:`)) rmSync(join(this.root, n), { recursive: true, force: true });
+    }
+  }
+
+  private isRunsc(): boolean {
+    return this.binary.endsWith("/runsc") || this.binary === "runsc";
+  }
+
+  private stateFiles(): string[] {
+    try {
+      return readdirSync(this.root);
+    } catch {
+      return [];
+    }
   }
 }
 

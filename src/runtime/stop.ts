@@ -1,26 +1,26 @@
-/** Stopping a container: SIGTERM, then SIGKILL once the grace period is over, then its runc state removed. */
+/**
+ * Stopping a container: SIGTERM, then SIGKILL once the grace period is over, then its runtime state
+ * removed. Resolves to true when SIGKILL was needed.
+ */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Runc } from "./runc.ts";
+import type { OciRuntime } from "./runc.ts";
 
-export async function stopContainer(runc: Runc, id: string, graceSeconds: number): Promise<void> {
-  const state = runc.state(id);
-  if (state && state.status !== "stopped") {
+export async function stopContainer(runc: OciRuntime, id: string, graceSeconds: number): Promise<boolean> {
+  const gone = () => {
+    const s = runc.state(id);
+    return !s || s.status === "stopped";
+  };
+  let killed = false;
+  if (!gone()) {
     runc.kill(id, "TERM");
     const deadline = Date.now() + graceSeconds * 1000;
-    while (Date.now() < deadline) {
-      const s = runc.state(id);
-      if (!s || s.status === "stopped") break;
-      await sleep(100);
-    }
-    const s = runc.state(id);
-    if (s && s.status !== "stopped") {
+    while (Date.now() < deadline && !gone()) await sleep(100);
+    if (!gone()) {
+      killed = true;
       runc.kill(id, "KILL");
-      for (let i = 0; i < 50; i++) {
-        const k = runc.state(id);
-        if (!k || k.status === "stopped") break;
-        await sleep(100);
-      }
+      for (let i = 0; i < 50 && !gone(); i++) await sleep(100);
     }
   }
   runc.delete(id);
+  return killed;
 }

@@ -15,8 +15,48 @@ export interface RunRecord {
   projectPath: string;
   command: string[];
   started: string;
-  /** pid of the cm process that started it (foreground runs) */
+  /** pid of the cm process that owns it: `cm run` in the foreground, the monitor of a detached run */
   cmPid: number;
+  /** its start time (/proc/PID/stat), so that a reused pid is not taken for it */
+  cmStart?: number | undefined;
+  /** the runtime and its flags; absent in records of cm before --runtime: runc in <state>/runc */
+  runtime?: { binary: string; root: string; flags: string[] } | undefined;
+  /** started with --detach: output in container.log, exit status in exit.json */
+  detached?: boolean | undefined;
+}
+
+/** Files of a run directory besides config.json and run.json. */
+export const RUN_FILES = {
+  /** the container's init pid, written by the runtime (--pid-file) */
+  pid: "pid",
+  /** a detached run's stdout and stderr */
+  log: "container.log",
+  /** how a detached run ended: { status, ended } */
+  exit: "exit.json",
+} as const;
+
+export interface ExitRecord {
+  /** exit status as a shell reports it (128+N for signal N) */
+  status: number;
+  ended: string;
+}
+
+export function readExit(dir: string): ExitRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, RUN_FILES.exit), "utf8")) as ExitRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The container's init pid, once the runtime has written it. */
+export function readPid(dir: string): number | undefined {
+  try {
+    const n = Number(readFileSync(join(dir, RUN_FILES.pid), "utf8").trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function runDir(runs: string, id: string): string {

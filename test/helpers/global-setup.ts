@@ -22,9 +22,13 @@ function which(tool: string): string | undefined {
 
 function requirePrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error("the integration tests run as root (they also create and use an unprivileged user)");
-  const missing = ["runc", "mmdebstrap", "newuidmap", "busybox", "setpriv", "tar", "useradd"].filter((t) => !which(t));
+  const missing = ["runc", "mmdebstrap", "newuidmap", "busybox", "setpriv", "tar", "useradd", "runsc", "crun", "script"].filter(
+    (t) => !which(t),
+  );
   if (missing.length)
-    throw new Error(`missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static)`);
+    throw new Error(
+      `missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static runsc crun bsdutils)`,
+    );
   if (!existsSync(join(repo, "dist/main.js"))) throw new Error("cm is not built: run npm run build first");
 }
 
@@ -50,7 +54,7 @@ function ensureUser(): void {
 function install(run: string): string {
   const INSTALL = join(run, "install");
   mkdirSync(INSTALL, { recursive: true, mode: 0o755 });
-  const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2) ?? process.execPath);
+  const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2).replace(/ --$/, "") ?? process.execPath);
   const nodeCopy = join(INSTALL, "node");
   if (!existsSync(nodeCopy) || statSync(nodeCopy).size !== statSync(node).size) {
     copyFileSync(node, `${nodeCopy}.tmp`);
@@ -62,7 +66,7 @@ function install(run: string): string {
   execFileSync("chmod", ["-R", "a+rX", join(INSTALL, "dist")]);
   mkdirSync(join(INSTALL, "bin"), { recursive: true, mode: 0o755 });
   const bin = join(INSTALL, "bin/cm");
-  writeFileSync(bin, `#!${nodeCopy}\nimport "../dist/main.js";\n`);
+  writeFileSync(bin, `#!${nodeCopy} --\nimport "../dist/main.js";\n`);
   chmodSync(bin, 0o755);
   return bin;
 }

@@ -67,6 +67,7 @@ for (const as of USERS) {
       for (const [signal, code] of [
         ["SIGTERM", 143],
         ["SIGINT", 130],
+        ["SIGHUP", 129],
       ] as const) {
         const script = `trap 'exit ${code}' ${signal.slice(3)}; echo ready; while :; do sleep 0.1; done`;
         const child = sb.spawn(["run", "--", "sh", "-c", script]);
@@ -105,6 +106,32 @@ for (const as of USERS) {
         assert.equal(r.stdout.trim(), String(i));
       });
       assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "runs")), []);
+    });
+
+    test("a terminal is allocated when stdin is a terminal (and -T turns it off)", () => {
+      const cmd = (flags: string) => `${fixtures.bin} run ${flags} -- sh -c 'test -t 0 && test -t 1 && echo tty || echo notty'`;
+      const withTty = sb.exec("script", ["-qec", cmd(""), "/dev/null"]);
+      assert.equal(withTty.status, 0, withTty.stderr + withTty.stdout);
+      assert.match(withTty.stdout, /(^|[^o])tty\r?$/m);
+      const forcedOff = sb.exec("script", ["-qec", cmd("-T"), "/dev/null"]);
+      assert.match(forcedOff.stdout, /notty\r?$/m);
+    });
+
+    test("works without XDG_RUNTIME_DIR or CM_STATE_DIR (state in /run/cm or /tmp/cm-<uid>)", () => {
+      const env = { ...sb.env };
+      delete env.CM_STATE_DIR;
+      const r = sb.exec("env", ["-u", "CM_STATE_DIR", "-u", "XDG_RUNTIME_DIR", fixtures.bin, "run", "--", "echo", "ok"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "ok\n");
+      const state = as === "root" ? "/run/cm" : `/tmp/cm-${sb.uid}`;
+      assert.equal(statSync(state).mode & 0o777, 0o700);
+      assert.equal(statSync(state).uid, sb.uid);
+    });
+
+    test("--project NAME runs that project's recorded directory from anywhere, even from $HOME", () => {
+      const r = sb.cm(["run", "--project", "run proj é", "--", "sh", "-c", "ls /project"], { cwd: sb.home });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /out\.txt/);
     });
 
     test("the stored config.json is not modified by a run", () => {

@@ -5,8 +5,13 @@
  *                              so the bundle directory is a valid OCI bundle on its own)
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
+import { mergeEnv } from "../run/env.ts";
+import type { CpuLimit, Network } from "../run/resources.ts";
+import type { RuntimeKind } from "../run/runtime.ts";
+import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
 import { hardening } from "./hardening.ts";
+import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
 import {
   annotations,
   baseEnvironment,
@@ -95,13 +100,24 @@ export interface RunSpecInput {
   /** The host's TERM, passed in when a terminal is allocated. */
   term?: string | undefined;
   memoryBytes?: number | undefined;
+  /** KEY=VALUE entries over the stored environment (later ones win) */
+  env?: readonly string[] | undefined;
+  /** extra bind mounts, sources already real paths */
+  volumes?: readonly VolumeSpec[] | undefined;
+  network?: Network | undefined;
+  cpu?: CpuLimit | undefined;
+  pidsLimit?: number | undefined;
+  readOnly?: boolean | undefined;
+  workdir?: string | undefined;
+  runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
-  const env = stored.process.env.filter((e) => !(input.terminal && input.term && e.startsWith("TERM=")));
-  if (input.terminal && input.term) env.push(`TERM=${input.term}`);
+  // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins.
+  const withTerm = input.terminal && input.term ? mergeEnv(stored.process.env, [`TERM=${input.term}`]) : stored.process.env;
+  const env = mergeEnv(withTerm, input.env ?? []);
   const spec: OciSpec = {
     ...stored,
     root: { ...stored.root, path: input.rootfsPath },
@@ -120,5 +136,13 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
       resources: { ...spec.linux.resources, memory: { limit: input.memoryBytes, swap: input.memoryBytes } },
     };
   }
-  return spec;
+  return compose(
+    volumes(input.volumes ?? []),
+    input.network ? network(input.network) : (s) => s,
+    input.cpu ? cpuLimit(input.cpu) : (s) => s,
+    input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : (s) => s,
+    input.readOnly ? readOnlyRootfs() : (s) => s,
+    input.workdir ? workdir(input.workdir) : (s) => s,
+    forRuntime(input.runtime ?? "runc"),
+  )(spec);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCgroupVersion, parseOwnCgroup } from "../../../src/host/cgroups.ts";
+import { parseCgroupHybrid, parseCgroupVersion, parseOwnCgroup } from "../../../src/host/cgroups.ts";
 
 const hybrid = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -21,4 +21,17 @@ test("own cgroup from /proc/self/cgroup", () => {
   assert.equal(parseOwnCgroup("0::/user.slice/user-1000.slice/session-1.scope\n"), "/user.slice/user-1000.slice/session-1.scope");
   assert.equal(parseOwnCgroup("4:memory:/x\n0::/\n"), "/");
   assert.equal(parseOwnCgroup("4:memory:/x\n"), undefined);
+});
+
+const hybrid2 = `35 24 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+41 35 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw
+42 35 0:39 / /sys/fs/cgroup/memory rw,relatime shared:11 - cgroup cgroup rw,memory`;
+const v2 = "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec shared:9 - cgroup2 cgroup2 rw";
+const pureV1 = "42 35 0:39 / /sys/fs/cgroup/memory rw,relatime shared:11 - cgroup cgroup rw,memory";
+
+test("the hybrid layout: v1 with a cgroup2 at /sys/fs/cgroup/unified", () => {
+  assert.equal(parseCgroupVersion(hybrid2), "v1");
+  assert.equal(parseCgroupHybrid(hybrid2), true);
+  assert.equal(parseCgroupHybrid(v2), false);
+  assert.equal(parseCgroupHybrid(pureV1), false);
 });

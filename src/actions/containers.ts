@@ -1,0 +1,111 @@
+/**
+ * cm's containers as ps, exec, stop, logs and gc see them: the run records in <state>/runs, each
+ * with a status worked out from files and /proc alone (no runtime invocation):
+ *
+ *   running   the container's init is alive
+ *   starting  its owner (cm run, or a detached run's monitor) lives, the init is not there yet
+ *   exited    a detached run ended: exit.json holds its status, container.log its output
+ *   gone      its owner died and so did the container (cm run killed): left for cm gc
+ */
+import { join } from "node:path";
+import { checkProjectName, projectKey } from "../core/names.ts";
+import { CmError } from "../errors.ts";
+import { alive, sameProcess } from "../host/proc.ts";
+import { findTool } from "../host/tools.ts";
+import { OciRuntime } from "../runtime/runc.ts";
+import { type ExitRecord, listRuns, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
+import type { Context } from "./context.ts";
+import { currentDirectory } from "./project.ts";
+
+export type Status = "running" | "starting" | "exited" | "gone";
+
+export interface Container {
+  record: RunRecord;
+  dir: string;
+  status: Status;
+  /** the container's init pid, once known */
+  pid: number | undefined;
+  /** whether the cm process (or monitor) that owns it is alive */
+  ownerAlive: boolean;
+  exit: ExitRecord | undefined;
+}
+
+export function runtimeOf(ctx: Context, record: RunRecord): OciRuntime {
+  if (record.runtime) return new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
+  return new OciRuntime(findTool("runc") ?? "runc", ctx.layout.runcRoot);
+}
+
+export function inspect(dir: string, record: RunRecord): Container {
+  const exit = readExit(dir);
+  const pid = readPid(dir);
+  const ownerAlive = sameProcess(record.cmPid, record.cmStart);
+  let status: Status;
+  if (exit) status = "exited";
+  else if (pid !== undefined && alive(pid)) status = "running";
+  else if (ownerAlive) status = "starting";
+  else status = "gone";
+  return { record, dir, status, pid: status === "running" ? pid : undefined, ownerAlive, exit };
+}
+
+export function containers(ctx: Context): Container[] {
+  return listRuns(ctx.layout.runs)
+    .map((r) => inspect(runDir(ctx.layout.runs, r.id), r))
+    .sort((a, b) => a.record.started.localeCompare(b.record.started));
+}
+
+/**
+ * CONTAINER as the user names it: a full ID, a unique ID prefix (among containers in `statuses`),
+ * or a bundle name of the current project with exactly one running container.
+ */
+export function resolveContainer(ctx: Context, name: string, statuses: readonly Status[]): Container {
+  if (name === "" || name.includes("/") || name.includes("\0")) {
+    throw new CmError("bad-name", `invalid container ${JSON.stringify(name)}`, { hint: "give an ID (see cm ps) or a bundle name" });
+  }
+  const all = containers(ctx);
+  const exact = all.find((c) => c.record.id === name);
+  if (exact) return exact;
+  const wanted = all.filter((c) => statuses.includes(c.status));
+  const byPrefix = wanted.filter((c) => c.record.id.startsWith(name));
+  let byBundle: Container[] = [];
+  let projectName: string | undefined;
+  try {
+    const path = currentDirectory(ctx);
+    projectName = path.slice(path.lastIndexOf("/") + 1);
+    const key = projectKey(checkProjectName(projectName));
+    // a bundle name means its one running container, whatever the command accepts by ID
+    byBundle = all.filter(
+      (c) => (c.status === "running" || c.status === "starting") && c.record.projectKey === key && c.record.bundle === name,
+    );
+  } catch {
+    // not in a project directory: only IDs
+  }
+  const matches = [...new Set([...byPrefix, ...byBundle])];
+  if (matches.length === 1) return matches[0] as Container;
+  const what = statuses.join(" or ");
+  if (matches.length === 0) {
+    throw new CmError(
+      "no-container",
+      `no ${what} container ${JSON.stringify(name)}${projectName ? ` (an ID, ID prefix or bundle of project ${projectName})` : ""}`,
+      {
+        hint: "see cm ps --all for IDs",
+      },
+    );
+  }
+  throw new CmError(
+    "ambiguous-container",
+    `${JSON.stringify(name)} matches ${matches.length} containers: ${matches.map((c) => c.record.id).join(", ")}`,
+    {
+      hint: "give a longer ID prefix or the full ID (see cm ps)",
+    },
+  );
+}
+
+export function requireRunning(c: Container): void {
+  if (c.status !== "running") {
+    throw new CmError("not-running", `container ${c.record.id} is not running (${c.status})`, { hint: "see cm ps --all" });
+  }
+}
+
+export function logPath(c: Container): string {
+  return join(c.dir, "container.log");
+}

@@ -1,0 +1,85 @@
+/**
+ * Detached runs. `cm run -d` starts a monitor: cm itself again (`cm __monitor RUNDIR`), in a new
+ * session, with no terminal and no pipes of the caller. The monitor is what `cm run` is in the
+ * foreground: the parent of `runtime run` (so the container's exit is seen and reaped, and the
+ * runtime removes its own state), with the container's stdout and stderr going to
+ * <run dir>/container.log. When the container ends the monitor writes exit.json (its status,
+ * 128+N for signal N) and leaves; the run directory stays for `cm logs` and `cm ps --all` until
+ * `cm gc`. `cm run -d` returns once the runtime has written the pid file (the container runs), or
+ * reports the failure when the monitor recorded an exit first.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CmError, isErrno } from "../errors.ts";
+import { writeFileAtomic } from "../host/fs.ts";
+import { startTime } from "../host/proc.ts";
+import { OciRuntime } from "../runtime/runc.ts";
+import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+
+const START_TIMEOUT_MS = 60_000;
+
+export async function startDetached(dir: string, id: string): Promise<void> {
+  const main = process.argv[1];
+  if (!main) throw new CmError("internal", "cannot find cm's own entry point to start the monitor");
+  const child = spawn(process.execPath, ["--", main, "__monitor", dir], { detached: true, stdio: "ignore" });
+  child.unref();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (readPid(dir) !== undefined) return;
+    const exit = readExit(dir);
+    if (exit) {
+      throw new CmError("start-failed", `container ${id} did not start: ${lastLine(readLog(dir)) || `exit status ${exit.status}`}`, {
+        hint: `its output: cm logs ${id}`,
+      });
+    }
+    await sleep(5);
+  }
+  throw new CmError("start-failed", `container ${id} did not start within ${START_TIMEOUT_MS / 1000} s`, {
+    hint: `see cm logs ${id}; cm stop ${id}`,
+  });
+}
+
+/** The monitor: runs the container to its end with output to the log, then records the exit status. */
+export async function monitor(dir: string): Promise<number> {
+  const record = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as RunRecord;
+  if (!record.runtime || !record.detached) throw new CmError("internal", `${dir} is not a detached run`);
+  // From here on this process owns the run: gc and ps look at it, not at the cm that started it.
+  writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
+  const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
+  const log = openSync(join(dir, RUN_FILES.log), "a", 0o600);
+  // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
+  for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
+  let status: number;
+  try {
+    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
+    status = await new Promise<number>((resolve) => {
+      child.on("error", () => resolve(125));
+      child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
+    });
+  } finally {
+    closeSync(log);
+  }
+  if (runtime.hasState(record.id)) runtime.delete(record.id);
+  const exit: ExitRecord = { status, ended: new Date().toISOString() };
+  try {
+    writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
+  } catch (err) {
+    // cm delete removed the run directory while stopping the container: nothing left to record
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
+  return 0;
+}
+
+function readLog(dir: string): string {
+  try {
+    return readFileSync(join(dir, RUN_FILES.log), "utf8").slice(-4000);
+  } catch {
+    return "";
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").pop()?.trim() ?? "";
+}

@@ -1,0 +1,56 @@
+/**
+ * cm exec: a new process in a running container (runtime exec), with the rules of cm run: the
+ * command is looked up first (127 not found, 126 not executable), a terminal only when stdin is one
+ * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
+ */
+import { readFileSync } from "node:fs";
+import { constants } from "node:os";
+import { join } from "node:path";
+import type { OciSpec } from "../core/spec/index.ts";
+import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { findCommand } from "../rootfs/command.ts";
+import { forwardSignals } from "../runtime/signals.ts";
+import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
+import type { Context } from "./context.ts";
+import { noTerminal } from "./terminal.ts";
+
+export interface ExecOptions {
+  container: string;
+  command: string[];
+  tty?: boolean | undefined;
+}
+
+export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
+  if (opts.command.length === 0) {
+    throw new CmError("usage", "exec: no command given", { hint: "cm exec CONTAINER -- COMMAND [ARG...]" });
+  }
+  const c = resolveContainer(ctx, opts.container, ["running"]);
+  requireRunning(c);
+  const spec = JSON.parse(readFileSync(join(c.dir, "config.json"), "utf8")) as OciSpec;
+  const command = opts.command[0] as string;
+  const found = findCommand(spec.root.path, command, {
+    cwd: spec.process.cwd,
+    path: spec.process.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "/usr/local/bin:/usr/bin:/bin",
+    mounts: spec.mounts
+      .filter((m) => m.type === "bind" && m.source)
+      .map((m) => ({ destination: m.destination, source: m.source as string })),
+  });
+  if (found === "not-found") {
+    throw new CmError("command-not-found", `${command}: command not found in container ${c.record.id}`, { exitCode: EXIT_NOT_FOUND });
+  }
+  if (found === "not-executable") {
+    throw new CmError("command-not-executable", `${command}: not executable in container ${c.record.id}`, {
+      exitCode: EXIT_NOT_EXECUTABLE,
+    });
+  }
+  const tty = opts.tty ?? process.stdin.isTTY === true;
+  if (tty && process.stdin.isTTY !== true) throw noTerminal("exec");
+  const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
+  const stop = forwardSignals(child);
+  const status = await new Promise<number>((resolve) => {
+    child.on("error", () => resolve(125));
+    child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+  });
+  stop();
+  return status;
+}

@@ -1,0 +1,108 @@
+/**
+ * post_create: the project file's commands, run inside a bundle that is still being built
+ * (<project>/.<bundle>.creating-<pid>/rootfs), before `cm create` renames it into place. Each runs
+ * as `/bin/sh -c COMMAND` through the same runc machinery as `cm run` (a per-run config.json in
+ * cm's state directory whose root.path points at the work directory, the project at /project),
+ * without a terminal and with stdin closed, its output shown. The first failing command fails the
+ * create; the caller then removes the work directory, so no half-made bundle is left.
+ */
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { constants } from "node:os";
+import { join } from "node:path";
+import { newContainerId } from "../core/names.ts";
+import { runtimeRootName } from "../core/run/runtime.ts";
+import { runSpec } from "../core/spec/index.ts";
+import type { OciSpec } from "../core/spec/types.ts";
+import { CmError } from "../errors.ts";
+import { removeTree } from "../host/fs.ts";
+import { startTime } from "../host/proc.ts";
+import { requireTool } from "../host/tools.ts";
+import { findCommand } from "../rootfs/command.ts";
+import { OciRuntime } from "../runtime/runc.ts";
+import { forwardSignals } from "../runtime/signals.ts";
+import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
+import type { Progress } from "../ui/progress.ts";
+import type { Context } from "./context.ts";
+
+export interface PostCreateInput {
+  /** the work directory's rootfs */
+  rootfs: string;
+  /** the bundle's config (as it will be stored) */
+  spec: OciSpec;
+  commands: string[];
+  projectKey: string;
+  projectName: string;
+  projectPath: string;
+  bundle: string;
+  progress: Progress;
+}
+
+/** Where a post_create run is, so that an interrupted create can stop it before removing the tree. */
+export interface PostCreateHandle {
+  /** kills the running command's container, if any, and removes its state */
+  abort(): void;
+}
+
+export async function runPostCreate(ctx: Context, input: PostCreateInput, handle: (h: PostCreateHandle) => void): Promise<void> {
+  if (input.commands.length === 0) return;
+  const rootfs = realpathSync(input.rootfs);
+  if (findCommand(rootfs, "/bin/sh", { cwd: "/", path: "", mounts: [] }) !== "found") {
+    throw new CmError("post-create-failed", `post_create needs /bin/sh inside the bundle, and ${input.bundle}'s root filesystem has none`, {
+      hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",
+    });
+  }
+  // always runc: post_create prepares the bundle, whatever runtime later runs use
+  const binary = requireTool("runc");
+  const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
+  ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
+  const total = input.commands.length;
+  for (const [n, command] of input.commands.entries()) {
+    input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
+    const args = ["/bin/sh", "-c", command];
+    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false });
+    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
+    const id = newContainerId();
+    const dir = runDir(ctx.layout.runs, id);
+    mkdirSync(dir, { mode: 0o700 });
+    const record: RunRecord = {
+      id,
+      projectKey: input.projectKey,
+      projectName: input.projectName,
+      bundle: input.bundle,
+      projectPath: input.projectPath,
+      command: args,
+      started: new Date().toISOString(),
+      cmPid: process.pid,
+      cmStart: startTime(process.pid),
+      runtime: { binary, root: runc.root, flags: [] },
+    };
+    let stopForwarding = () => {};
+    const cleanup = () => {
+      stopForwarding();
+      if (existsSync(join(runc.root, id))) runc.delete(id);
+      removeTree(dir);
+    };
+    handle({ abort: cleanup });
+    let status: number;
+    try {
+      writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+      writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
+      stopForwarding = forwardSignals(child);
+      status = await new Promise<number>((resolve) => {
+        child.on("error", () => resolve(125));
+        child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+      });
+    } finally {
+      cleanup();
+      handle({ abort: () => {} });
+    }
+    if (status !== 0) {
+      throw new CmError(
+        "post-create-failed",
+        `post_create command ${n + 1} of ${total} failed with exit status ${status}: ${JSON.stringify(command)}`,
+        { hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again` },
+      );
+    }
+  }
+}

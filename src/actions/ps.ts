@@ -1,0 +1,42 @@
+/**
+ * cm ps: cm's containers from their run records. Without --all: running (and starting) ones; with
+ * --all also exited detached runs and runs left behind by a killed cm ("gone", until cm gc).
+ * The JSON fields are stable (documented in the README): add fields, never rename or drop them.
+ */
+import { type Container, containers } from "./containers.ts";
+import type { Context } from "./context.ts";
+
+export interface PsEntry {
+  id: string;
+  project: string;
+  bundle: string;
+  status: Container["status"];
+  /** host pid of the container's init while it runs, else null */
+  pid: number | null;
+  started: string;
+  /** ISO time it ended (detached runs), else null */
+  ended: string | null;
+  /** exit status (detached runs that ended), else null */
+  exitCode: number | null;
+  command: string[];
+  detached: boolean;
+  runtime: string;
+}
+
+export function ps(ctx: Context, all: boolean): PsEntry[] {
+  return containers(ctx)
+    .filter((c) => all || c.status === "running" || c.status === "starting")
+    .map((c) => ({
+      id: c.record.id,
+      project: c.record.projectName,
+      bundle: c.record.bundle,
+      status: c.status,
+      pid: c.pid ?? null,
+      started: c.record.started,
+      ended: c.exit?.ended ?? null,
+      exitCode: c.exit?.status ?? null,
+      command: c.record.command,
+      detached: c.record.detached === true,
+      runtime: c.record.runtime?.binary ?? "runc",
+    }));
+}

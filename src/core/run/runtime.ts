@@ -1,0 +1,94 @@
+/**
+ * OCI runtimes with runc's command line: which one a `--runtime` value names, the global flags it
+ * needs, and whether it can work on this host. Pure: host facts come in as arguments.
+ *
+ *   runc   the default; nothing extra.
+ *   runsc  gVisor: networking is chosen by a global flag (--network=host|none), not by the spec's
+ *          network namespace (the spec transform drops it); rootless needs --rootless and
+ *          --ignore-cgroups (a rootless run never has limits: they are refused before).
+ *          Limits apply to the sandbox as a whole: --memory and --cpus work (as root), --pids-limit
+ *          is refused (checkRuntimeLimits).
+ *   crun   needs cgroup v2 or a pure v1 layout: on a v1 "hybrid" host (an empty cgroup2 at
+ *          /sys/fs/cgroup/unified) it cannot start containers, so cm refuses it up front.
+ *   other  any other runtime is taken to behave like runc.
+ */
+import { CmError } from "../../errors.ts";
+import type { Network } from "./resources.ts";
+
+export type RuntimeKind = "runc" | "runsc" | "crun" | "other";
+
+/** A name is looked up on PATH; anything with a '/' is a path to the binary. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+
+export function checkRuntimeArg(text: string): string {
+  if (text.includes("/")) {
+    if (!text.startsWith("/") || text.includes("\0")) {
+      throw new CmError("bad-runtime", `invalid --runtime ${JSON.stringify(text)}: a path must be absolute`, {
+        hint: "give a name (runc, runsc, crun) or an absolute path to an OCI runtime",
+      });
+    }
+    return text;
+  }
+  if (!NAME.test(text)) {
+    throw new CmError("bad-runtime", `invalid --runtime ${JSON.stringify(text)}`, {
+      hint: "give a name (runc, runsc, crun) or an absolute path",
+    });
+  }
+  return text;
+}
+
+/** The kind from the binary's file name. */
+export function runtimeKind(binary: string): RuntimeKind {
+  const base = binary.slice(binary.lastIndexOf("/") + 1);
+  return base === "runc" || base === "runsc" || base === "crun" ? base : "other";
+}
+
+/** The runtime's own state directory below cm's state directory: runtimes do not share one. */
+export function runtimeRootName(binary: string): string {
+  const base = binary.slice(binary.lastIndexOf("/") + 1).replace(/[^A-Za-z0-9._+-]/g, "_");
+  return base === "runc" ? "runc" : `runtime-${base}`;
+}
+
+export interface RuntimeHost {
+  rootless: boolean;
+  /** cgroup v1 with an (empty) cgroup2 at /sys/fs/cgroup/unified */
+  cgroupHybrid: boolean;
+}
+
+/** Global flags (before the subcommand), as every invocation for this container must repeat them. */
+export function runtimeFlags(kind: RuntimeKind, host: RuntimeHost, network: Network): string[] {
+  if (kind !== "runsc") return [];
+  const flags = [`--network=${network}`];
+  if (host.rootless) flags.push("--rootless", "--ignore-cgroups");
+  return flags;
+}
+
+/** Refuses a runtime that cannot work here, before anything is started. */
+export function checkRuntimeUsable(kind: RuntimeKind, binary: string, host: RuntimeHost): void {
+  if (kind === "crun" && host.cgroupHybrid) {
+    throw new CmError(
+      "runtime-unsupported",
+      `${binary} cannot run containers on this host: crun does not support the cgroup v1 hybrid layout`,
+      {
+        hint: "use --runtime runc (the default) or --runtime runsc",
+      },
+    );
+  }
+}
+
+/**
+ * Limits under gVisor apply to the whole sandbox on the host (its kernel's threads included):
+ * memory and CPU keep their meaning, a process count does not (gVisor's own threads count, so a
+ * small --pids-limit kills the sandbox, and a large one limits nothing inside). Refused.
+ */
+export function checkRuntimeLimits(kind: RuntimeKind, limits: { pids: boolean }): void {
+  if (kind === "runsc" && limits.pids) {
+    throw new CmError(
+      "limit-unsupported",
+      "--pids-limit cannot be enforced with runsc: gVisor's own threads count against it on the host",
+      {
+        hint: "leave out --pids-limit, or use --runtime runc",
+      },
+    );
+  }
+}

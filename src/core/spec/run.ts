@@ -1,0 +1,68 @@
+/**
+ * Per-run transforms: what `cm run` options change in the spec. Pure, like the others.
+ */
+import type { CpuLimit, Network } from "../run/resources.ts";
+import type { RuntimeKind } from "../run/runtime.ts";
+import type { VolumeSpec } from "../run/volume.ts";
+import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
+
+/** Extra bind mounts (sources already real host paths). /project changes only its mode. */
+export function volumes(list: readonly VolumeSpec[]): Transform {
+  return (spec) => {
+    let mounts = spec.mounts;
+    for (const v of list) {
+      const options = ["rbind", v.readOnly ? "ro" : "rw"];
+      if (v.destination === PROJECT_MOUNT) {
+        mounts = mounts.map((m) => (m.destination === PROJECT_MOUNT ? { ...m, options } : m));
+      } else {
+        mounts = [
+          ...mounts.filter((m) => m.destination !== v.destination),
+          { destination: v.destination, type: "bind", source: v.source, options },
+        ];
+      }
+    }
+    return { ...spec, mounts };
+  };
+}
+
+/** host: no network namespace (the host's network); none: a new one, where runc brings up only loopback. */
+export function network(mode: Network): Transform {
+  return (spec) => {
+    const namespaces = spec.linux.namespaces.filter((n) => n.type !== "network");
+    if (mode === "none") namespaces.push({ type: "network" });
+    return { ...spec, linux: { ...spec.linux, namespaces } };
+  };
+}
+
+export function cpuLimit(cpu: CpuLimit): Transform {
+  return (spec) => ({
+    ...spec,
+    linux: { ...spec.linux, resources: { ...spec.linux.resources, cpu: { quota: cpu.quota, period: cpu.period } } },
+  });
+}
+
+export function pidsLimit(limit: number): Transform {
+  return (spec) => ({ ...spec, linux: { ...spec.linux, resources: { ...spec.linux.resources, pids: { limit } } } });
+}
+
+export function readOnlyRootfs(): Transform {
+  return (spec) => ({ ...spec, root: { ...spec.root, readonly: true } });
+}
+
+export function workdir(dir: string): Transform {
+  return (spec) => ({ ...spec, process: { ...spec.process, cwd: dir } });
+}
+
+/**
+ * What a runtime needs changed. runsc (gVisor) has its own sandbox: its network is chosen by a
+ * global flag (see core/run/runtime.ts), so the spec's network namespace is dropped; and it makes
+ * the user namespace itself (with --rootless, container root is the invoking user), so the spec's
+ * user namespace and mappings are dropped too: with them its gofer cannot start.
+ */
+export function forRuntime(kind: RuntimeKind): Transform {
+  return (spec) => {
+    if (kind !== "runsc") return spec;
+    const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
+    return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
+  };
+}

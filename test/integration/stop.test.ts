@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+
+for (const as of USERS) {
+  describe(`cm stop (${as})`, () => {
+    const sb = sandbox(as, "stopproj");
+    const state = sb.env.CM_STATE_DIR as string;
+    const exitOf = (id: string) => {
+      const r = sb.cm(["ps", "--all", "--json"]);
+      return (JSON.parse(r.stdout) as { id: string; exitCode: number | null; status: string }[]).find((e) => e.id === id);
+    };
+    test("setup", () => {
+      assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
+    });
+
+    test("SIGTERM ends a cooperating container: 143 recorded, runtime state removed", () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.1; done"]).stdout.trim();
+      const r = sb.cm(["stop", id]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `${id}\n`);
+      assert.equal(exitOf(id)?.exitCode, 143);
+      assert.equal(existsSync(join(state, "runc", id)), false);
+    });
+
+    test("a process ignoring SIGTERM is killed after the grace period: 137", () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]).stdout.trim();
+      const r = sb.cm(["stop", "--time", "1", id]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(exitOf(id)?.status, "exited");
+      assert.equal(exitOf(id)?.exitCode, 137);
+      assert.equal(existsSync(join(state, "runc", id)), false);
+    });
+
+    test("a foreground run stopped from elsewhere: cm run ends with the container's status", async () => {
+      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; trap '' TERM; while :; do sleep 0.1; done"]);
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      await waitFor("the container", () => out.includes("ready"));
+      const stop = sb.cm(["stop", "--time", "0", "default"]);
+      assert.equal(stop.status, 0, stop.stderr);
+      const r = await finished(child);
+      assert.equal(r.status, 137);
+      assert.deepEqual(
+        readdirSync(join(state, "runs")).filter((id) => exitOf(id)?.status !== "exited"),
+        [],
+      );
+    });
+
+    test("runsc: stop works the same", () => {
+      const id = sb.cm(["run", "-d", "--runtime", "runsc", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]).stdout.trim();
+      assert.match(id, /^[0-9a-f]{12}$/);
+      assert.equal(sb.cm(["stop", "--time", "1", id]).status, 0);
+      assert.equal(exitOf(id)?.status, "exited");
+      // runsc keeps <id>_sandbox:<id>.state files, not a directory
+      assert.deepEqual(
+        readdirSync(join(state, "runtime-runsc")).filter((n) => n.startsWith(id)),
+        [],
+      );
+    });
+
+    test("errors: unknown, already stopped, bad --time", () => {
+      const id = sb.cm(["run", "-d", "--", "true"]).stdout.trim();
+      for (const [args, why] of [
+        [["stop", "nosuch"], /no running or starting container "nosuch"/],
+        [["stop"], /no container given/],
+        [["stop", id, "--time", "-1"], /--time|argument/],
+        [["stop", id, "--time", "soon"], /invalid --time "soon"/],
+        [["stop", "a", "b"], /unexpected argument "b"/],
+      ] as [string[], RegExp][]) {
+        const r = sb.cm(args);
+        assert.equal(r.status, 125, `${args.join(" ")}: ${r.stderr}`);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, why);
+      }
+    });
+
+    test("cm delete stops running detached containers and removes their records", () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap '' TERM; sleep 60"]).stdout.trim();
+      const r = sb.cm(["delete", "--time", "1"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(join(state, "runs", id)), false);
+      assert.equal(existsSync(join(state, "runc", id)), false);
+      assert.deepEqual(JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout), []);
+    });
+  });
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  checkRuntimeArg,
+  checkRuntimeLimits,
+  checkRuntimeUsable,
+  runtimeFlags,
+  runtimeKind,
+  runtimeRootName,
+} from "../../../../src/core/run/runtime.ts";
+import { CmError } from "../../../../src/errors.ts";
+
+describe("runtimes", () => {
+  test("names and absolute paths are accepted; relative paths and odd names are not", () => {
+    assert.equal(checkRuntimeArg("runsc"), "runsc");
+    assert.equal(checkRuntimeArg("/opt/bin/runc"), "/opt/bin/runc");
+    for (const t of ["./runc", "bin/runc", "", "-x", "a b", "../x"]) assert.throws(() => checkRuntimeArg(t), CmError, t);
+  });
+  test("kind and state root come from the file name", () => {
+    assert.equal(runtimeKind("/usr/sbin/runc"), "runc");
+    assert.equal(runtimeKind("/usr/bin/runsc"), "runsc");
+    assert.equal(runtimeKind("/usr/bin/crun"), "crun");
+    assert.equal(runtimeKind("/opt/youki"), "other");
+    assert.equal(runtimeRootName("/usr/sbin/runc"), "runc");
+    assert.equal(runtimeRootName("/usr/bin/runsc"), "runtime-runsc");
+  });
+  test("runsc gets its network and, rootless, --rootless --ignore-cgroups; others nothing", () => {
+    assert.deepEqual(runtimeFlags("runsc", { rootless: false, cgroupHybrid: true }, "host"), ["--network=host"]);
+    assert.deepEqual(runtimeFlags("runsc", { rootless: true, cgroupHybrid: true }, "none"), [
+      "--network=none",
+      "--rootless",
+      "--ignore-cgroups",
+    ]);
+    assert.deepEqual(runtimeFlags("runc", { rootless: true, cgroupHybrid: true }, "none"), []);
+    assert.deepEqual(runtimeFlags("crun", { rootless: false, cgroupHybrid: false }, "host"), []);
+  });
+  test("crun is refused on a cgroup v1 hybrid host only", () => {
+    assert.throws(() => checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: true }), /hybrid/);
+    checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: false });
+    checkRuntimeUsable("runc", "/usr/sbin/runc", { rootless: true, cgroupHybrid: true });
+  });
+  test("runsc refuses --pids-limit (its own threads count); runc takes it", () => {
+    assert.throws(() => checkRuntimeLimits("runsc", { pids: true }), /--pids-limit cannot be enforced with runsc/);
+    checkRuntimeLimits("runsc", { pids: false });
+    checkRuntimeLimits("runc", { pids: true });
+  });
+});
