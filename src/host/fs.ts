@@ -176,7 +176,8 @@ function removeDir(dir: string, dev: number, attempt = 0): void {
     // Something still writes into the tree (the tar or cp of a cm that was killed): go again.
     if (isErrno(err, "ENOTEMPTY") && attempt < 40) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-      return removeDir(dir, dev, attempt + 1);
+      removeDir(dir, dev, attempt + 1);
+      return;
     }
     if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
     chmodSync(dirname(dir), 0o700);
