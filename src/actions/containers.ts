@@ -8,14 +8,13 @@
  *   gone      its owner died and so did the container (cm run killed): left for cm gc
  */
 import { join } from "node:path";
-import { checkProjectName, projectKey } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { alive, sameProcess } from "../host/proc.ts";
 import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { type ExitRecord, listRuns, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
-import { currentDirectory } from "./project.ts";
+import { resolveProject } from "./project.ts";
 
 export type Status = "running" | "starting" | "exited" | "gone";
 
@@ -69,13 +68,15 @@ export function resolveContainer(ctx: Context, name: string, statuses: readonly 
   let byBundle: Container[] = [];
   let projectName: string | undefined;
   try {
-    const path = currentDirectory(ctx);
-    projectName = path.slice(path.lastIndexOf("/") + 1);
-    const key = projectKey(checkProjectName(projectName));
-    // a bundle name means its one running container, whatever the command accepts by ID
-    byBundle = all.filter(
-      (c) => (c.status === "running" || c.status === "starting") && c.record.projectKey === key && c.record.bundle === name,
-    );
+    const project = resolveProject(ctx, undefined, { cwdIsProject: false });
+    const path = project.path;
+    projectName = project.name;
+    // A bundle name means that bundle's container in this directory's project: a running one
+    // when there is one; otherwise (logs of ended runs) the most recently started.
+    const ofBundle = wanted.filter((c) => c.record.projectPath === path && c.record.bundle === name);
+    const live = ofBundle.filter((c) => c.status === "running" || c.status === "starting");
+    if (live.length > 0) byBundle = live;
+    else if (ofBundle.length > 0) byBundle = [ofBundle.reduce((a, b) => (b.record.started > a.record.started ? b : a))];
   } catch {
     // not in a project directory: only IDs
   }

@@ -11,9 +11,9 @@
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
-import { readdirSync, rmdirSync } from "node:fs";
+import { readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isErrno } from "../errors.ts";
+import { CmError, isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { alive } from "../host/proc.ts";
 import { processesRootedIn } from "../host/procs.ts";
@@ -97,13 +97,35 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     for (const name of list(pdir)) {
       const m = /^\.([A-Za-z0-9][A-Za-z0-9._-]*)\.(creating|deleting)-(\d+)$/.exec(name);
       if (!m || alive(Number(m[3]))) continue;
-      // A bundle set aside by create --force while a container still runs on it stays until that container is gone.
-      if (m[2] === "deleting" && processesRootedIn(join(pdir, name, "rootfs")).length > 0) {
-        report.kept.push(`${key}/${m[1]}: an old rootfs still used by a running container (cm delete stops it)`);
+      const what = `${m[2] === "creating" ? "interrupted create" : "interrupted delete"} of ${key}/${m[1]}`;
+      // A container (a post_create of the killed create) may still run on it: never pull its root away.
+      const users = processesRootedIn(join(pdir, name, "rootfs"));
+      if (users.length > 0) {
+        report.kept.push(`${what}: process ${users[0]} still runs in it (kill ${users[0]}, then cm gc again)`);
         continue;
       }
-      removeTree(join(pdir, name));
-      report.removed.push(`${m[2] === "creating" ? "interrupted create" : "interrupted delete"} of ${key}/${m[1]}`);
+      try {
+        removeTree(join(pdir, name));
+        report.removed.push(what);
+      } catch (err) {
+        report.kept.push(`${what}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);
+      }
+    }
+    // Locks of cm processes that are gone (killed with -9): a lock is a directory holding its pid.
+    for (const name of list(pdir)) {
+      if (!name.endsWith(".lock")) continue;
+      const lock = join(pdir, name);
+      let pid = Number.NaN;
+      try {
+        pid = Number(readFileSync(join(lock, "pid"), "utf8"));
+      } catch {
+        // no pid yet: its owner is just taking it, or died right then; left for the next gc
+        continue;
+      }
+      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+        rmSync(lock, { recursive: true, force: true });
+        report.removed.push(`stale lock ${key}/${name}`);
+      }
     }
     try {
       if (list(pdir).length === 0) rmdirSync(pdir);

@@ -1,5 +1,6 @@
 /** cm list: projects and bundles, with size (as measured at create) and project path. */
 import { formatBytes } from "../core/size.ts";
+import type { CmError } from "../errors.ts";
 import { listBundles } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
 
@@ -16,7 +17,8 @@ export interface ListEntry {
 }
 
 export function listEntries(ctx: Context): ListEntry[] {
-  return listBundles(ctx.layout.data).map((b) => ({
+  const warn = (err: CmError) => process.stderr.write(`cm: warning: skipped a damaged bundle: ${err.message} (${err.hint})\n`);
+  return listBundles(ctx.layout.data, undefined, warn).map((b) => ({
     project: b.projectName,
     bundle: b.bundle,
     path: b.projectPath,

@@ -4,7 +4,7 @@
  * different directory of the same name is refused, so cm never mounts the wrong directory.
  */
 import { realpathSync } from "node:fs";
-import { basename, sep } from "node:path";
+import { basename, dirname, relative, sep } from "node:path";
 import { checkProjectName, projectKey } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { type BundleInfo, bundleNames, listBundles, readBundle } from "../store/bundles.ts";
@@ -16,6 +16,8 @@ export interface Project {
   /** Real path of the directory: the current one, or (for an explicit --project) the recorded one. */
   path: string;
   explicit: boolean;
+  /** Set when the current directory is below the project's: its path relative to the project. */
+  subdir?: string | undefined;
 }
 
 function inside(path: string, dir: string): boolean {
@@ -74,8 +76,32 @@ export function resolveProject(ctx: Context, explicitName: string | undefined, o
     return { name, key: projectKey(name), path: "", explicit: true };
   }
   const cwdPath = currentDirectory(ctx);
+  if (explicitName === undefined && !opts.cwdIsProject) {
+    const enclosing = enclosingProject(ctx, cwdPath);
+    if (enclosing) return enclosing;
+  }
   const name = explicitName === undefined ? basename(cwdPath) : checkProjectName(explicitName);
   return { name, key: projectKey(name), path: cwdPath, explicit: explicitName !== undefined };
+}
+
+/**
+ * The project this directory is in, as git finds its repository: the directory itself or the
+ * nearest parent that a bundle records as its project directory.
+ */
+function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
+  for (let dir = cwdPath; dir !== "/"; dir = dirname(dir)) {
+    const name = basename(dir);
+    let key: string;
+    try {
+      key = projectKey(name);
+    } catch {
+      continue;
+    }
+    if (firstBundle(ctx, key)?.projectPath === dir) {
+      return { name, key, path: dir, explicit: false, subdir: dir === cwdPath ? undefined : relative(dir, cwdPath) };
+    }
+  }
+  return undefined;
 }
 
 /**

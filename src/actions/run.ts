@@ -12,7 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, constants } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
@@ -89,6 +89,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
   opts = await withProjectFile(opts, projectPath, ctx.rootless);
+  // Run from a subdirectory of the project: start there inside too (unless -w or cm.toml says otherwise).
+  if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };
   let facts: ReturnType<typeof readCgroupFacts> | undefined;
   const cgroups = () => (facts ??= readCgroupFacts());
   if (opts.memoryBytes !== undefined) {
@@ -116,12 +118,19 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     });
   }
   const network = opts.network ?? "host";
-  const runtimeBin = opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime));
+  // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
+  const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
   const kind = runtimeKind(runtimeBin);
   const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
-  const rootfs = realpathSync(join(bundle.dir, "rootfs"));
+  let rootfs: string;
+  try {
+    rootfs = realpathSync(join(bundle.dir, "rootfs"));
+  } catch {
+    // deleted (or being deleted) between reading its config and now
+    throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
+  }
 
   const cwd = workdir ?? bundle.spec.process.cwd;
   const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
@@ -204,13 +213,21 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     if (!existsSync(join(bundle.dir, "config.json"))) {
       throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
     }
-    const child = runc.run(id, dir, join(dir, RUN_FILES.pid));
+    const pidFile = join(dir, RUN_FILES.pid);
+    const child = runc.run(id, dir, pidFile);
     const stop = forwardSignals(child);
     const status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
       child.on("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
     });
     stop();
+    // The runtime writes the pid file once the container's process exists: without it, the
+    // failure was the runtime's (a bad -w or -v, an unusable rootfs), not the command's.
+    if (status !== 0 && !existsSync(pidFile)) {
+      throw new CmError("start-failed", `the container did not start: ${basename(runtimeBin)} failed (its error is above)`, {
+        hint: "check the options (-w, -v, --runtime) and the bundle",
+      });
+    }
     return status;
   } finally {
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.

@@ -23,9 +23,12 @@ export function parse(command: string, argv: string[], options: OptionSpec): Par
     const { values, positionals } = parseArgs({ args: head, options, allowPositionals: true, strict: true });
     return { values: values as Parsed["values"], positionals, rest };
   } catch (err) {
-    const message = (err as Error).message.split("\n")[0]?.replace(/\.$/, "") ?? "invalid arguments";
+    const lines = (err as Error).message.split("\n");
+    const message = lines[0]?.replace(/\.$/, "") ?? "invalid arguments";
+    // Node explains an "ambiguous" value (one starting with "-") on its last line: that is the hint.
+    const nodeHint = lines.length > 2 ? lines[lines.length - 1]?.replace(/\.$/, "") : undefined;
     throw new CmError("usage", `${command}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, {
-      hint: `see cm ${command} --help`,
+      hint: nodeHint ? `${nodeHint.charAt(0).toLowerCase()}${nodeHint.slice(1)}` : `see cm ${command} --help`,
     });
   }
 }
@@ -38,4 +41,12 @@ export function tooMany(command: string, extra: string[], hint?: string): CmErro
 
 export function str(v: Parsed["values"][string]): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+/** -t / -T: a terminal forced on or off, or undefined to decide from stdin; both at once is an error. */
+export function ttyChoice(command: string, values: Parsed["values"]): boolean | undefined {
+  if (values.tty === true && values["no-tty"] === true) {
+    throw new CmError("usage", `${command}: -t/--tty and -T/--no-tty contradict each other`, { hint: "give one of them" });
+  }
+  return values["no-tty"] === true ? false : values.tty === true ? true : undefined;
 }

@@ -1,7 +1,7 @@
 import { hostContext } from "../actions/context.ts";
 import { exec } from "../actions/exec.ts";
 import { CmError } from "../errors.ts";
-import { parse, tooMany } from "./args.ts";
+import { parse, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm exec [OPTIONS] CONTAINER -- COMMAND [ARG...]
 
@@ -22,6 +22,6 @@ export async function main(argv: string[]): Promise<number> {
   const container = p.positionals[0];
   if (container === undefined)
     throw new CmError("usage", "exec: no container given", { hint: "name the container: cm exec CONTAINER -- COMMAND" });
-  const tty = p.values["no-tty"] === true ? false : p.values.tty === true ? true : undefined;
+  const tty = ttyChoice("exec", p.values);
   return exec(hostContext(), { container, command: p.rest, tty });
 }

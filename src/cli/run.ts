@@ -2,7 +2,7 @@ import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
 import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
 import { parseSize } from "../core/size.ts";
-import { parse, str, tooMany } from "./args.ts";
+import { parse, str, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const cpus = str(p.values.cpus);
   const pids = str(p.values["pids-limit"]);
   const network = str(p.values.network);
-  const tty = p.values["no-tty"] === true ? false : p.values.tty === true ? true : undefined;
+  const tty = ttyChoice("run", p.values);
   return run(hostContext(), {
     bundle: p.positionals[0] ?? "default",
     project: str(p.values.project),

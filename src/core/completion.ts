@@ -135,8 +135,13 @@ export function bashScript(commands: CommandInfo[]): string {
 
 # candidates: the arguments, each of which may hold several names one a line
 _cm_words() {
-  local IFS=$'\\n'
-  COMPREPLY=($(compgen -W "$*" -- "$cur"))
+  local IFS=$'\\n' c
+  local -a found=($(compgen -W "$*" -- "$cur"))
+  COMPREPLY=()
+  # names with spaces or quotes (project directories may have them) are inserted quoted
+  for c in "\${found[@]}"; do
+    if [[ $c == *[[:space:]\\'\\"\\\\]* ]]; then COMPREPLY+=("$(printf '%q' "$c")"); else COMPREPLY+=("$c"); fi
+  done
 }
 
 _cm() {

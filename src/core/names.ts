@@ -27,12 +27,22 @@ export function checkBundleName(name: string): string {
 
 /**
  * Checks a project name given explicitly (--project, or an argument of `cm delete`): it may be any
- * directory name, but not empty, ".", "..", or containing "/" or NUL, nor starting with "-".
+ * directory name, but not empty, ".", "..", or containing "/" or NUL, nor starting with "-" (it would
+ * read as an option). A directory whose name starts with "-" is still a project: its key is mapped.
  */
 export function checkProjectName(name: string): string {
-  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0") || name.startsWith("-")) {
+  if (name.startsWith("-")) {
     throw new CmError("bad-name", `invalid project name ${JSON.stringify(name)}`, {
-      hint: "a project name is a directory name: not empty, not '.' or '..', without '/', not starting with '-'",
+      hint: "a project name given on the command line cannot start with '-'; run cm from that directory instead",
+    });
+  }
+  return checkDirName(name);
+}
+
+function checkDirName(name: string): string {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
+    throw new CmError("bad-name", `invalid project name ${JSON.stringify(name)}`, {
+      hint: "a project name is a directory name: not empty, not '.' or '..', without '/'",
     });
   }
   return name;
@@ -40,7 +50,7 @@ export function checkProjectName(name: string): string {
 
 /** The storage key of a project name: the name itself when safe, otherwise slug + short hash. */
 export function projectKey(name: string): string {
-  checkProjectName(name);
+  checkDirName(name);
   if (SAFE_NAME.test(name)) return name;
   const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8);
   let slug = name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "");

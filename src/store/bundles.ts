@@ -46,7 +46,7 @@ export function readBundle(data: string, key: string, bundle: string): BundleInf
     spec = JSON.parse(text) as OciSpec;
   } catch {
     throw new CmError("bad-bundle", `${join(dir, "config.json")} is not valid JSON`, {
-      hint: `recreate the bundle: cm create ${bundle} --force`,
+      hint: `remove the bundle with cm delete ${JSON.stringify(key)} ${bundle}, or rebuild it with cm create ${bundle} --force`,
     });
   }
   const a = spec.annotations ?? {};
@@ -85,13 +85,22 @@ export function projectKeys(data: string): string[] {
   return listDir(data);
 }
 
-export function listBundles(data: string, key?: string): BundleInfo[] {
+/**
+ * The readable bundles. A bundle whose config.json is damaged is left out (and handed to
+ * `onBroken`), so that one bad bundle does not stop list, delete or create for all the others.
+ */
+export function listBundles(data: string, key?: string, onBroken?: (err: CmError) => void): BundleInfo[] {
   const keys = key === undefined ? projectKeys(data) : [key];
   const out: BundleInfo[] = [];
   for (const k of keys) {
     for (const b of bundleNames(data, k)) {
-      const info = readBundle(data, k, b);
-      if (info) out.push(info);
+      try {
+        const info = readBundle(data, k, b);
+        if (info) out.push(info);
+      } catch (err) {
+        if (!(err instanceof CmError)) throw err;
+        onBroken?.(err);
+      }
     }
   }
   return out;

@@ -3,7 +3,7 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
 
@@ -69,13 +69,28 @@ export function runDir(runs: string, id: string): string {
  */
 export function ensureStateDirs(state: string, runs: string, uid: number): void {
   mkdirSync(state, { recursive: true, mode: 0o700 });
-  const st = lstatSync(state);
+  checkStateDir(state, uid);
+  mkdirSync(runs, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Every command that reads state checks this first: what is in the state directory (run records
+ * naming a runtime binary, runtime state) is trusted only when nobody else could have written it.
+ * A state directory that does not exist yet is fine.
+ */
+export function checkStateDir(state: string, uid: number): void {
+  let st: Stats;
+  try {
+    st = lstatSync(state);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
+    throw err;
+  }
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
     throw new CmError("unsafe-state-dir", `state directory ${state} is not a private directory owned by you`, {
       hint: "remove it, or set CM_STATE_DIR (or XDG_RUNTIME_DIR) to a directory only you can use",
     });
   }
-  mkdirSync(runs, { recursive: true, mode: 0o700 });
 }
 
 export function readRun(runs: string, id: string): RunRecord | undefined {

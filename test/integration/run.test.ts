@@ -143,6 +143,16 @@ for (const as of USERS) {
       assert.equal(readFileSync(file, "utf8"), before);
     });
 
+    test("from a subdirectory of the project: the project's bundle, started in that subdirectory", () => {
+      const sub = sb.mkdir("work", "run proj é", "src", "deep");
+      const r = sb.cm(["run", "--", "sh", "-c", "pwd; ls /project"], { cwd: sub });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.split("\n")[0], "/project/src/deep");
+      assert.match(r.stdout, /out\.txt/);
+      const w = sb.cm(["run", "-w", "/tmp", "--", "sh", "-c", "pwd"], { cwd: sub });
+      assert.equal(w.stdout, "/tmp\n");
+    });
+
     test("a different directory with the same name is refused, with a hint", () => {
       const other = sb.mkdir("elsewhere", "run proj é");
       const r = sb.cm(["run", "--", "true"], { cwd: other });

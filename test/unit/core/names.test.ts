@@ -39,6 +39,8 @@ describe("project names", () => {
     assert.equal(projectKey("my project"), projectKey("my project"));
     assert.match(projectKey("my project"), /^my_project-[0-9a-f]{8}$/);
     assert.match(projectKey("日本語"), /^project-[0-9a-f]{8}$|^_+-[0-9a-f]{8}$/);
+    // a directory may start with "-": mapped, never refused
+    assert.match(projectKey("-dash"), /^dash-[0-9a-f]{8}$/);
   });
 });
 
