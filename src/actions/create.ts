@@ -17,6 +17,7 @@ import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
@@ -92,7 +93,16 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
     // What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock.
-    for (const l of leftovers(ctx.layout.data, project.key)) if (l.bundle === bundle && !l.live) removeTree(l.dir);
+    for (const l of leftovers(ctx.layout.data, project.key)) {
+      if (l.bundle !== bundle || l.live) continue;
+      if (l.kind === "creating") {
+        // the extracting tar of a killed create may still be writing into it
+        await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
+        removeTree(l.dir);
+      } else if (processesRootedIn(join(l.dir, "rootfs")).length === 0) {
+        removeTree(l.dir); // an old bundle set aside whose containers have all exited
+      }
+    }
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     await source.materialize(join(work, "rootfs"), sourceCtx);
@@ -135,7 +145,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       const old = join(pdir, `.${bundle}.deleting-${process.pid}`);
       renameSync(final, old);
       renameSync(work, final);
-      removeTree(old);
+      // A container still running on the old rootfs keeps it: it stays aside (cm list reports it)
+      // until the next create or delete of this bundle finds it unused (delete stops the container).
+      if (processesRootedIn(join(old, "rootfs")).length === 0) removeTree(old);
     } else {
       renameSync(work, final);
     }

@@ -11,13 +11,12 @@
  * .<bundle>.creating-<pid> of a create that was killed).
  * The project directory on the host is never touched: it is only ever bind-mounted.
  */
-import { readdirSync, realpathSync, renameSync, rmdirSync } from "node:fs";
+import { readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { processesRootedIn } from "../host/procs.ts";
+import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
@@ -89,7 +88,10 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
       try {
         // A process still rooted in the tree (a container whose runc state is gone) is stopped
         // first: a root filesystem is never removed under a live process.
-        await stopProcessesIn(r.dir, opts.grace);
+        const rootfs = join(r.dir, "rootfs");
+        await stopProcesses(() => processesRootedIn(rootfs), opts.grace, rootfs);
+        // A leftover of a killed create may still have its extracting tar at work.
+        if (!r.dir.includes(".deleting-")) await stopProcesses(() => processesWorkingIn(r.dir), 0, r.dir);
         removeTree(r.dir);
       } catch (err) {
         failures.push({ ...r, err });
@@ -117,40 +119,6 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
     // not empty or already gone
   }
   return [...new Set(remove.map((r) => r.bundle))];
-}
-
-/** SIGTERM to every process rooted in `dir`, SIGKILL after the grace period; fails if one survives. */
-async function stopProcessesIn(dir: string, grace: number): Promise<void> {
-  let real: string;
-  try {
-    real = realpathSync(dir);
-  } catch {
-    return;
-  }
-  const signalAll = (signal: NodeJS.Signals) => {
-    for (const pid of processesRootedIn(real)) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // already gone
-      }
-    }
-  };
-  if (processesRootedIn(real).length === 0) return;
-  signalAll("SIGTERM");
-  const until = async (ms: number) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end && processesRootedIn(real).length > 0) await sleep(100);
-  };
-  await until(grace * 1000);
-  if (processesRootedIn(real).length > 0) {
-    signalAll("SIGKILL");
-    await until(5000);
-  }
-  const left = processesRootedIn(real);
-  if (left.length > 0) {
-    throw new CmError("busy-rootfs", `process ${left[0]} still runs in ${dir}`, { hint: `stop it (kill -9 ${left[0]})` });
-  }
 }
 
 /** Stops every container cm started for this project (or bundle) and removes its run state. */

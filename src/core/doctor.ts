@@ -4,7 +4,7 @@
  * works, with a weaker guarantee or without a feature.
  */
 import type { CgroupFacts } from "../host/cgroups.ts";
-import { type RuncVersion, type SubidRange, type UsernsFacts, usernsVerdict } from "../host/probes.ts";
+import type { RuncVersion, SubidRange, UsernsFacts } from "../host/probes.ts";
 import { runcCveStatus } from "./runc-cves.ts";
 import { formatBytes } from "./size.ts";
 
@@ -34,6 +34,15 @@ export interface DoctorFacts {
   mmdebstrap: boolean;
   dirs: { name: string; path: string; writable: boolean; reason?: string }[];
   disk: { path: string; freeBytes: number } | undefined;
+}
+
+/** Whether an ordinary user can create a user namespace, and if not, why. */
+export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string } {
+  if (f.max === undefined) return { ok: false, why: "the kernel has no user namespaces (no /proc/sys/user/max_user_namespaces)" };
+  if (f.max === 0) return { ok: false, why: "user.max_user_namespaces is 0" };
+  if (f.unprivilegedClone === 0) return { ok: false, why: "kernel.unprivileged_userns_clone is 0" };
+  if (f.apparmorRestrict === 1) return { ok: false, why: "kernel.apparmor_restrict_unprivileged_userns is 1" };
+  return { ok: true, why: `user namespaces available (max ${f.max})` };
 }
 
 /** Below this, a Debian bundle (about 180 MB) plus its cached base does not fit. */

@@ -55,15 +55,6 @@ export interface UsernsFacts {
   apparmorRestrict: number | undefined;
 }
 
-/** Whether an ordinary user can create a user namespace, and if not, why. */
-export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string } {
-  if (f.max === undefined) return { ok: false, why: "the kernel has no user namespaces (no /proc/sys/user/max_user_namespaces)" };
-  if (f.max === 0) return { ok: false, why: "user.max_user_namespaces is 0" };
-  if (f.unprivilegedClone === 0) return { ok: false, why: "kernel.unprivileged_userns_clone is 0" };
-  if (f.apparmorRestrict === 1) return { ok: false, why: "kernel.apparmor_restrict_unprivileged_userns is 1" };
-  return { ok: true, why: `user namespaces available (max ${f.max})` };
-}
-
 function readNumber(path: string): number | undefined {
   try {
     const n = Number(readFileSync(path, "utf8").trim());

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { debianVersionFromCommit, parseRuncVersion, parseSubid, usernsVerdict } from "../../../src/host/probes.ts";
+import { usernsVerdict } from "../../../src/core/doctor.ts";
+import { debianVersionFromCommit, parseRuncVersion, parseSubid } from "../../../src/host/probes.ts";
 
 test("runc --version: Debian's build and an upstream build", () => {
   const debian = "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\ngo: go1.19.8\nlibseccomp: 2.5.4\n";
