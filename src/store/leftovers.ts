@@ -7,6 +7,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.ts";
+import { alive } from "../host/proc.ts";
 import { projectDir, projectKeys } from "./bundles.ts";
 
 export interface Leftover {
@@ -20,15 +21,6 @@ export interface Leftover {
 }
 
 const NAME = /^\.(.+)\.(creating|deleting)-(\d+)$/;
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
-}
 
 export function leftovers(data: string, key?: string): Leftover[] {
   const out: Leftover[] = [];
@@ -50,7 +42,7 @@ export function leftovers(data: string, key?: string): Leftover[] {
         kind: m[2] as "creating" | "deleting",
         pid,
         dir: join(projectDir(data, k), n),
-        live: pid !== process.pid && pidAlive(pid),
+        live: pid !== process.pid && alive(pid),
       });
     }
   }

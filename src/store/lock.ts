@@ -5,18 +5,10 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isErrno } from "../errors.ts";
+import { alive } from "../host/proc.ts";
 
 export interface Lock {
   release(): void;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
 }
 
 /** Returns the pid of the live owner, or undefined after clearing a stale lock. */
@@ -49,7 +41,17 @@ export function tryLock(path: string): Lock | { heldBy: number } {
     try {
       mkdirSync(path, { mode: 0o700 });
       writeFileSync(`${path}/pid`, String(process.pid));
-      return { release: () => rmSync(path, { recursive: true, force: true }) };
+      return {
+        // Only our own lock: if it was taken over meanwhile (we looked dead), it is not ours to remove.
+        release: () => {
+          try {
+            if (Number(readFileSync(`${path}/pid`, "utf8")) !== process.pid) return;
+          } catch {
+            return;
+          }
+          rmSync(path, { recursive: true, force: true });
+        },
+      };
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
       const pid = owner(path);
