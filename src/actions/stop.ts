@@ -12,7 +12,7 @@ import { RUN_FILES, readExit } from "../store/runs.ts";
 import { resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
 
-export async function stop(ctx: Context, name: string, graceSeconds: number): Promise<{ id: string; status: number | undefined }> {
+export async function stop(ctx: Context, name: string, graceSeconds: number): Promise<{ id: string; status: number | null | undefined }> {
   if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
     throw new CmError("usage", `stop: invalid --time ${graceSeconds}`, { hint: "give a whole number of seconds, 0 or more" });
   }
@@ -23,8 +23,9 @@ export async function stop(ctx: Context, name: string, graceSeconds: number): Pr
     // the monitor records the exit status as it sees it end
     for (let i = 0; i < 100 && !readExit(c.dir); i++) await sleep(50);
   } else if (!c.ownerAlive && !readExit(c.dir)) {
-    // nobody else will: an orphan (its cm was killed) is recorded as ended here
-    const status = killed ? 137 : 143;
+    // nobody else will: an orphan (its cm was killed) is recorded as ended here. Its status is
+    // known only when it had to be killed; after SIGTERM it chose its own, which nobody saw.
+    const status = killed ? 137 : null;
     writeFileAtomic(join(c.dir, RUN_FILES.exit), JSON.stringify({ status, ended: new Date().toISOString() }), 0o600);
   }
   return { id: c.record.id, status: readExit(c.dir)?.status };

@@ -36,8 +36,8 @@ export const RUN_FILES = {
 } as const;
 
 export interface ExitRecord {
-  /** exit status as a shell reports it (128+N for signal N) */
-  status: number;
+  /** exit status as a shell reports it (128+N for signal N); null when nobody saw it (its monitor was gone) */
+  status: number | null;
   ended: string;
 }
 
