@@ -151,7 +151,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     } else {
       renameSync(work, final);
     }
-    progress.done(`created bundle ${bundle} of project ${project.name} from ${source.description}`);
+    progress.done(`created bundle ${bundle} of project ${JSON.stringify(project.name)} from ${source.description}`);
   } catch (err) {
     removeTree(work);
     throw err;

@@ -122,7 +122,7 @@ export function checkOwnership(project: Project, bundle: BundleInfo): string {
 export function missingBundle(ctx: Context, project: Project, bundle: string): CmError {
   const existing = bundleNames(ctx.layout.data, project.key);
   const hint = existing.length
-    ? `existing bundles of ${project.name}: ${existing.join(", ")}`
+    ? `existing bundles of ${JSON.stringify(project.name)}: ${existing.join(", ")}`
     : `create it first: cm create${bundle === "default" ? "" : ` ${bundle}`}`;
   return new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(project.name)}`, { hint });
 }
