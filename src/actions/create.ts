@@ -29,6 +29,10 @@ export interface CreateOptions {
   project?: string | undefined;
   from: string;
   packages: string[];
+  /** image sources: OS/ARCH[/VARIANT] */
+  platform?: string | undefined;
+  /** image sources: hosts that may be spoken to over plain HTTP */
+  insecureRegistries?: string[] | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -37,7 +41,11 @@ export interface CreateOptions {
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project);
-  const source = await parseSource(opts.from, { packages: opts.packages });
+  const source = await parseSource(opts.from, {
+    packages: opts.packages,
+    platform: opts.platform,
+    insecureRegistries: opts.insecureRegistries,
+  });
   const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
   source.check(sourceCtx);
@@ -77,7 +85,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   try {
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
-    await source.materialize(join(work, "rootfs"), sourceCtx);
+    const made = await source.materialize(join(work, "rootfs"), sourceCtx);
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
     const size = await treeSize(join(work, "rootfs"));
     const spec = bundleSpec({
@@ -91,6 +99,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       uid: ctx.uid,
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
+      image: made ? made.image : undefined,
     });
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);

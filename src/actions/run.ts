@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName, newContainerId } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
-import { runSpec } from "../core/spec/index.ts";
+import { imageCommand, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
@@ -56,7 +56,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const rootfs = realpathSync(join(bundle.dir, "rootfs"));
 
   const cwd = bundle.spec.process.cwd;
-  const args = opts.command.length > 0 ? opts.command : defaultShell(rootfs);
+  const args = opts.command.length > 0 ? opts.command : (imageCommand(bundle.spec.annotations) ?? defaultShell(rootfs));
   const found = findCommand(rootfs, args[0] as string, {
     cwd,
     path: pathOf(bundle.spec.process.env),

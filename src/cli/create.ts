@@ -13,7 +13,16 @@ Options:
                          debian[:SUITE]   a minimal Debian bootstrapped with mmdebstrap
                          tar:PATH         a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
                          dir:PATH         a copy of an existing directory tree
+                         image:REF        an image from a registry (debian:bookworm,
+                                          ghcr.io/owner/repo:tag, host:5000/repo@sha256:...)
+                         oci-layout:PATH[:TAG]  an OCI image layout directory
+                         docker-archive:PATH    a docker save tarball
   --packages A,B,C     extra Debian packages to include (debian sources only)
+  --platform OS/ARCH[/VARIANT]
+                       image sources: which image of a multi-platform index (default: this host's)
+  --insecure-registry HOST[:PORT]
+                       image sources: allow plain HTTP to HOST (loopback registries always may);
+                       may be repeated
   --project NAME       use NAME as the project name instead of the directory's name
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
@@ -25,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
   const p = parse("create", argv, {
     from: { type: "string" },
     packages: { type: "string" },
+    platform: { type: "string" },
+    "insecure-registry": { type: "string", multiple: true },
     project: { type: "string" },
     force: { type: "boolean" },
     refresh: { type: "boolean" },
@@ -40,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
     project: str(p.values.project),
     from: str(p.values.from) ?? "debian:bookworm",
     packages,
+    platform: str(p.values.platform),
+    insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
     force: p.values.force === true,
     refresh: p.values.refresh === true,
     quiet: p.values.quiet === true,

@@ -2,6 +2,7 @@
  * Where a root filesystem comes from. Every source implements the same small interface and lives
  * in its own file; parseSource() turns the --from text into one.
  */
+import type { ImageDefaults } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 
@@ -22,17 +23,34 @@ export interface RootfsSource {
   /** Fails early with a clear error if the source cannot be used (tool missing, file unreadable). */
   check(ctx: SourceContext): void;
   /** Fills `target` (an existing empty directory) with the root filesystem. */
-  materialize(target: string, ctx: SourceContext): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: most sources have nothing to say (they return nothing)
+  materialize(target: string, ctx: SourceContext): Promise<void | Materialized>;
+}
+
+/** What a source may say about the root filesystem it made (images: their run defaults). */
+export interface Materialized {
+  image?: ImageDefaults | undefined;
 }
 
 export interface SourceOptions {
   packages: string[];
+  /** image sources: OS/ARCH[/VARIANT] to pick from a multi-platform image (default: the host's) */
+  platform?: string | undefined;
+  /** image sources: registries that may be spoken to over plain HTTP */
+  insecureRegistries?: string[] | undefined;
 }
+
+const IMAGE_SCHEMES = ["image", "oci-layout", "docker-archive"];
 
 export async function parseSource(text: string, opts: SourceOptions): Promise<RootfsSource> {
   const colon = text.indexOf(":");
   const scheme = colon < 0 ? text : text.slice(0, colon);
   const rest = colon < 0 ? "" : text.slice(colon + 1);
+  if ((opts.platform !== undefined || (opts.insecureRegistries?.length ?? 0) > 0) && !IMAGE_SCHEMES.includes(scheme)) {
+    throw new CmError("bad-source", `--platform and --insecure-registry work only with image sources, not ${JSON.stringify(text)}`, {
+      hint: "use them with --from image:REF, oci-layout:PATH or docker-archive:PATH",
+    });
+  }
   if (scheme !== "debian" && opts.packages.length > 0) {
     throw new CmError("bad-source", `--packages works only with debian sources, not ${JSON.stringify(text)}`, {
       hint: "install packages with --from debian:SUITE --packages ..., or inside the container",
@@ -51,9 +69,21 @@ export async function parseSource(text: string, opts: SourceOptions): Promise<Ro
       const { TarSource } = await import("./tar.ts");
       return new TarSource(requirePath(text, rest));
     }
+    case "image": {
+      const { ImageSource } = await import("./image.ts");
+      return new ImageSource(requirePath(text, rest), opts);
+    }
+    case "oci-layout": {
+      const { OciLayoutSource } = await import("./oci-layout.ts");
+      return new OciLayoutSource(requirePath(text, rest), opts);
+    }
+    case "docker-archive": {
+      const { DockerArchiveSource } = await import("./docker-archive.ts");
+      return new DockerArchiveSource(requirePath(text, rest), opts);
+    }
     default:
       throw new CmError("bad-source", `unknown rootfs source ${JSON.stringify(text)}`, {
-        hint: "use debian[:SUITE], tar:PATH or dir:PATH",
+        hint: "use debian[:SUITE], tar:PATH, dir:PATH, image:REF, oci-layout:PATH[:TAG] or docker-archive:PATH",
       });
   }
 }

@@ -6,6 +6,7 @@
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
 import { baseSpec } from "./base.ts";
+import { type ImageDefaults, imageDefaults } from "./image.ts";
 import {
   annotations,
   baseEnvironment,
@@ -20,6 +21,8 @@ import {
 } from "./transforms.ts";
 import type { OciSpec } from "./types.ts";
 
+export type { ImageDefaults } from "./image.ts";
+export { IMAGE_ANNOTATION, imageCommand } from "./image.ts";
 export type { OciSpec } from "./types.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */
@@ -46,6 +49,8 @@ export interface BundleSpecInput {
   gid: number;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
+  /** Run defaults from an image's config (image sources only). */
+  image?: ImageDefaults | undefined;
 }
 
 export function bundleSpec(input: BundleSpecInput): OciSpec {
@@ -79,6 +84,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
     }),
+    input.image ? imageDefaults(input.image, input.rootless) : (spec) => spec,
   );
   return build(baseSpec(input.rootless));
 }
