@@ -271,6 +271,8 @@ function applyWhiteout(
   opts: ApplyOptions,
   path: string,
 ): void {
+  const name = base.slice(WHITEOUT.length);
+  if (base !== OPAQUE && (name === "" || name === "." || name === ".." || name.includes("/"))) throw hostile(opts, path, "bad whiteout");
   const st = lstatOrUndefined(parent);
   if (!st?.isDirectory()) return; // nothing below to hide
   if (base === OPAQUE) {
@@ -279,8 +281,6 @@ function applyWhiteout(
     }
     return;
   }
-  const name = base.slice(WHITEOUT.length);
-  if (name === "" || name === "." || name === ".." || name.includes("/")) throw hostile(opts, path, "bad whiteout");
   if (!join(parent, name).startsWith(`${rootfs}/`)) throw hostile(opts, path, "whiteout outside the root filesystem");
   removeTree(join(parent, name));
 }

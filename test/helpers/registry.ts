@@ -204,7 +204,7 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
         const v = ur.headers[h];
         if (typeof v === "string") outHeaders[h] = v;
       }
-      if (!mutate || ur.statusCode !== 200) {
+      if (!mutate || (ur.statusCode !== 200 && ur.statusCode !== 206)) {
         res.writeHead(ur.statusCode ?? 502, outHeaders);
         ur.pipe(res);
         return;
@@ -212,12 +212,12 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
       collect(ur).then((body) => {
         const out = mutate(ur.statusCode ?? 200, body);
         if (out === "cut") {
-          res.writeHead(200, outHeaders);
-          res.write(body.subarray(0, Math.floor(body.length / 2)));
-          res.destroy(); // the connection drops mid-body
+          res.writeHead(ur.statusCode ?? 200, outHeaders);
+          // the connection drops mid-body, after the first half has gone out
+          res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.destroy(), 100));
           return;
         }
-        res.writeHead(200, { ...outHeaders, "content-length": String(out.length) });
+        res.writeHead(ur.statusCode ?? 200, { ...outHeaders, "content-length": String(out.length) });
         res.end(out);
       });
     });
