@@ -14,6 +14,7 @@ import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
+import { relieve } from "../host/memory.ts";
 import { waitLock } from "../store/lock.ts";
 import type { Descriptor } from "./manifest.ts";
 
@@ -133,6 +134,7 @@ export class BlobStore {
             });
           }
           hash.update(buf);
+          relieve(buf.length);
           let off = 0;
           while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
           onBytes(total);

@@ -40,6 +40,7 @@ import { pipeline, Readable, type Transform } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import { CmError, isErrno } from "../errors.ts";
 import { removeTree, resolveInRoot } from "../host/fs.ts";
+import { relieve } from "../host/memory.ts";
 import { readTar } from "./tar-reader.ts";
 
 export interface ApplyOptions {
@@ -124,6 +125,7 @@ async function* hashing(
   for await (const c of source) {
     hash.update(c);
     count.bytes += c.length;
+    relieve(c.length);
     yield c;
   }
 }
