@@ -39,7 +39,16 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const project = resolveProject(ctx, opts.project);
   const source = await parseSource(opts.from, { packages: opts.packages });
   const progress = makeProgress({ quiet: opts.quiet });
-  const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
+  const sourceCtx = {
+    rootless: ctx.rootless,
+    uid: ctx.uid,
+    gid: ctx.gid,
+    cache: ctx.layout.cache,
+    refresh: opts.refresh,
+    progress,
+    data: ctx.layout.data,
+    projectKey: project.key,
+  };
   source.check(sourceCtx);
 
   const other = firstBundle(ctx, project.key);
@@ -68,6 +77,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
   // Interrupted: remove the half-made bundle, then die of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
+    progress.stop();
     removeTree(work);
     lock.release();
     process.kill(process.pid, signal);
@@ -77,9 +87,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   try {
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
-    await source.materialize(join(work, "rootfs"), sourceCtx);
+    const made = await source.materialize(join(work, "rootfs"), sourceCtx);
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const size = await treeSize(join(work, "rootfs"));
+    const size = made?.sizeBytes ?? (await treeSize(join(work, "rootfs")));
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -102,8 +112,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     } else {
       renameSync(work, final);
     }
-    progress.done(`created bundle ${bundle} of project ${project.name} from ${source.description}`);
+    progress.done(`created bundle ${bundle} of project ${project.name} from ${source.description}${made?.note ? ` ${made.note}` : ""}`);
   } catch (err) {
+    progress.stop();
     removeTree(work);
     throw err;
   } finally {

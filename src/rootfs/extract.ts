@@ -19,8 +19,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
+  chmodSync,
   closeSync,
   constants,
+  createReadStream,
   fchmodSync,
   fchownSync,
   futimesSync,
@@ -36,9 +38,7 @@ import {
   symlinkSync,
   unlinkSync,
   utimesSync,
-  chmodSync,
   writeSync,
-  createReadStream,
 } from "node:fs";
 import { join } from "node:path";
 import { Duplex, type Readable } from "node:stream";
@@ -96,7 +96,8 @@ function xzDecompressor(): Duplex {
   xz.stderr.setEncoding("utf8").on("data", (d: string) => {
     err = (err + d).slice(-2000);
   });
-  const duplex = Duplex.from({ writable: xz.stdin, readable: xz.stdout });
+  // Node accepts { writable, readable } here (documented); its type declarations do not say so.
+  const duplex = Duplex.from({ writable: xz.stdin, readable: xz.stdout } as unknown as Parameters<typeof Duplex.from>[0]);
   xz.on("close", (code) => {
     if (code !== 0) duplex.destroy(new Error(`xz -dc failed: ${err.trim().split("\n").pop() ?? `exit ${code}`}`));
   });
@@ -258,9 +259,11 @@ class Writer {
 
     switch (e.type) {
       case "Directory": {
-        if (st && !st.isDirectory()) this.clear(target, st);
-        if (!st || !st.isDirectory()) mkdirSync(target, 0o700);
-        else chmodSync(target, (st.mode & 0o7777) | 0o700);
+        if (st?.isDirectory()) chmodSync(target, (st.mode & 0o7777) | 0o700);
+        else {
+          if (st) this.clear(target, st);
+          mkdirSync(target, 0o700);
+        }
         this.dirs.set(parts.join("/"), target);
         this.fixes.push({ path: target, mode, mtime: e.mtime, uid, gid });
         return undefined;
@@ -304,7 +307,8 @@ class Writer {
         const linkParent = this.resolveDir(linkParts.slice(0, -1), false);
         const source = linkParent === undefined ? undefined : join(linkParent, linkParts[linkParts.length - 1] as string);
         const sst = source === undefined ? undefined : this.existing(source);
-        if (source === undefined || sst === undefined) throw this.unsafe(e.path, `is a hard link to ${JSON.stringify(e.linkpath)}, which the archive did not contain`);
+        if (source === undefined || sst === undefined)
+          throw this.unsafe(e.path, `is a hard link to ${JSON.stringify(e.linkpath)}, which the archive did not contain`);
         if (sst.isDirectory()) throw this.unsafe(e.path, `is a hard link to the directory ${JSON.stringify(e.linkpath)}`);
         if (source === target) return undefined;
         if (st) this.clear(target, st);
@@ -478,9 +482,12 @@ export async function extractTar(input: Readable, target: string, opts: ExtractO
     const e = failure as NodeJS.ErrnoException;
     if (e.code === "ENOSPC" || e.code === "EDQUOT" || e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS") throw failure;
     const msg = (e?.message ?? String(failure)).replace(/^TAR_[A-Z_]+: /, "");
-    throw new CmError("bad-archive", `could not extract ${what}: ${msg}`, { hint: "is it a tar archive (.tar, .tar.gz, .tar.xz, .tar.zst)?" });
+    throw new CmError("bad-archive", `could not extract ${what}: ${msg}`, {
+      hint: "is it a tar archive (.tar, .tar.gz, .tar.xz, .tar.zst)?",
+    });
   }
-  if (progress.entries === 0) throw new CmError("bad-archive", `${what} is not a tar archive (no entries)`, { hint: "give a tar archive of a root filesystem" });
+  if (progress.entries === 0)
+    throw new CmError("bad-archive", `${what} is not a tar archive (no entries)`, { hint: "give a tar archive of a root filesystem" });
   writer.finish();
   return { entries: progress.entries, bytes: progress.bytes, skipped: writer.skipped };
 }

@@ -14,6 +14,17 @@ export interface SourceContext {
   /** rebuild cached material instead of reusing it */
   refresh: boolean;
   progress: Progress;
+  /** cm's data directory and the current project's key (for bundle: sources) */
+  data: string;
+  projectKey: string;
+}
+
+/** What a source can tell create about the tree it made (all optional). */
+export interface Materialized {
+  /** disk usage of the tree when the source already knows it (a cached base records it) */
+  sizeBytes?: number;
+  /** a note for the final line ("from the cached base ...") */
+  note?: string;
 }
 
 export interface RootfsSource {
@@ -22,7 +33,7 @@ export interface RootfsSource {
   /** Fails early with a clear error if the source cannot be used (tool missing, file unreadable). */
   check(ctx: SourceContext): void;
   /** Fills `target` (an existing empty directory) with the root filesystem. */
-  materialize(target: string, ctx: SourceContext): Promise<void>;
+  materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined>;
 }
 
 export interface SourceOptions {
@@ -51,14 +62,23 @@ export async function parseSource(text: string, opts: SourceOptions): Promise<Ro
       const { TarSource } = await import("./tar.ts");
       return new TarSource(requirePath(text, rest));
     }
+    case "docker":
+    case "podman": {
+      const { EngineSource } = await import("./engine.ts");
+      return new EngineSource(scheme, requirePath(text, rest, "an image name"));
+    }
+    case "bundle": {
+      const { BundleSource } = await import("./bundle.ts");
+      return new BundleSource(requirePath(text, rest, "a bundle name"));
+    }
     default:
       throw new CmError("bad-source", `unknown rootfs source ${JSON.stringify(text)}`, {
-        hint: "use debian[:SUITE], tar:PATH or dir:PATH",
+        hint: "use debian[:SUITE], tar:PATH, dir:PATH, docker:IMAGE, podman:IMAGE or bundle:[PROJECT/]BUNDLE",
       });
   }
 }
 
-function requirePath(text: string, path: string): string {
-  if (!path) throw new CmError("bad-source", `${JSON.stringify(text)} needs a path after the colon`);
+function requirePath(text: string, path: string, what = "a path"): string {
+  if (!path) throw new CmError("bad-source", `${JSON.stringify(text)} needs ${what} after the colon`, { hint: "see cm create --help" });
   return path;
 }

@@ -27,7 +27,11 @@ function place(): { root: string; outside: string; secret: string } {
 }
 
 function extract(root: string, data: Buffer, opts: { rootless?: boolean; whiteouts?: boolean } = {}) {
-  return extractTar(Readable.from([data]), root, { rootless: opts.rootless ?? false, whiteouts: opts.whiteouts ?? false, what: "test archive" });
+  return extractTar(Readable.from([data]), root, {
+    rootless: opts.rootless ?? false,
+    whiteouts: opts.whiteouts ?? false,
+    what: "test archive",
+  });
 }
 
 function assertOutsideUntouched(p: { outside: string; secret: string }, names = ["secret"]): void {
@@ -132,7 +136,10 @@ describe("extractTar: ordinary archives", () => {
 describe("extractTar: hostile archives never write outside the root", () => {
   test('an entry with ".." is refused', async () => {
     const p = place();
-    await assert.rejects(extract(p.root, tarball([{ path: "../outside/pwned", body: "x" }])), /"\.\.\/outside\/pwned" has a "\.\." component/);
+    await assert.rejects(
+      extract(p.root, tarball([{ path: "../outside/pwned", body: "x" }])),
+      /"\.\.\/outside\/pwned" has a "\.\." component/,
+    );
     await assert.rejects(extract(p.root, tarball([{ path: "etc/../../outside/pwned", body: "x" }])), CmError);
     assertOutsideUntouched(p);
   });
@@ -279,7 +286,10 @@ describe("extractTar: OCI whiteouts (layers)", () => {
       ]),
       { whiteouts: true },
     );
-    const ls = spawnSync("find", [join(p.root, "var/cache"), "-mindepth", "1", "-printf", "%P\n"], { encoding: "utf8" }).stdout.trim().split("\n").sort();
+    const ls = spawnSync("find", [join(p.root, "var/cache"), "-mindepth", "1", "-printf", "%P\n"], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .sort();
     assert.deepEqual(ls, ["new-after", "new-before", "sub"]);
   });
 
