@@ -5,6 +5,9 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { closeSync, constants, createReadStream, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { capture, requireTool } from "../host/tools.ts";
 import { extractionDetail } from "../ui/progress.ts";
@@ -41,12 +44,15 @@ export class EngineSource implements RootfsSource {
     this.description = `${engine}:${image}`;
   }
 
-  private hint(ctx: SourceContext): string {
+  private hint(ctx: SourceContext, stderr: string): string {
+    if (/image not known|no such image|not found/i.test(stderr)) {
+      return `is the image present (${this.engine} images)? cm never pulls: ${this.engine} pull or ${this.engine} import it first`;
+    }
     if (ctx.rootless && this.engine === "podman") {
-      return "rootless podman needs subordinate ids and a working user namespace setup, and does not work on every host; run cm as root, or export the image yourself (podman export) and use --from tar:FILE";
+      return "rootless podman needs subordinate ids (/etc/subuid) and user namespaces, and does not work on every host; run cm as root, or export the image yourself (podman export) and use --from tar:FILE";
     }
     if (this.engine === "docker") return "is the Docker engine running and the image present (docker images)? cm never pulls";
-    return "is the image present (podman images)? cm never pulls: podman pull or podman import it first";
+    return "is the image present (podman images)? cm never pulls";
   }
 
   check(): void {
@@ -60,7 +66,7 @@ export class EngineSource implements RootfsSource {
     const created = capture(bin, ["create", "--pull=never", "--name", name, "--", this.image, "/cm-export-placeholder"]);
     if (created.status !== 0) {
       throw new CmError("bad-source", `${this.engine} could not create a container from ${this.image}: ${engineError(created.stderr)}`, {
-        hint: this.hint(ctx),
+        hint: this.hint(ctx, created.stderr),
       });
     }
     try {
@@ -72,36 +78,63 @@ export class EngineSource implements RootfsSource {
     return undefined;
   }
 
+  /**
+   * `ENGINE export -o FIFO` into the extractor. A FIFO, not the child's stdout: Node gives children
+   * a socket as stdout, and podman's export opens /dev/stdout, which fails on a socket.
+   */
   private async export(bin: string, name: string, target: string, ctx: SourceContext): Promise<void> {
-    const child = spawn(bin, ["export", "--", name], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr = (stderr + d).slice(-4000);
-    });
-    const exited = new Promise<number>((resolve) => {
-      child.on("error", () => resolve(-1));
-      child.on("close", (code) => resolve(code ?? -1));
-    });
+    const dir = mkdtempSync(join(tmpdir(), "cm-export-"));
+    const fifo = join(dir, "rootfs.tar");
     try {
-      await extractTar(child.stdout, target, {
-        rootless: ctx.rootless,
-        what: `the ${this.engine} export of ${this.image}`,
-        onProgress: extractionDetail(ctx.progress),
+      const made = capture(requireTool("mkfifo"), ["-m", "600", "--", fifo]);
+      if (made.status !== 0) throw new CmError("tool-failed", `mkfifo ${fifo} failed: ${made.stderr.trim()}`);
+      const child = spawn(bin, ["export", "-o", fifo, "--", name], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr = (stderr + d).slice(-4000);
       });
-    } catch (err) {
-      // The engine would block writing to a pipe nobody reads: end it before removing the container.
-      child.kill("SIGKILL");
-      const status = await exited;
-      if (status !== 0 && stderr.trim() && !(err instanceof CmError && err.code === "unsafe-archive")) {
-        throw new CmError("bad-source", `${this.engine} export of ${this.image} failed: ${engineError(stderr)}`, { hint: this.hint(ctx) });
+      const exited = new Promise<number>((resolve) => {
+        child.on("error", () => resolve(-1));
+        child.on("close", (code) => resolve(code ?? -1));
+      });
+      // If the engine fails before opening the FIFO, our reader would wait forever: open it for
+      // writing ourselves, so the reader sees the end of the stream.
+      void exited.then(() => {
+        try {
+          closeSync(openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK));
+        } catch {
+          // already gone
+        }
+      });
+      try {
+        await extractTar(createReadStream(fifo, { highWaterMark: 1 << 20 }), target, {
+          rootless: ctx.rootless,
+          what: `the ${this.engine} export of ${this.image}`,
+          onProgress: extractionDetail(ctx.progress),
+        });
+      } catch (err) {
+        // The engine would block writing to a FIFO nobody reads: end it before removing the container.
+        child.kill("SIGKILL");
+        const status = await exited;
+        if (status > 0 && stderr.trim() && !(err instanceof CmError && err.code === "unsafe-archive")) {
+          throw new CmError("bad-source", `${this.engine} export of ${this.image} failed: ${engineError(stderr)}`, {
+            hint: this.hint(ctx, stderr),
+          });
+        }
+        throw err;
       }
-      throw err;
-    }
-    const status = await exited;
-    if (status !== 0) {
-      throw new CmError("bad-source", `${this.engine} export of ${this.image} failed: ${engineError(stderr) || `exit status ${status}`}`, {
-        hint: this.hint(ctx),
-      });
+      const status = await exited;
+      if (status !== 0) {
+        throw new CmError(
+          "bad-source",
+          `${this.engine} export of ${this.image} failed: ${engineError(stderr) || `exit status ${status}`}`,
+          {
+            hint: this.hint(ctx, stderr),
+          },
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 }
