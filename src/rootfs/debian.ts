@@ -67,7 +67,7 @@ export function chooseBootstrapper(have: { mmdebstrap: boolean; debootstrap: boo
   if (want === "debootstrap" && rootless) {
     throw new CmError(
       "tool-missing",
-      "debootstrap needs root and mmdebstrap is not installed: cannot bootstrap Debian as an ordinary user",
+      `debootstrap needs root: cannot bootstrap Debian with it as an ordinary user${forced ? "" : " (and mmdebstrap is not installed)"}`,
       {
         hint: "install mmdebstrap (apt-get install mmdebstrap uidmap), or run cm as root",
       },

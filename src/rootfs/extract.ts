@@ -139,11 +139,18 @@ class Writer {
   private created = new Set<string>();
   readonly skipped: string[] = [];
   private readonly asRoot: boolean;
+  private readonly umask: number;
+  private readonly euid = process.geteuid?.() ?? 0;
+  private readonly egid = process.getegid?.() ?? 0;
 
   constructor(root: string, opts: ExtractOptions) {
     this.root = root;
     this.opts = opts;
     this.asRoot = !opts.rootless;
+    // Reading the umask means setting it: set it back at once.
+    const umask = process.umask(0o022);
+    process.umask(umask);
+    this.umask = umask;
   }
 
   private unsafe(entry: string, why: string): CmError {
@@ -254,8 +261,9 @@ class Writer {
 
     const parent = this.resolveDir(parentParts) as string;
     const target = join(parent, name);
-    const st = this.existing(target);
     if (this.opts.whiteouts) this.created.add(target);
+    if (e.type === "File" || e.type === "OldFile" || e.type === "ContiguousFile") return this.file(e, target, mode, uid, gid);
+    const st = this.existing(target);
 
     switch (e.type) {
       case "Directory": {
@@ -267,27 +275,6 @@ class Writer {
         this.dirs.set(parts.join("/"), target);
         this.fixes.push({ path: target, mode, mtime: e.mtime, uid, gid });
         return undefined;
-      }
-      case "File":
-      case "OldFile":
-      case "ContiguousFile": {
-        if (st) this.clear(target, st);
-        const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        return {
-          data: (chunk) => {
-            let off = 0;
-            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-          },
-          end: () => {
-            try {
-              if (uid !== undefined && gid !== undefined) fchownSync(fd, uid, gid);
-              fchmodSync(fd, mode);
-              if (e.mtime) futimesSync(fd, e.mtime, e.mtime);
-            } finally {
-              closeSync(fd);
-            }
-          },
-        };
       }
       case "SymbolicLink": {
         if (st) this.clear(target, st);
@@ -338,6 +325,41 @@ class Writer {
         this.skipped.push(e.path);
         return undefined;
     }
+  }
+
+  /**
+   * A regular file: created with O_EXCL|O_NOFOLLOW (whatever was there, a symlink included, is
+   * removed first), written, then owner, mode and time. The common case (nothing there yet) costs
+   * open, write, futimes, close: no lstat, and chown/chmod only when they change something.
+   */
+  private file(e: ReadEntry, target: string, mode: number, uid: number | undefined, gid: number | undefined) {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    let fd: number;
+    try {
+      fd = openSync(target, flags, mode);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+      this.clear(target, lstatSync(target));
+      fd = openSync(target, flags, mode);
+    }
+    const chown = uid !== undefined && gid !== undefined && (uid !== this.euid || gid !== this.egid);
+    // open() applied the umask; chown() clears set-id bits: then the mode is set again.
+    const chmod = (mode & this.umask) !== 0 || (chown && (mode & 0o6000) !== 0);
+    return {
+      data: (chunk: Buffer) => {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      },
+      end: () => {
+        try {
+          if (chown) fchownSync(fd, uid as number, gid as number);
+          if (chmod) fchmodSync(fd, mode);
+          if (e.mtime) futimesSync(fd, e.mtime, e.mtime);
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
   }
 
   private tool(name: string, args: string[]): void {
