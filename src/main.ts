@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
   list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
   delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
+  cache: { summary: "list or prune the cached Debian bases", load: () => import("./cli/cache.ts") },
 };
 
 function help(): string {

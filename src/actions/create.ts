@@ -47,7 +47,16 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     insecureRegistries: opts.insecureRegistries,
   });
   const progress = makeProgress({ quiet: opts.quiet });
-  const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
+  const sourceCtx = {
+    rootless: ctx.rootless,
+    uid: ctx.uid,
+    gid: ctx.gid,
+    cache: ctx.layout.cache,
+    refresh: opts.refresh,
+    progress,
+    data: ctx.layout.data,
+    projectKey: project.key,
+  };
   source.check(sourceCtx);
 
   const other = firstBundle(ctx, project.key);
@@ -76,6 +85,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const work = join(pdir, `.${bundle}.creating-${process.pid}`);
   // Interrupted: remove the half-made bundle, then die of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
+    progress.stop();
     removeTree(work);
     lock.release();
     process.kill(process.pid, signal);
@@ -87,7 +97,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     const made = await source.materialize(join(work, "rootfs"), sourceCtx);
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const size = await treeSize(join(work, "rootfs"));
+    const size = made?.sizeBytes ?? (await treeSize(join(work, "rootfs")));
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -99,7 +109,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       uid: ctx.uid,
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
-      image: made ? made.image : undefined,
+      image: made?.image,
     });
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
@@ -111,8 +121,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     } else {
       renameSync(work, final);
     }
-    progress.done(`created bundle ${bundle} of project ${project.name} from ${source.description}`);
+    progress.done(`created bundle ${bundle} of project ${project.name} from ${source.description}${made?.note ? ` ${made.note}` : ""}`);
   } catch (err) {
+    progress.stop();
     removeTree(work);
     throw err;
   } finally {

@@ -10,13 +10,21 @@ stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/.
 
 Options:
   --from SOURCE        where the root filesystem comes from (default debian:bookworm):
-                         debian[:SUITE]   a minimal Debian bootstrapped with mmdebstrap
-                         tar:PATH         a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
+                         debian[:SUITE]   a minimal Debian (minbase) bootstrapped with mmdebstrap
+                                          (debootstrap as root if mmdebstrap is missing), cached
+                         tar:PATH         a root filesystem tarball (.tar, .tar.gz/.tgz, .tar.xz,
+                                          .tar.zst), extracted safely
                          dir:PATH         a copy of an existing directory tree
-                         image:REF        an image from a registry (debian:bookworm,
+                         docker:IMAGE     a local image's filesystem (docker create + export)
+                         podman:IMAGE     the same with podman (never pulls)
+                         bundle:[PROJECT/]BUNDLE
+                                          a copy of another bundle's root filesystem
+                         image:REF        an image pulled from a registry by cm itself (debian:bookworm,
                                           ghcr.io/owner/repo:tag, host:5000/repo@sha256:...)
-                         oci-layout:PATH[:TAG]  an OCI image layout directory
-                         docker-archive:PATH    a docker save tarball
+                         oci-layout:PATH[:TAG]
+                                          an image in an OCI image layout directory
+                         docker-archive:PATH
+                                          an image saved with docker save
   --packages A,B,C     extra Debian packages to include (debian sources only)
   --platform OS/ARCH[/VARIANT]
                        image sources: which image of a multi-platform index (default: this host's)
@@ -26,7 +34,10 @@ Options:
   --project NAME       use NAME as the project name instead of the directory's name
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
-  -q, --quiet          print only errors and the final line
+  -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
+
+Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
+mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 `;
 

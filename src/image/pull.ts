@@ -112,8 +112,9 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
   const show = () => {
     const sum = got.reduce((s, n) => s + n, 0);
     const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
-    opts.progress.status(`cm: pulling ${name}: ${mb(sum)}/${mb(total)}${parts.length ? `  [${parts.join(", ")}]` : ""}`);
+    opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
+  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
   const downloads = manifest.layers.map((layer, i) => {

@@ -15,6 +15,19 @@ export interface SourceContext {
   /** rebuild cached material instead of reusing it */
   refresh: boolean;
   progress: Progress;
+  /** cm's data directory and the current project's key (for bundle: sources) */
+  data: string;
+  projectKey: string;
+}
+
+/** What a source can tell create about the tree it made (all optional). */
+export interface Materialized {
+  /** disk usage of the tree when the source already knows it (a cached base records it) */
+  sizeBytes?: number;
+  /** a note for the final line ("from the cached base ...") */
+  note?: string;
+  /** image sources: the image config's run defaults */
+  image?: ImageDefaults | undefined;
 }
 
 export interface RootfsSource {
@@ -23,13 +36,7 @@ export interface RootfsSource {
   /** Fails early with a clear error if the source cannot be used (tool missing, file unreadable). */
   check(ctx: SourceContext): void;
   /** Fills `target` (an existing empty directory) with the root filesystem. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: most sources have nothing to say (they return nothing)
-  materialize(target: string, ctx: SourceContext): Promise<void | Materialized>;
-}
-
-/** What a source may say about the root filesystem it made (images: their run defaults). */
-export interface Materialized {
-  image?: ImageDefaults | undefined;
+  materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined>;
 }
 
 export interface SourceOptions {
@@ -69,9 +76,18 @@ export async function parseSource(text: string, opts: SourceOptions): Promise<Ro
       const { TarSource } = await import("./tar.ts");
       return new TarSource(requirePath(text, rest));
     }
+    case "docker":
+    case "podman": {
+      const { EngineSource } = await import("./engine.ts");
+      return new EngineSource(scheme, requirePath(text, rest, "an image name"));
+    }
+    case "bundle": {
+      const { BundleSource } = await import("./bundle.ts");
+      return new BundleSource(requirePath(text, rest, "a bundle name"));
+    }
     case "image": {
       const { ImageSource } = await import("./image.ts");
-      return new ImageSource(requirePath(text, rest), opts);
+      return new ImageSource(requirePath(text, rest, "an image reference"), opts);
     }
     case "oci-layout": {
       const { OciLayoutSource } = await import("./oci-layout.ts");
@@ -83,12 +99,12 @@ export async function parseSource(text: string, opts: SourceOptions): Promise<Ro
     }
     default:
       throw new CmError("bad-source", `unknown rootfs source ${JSON.stringify(text)}`, {
-        hint: "use debian[:SUITE], tar:PATH, dir:PATH, image:REF, oci-layout:PATH[:TAG] or docker-archive:PATH",
+        hint: "use debian[:SUITE], tar:PATH, dir:PATH, docker:IMAGE, podman:IMAGE, bundle:[PROJECT/]BUNDLE, image:REF, oci-layout:PATH[:TAG] or docker-archive:PATH",
       });
   }
 }
 
-function requirePath(text: string, path: string): string {
-  if (!path) throw new CmError("bad-source", `${JSON.stringify(text)} needs a path after the colon`);
+function requirePath(text: string, path: string, what = "a path"): string {
+  if (!path) throw new CmError("bad-source", `${JSON.stringify(text)} needs ${what} after the colon`, { hint: "see cm create --help" });
   return path;
 }
