@@ -157,10 +157,15 @@ describe("applyLayer", () => {
         { path: "h", type: "hardlink", linkname: "dir" },
       ],
       [{ path: "x/.wh..." }],
+      [{ path: ".wh..." }],
+      [{ path: ".wh.." }],
     ];
     for (const entries of cases) {
       const root = rootfs();
+      mkdirSync(join(root, "x"));
       await assert.rejects(apply(root, entries), isHostile, JSON.stringify(entries));
+      // a whiteout of ".." or "." must not remove the rootfs or what is around it
+      assert.ok(existsSync(join(root, "x")));
     }
   });
 
