@@ -35,11 +35,14 @@ function requirePrerequisites(): void {
     "xz",
     "zstd",
     "script",
+    "docker-registry",
+    "skopeo",
+    "htpasswd",
   ];
   const missing = tools.filter((t) => !which(t));
   if (missing.length)
     throw new Error(
-      `missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static podman debootstrap xz-utils zstd)`,
+      `missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static podman debootstrap xz-utils zstd docker-registry skopeo apache2-utils)`,
     );
   if (!existsSync(join(repo, "dist/main.js"))) throw new Error("cm is not built: run npm run build first");
 }
