@@ -157,6 +157,8 @@ export interface Faults {
   truncate: Set<string>;
   /** blob digest (hex) -> cut the body in half once, then serve (Range requests too) */
   truncateOnce: Set<string>;
+  /** blob digest (hex) -> serve it slowly (16 KiB every 50 ms) */
+  slow: Set<string>;
 }
 
 export interface TokenProxy extends Registry {
@@ -187,7 +189,7 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
   const tokens = new Map<string, string>(); // token -> scope
   const issued: TokenProxy["tokens"] = [];
   const log: string[] = [];
-  const faults: Faults = { unavailable: 0, corrupt: new Set(), truncate: new Set(), truncateOnce: new Set() };
+  const faults: Faults = { unavailable: 0, corrupt: new Set(), truncate: new Set(), truncateOnce: new Set(), slow: new Set() };
   const storageKeys = new Map<string, string>(); // one-time key -> digest path
   let realm = "";
   let storageOrigin = "";
@@ -211,6 +213,19 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
       }
       collect(ur).then((body) => {
         const out = mutate(ur.statusCode ?? 200, body);
+        if (out === "slow") {
+          res.writeHead(ur.statusCode ?? 200, { ...outHeaders, "content-length": String(body.length) });
+          let at = 0;
+          const tick = () => {
+            if (res.destroyed) return;
+            res.write(body.subarray(at, at + 16384));
+            at += 16384;
+            if (at >= body.length) res.end();
+            else setTimeout(tick, 50);
+          };
+          tick();
+          return;
+        }
         if (out === "cut") {
           res.writeHead(ur.statusCode ?? 200, outHeaders);
           // the connection drops mid-body, after the first half has gone out
@@ -252,6 +267,7 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
         return c;
       });
     if (faults.truncate.has(digest)) return forward(path, headers, res, () => "cut");
+    if (faults.slow.has(digest)) return forward(path, headers, res, () => "slow");
     if (faults.truncateOnce.has(digest) && !req.headers.range) {
       faults.truncateOnce.delete(digest);
       return forward(path, headers, res, () => "cut");

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 import { type Descriptor, digestOf, type ImageSpec, Layout, tar, treeEntries } from "../helpers/oci.ts";
 import { push, pushLayout, pushRaw, type Registry, startRegistry, startTokenProxy, type TokenProxy } from "../helpers/registry.ts";
 
@@ -144,6 +144,16 @@ function assertNothingLeft(sb: Sandbox): void {
   }
 }
 
+/** After a SIGKILL, only the dead process' work directory and lock may remain: no bundle. */
+function assertNothingLeftButLocks(sb: Sandbox): void {
+  const data = sb.env.CM_HOME as string;
+  if (!existsSync(data)) return;
+  for (const key of readdirSync(data)) {
+    const bundles = readdirSync(join(data, key)).filter((n) => !n.startsWith("."));
+    assert.deepEqual(bundles, [], `bundles in ${join(data, key)}`);
+  }
+}
+
 function authFile(sb: Sandbox, name: string, registry: string): string {
   const dir = sb.mkdir("auth", name);
   const file = join(dir, "auth.json");
@@ -269,6 +279,37 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
       assert.ok(
         anon.log.some((l) => l.startsWith(`STORAGE ${big.digest.slice(7)} range bytes=`)),
+        anon.log.join("\n"),
+      );
+      assert.equal((await cm(sb, ["run"])).status, 0);
+    });
+
+    test("a pull killed mid-download (SIGKILL) leaves no bundle; the next pull resumes the blob with a Range request", async () => {
+      const sb = sandbox(as);
+      const layout = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as { manifests: Descriptor[] };
+      const multi = layout.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "multi") as Descriptor;
+      const manifest = JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", multi.digest.slice(7)), "utf8")) as { layers: Descriptor[] };
+      const hex = (manifest.layers[0] as Descriptor).digest.slice(7);
+      const cache = sb.mkdir("killed-cache");
+      const partial = join(cache, "blobs", "sha256", `.${hex}.partial`);
+      anon.faults.slow.add(hex);
+      const child = sb.spawn(["create", "--from", `image:${anon.host}/test/multi:v1`], { env: { CM_CACHE_DIR: cache } });
+      child.stdin?.end();
+      const done = finished(child);
+      await waitFor("part of the layer to arrive", () => existsSync(partial) && statSync(partial).size > 100_000);
+      // cm runs as the sandbox user (through setpriv/env): kill the cm process itself
+      const pid = Number(
+        execFileSync("pgrep", ["-f", "-n", `bin/cm create --from image:${anon.host}/test/multi:v1`], { encoding: "utf8" }).trim(),
+      );
+      process.kill(pid, "SIGKILL");
+      await done;
+      anon.faults.slow.delete(hex);
+      assertNothingLeftButLocks(sb);
+      anon.log.length = 0;
+      const r = await cm(sb, ["create", "--from", `image:${anon.host}/test/multi:v1`], { env: { CM_CACHE_DIR: cache } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(
+        anon.log.some((l) => l.startsWith(`STORAGE ${hex} range bytes=`)),
         anon.log.join("\n"),
       );
       assert.equal((await cm(sb, ["run"])).status, 0);
