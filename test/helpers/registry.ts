@@ -198,7 +198,7 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
     path: string,
     headers: Record<string, string>,
     res: ServerResponse,
-    mutate?: (status: number, body: Buffer) => Buffer | "cut",
+    mutate?: (status: number, body: Buffer) => Buffer | "cut" | "slow",
   ) => {
     const up = request(`http://${upstream}${path}`, { headers }, (ur) => {
       const outHeaders: Record<string, string> = {};
