@@ -183,7 +183,19 @@ export class DebianSource implements RootfsSource {
     const args = ["--variant=minbase", "--quiet"];
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
     args.push(this.suite, "-");
-    const mm = spawn(requireTool("mmdebstrap"), args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group: when writing the tarball fails (cm gone, extraction refused),
+    // mmdebstrap sends SIGHUP to its whole process group, which would otherwise include cm and
+    // whatever started cm. An interrupted cm ends the group itself (below).
+    const mm = spawn(requireTool("mmdebstrap"), args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const stop = () => {
+      try {
+        if (mm.pid !== undefined) process.kill(-mm.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    process.prependOnceListener("SIGINT", stop);
+    process.prependOnceListener("SIGTERM", stop);
     let stderr = "";
     mm.stderr.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-4000);
@@ -201,9 +213,11 @@ export class DebianSource implements RootfsSource {
       });
     } catch (err) {
       extractError = err;
-      mm.kill("SIGKILL");
+      stop();
     }
     const status = await exited;
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
     if (status !== 0 && !(extractError instanceof CmError && extractError.code === "unsafe-archive")) {
       throw new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${lastLine(stderr) || `exit status ${status}`}`, {
         hint: ctx.rootless

@@ -9,7 +9,7 @@
 export interface Progress {
   /** a new phase starts ("bootstrapping debian:bookworm with mmdebstrap") */
   phase(text: string): void;
-  /** detail of the current phase ("120.3 MB, 5120 entries"); cheap to call often */
+  /** detail of the current phase ("120.3 MiB, 5120 entries"); cheap to call often */
   detail(text: string): void;
   /** the final line (always printed) */
   done(text: string): void;
@@ -25,9 +25,9 @@ interface SpinnerLike {
 }
 
 export function formatBytes(n: number): string {
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} kB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MB`;
-  return `${(n / (1024 * 1024 * 1024)).toFixed(2)} GB`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${(n / (1024 * 1024 * 1024)).toFixed(2)} GiB`;
 }
 
 function seconds(ms: number): string {
@@ -96,7 +96,7 @@ export function makeProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream
   };
 }
 
-/** A throttled extraction reporter: "12.3 MB, 456 entries". */
+/** A throttled extraction reporter: "12.3 MiB, 456 entries". */
 export function extractionDetail(progress: Progress): (p: { bytes: number; entries: number }) => void {
   let last = 0;
   return (p) => {

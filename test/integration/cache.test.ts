@@ -34,7 +34,7 @@ for (const as of USERS) {
     const env = { CM_CACHE_DIR: cache };
 
     test("two concurrent creates with an empty cache: both succeed, the base is bootstrapped once", async () => {
-      const a = sb.spawn(["create", "one"], { env });
+      const a = sb.spawn(["create"], { env });
       const b = sb.spawn(["create", "two"], { env });
       const [ra, rb] = await Promise.all([finished(a), finished(b)]);
       assert.equal(ra.status, 0, ra.stderr);
@@ -79,7 +79,7 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
       const [header, row] = r.stdout.trim().split("\n");
       assert.match(header ?? "", /^KEY\s+SIZE\s+CREATED\s+SOURCE$/);
-      assert.match(row ?? "", new RegExp(`^${KEY}\\s+\\d+(\\.\\d)? MB\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+debian:bookworm$`));
+      assert.match(row ?? "", new RegExp(`^${KEY}\\s+\\d+(\\.\\d)?MiB\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+debian:bookworm$`));
     });
 
     test("--refresh bootstraps the base again", () => {
@@ -114,7 +114,7 @@ for (const as of USERS) {
     test("cm cache prune removes every base and says so; bundles keep working", () => {
       const r = sb.cm(["cache", "prune"], { env });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^removed ${KEY} \\(\\d+(\\.\\d)? MB\\)$`, "m"));
+      assert.match(r.stdout, new RegExp(`^removed ${KEY} \\(\\d+(\\.\\d)?MiB\\)$`, "m"));
       assert.match(r.stdout, /^removed debian-bookworm-amd64-minbase-[0-9a-f]{12} /m);
       assert.match(r.stdout, /^freed /m);
       assert.deepEqual(cacheList(sb, cache), []);
