@@ -38,6 +38,10 @@ export interface CreateOptions {
   from?: string | undefined;
   /** undefined: cm.toml's, else none */
   packages?: string[] | undefined;
+  /** image sources: OS/ARCH[/VARIANT] */
+  platform?: string | undefined;
+  /** image sources: hosts that may be spoken to over plain HTTP */
+  insecureRegistries?: string[] | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -48,9 +52,22 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
   const file = await loadProjectFile(project.path);
   const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
-  const source = await parseSource(plan.from, { packages: plan.packages });
+  const source = await parseSource(plan.from, {
+    packages: plan.packages,
+    platform: opts.platform,
+    insecureRegistries: opts.insecureRegistries,
+  });
   const progress = makeProgress({ quiet: opts.quiet });
-  const sourceCtx = { rootless: ctx.rootless, uid: ctx.uid, gid: ctx.gid, cache: ctx.layout.cache, refresh: opts.refresh, progress };
+  const sourceCtx = {
+    rootless: ctx.rootless,
+    uid: ctx.uid,
+    gid: ctx.gid,
+    cache: ctx.layout.cache,
+    refresh: opts.refresh,
+    progress,
+    data: ctx.layout.data,
+    projectKey: project.key,
+  };
   source.check(sourceCtx);
 
   const other = firstBundle(ctx, project.key);
@@ -84,6 +101,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
+    progress.stop();
     postCreate?.abort();
     stopChildren();
   };
@@ -105,7 +123,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     }
     removeTree(work);
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
-    await source.materialize(join(work, "rootfs"), sourceCtx);
+    const made = await source.materialize(join(work, "rootfs"), sourceCtx);
     checkInterrupt();
     prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
     const spec = bundleSpec({
@@ -120,6 +138,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       gid: ctx.gid,
       resolvConf: existsSync("/etc/resolv.conf"),
       arch: process.arch,
+      image: made?.image,
     });
     await runPostCreate(
       ctx,
@@ -137,7 +156,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
         postCreate = h;
       },
     );
-    const size = await treeSize(join(work, "rootfs"));
+    // A source that measured its tree says so; post_create commands change it, so measure again after them.
+    const size = made?.sizeBytes !== undefined && plan.postCreate.length === 0 ? made.sizeBytes : await treeSize(join(work, "rootfs"));
     spec.annotations[SIZE_ANNOTATION] = String(size);
     writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
     checkInterrupt();
@@ -151,8 +171,11 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     } else {
       renameSync(work, final);
     }
-    progress.done(`created bundle ${bundle} of project ${JSON.stringify(project.name)} from ${source.description}`);
+    progress.done(
+      `created bundle ${bundle} of project ${JSON.stringify(project.name)} from ${source.description}${made?.note ? ` ${made.note}` : ""}`,
+    );
   } catch (err) {
+    progress.stop();
     removeTree(work);
     throw err;
   } finally {

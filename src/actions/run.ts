@@ -28,7 +28,7 @@ import {
 } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
-import { runSpec } from "../core/spec/index.ts";
+import { imageCommand, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
@@ -136,7 +136,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   const cwd = workdir ?? bundle.spec.process.cwd;
   const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
-  const args = opts.command.length > 0 ? opts.command : defaultShell(rootfs);
+  const args = opts.command.length > 0 ? opts.command : (imageCommand(bundle.spec.annotations) ?? defaultShell(rootfs));
   const found = findCommand(rootfs, args[0] as string, {
     cwd,
     path: envPath,

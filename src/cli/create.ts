@@ -11,15 +11,35 @@ stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/.
 Options:
   --from SOURCE        where the root filesystem comes from (default: cm.toml's, else
                        debian:bookworm):
-                         debian[:SUITE]   a minimal Debian bootstrapped with mmdebstrap
-                         tar:PATH         a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
+                         debian[:SUITE]   a minimal Debian (minbase) bootstrapped with mmdebstrap
+                                          (debootstrap as root if mmdebstrap is missing), cached
+                         tar:PATH         a root filesystem tarball (.tar, .tar.gz/.tgz, .tar.xz,
+                                          .tar.zst), extracted safely
                          dir:PATH         a copy of an existing directory tree
+                         docker:IMAGE     a local image's filesystem (docker create + export)
+                         podman:IMAGE     the same with podman (never pulls)
+                         bundle:[PROJECT/]BUNDLE
+                                          a copy of another bundle's root filesystem
+                         image:REF        an image pulled from a registry by cm itself (debian:bookworm,
+                                          ghcr.io/owner/repo:tag, host:5000/repo@sha256:...)
+                         oci-layout:PATH[:TAG]
+                                          an image in an OCI image layout directory
+                         docker-archive:PATH
+                                          an image saved with docker save
   --packages A,B,C     extra Debian packages to include (debian sources only; replaces
                        cm.toml's packages)
+  --platform OS/ARCH[/VARIANT]
+                       image sources: which image of a multi-platform index (default: this host's)
+  --insecure-registry HOST[:PORT]
+                       image sources: allow plain HTTP to HOST (loopback registries always may);
+                       may be repeated
   --project NAME       use NAME as the project name instead of the directory's name
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
-  -q, --quiet          print only errors and the final line
+  -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
+
+Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
+mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
@@ -31,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
   const p = parse("create", argv, {
     from: { type: "string" },
     packages: { type: "string" },
+    platform: { type: "string" },
+    "insecure-registry": { type: "string", multiple: true },
     project: { type: "string" },
     force: { type: "boolean" },
     refresh: { type: "boolean" },
@@ -50,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     project: str(p.values.project),
     from: str(p.values.from),
     packages,
+    platform: str(p.values.platform),
+    insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
     force: p.values.force === true,
     refresh: p.values.refresh === true,
     quiet: p.values.quiet === true,

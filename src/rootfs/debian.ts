@@ -1,17 +1,26 @@
 /**
- * debian[:SUITE]: a minimal Debian bootstrapped with mmdebstrap (--variant=minbase), kept once per
- * suite, architecture and package set in cm's cache; every bundle after the first is a local copy.
+ * debian[:SUITE]: a minimal Debian (--variant=minbase), bootstrapped with mmdebstrap (debootstrap
+ * as a fallback, root only), kept once per suite, architecture and package set in cm's cache; every
+ * bundle after the first is a local copy (`cp -a`) of the cached base.
+ *
+ * The cache fill is exclusive (a lock per key; a second cm waits, then copies what the first made)
+ * and atomic (built as .<key>.tmp-<pid>, renamed into place with meta.json written first), so an
+ * interrupted fill leaves nothing a later create takes for a base.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
-import { requireTool, track } from "../host/tools.ts";
+import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { findTool, requireTool, track } from "../host/tools.ts";
+import { type BaseMeta, baseExists, baseLockPath, basesDir, readBaseMeta, staleWork } from "../store/cache.ts";
 import { waitLock } from "../store/lock.ts";
+import { extractionDetail } from "../ui/progress.ts";
 import { copyTree } from "./copy.ts";
-import type { RootfsSource, SourceContext } from "./source.ts";
+import { extractTar } from "./extract.ts";
+import { treeSize } from "./size.ts";
+import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -36,10 +45,42 @@ export function baseKey(suite: string, arch: string, packages: readonly string[]
   return `${key}-${createHash("sha256").update(sorted).digest("hex").slice(0, 12)}`;
 }
 
+export type Bootstrapper = "mmdebstrap" | "debootstrap";
+
+/**
+ * Pure: which tool bootstraps. mmdebstrap when present (it works rootless, in a user namespace),
+ * else debootstrap, which needs root. `forced` ($CM_BOOTSTRAP) picks one explicitly.
+ */
+export function chooseBootstrapper(have: { mmdebstrap: boolean; debootstrap: boolean }, rootless: boolean, forced?: string): Bootstrapper {
+  if (forced !== undefined && forced !== "" && forced !== "mmdebstrap" && forced !== "debootstrap") {
+    throw new CmError("bad-env", `CM_BOOTSTRAP=${JSON.stringify(forced)} is not a bootstrap tool`, {
+      hint: "use mmdebstrap or debootstrap, or unset it",
+    });
+  }
+  const want = forced || (have.mmdebstrap ? "mmdebstrap" : have.debootstrap ? "debootstrap" : undefined);
+  if (want === undefined) {
+    throw new CmError("tool-missing", "neither mmdebstrap nor debootstrap is installed: cm cannot bootstrap Debian", {
+      hint: "install it: apt-get install mmdebstrap (or use --from tar:FILE, dir:PATH)",
+    });
+  }
+  if (!have[want]) throw new CmError("tool-missing", `${want} not found on this host`, { hint: `install it: apt-get install ${want}` });
+  if (want === "debootstrap" && rootless) {
+    throw new CmError(
+      "tool-missing",
+      `debootstrap needs root: cannot bootstrap Debian with it as an ordinary user${forced ? "" : " (and mmdebstrap is not installed)"}`,
+      {
+        hint: "install mmdebstrap (apt-get install mmdebstrap uidmap), or run cm as root",
+      },
+    );
+  }
+  return want;
+}
+
 export class DebianSource implements RootfsSource {
   readonly suite: string;
   readonly packages: string[];
   readonly description: string;
+  private chosen: Bootstrapper | undefined;
 
   constructor(suite: string, packages: string[]) {
     if (!SUITE.test(suite)) {
@@ -56,30 +97,61 @@ export class DebianSource implements RootfsSource {
     this.description = `debian:${suite}${this.packages.length ? ` +${this.packages.join(",")}` : ""}`;
   }
 
-  check(): void {
-    requireTool("mmdebstrap");
-    requireTool("tar");
+  get key(): string {
+    return baseKey(this.suite, debianArch(), this.packages);
   }
 
-  /** The cached base for this suite/arch/package set, bootstrapped on first use. */
-  async base(ctx: SourceContext): Promise<string> {
-    const bases = join(ctx.cache, "bases");
-    const key = baseKey(this.suite, debianArch(), this.packages);
+  private get tool(): Bootstrapper {
+    return this.chosen ?? "mmdebstrap";
+  }
+
+  private pick(ctx: SourceContext): Bootstrapper {
+    this.chosen ??= chooseBootstrapper(
+      { mmdebstrap: findTool("mmdebstrap") !== undefined, debootstrap: findTool("debootstrap") !== undefined },
+      ctx.rootless,
+      process.env.CM_BOOTSTRAP,
+    );
+    return this.chosen;
+  }
+
+  check(ctx: SourceContext): void {
+    // A warm cache needs no bootstrap tool at all.
+    if (!ctx.refresh && baseExists(join(basesDir(ctx.cache), this.key))) return;
+    this.pick(ctx);
+  }
+
+  /** The cached base for this suite/arch/package set, bootstrapped on first use (or --refresh). */
+  async base(ctx: SourceContext): Promise<{ dir: string; meta: BaseMeta | undefined; bootstrapped: boolean }> {
+    const bases = basesDir(ctx.cache);
+    const key = this.key;
     const dir = join(bases, key);
     mkdirSync(bases, { recursive: true, mode: 0o755 });
-    if (existsSync(dir) && !ctx.refresh) return dir;
-    const lock = await waitLock(join(bases, `.${key}.lock`), () =>
-      ctx.progress.phase(`waiting for another cm to bootstrap ${this.description}`),
+    if (baseExists(dir) && !ctx.refresh) return { dir, meta: readBaseMeta(dir), bootstrapped: false };
+    const lock = await waitLock(baseLockPath(ctx.cache, key), (pid) =>
+      ctx.progress.phase(`waiting for another cm (pid ${pid}) to bootstrap ${this.description}`),
     );
     try {
-      // Whoever held the lock may have just built it.
-      if (existsSync(dir) && !ctx.refresh) return dir;
+      // Whoever held the lock may have just built it (a refresh by another cm counts too).
+      if (baseExists(dir) && !ctx.refresh) return { dir, meta: readBaseMeta(dir), bootstrapped: false };
+      for (const stale of staleWork(ctx.cache, key)) removeTree(stale);
       const tmp = join(bases, `.${key}.tmp-${process.pid}`);
       removeTree(tmp);
       mkdirSync(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
-      ctx.progress.phase(`bootstrapping ${this.description} with mmdebstrap`);
+      let meta: BaseMeta;
       try {
-        await this.bootstrap(join(tmp, "rootfs"), ctx);
+        this.pick(ctx);
+        ctx.progress.phase(`bootstrapping ${this.description} with ${this.tool}`);
+        if (this.tool === "mmdebstrap") await this.mmdebstrap(join(tmp, "rootfs"), ctx);
+        else await this.debootstrap(join(tmp, "rootfs"), ctx);
+        ctx.progress.phase("measuring the new base");
+        meta = {
+          key,
+          source: this.description,
+          tool: this.tool,
+          created: new Date().toISOString(),
+          sizeBytes: await treeSize(join(tmp, "rootfs")),
+        };
+        writeFileAtomic(join(tmp, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
       } catch (err) {
         removeTree(tmp);
         throw err;
@@ -92,74 +164,105 @@ export class DebianSource implements RootfsSource {
       } else {
         renameSync(tmp, dir);
       }
-      return dir;
+      return { dir, meta, bootstrapped: true };
     } finally {
       lock.release();
     }
   }
 
-  async materialize(target: string, ctx: SourceContext): Promise<void> {
+  async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     const base = await this.base(ctx);
-    ctx.progress.phase("copying the cached base");
-    await copyTree(join(base, "rootfs"), target);
+    ctx.progress.phase(`copying the cached base ${this.key}`);
+    await copyTree(join(base.dir, "rootfs"), target);
+    const note = base.bootstrapped ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
+    return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
 
-  /** mmdebstrap writes a tarball to stdout; tar extracts it (without /dev: runc provides /dev). */
-  private bootstrap(target: string, ctx: SourceContext): Promise<void> {
-    const mmdebstrap = requireTool("mmdebstrap");
-    const tar = requireTool("tar");
+  /** mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides it). */
+  private async mmdebstrap(target: string, ctx: SourceContext): Promise<void> {
     const args = ["--variant=minbase", "--quiet"];
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
     args.push(this.suite, "-");
-    const tarArgs = ["-x", "-C", target, "--exclude=./dev/*", "--numeric-owner"];
-    if (ctx.rootless) tarArgs.push("--no-same-owner");
+    // Its own process group: when writing the tarball fails (cm gone, extraction refused),
+    // mmdebstrap sends SIGHUP to its whole process group, which would otherwise include cm and
+    // whatever started cm. An interrupted cm ends the group itself (below).
+    const mm = track(spawn(requireTool("mmdebstrap"), args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
+    const stop = () => {
+      try {
+        if (mm.pid !== undefined) process.kill(-mm.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    process.prependOnceListener("SIGINT", stop);
+    process.prependOnceListener("SIGTERM", stop);
+    let stderr = "";
+    mm.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    const exited = new Promise<number>((resolve) => {
+      mm.on("error", () => resolve(-1));
+      mm.on("close", (code) => resolve(code ?? -1));
+    });
+    let extractError: unknown;
+    try {
+      await extractTar(mm.stdout, target, {
+        rootless: ctx.rootless,
+        what: `the output of mmdebstrap for ${this.description}`,
+        onProgress: extractionDetail(ctx.progress),
+      });
+    } catch (err) {
+      extractError = err;
+      stop();
+    }
+    const status = await exited;
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    if (status !== 0 && !(extractError instanceof CmError && extractError.code === "unsafe-archive")) {
+      throw new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${lastLine(stderr) || `exit status ${status}`}`, {
+        hint: ctx.rootless
+          ? "as an ordinary user mmdebstrap needs subordinate ids (/etc/subuid, /etc/subgid, package uidmap) and user namespaces"
+          : "check the suite and package names and that the Debian archive is reachable",
+      });
+    }
+    if (extractError !== undefined) throw extractError;
+  }
+
+  /** debootstrap (root only) writes the tree directly. */
+  private debootstrap(target: string, ctx: SourceContext): Promise<void> {
+    const args = ["--variant=minbase"];
+    if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
+    args.push(this.suite, target);
     return new Promise((resolve, reject) => {
-      const mm = track(spawn(mmdebstrap, args, { stdio: ["ignore", "pipe", "pipe"] }));
-      const tx = track(spawn(tar, tarArgs, { stdio: ["pipe", "ignore", "pipe"] }));
-      mm.stdout.pipe(tx.stdin);
-      let mmErr = "";
-      let txErr = "";
-      mm.stderr.setEncoding("utf8").on("data", (d: string) => {
-        mmErr = (mmErr + d).slice(-4000);
-      });
-      tx.stderr.setEncoding("utf8").on("data", (d: string) => {
-        txErr = (txErr + d).slice(-4000);
-      });
-      let pending = 2;
-      let failure: CmError | undefined;
-      const finish = () => {
-        if (--pending > 0) return;
-        if (failure) reject(failure);
-        else resolve();
+      const child = track(spawn(requireTool("debootstrap"), args, { stdio: ["ignore", "pipe", "pipe"] }));
+      let out = "";
+      const collect = (d: string) => {
+        out = (out + d).slice(-4000);
+        const last = lastLine(d);
+        if (last) ctx.progress.detail(last.replace(/^I: /, "").slice(0, 60));
       };
-      mm.on("error", (e) => {
-        failure ??= new CmError("bootstrap-failed", `could not run mmdebstrap: ${e.message}`);
-      });
-      mm.on("close", (code) => {
-        if (code !== 0) {
-          const why = lastLines(mmErr) || `exit status ${code}`;
-          failure ??= new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${why}`, {
-            hint: ctx.rootless
-              ? "as an ordinary user mmdebstrap needs subordinate ids (/etc/subuid, /etc/subgid, package uidmap) and user namespaces; see `mmdebstrap --help`"
-              : "check the suite and package names and that the Debian archive is reachable",
-          });
-        }
-        finish();
-      });
-      tx.on("close", (code) => {
-        if (code !== 0) failure ??= new CmError("bootstrap-failed", `extracting the bootstrap failed: ${lastLines(txErr)}`);
-        finish();
+      child.stdout.setEncoding("utf8").on("data", collect);
+      child.stderr.setEncoding("utf8").on("data", collect);
+      child.on("error", (e) => reject(new CmError("bootstrap-failed", `could not run debootstrap: ${e.message}`)));
+      child.on("close", (code) => {
+        if (code === 0) return resolve();
+        reject(
+          new CmError("bootstrap-failed", `debootstrap failed for ${this.description}: ${lastLine(out) || `exit status ${code}`}`, {
+            hint: "check the suite and package names and that the Debian archive is reachable",
+          }),
+        );
       });
     });
   }
 }
 
-function lastLines(text: string): string {
-  return text
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .slice(-1)
-    .join(" ")
-    .replace(/^[EW]: /, "");
+function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .pop()
+      ?.replace(/^[EW]: /, "") ?? ""
+  );
 }

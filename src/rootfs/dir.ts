@@ -3,7 +3,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { copyTree } from "./copy.ts";
-import type { RootfsSource, SourceContext } from "./source.ts";
+import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 export class DirSource implements RootfsSource {
   readonly path: string;
@@ -27,8 +27,9 @@ export class DirSource implements RootfsSource {
       });
   }
 
-  async materialize(target: string, ctx: SourceContext): Promise<void> {
+  async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     ctx.progress.phase(`copying ${this.path}`);
     await copyTree(this.path, target);
+    return undefined;
   }
 }

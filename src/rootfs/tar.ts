@@ -2,8 +2,9 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CmError } from "../errors.ts";
-import { extractTarball } from "./extract.ts";
-import type { RootfsSource, SourceContext } from "./source.ts";
+import { extractionDetail } from "../ui/progress.ts";
+import { extractTarFile } from "./extract.ts";
+import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 export class TarSource implements RootfsSource {
   readonly path: string;
@@ -23,8 +24,10 @@ export class TarSource implements RootfsSource {
     }
   }
 
-  async materialize(target: string, ctx: SourceContext): Promise<void> {
+  /** Untrusted input: the safe extractor (see extract.ts), with bytes and entries as progress. */
+  async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     ctx.progress.phase(`extracting ${this.path}`);
-    await extractTarball(this.path, target, { rootless: ctx.rootless });
+    await extractTarFile(this.path, target, { rootless: ctx.rootless, onProgress: extractionDetail(ctx.progress) });
+    return undefined;
   }
 }

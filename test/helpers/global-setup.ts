@@ -33,12 +33,29 @@ function which(tool: string): string | undefined {
 
 function requirePrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error("the integration tests run as root (they also create and use an unprivileged user)");
-  const missing = ["runc", "mmdebstrap", "newuidmap", "busybox", "setpriv", "tar", "useradd", "runsc", "crun", "script"].filter(
-    (t) => !which(t),
-  );
+  const tools = [
+    "runc",
+    "mmdebstrap",
+    "newuidmap",
+    "busybox",
+    "setpriv",
+    "tar",
+    "useradd",
+    "podman",
+    "runsc",
+    "crun",
+    "debootstrap",
+    "xz",
+    "zstd",
+    "script",
+    "docker-registry",
+    "skopeo",
+    "htpasswd",
+  ];
+  const missing = tools.filter((t) => !which(t));
   if (missing.length)
     throw new Error(
-      `missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static runsc crun bsdutils)`,
+      `missing test prerequisites: ${missing.join(", ")} (apt-get install runc mmdebstrap uidmap busybox-static runsc crun bsdutils podman debootstrap xz-utils zstd docker-registry skopeo apache2-utils)`,
     );
   if (!existsSync(join(repo, "dist/main.js"))) throw new Error("cm is not built: run npm run build first");
 }

@@ -11,6 +11,7 @@ import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
 import { hardening } from "./hardening.ts";
+import { type ImageDefaults, imageDefaults } from "./image.ts";
 import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
 import {
   annotations,
@@ -26,6 +27,8 @@ import {
 } from "./transforms.ts";
 import type { OciSpec, Seccomp } from "./types.ts";
 
+export type { ImageDefaults } from "./image.ts";
+export { IMAGE_ANNOTATION, imageCommand } from "./image.ts";
 export type { OciSpec } from "./types.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */
@@ -54,6 +57,8 @@ export interface BundleSpecInput {
   resolvConf: boolean;
   /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
   arch: string;
+  /** Run defaults from an image's config (image sources only). */
+  image?: ImageDefaults | undefined;
 }
 
 export function bundleSpec(input: BundleSpecInput): OciSpec {
@@ -88,6 +93,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
     }),
+    input.image ? imageDefaults(input.image, input.rootless) : (spec) => spec,
   );
   return build(baseSpec(input.rootless));
 }

@@ -1,0 +1,171 @@
+/**
+ * Resolving an image on a registry: tag -> manifest (through an index, for the platform) -> config
+ * and layers. Blobs go through the cache (blobs.ts); layer downloads run a few at a time and each
+ * layer is handed to the unpacker as soon as it is complete and verified, in order, so that
+ * downloading and unpacking overlap.
+ */
+import { createReadStream, readFileSync } from "node:fs";
+import { CmError } from "../errors.ts";
+import type { Progress } from "../ui/progress.ts";
+import { BlobStore } from "./blobs.ts";
+import { loadCredentials } from "./credentials.ts";
+import {
+  type Descriptor,
+  formatPlatform,
+  type Index,
+  type Manifest,
+  type Platform,
+  parseImageConfig,
+  parseManifest,
+  selectPlatform,
+} from "./manifest.ts";
+import { formatReference, manifestSelector, type Reference } from "./reference.ts";
+import { Registry } from "./registry.ts";
+import { mb, type ResolvedImage, shortDigest } from "./unpack.ts";
+
+export interface PullOptions {
+  platform: Platform;
+  /** true when the user named the platform (a single-platform image must then match it) */
+  explicitPlatform: boolean;
+  insecure: readonly string[];
+  cache: string;
+  progress: Progress;
+  env: Record<string, string | undefined>;
+  home: string;
+  concurrency?: number;
+}
+
+/** Runs at most `n` of the given tasks at a time, in order of submission. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return (task) =>
+    new Promise((resolve, reject) => {
+      const run = () => {
+        active++;
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            queue.shift()?.();
+          });
+      };
+      if (active < n) run();
+      else queue.push(run);
+    });
+}
+
+export async function resolveRegistryImage(ref: Reference, opts: PullOptions): Promise<ResolvedImage> {
+  const name = formatReference(ref);
+  const abort = new AbortController();
+  const credentials = loadCredentials(opts.env, opts.home, ref.registry, ref.repository);
+  const registry = new Registry(ref, {
+    insecure: opts.insecure,
+    credentials,
+    fetch: (input, init) => fetch(input, { ...init, signal: abort.signal }),
+  });
+  const blobs = new BlobStore(opts.cache);
+  opts.progress.phase(`resolving ${name}`);
+
+  // The top manifest is always asked for (a tag moves); everything below it is by digest and cached.
+  const top = await registry.manifest(manifestSelector(ref));
+  let doc: Index | Manifest = parseManifest(top.bytes, top.contentType, name);
+  let digest = top.digest;
+  for (let depth = 0; doc.kind === "index"; depth++) {
+    if (depth > 2) throw new CmError("bad-manifest", `${name}: image indexes nested too deeply`);
+    const chosen = selectPlatform(doc, opts.platform, name);
+    const bytes = await manifestByDigest(registry, blobs, chosen);
+    doc = parseManifest(bytes, chosen.mediaType, `${name} (${formatPlatform(opts.platform)})`);
+    digest = chosen.digest;
+  }
+  const manifest = doc;
+  const config = parseImageConfig(
+    readFileSync(
+      await blobs.ensure(
+        manifest.config,
+        `the config of ${name}`,
+        (o) => registry.blob(manifest.config.digest, o, name),
+        () => {},
+      ),
+    ),
+    name,
+  );
+  if (config.os && config.architecture) {
+    const got: Platform = { os: config.os, architecture: config.architecture };
+    if (got.os !== opts.platform.os || got.architecture !== opts.platform.architecture) {
+      throw new CmError(
+        "no-matching-platform",
+        `${name} is an image for ${formatPlatform(got)} only, not ${formatPlatform(opts.platform)}`,
+        {
+          hint: opts.explicitPlatform
+            ? "pick a platform the image offers"
+            : "this host cannot run it; use an image built for this platform",
+        },
+      );
+    }
+  }
+
+  // Downloads: a few at a time, progress per layer and in total.
+  const total = manifest.layers.reduce((s, l) => s + l.size, 0);
+  const got = manifest.layers.map(() => 0);
+  const active = new Set<number>();
+  const show = () => {
+    const sum = got.reduce((s, n) => s + n, 0);
+    const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
+    opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
+  };
+  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
+  const limit = limiter(opts.concurrency ?? 3);
+  const n = manifest.layers.length;
+  const downloads = manifest.layers.map((layer, i) => {
+    const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
+    const p = limit(() => {
+      if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
+      active.add(i);
+      return blobs
+        .ensure(
+          layer,
+          what,
+          (offset) => registry.blob(layer.digest, offset, what),
+          (bytes) => {
+            got[i] = bytes;
+            show();
+          },
+        )
+        .finally(() => {
+          active.delete(i);
+          show();
+        });
+    });
+    p.catch(() => {}); // observed when its layer's turn comes
+    return p;
+  });
+  return {
+    description: `image:${name}`,
+    digest,
+    config,
+    cancel: () => abort.abort(),
+    layers: manifest.layers.map((layer, i) => ({
+      what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`,
+      size: layer.size,
+      diffId: config.diffIds[i],
+      open: async () => createReadStream(await (downloads[i] as Promise<string>), { highWaterMark: 256 * 1024 }),
+    })),
+  };
+}
+
+async function manifestByDigest(registry: Registry, blobs: BlobStore, desc: Descriptor): Promise<Buffer> {
+  if (blobs.has(desc)) return readFileSync(blobs.path(desc.digest));
+  const m = await registry.manifest(desc.digest, desc.mediaType);
+  if (m.bytes.length !== desc.size) {
+    throw new CmError(
+      "digest-mismatch",
+      `the manifest ${shortDigest(desc.digest)} has ${m.bytes.length} bytes, not ${desc.size} as its index says`,
+      {
+        hint: "the registry sent different content than the index describes; nothing was created",
+      },
+    );
+  }
+  blobs.put(desc.digest, m.bytes);
+  return m.bytes;
+}

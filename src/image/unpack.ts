@@ -1,0 +1,93 @@
+/**
+ * What every image source (registry, OCI layout, docker-archive) resolves to, and the one place
+ * where its layers are applied, in order, to a root filesystem.
+ */
+import { createHash } from "node:crypto";
+import { type Readable, Transform } from "node:stream";
+import { CmError } from "../errors.ts";
+import type { Progress } from "../ui/progress.ts";
+import { applyLayer } from "./layers.ts";
+import type { ImageConfig } from "./manifest.ts";
+
+export interface ImageLayer {
+  /** "layer 2/3 (sha256:abcd…)" */
+  what: string;
+  /** compressed size, when known */
+  size: number | undefined;
+  diffId: string | undefined;
+  /** the layer's bytes (compressed or not), verified by the time it ends */
+  open(): Promise<Readable>;
+}
+
+export interface ResolvedImage {
+  /** the canonical text recorded with the bundle */
+  description: string;
+  /** the manifest's digest, when there is one */
+  digest: string | undefined;
+  config: ImageConfig;
+  layers: ImageLayer[];
+  /** stops background work (downloads) after a failure */
+  cancel?: () => void;
+}
+
+export function shortDigest(digest: string): string {
+  return digest.slice(0, "sha256:".length + 12);
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+export async function unpackImage(image: ResolvedImage, rootfs: string, opts: { rootless: boolean; progress: Progress }): Promise<void> {
+  if (image.config.diffIds.length !== 0 && image.config.diffIds.length !== image.layers.length) {
+    throw new CmError(
+      "bad-manifest",
+      `${image.description}: the image config lists ${image.config.diffIds.length} layers, the manifest ${image.layers.length}`,
+      {
+        hint: "the image is damaged",
+      },
+    );
+  }
+  let skipped = 0;
+  for (const [i, layer] of image.layers.entries()) {
+    const stream = await layer.open();
+    opts.progress.phase(`unpacking ${layer.what}`);
+    const r = await applyLayer(stream, rootfs, {
+      rootless: opts.rootless,
+      what: `${layer.what} of ${image.description}`,
+      diffId: image.config.diffIds[i],
+    });
+    skipped += r.skippedDevices;
+  }
+  if (skipped > 0) opts.progress.phase(`skipped ${skipped} device node(s) and FIFO(s): runc provides /dev`);
+}
+
+/**
+ * A pass-through that checks size and sha256 of what flows through it; at the end, a mismatch
+ * is a stream error (so the layer's application fails before the bundle is committed).
+ */
+export function verifying(digest: string, size: number | undefined, what: string): Transform {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const got = `sha256:${hash.digest("hex")}`;
+      if ((size !== undefined && bytes !== size) || got !== digest) {
+        cb(
+          new CmError(
+            "digest-mismatch",
+            `${what} does not match its digest ${shortDigest(digest)}…${size !== undefined && bytes !== size ? ` (${bytes} bytes, not ${size})` : ""}`,
+            {
+              hint: "the image is damaged or was changed; nothing was created",
+            },
+          ),
+        );
+      } else cb();
+    },
+  });
+}

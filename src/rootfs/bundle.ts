@@ -1,0 +1,49 @@
+/** bundle:[PROJECT/]BUNDLE: a copy of another bundle's root filesystem (default: this project's). */
+import { join } from "node:path";
+import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
+import { CmError } from "../errors.ts";
+import { bundleNames, readBundle } from "../store/bundles.ts";
+import { copyTree } from "./copy.ts";
+import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
+
+export class BundleSource implements RootfsSource {
+  readonly project: string | undefined;
+  readonly bundle: string;
+  readonly description: string;
+
+  constructor(spec: string) {
+    const slash = spec.indexOf("/");
+    const project = slash < 0 ? undefined : spec.slice(0, slash);
+    const bundle = slash < 0 ? spec : spec.slice(slash + 1);
+    if (project !== undefined) checkProjectName(project);
+    this.project = project;
+    this.bundle = checkBundleName(bundle);
+    this.description = `bundle:${spec}`;
+  }
+
+  private key(ctx: SourceContext): string {
+    return this.project === undefined ? ctx.projectKey : projectKey(this.project);
+  }
+
+  check(ctx: SourceContext): void {
+    const key = this.key(ctx);
+    if (readBundle(ctx.data, key, this.bundle)) return;
+    const existing = bundleNames(ctx.data, key);
+    const project = this.project ?? "this project";
+    throw new CmError(
+      "bad-source",
+      `no bundle ${JSON.stringify(this.bundle)} in ${this.project ? `project ${JSON.stringify(project)}` : project} to copy from`,
+      {
+        hint: existing.length ? `its bundles: ${existing.join(", ")}` : "see cm list",
+      },
+    );
+  }
+
+  async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
+    const info = readBundle(ctx.data, this.key(ctx), this.bundle);
+    if (!info) throw new CmError("bad-source", `bundle ${this.description} disappeared while copying`, { hint: "try again" });
+    ctx.progress.phase(`copying the root filesystem of ${this.description}`);
+    await copyTree(join(info.dir, "rootfs"), target);
+    return info.sizeBytes === undefined ? undefined : { sizeBytes: info.sizeBytes };
+  }
+}
