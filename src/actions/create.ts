@@ -12,7 +12,7 @@
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { checkBundleName, hostnameFor } from "../core/names.ts";
+import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
 import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
@@ -172,7 +172,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       renameSync(work, final);
     }
     progress.done(
-      `created bundle ${bundle} of project ${JSON.stringify(project.name)} from ${source.description}${made?.note ? ` ${made.note}` : ""}`,
+      `created bundle ${bundle} of project ${displayName(project.name)} from ${source.description}${made?.note ? ` ${made.note}` : ""}`,
     );
   } catch (err) {
     progress.stop();

@@ -1,4 +1,5 @@
 /** cm list: projects and bundles, with size (as measured at create) and project path. */
+import { displayName } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
 import type { CmError } from "../errors.ts";
 import { listBundles } from "../store/bundles.ts";
@@ -35,22 +36,16 @@ export function formatTable(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
-/** Control characters (a newline in a directory name) would break the table: shown escaped. */
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
-  return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text).slice(1, -1) : text;
-}
-
 export function formatList(entries: ListEntry[]): string {
   const rows = [["PROJECT", "BUNDLE", "SIZE", "CREATED", "SOURCE", "PATH"]];
   for (const e of entries) {
     rows.push([
-      printable(e.project),
+      displayName(e.project),
       e.bundle,
       e.sizeBytes === null ? "-" : formatBytes(e.sizeBytes),
       e.created.slice(0, 19).replace("T", " "),
       e.source,
-      printable(e.path),
+      displayName(e.path),
     ]);
   }
   return formatTable(rows);

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, relative, sep } from "node:path";
-import { checkProjectName, projectKey } from "../core/names.ts";
+import { checkProjectName, displayName, projectKey } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { type BundleInfo, bundleNames, listBundles, readBundle } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
@@ -122,7 +122,7 @@ export function checkOwnership(project: Project, bundle: BundleInfo): string {
 export function missingBundle(ctx: Context, project: Project, bundle: string): CmError {
   const existing = bundleNames(ctx.layout.data, project.key);
   const hint = existing.length
-    ? `existing bundles of ${JSON.stringify(project.name)}: ${existing.join(", ")}`
+    ? `existing bundles of ${displayName(project.name)}: ${existing.join(", ")}`
     : `create it first: cm create${bundle === "default" ? "" : ` ${bundle}`}`;
   return new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(project.name)}`, { hint });
 }

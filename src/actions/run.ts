@@ -225,7 +225,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     stop();
     // The runtime writes the pid file once the container's process exists: without it, the
     // failure was the runtime's (a bad -w or -v, an unusable rootfs), not the command's.
-    if (status !== 0 && !existsSync(pidFile)) {
+    // (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
+    if (status !== 0 && existsSync(dir) && !existsSync(pidFile)) {
       throw new CmError("start-failed", `the container did not start: ${basename(runtimeBin)} failed (its error is above)`, {
         hint: "check the options (-w, -v, --runtime) and the bundle",
       });

@@ -72,3 +72,9 @@ export function hostnameFor(name: string): string {
 
 /** runc's rule for container IDs. */
 export const CONTAINER_ID = /^[\w+.-]+$/;
+
+/** A name as messages and tables show it: as it is, or quoted when it holds control characters (a newline). */
+export function displayName(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+  return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
+}
