@@ -234,7 +234,11 @@ export class DebianSource implements RootfsSource {
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
     args.push(this.suite, target);
     return new Promise((resolve, reject) => {
-      const child = track(spawn(requireTool("debootstrap"), args, { stdio: ["ignore", "pipe", "pipe"] }));
+      // debootstrap runs chroot, mount and friends from sbin, which an ordinary PATH may lack.
+      const path = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].filter(Boolean).join(":");
+      const child = track(
+        spawn(requireTool("debootstrap"), args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: path } }),
+      );
       let out = "";
       const collect = (d: string) => {
         out = (out + d).slice(-4000);

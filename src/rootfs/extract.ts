@@ -37,7 +37,6 @@ import {
   type Stats,
   symlinkSync,
   unlinkSync,
-  utimesSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -213,6 +212,8 @@ class Writer {
     if (st.isDirectory()) {
       removeTree(p);
       this.dirs.clear();
+      // Its pending mode/time fixes are void: the path may become a symlink, never chmod through it.
+      this.fixes = this.fixes.filter((f) => f.path !== p && !f.path.startsWith(`${p}/`));
     } else {
       unlinkSync(p);
       if (st.isSymbolicLink()) this.dirs.clear();
@@ -382,12 +383,18 @@ class Writer {
     for (let i = this.fixes.length - 1; i >= 0; i--) {
       const f = this.fixes[i] as DirFix;
       try {
-        if (f.uid !== undefined && f.gid !== undefined) lchownSync(f.path, f.uid, f.gid);
-        chmodSync(f.path, f.mode);
-        if (f.mtime) utimesSync(f.path, f.mtime, f.mtime);
+        // Through a descriptor opened without following a symlink: only the directory itself.
+        const fd = openSync(f.path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+        try {
+          if (f.uid !== undefined && f.gid !== undefined) fchownSync(fd, f.uid, f.gid);
+          fchmodSync(fd, f.mode);
+          if (f.mtime) futimesSync(fd, f.mtime, f.mtime);
+        } finally {
+          closeSync(fd);
+        }
       } catch (err) {
         // replaced by a later entry: nothing to fix
-        if (!isErrno(err, "ENOENT") && !isErrno(err, "ENOTDIR")) throw err;
+        if (!isErrno(err, "ENOENT") && !isErrno(err, "ENOTDIR") && !isErrno(err, "ELOOP")) throw err;
       }
     }
   }

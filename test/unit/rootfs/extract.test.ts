@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -205,6 +216,24 @@ describe("extractTar: hostile archives never write outside the root", () => {
       ),
       /hard link/,
     );
+    assertOutsideUntouched(p);
+  });
+
+  test("a directory replaced by a symlink to outside: its deferred mode and time never reach the outside", async () => {
+    const p = place();
+    chmodSync(p.outside, 0o755);
+    const before = statSync(p.outside);
+    await extract(
+      p.root,
+      tarball([
+        { path: "a/", type: "Directory", mode: 0o777, mtime: new Date(0) },
+        { path: "a/b/", type: "Directory", mode: 0o777, mtime: new Date(0) },
+        { path: "a", type: "SymbolicLink", linkpath: p.outside },
+      ]),
+    );
+    const st = statSync(p.outside);
+    assert.equal(st.mode & 0o7777, 0o755);
+    assert.equal(st.mtimeMs, before.mtimeMs);
     assertOutsideUntouched(p);
   });
 
