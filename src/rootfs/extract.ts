@@ -253,7 +253,12 @@ class Writer {
       if (name === ".wh..wh..opq") {
         this.opaque(parent);
       } else {
-        const victim = join(parent, name.slice(4));
+        // ".wh.." and ".wh..." would name the directory itself or its parent: never a thing to remove.
+        const gone = name.slice(4);
+        if (gone === "" || gone === "." || gone === "..") {
+          throw this.unsafe(e.path, "is a whiteout of the directory itself or its parent");
+        }
+        const victim = join(parent, gone);
         const st = this.existing(victim);
         if (st) this.clear(victim, st);
       }

@@ -322,6 +322,20 @@ describe("extractTar: OCI whiteouts (layers)", () => {
     assert.deepEqual(ls, ["new-after", "new-before", "sub"]);
   });
 
+  test("whiteouts of the directory itself or its parent (.wh.. and .wh...) are refused; nothing is removed", async () => {
+    for (const path of [".wh..", ".wh...", "etc/.wh..", "etc/.wh..."]) {
+      const p = place();
+      await extract(p.root, tarball(lower), { whiteouts: true });
+      await assert.rejects(
+        extract(p.root, tarball([{ path, body: "" }]), { whiteouts: true }),
+        (e: unknown) => e instanceof CmError && e.code === "unsafe-archive",
+        path,
+      );
+      assert.equal(readFileSync(join(p.root, "etc/keep"), "utf8"), "keep", path);
+      assertOutsideUntouched(p);
+    }
+  });
+
   test("without whiteouts: .wh. files are ordinary files", async () => {
     const p = place();
     await extract(p.root, tarball([{ path: "etc/.wh.gone", body: "" }]));
