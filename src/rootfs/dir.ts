@@ -1,5 +1,5 @@
 /** dir:PATH: a copy of an existing directory tree. */
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { copyTree } from "./copy.ts";
@@ -14,7 +14,7 @@ export class DirSource implements RootfsSource {
     this.description = `dir:${this.path}`;
   }
 
-  check(): void {
+  check(ctx: SourceContext): void {
     let isDir = false;
     try {
       isDir = statSync(this.path).isDirectory();
@@ -25,6 +25,22 @@ export class DirSource implements RootfsSource {
       throw new CmError("bad-source", `${this.path} is not a readable directory`, {
         hint: "give dir:PATH of an existing root filesystem tree",
       });
+    // The host's own root, its kernel file systems, or a tree holding cm's own directories (the
+    // copy would copy itself) are never a root filesystem to copy.
+    const real = realpathSync(this.path);
+    const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+    const own = [ctx.data, ctx.cache].map((d) => {
+      try {
+        return realpathSync(d);
+      } catch {
+        return d;
+      }
+    });
+    if (real === "/" || ["/proc", "/sys", "/dev", "/run"].some((d) => inside(real, d)) || own.some((d) => inside(d, real))) {
+      throw new CmError("bad-source", `refusing dir:${real}: it is the host's root, a kernel file system, or holds cm's own directories`, {
+        hint: "give dir:PATH of a root filesystem tree of its own (for example one made with mmdebstrap or debootstrap)",
+      });
+    }
   }
 
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {

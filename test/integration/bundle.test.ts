@@ -79,6 +79,8 @@ for (const as of USERS) {
         ["create", "--from", "nowhere:x"],
         ["create", "--from", "tar:/does/not/exist.tar"],
         ["create", "--from", "dir:/does/not/exist"],
+        ["create", "--from", "dir:/"],
+        ["create", "--from", "dir:/proc"],
         ["create", "--from", `dir:${fixtures.busybox}`, "--packages", "curl"],
         ["create", "--project", "..", "--from", `dir:${fixtures.busybox}`],
         ["create", "--project", "a/b", "--from", `dir:${fixtures.busybox}`],
