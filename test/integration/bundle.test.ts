@@ -120,7 +120,9 @@ describe("missing tools", () => {
     const hidden = (args: string[]) => {
       // an empty cache of its own: with a cached base, a Debian create needs no mmdebstrap at all
       const envArgs = Object.entries({ ...sb.env, CM_CACHE_DIR: sb.mkdir("empty-cache") }).map(([k, v]) => `${k}=${v}`);
-      const script = 'mount --bind /dev/null "$(command -v mmdebstrap)" && mount --bind /dev/null /usr/sbin/runc && exec "$@"';
+      // (debootstrap too: as root it is the fallback when mmdebstrap is missing)
+      const script =
+        'mount --bind /dev/null "$(command -v mmdebstrap)" && mount --bind /dev/null /usr/sbin/debootstrap && mount --bind /dev/null /usr/sbin/runc && exec "$@"';
       const r = spawnSync(
         "unshare",
         ["--mount", "--propagation", "private", "sh", "-c", script, "sh", "env", "-i", ...envArgs, fixtures.bin, ...args],
@@ -134,7 +136,7 @@ describe("missing tools", () => {
     const create = hidden(["create", "other", "--from", "debian:bookworm"]);
     assert.equal(create.status, 125, create.stderr);
     assert.ok(isOneLineError(create.stderr), create.stderr);
-    assert.match(create.stderr, /mmdebstrap not found.*apt-get install mmdebstrap/);
+    assert.match(create.stderr, /mmdebstrap.*apt-get install mmdebstrap/);
     const run = hidden(["run", "--", "true"]);
     assert.equal(run.status, 125, run.stderr);
     assert.match(run.stderr, /runc not found.*apt-get install runc/);
