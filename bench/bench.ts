@@ -149,24 +149,25 @@ function ensureUser(): void {
 function install(): { bin: string; node: string } {
   const dir = join(W, "install");
   mkdirSync(join(dir, "bin"), { recursive: true, mode: 0o755 });
-  const shebang = readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0] ?? "";
   const node = join(dir, "node");
-  copyFileSync(realpathSync(shebang.slice(2)), node);
+  copyFileSync(cmNode(), node);
   chmodSync(node, 0o755);
   cpSync(join(repo, "dist"), join(dir, "dist"), { recursive: true });
   const main = join(dir, "dist/main.js");
   const text = readFileSync(main, "utf8");
   const bin = join(dir, "bin/cm");
-  if (text.startsWith("#!")) {
-    writeFileSync(main, `#!${node}${text.slice(text.indexOf("\n"))}`);
-    symlinkSync("../dist/main.js", bin);
-  } else {
-    writeFileSync(bin, `#!${node}\nimport "../dist/main.js";\n`);
-  }
+  // the build's layout: dist/main.js starts with `#!NODE --`, bin/cm links to it
+  writeFileSync(main, `#!${node} --${text.slice(text.indexOf("\n"))}`);
+  symlinkSync("../dist/main.js", bin);
   execFileSync("chmod", ["-R", "a+rX", dir]);
   chmodSync(main, 0o755);
-  if (!text.startsWith("#!")) chmodSync(bin, 0o755);
   return { bin, node };
+}
+
+/** The Node binary the build chose: the shebang of bin/cm, without its trailing " --". */
+function cmNode(): string {
+  const line = readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0] ?? "";
+  return realpathSync(line.slice(2).replace(/ --$/, ""));
 }
 
 function sandbox(as: As): Sandbox {
@@ -881,7 +882,7 @@ function info(): Record<string, string> {
     const r = spawnSync(f, a, { encoding: "utf8" });
     return r.status === 0 ? (r.stdout.split("\n")[0] ?? "").trim() : "n/a";
   };
-  const shebang = readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2) ?? "";
+  const shebang = cmNode();
   return {
     date: new Date().toISOString(),
     machine: `${cpus()[0]?.model ?? "?"} x${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}`,
