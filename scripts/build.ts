@@ -32,10 +32,7 @@ if (node.length > 250) {
 rmSync(join(root, "dist"), { recursive: true, force: true });
 await build({
   entryPoints: [join(root, "src/main.ts")],
-  outfile: join(root, "dist/main.js"),
-  // "--" ends Node's own options: without it Node 26 reads a later `--env-file X` (cm run's
-  // option) as its own, loading X into cm's environment or exiting 9 when X is missing.
-  banner: { js: `#!${node} --` },
+  outfile: join(root, "dist/cm.js"),
   bundle: true,
   format: "cjs",
   platform: "node",
@@ -47,6 +44,24 @@ await build({
   logLevel: "warning",
 });
 writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
+// dist/main.js is the launcher: its shebang names the Node binary ("--" ends Node's own options:
+// without it Node 26 reads a later `--env-file X`, cm run's option, as its own). It turns on
+// Node's compile cache before loading the bundle, so the ~500 KB bundle is not compiled again on
+// every start (measured: cm --version 35 -> 29 ms). The cache lives in cm's cache directory, per
+// user; where it cannot be written Node silently runs without it.
+writeFileSync(
+  join(root, "dist/main.js"),
+  `#!${node} --
+"use strict";
+try {
+  const env = process.env;
+  const abs = (v) => (v && v.startsWith("/") ? v : undefined);
+  const cache = abs(env.CM_CACHE_DIR) ?? \`\${abs(env.XDG_CACHE_HOME) ?? \`\${env.HOME || require("node:os").homedir()}/.cache\`}/cm\`;
+  require("node:module").enableCompileCache?.(\`\${cache}/node-compile-cache\`);
+} catch {}
+require("./cm.js");
+`,
+);
 chmodSync(join(root, "dist/main.js"), 0o755);
 mkdirSync(join(root, "bin"), { recursive: true });
 const launcher = join(root, "bin/cm");

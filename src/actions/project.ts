@@ -7,7 +7,7 @@ import { realpathSync } from "node:fs";
 import { basename, dirname, relative, sep } from "node:path";
 import { checkProjectName, displayName, projectKey } from "../core/names.ts";
 import { CmError } from "../errors.ts";
-import { type BundleInfo, bundleNames, listBundles, readBundle } from "../store/bundles.ts";
+import { type BundleInfo, bundleNames, readBundle } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
 
 export interface Project {
@@ -135,5 +135,14 @@ export function requireBundle(ctx: Context, project: Project, bundle: string): B
 
 /** Any bundle already recorded for this project key, to compare its project directory. */
 export function firstBundle(ctx: Context, key: string): BundleInfo | undefined {
-  return listBundles(ctx.layout.data, key)[0];
+  // Only as many config.json files as it takes to find a readable one: this is on cm run's path.
+  for (const name of bundleNames(ctx.layout.data, key)) {
+    try {
+      const info = readBundle(ctx.layout.data, key, name);
+      if (info) return info;
+    } catch {
+      // a damaged bundle: look at the next one
+    }
+  }
+  return undefined;
 }
