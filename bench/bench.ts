@@ -614,6 +614,18 @@ function benchCreate(sb: Sandbox, cm: string, tar: string, podman: string | unde
   const base = join(sb.env.CM_CACHE_DIR as string, "bases", "debian-bookworm-amd64-minbase");
   mkdirSync(join(base, "rootfs"), { recursive: true, mode: 0o755 });
   check(spawnSync("tar", ["-x", "-C", join(base, "rootfs"), "--exclude=./dev/*", "--numeric-owner", "-f", tar]), "priming cm's cache");
+  // A base is complete when its meta.json exists (store/cache.ts); without it cm would bootstrap again.
+  const du = spawnSync("du", ["-s", "-B1", join(base, "rootfs")], { encoding: "utf8" });
+  writeFileSync(
+    join(base, "meta.json"),
+    JSON.stringify({
+      key: "debian-bookworm-amd64-minbase",
+      source: "debian:bookworm",
+      tool: "mmdebstrap",
+      created: new Date().toISOString(),
+      sizeBytes: Number(du.stdout.split("\t")[0]) || 0,
+    }),
+  );
   const x = join(sb.dir, "tmp", "x");
   const rm = (p: string) => check(spawnSync("rm", ["-rf", p]), `rm -rf ${p}`);
   const wproject = join(sb.dir, "work", "createproj");
