@@ -605,7 +605,11 @@ async function benchExec(sb: Sandbox, cm: string, runc: string, bareBundle: stri
   }
   hyperfine(g, sb, cmds, N.start);
   spawnSync(runc, ["--root", state, "delete", "--force", "execbox"], { stdio: "ignore" });
-  if (cmId) runAs(sb, cm, ["stop", "--time", "0", cmId]);
+  // stopped, its run directory (exit status, log) stays until gc: remove it, or the 50-runs count sees it
+  if (cmId) {
+    runAs(sb, cm, ["stop", "--time", "0", cmId]);
+    runAs(sb, cm, ["gc"]);
+  }
 }
 
 function benchCreate(sb: Sandbox, cm: string, tar: string, podman: string | undefined, image: string, podmanFlags: string[]): void {
