@@ -151,6 +151,9 @@ export async function applyLayer(source: Readable, rootfs: string, opts: ApplyOp
   try {
     for await (const e of readTar(stream)) {
       result.entries++;
+      // Each entry leaves small objects behind (header, path strings, stat results): with many small
+      // files these, not the streamed bytes, grow the heap. Count each as 64 KiB of pressure.
+      relieve(64 * 1024);
       const parts = entryParts(e.path);
       if (parts === "absolute") throw hostile(opts, e.path, "absolute path");
       if (parts === "dotdot") throw hostile(opts, e.path, "it climbs out with ..");
