@@ -11,7 +11,7 @@
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
-import { readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -19,6 +19,7 @@ import { alive } from "../host/proc.ts";
 import { processesRootedIn } from "../host/procs.ts";
 import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
+import { clearStaleLock } from "../store/lock.ts";
 import { listRuns } from "../store/runs.ts";
 import { containers, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -114,16 +115,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     // Locks of cm processes that are gone (killed with -9): a lock is a directory holding its pid.
     for (const name of list(pdir)) {
       if (!name.endsWith(".lock")) continue;
-      const lock = join(pdir, name);
-      let pid = Number.NaN;
-      try {
-        pid = Number(readFileSync(join(lock, "pid"), "utf8"));
-      } catch {
-        // no pid yet: its owner is just taking it, or died right then; left for the next gc
-        continue;
-      }
-      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
-        rmSync(lock, { recursive: true, force: true });
+      if (clearStaleLock(join(pdir, name))) {
         report.removed.push(`stale lock ${key}/${name}`);
       }
     }

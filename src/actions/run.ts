@@ -170,7 +170,6 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     runtime: kind,
     seccomp,
   });
-  spec.mounts = spec.mounts.map((m) => (m.destination === "/project" ? { ...m, source: projectPath } : m));
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
   const id = newContainerId();

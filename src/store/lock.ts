@@ -36,6 +36,16 @@ function owner(path: string): number | undefined {
   return undefined;
 }
 
+/** Removes the lock at `path` if its owner is gone; true when it did (gc reports it). */
+export function clearStaleLock(path: string): boolean {
+  try {
+    statSync(path);
+  } catch {
+    return false;
+  }
+  return owner(path) === undefined;
+}
+
 export function tryLock(path: string): Lock | { heldBy: number } {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
