@@ -85,6 +85,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
   }
 
+  // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
+  if (source.streams) (await import("../host/lean.ts")).leanProcess();
   const pdir = projectDir(ctx.layout.data, project.key);
   mkdirSync(pdir, { recursive: true, mode: 0o755 });
   const lock = tryLock(join(pdir, `.${bundle}.lock`));

@@ -9,6 +9,7 @@ import type { Materialized, RootfsSource, SourceContext, SourceOptions } from ".
 
 export class DockerArchiveSource implements RootfsSource {
   readonly description: string;
+  readonly streams = true;
   readonly path: string;
   private readonly platform: { platform: Platform; explicit: boolean };
 

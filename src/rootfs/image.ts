@@ -65,6 +65,7 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
 export class ImageSource implements RootfsSource {
   readonly ref: Reference;
   readonly description: string;
+  readonly streams = true;
   private readonly platform: { platform: Platform; explicit: boolean };
   private readonly insecure: string[];
 

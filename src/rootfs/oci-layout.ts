@@ -16,6 +16,7 @@ function isDir(p: string): boolean {
 
 export class OciLayoutSource implements RootfsSource {
   readonly description: string;
+  readonly streams = true;
   private readonly layout: OciLayout;
   private readonly tag: string | undefined;
   private readonly platform: { platform: Platform; explicit: boolean };

@@ -33,6 +33,8 @@ export interface Materialized {
 export interface RootfsSource {
   /** The canonical text of the source, recorded with the bundle ("debian:bookworm"). */
   readonly description: string;
+  /** True when materialising streams a large archive through cm itself (image layers, a tarball): cm then runs lean (host/lean.ts). */
+  readonly streams?: boolean;
   /** Fails early with a clear error if the source cannot be used (tool missing, file unreadable). */
   check(ctx: SourceContext): void;
   /** Fills `target` (an existing empty directory) with the root filesystem. */

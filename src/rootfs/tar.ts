@@ -9,6 +9,7 @@ import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 export class TarSource implements RootfsSource {
   readonly path: string;
   readonly description: string;
+  readonly streams = true;
 
   constructor(path: string) {
     this.path = resolve(path);
