@@ -3,7 +3,8 @@
  * 64 MiB file of random bytes (incompressible, so the layer is ~64 MB on the wire), serves it from a
  * loopback docker-registry, and measures
  *   - cold `cm create --from image:…` (empty blob cache): wall time and cm's peak RSS (VmHWM),
- *   - warm `cm create --force` (blobs cached): wall time and peak RSS,
+ *   - warm `cm create --force` (the image cached): wall time and peak RSS, next to a plain `cp -a`
+ *     of the unpacked tree (what a warm pull should be near),
  *   - the reference: `skopeo copy docker://… oci:DIR` followed by `umoci unpack` when umoci is
  *     installed, else `tar -x` of each layer in order (what a shell script would do),
  * each `--runs` times (default 3), reporting medians.
@@ -87,10 +88,17 @@ try {
   const cold: [number, number][] = [];
   const warm: [number, number][] = [];
   const ref1: number[] = [];
+  const copies: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     rmSync(env.CM_CACHE_DIR, { recursive: true, force: true });
     cold.push(await measure(cm, ["create", "--force", "-q", "--from", `image:${ref}`], env, project));
     warm.push(await measure(cm, ["create", "--force", "-q", "--from", `image:${ref}`], env, project));
+    // what a warm pull should be near: a plain local copy of the unpacked tree
+    const copyTo = join(work, `copy-${i}`);
+    const tc = process.hrtime.bigint();
+    execFileSync("cp", ["-a", "--", join(env.CM_HOME, "proj", "default", "rootfs"), copyTo]);
+    copies.push(Number(process.hrtime.bigint() - tc) / 1e9);
+    rmSync(copyTo, { recursive: true, force: true });
     // reference: skopeo to an OCI layout, then umoci unpack or tar -x of each layer
     const out = join(work, `ref-${i}`);
     mkdirSync(out);
@@ -122,6 +130,9 @@ try {
   );
   console.log(
     `  cm warm (cached)    : ${median(warm.map((x) => x[0])).toFixed(2)} s, peak RSS ${median(warm.map((x) => x[1])).toFixed(0)} MB`,
+  );
+  console.log(
+    `  plain cp -a (rootfs) : ${median(copies).toFixed(2)} s (warm/copy ${(median(warm.map((x) => x[0])) / median(copies)).toFixed(2)}x)`,
   );
   console.log(`  skopeo + ${existsSync("/usr/bin/umoci") ? "umoci unpack" : "tar -x   "}  : ${r.toFixed(2)} s`);
   console.log(`  ratio cm/reference  : ${(c / r).toFixed(2)}x (target <= 1.2x)`);

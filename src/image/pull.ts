@@ -114,32 +114,38 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
     opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
-  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
+  // Downloads start when the first layer is asked for (not at all when the unpacked image is cached).
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
-  const downloads = manifest.layers.map((layer, i) => {
-    const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
-    const p = limit(() => {
-      if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
-      active.add(i);
-      return blobs
-        .ensure(
-          layer,
-          what,
-          (offset) => registry.blob(layer.digest, offset, what),
-          (bytes) => {
-            got[i] = bytes;
+  let downloads: Promise<string>[] | undefined;
+  const start = (): Promise<string>[] => {
+    if (downloads) return downloads;
+    opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
+    downloads = manifest.layers.map((layer, i) => {
+      const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
+      const p = limit(() => {
+        if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
+        active.add(i);
+        return blobs
+          .ensure(
+            layer,
+            what,
+            (offset) => registry.blob(layer.digest, offset, what),
+            (bytes) => {
+              got[i] = bytes;
+              show();
+            },
+          )
+          .finally(() => {
+            active.delete(i);
             show();
-          },
-        )
-        .finally(() => {
-          active.delete(i);
-          show();
-        });
+          });
+      });
+      p.catch(() => {}); // observed when its layer's turn comes
+      return p;
     });
-    p.catch(() => {}); // observed when its layer's turn comes
-    return p;
-  });
+    return downloads;
+  };
   return {
     description: `image:${name}`,
     digest,
@@ -149,7 +155,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
       what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`,
       size: layer.size,
       diffId: config.diffIds[i],
-      open: async () => createReadStream(await (downloads[i] as Promise<string>), { highWaterMark: 256 * 1024 }),
+      open: async () => createReadStream(await (start()[i] as Promise<string>), { highWaterMark: 256 * 1024 }),
     })),
   };
 }

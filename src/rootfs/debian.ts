@@ -3,23 +3,18 @@
  * as a fallback, root only), kept once per suite, architecture and package set in cm's cache; every
  * bundle after the first is a local copy (`cp -a`) of the cached base.
  *
- * The cache fill is exclusive (a lock per key; a second cm waits, then copies what the first made)
- * and atomic (built as .<key>.tmp-<pid>, renamed into place with meta.json written first), so an
- * interrupted fill leaves nothing a later create takes for a base.
+ * The cache fill (base.ts) is exclusive and atomic: an interrupted fill leaves nothing a later
+ * create takes for a base.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { removeTree, writeFileAtomic } from "../host/fs.ts";
 import { findTool, requireTool, track } from "../host/tools.ts";
-import { type BaseMeta, baseExists, baseLockPath, basesDir, readBaseMeta, staleWork } from "../store/cache.ts";
-import { waitLock } from "../store/lock.ts";
 import { extractionDetail } from "../ui/progress.ts";
+import { type Base, ensureBase, haveBase } from "./base.ts";
 import { copyTree } from "./copy.ts";
 import { extractTar } from "./extract.ts";
-import { treeSize } from "./size.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
@@ -116,65 +111,30 @@ export class DebianSource implements RootfsSource {
 
   check(ctx: SourceContext): void {
     // A warm cache needs no bootstrap tool at all.
-    if (!ctx.refresh && baseExists(join(basesDir(ctx.cache), this.key))) return;
+    if (haveBase(ctx, this.key)) return;
     this.pick(ctx);
   }
 
   /** The cached base for this suite/arch/package set, bootstrapped on first use (or --refresh). */
-  async base(ctx: SourceContext): Promise<{ dir: string; meta: BaseMeta | undefined; bootstrapped: boolean }> {
-    const bases = basesDir(ctx.cache);
-    const key = this.key;
-    const dir = join(bases, key);
-    mkdirSync(bases, { recursive: true, mode: 0o755 });
-    if (baseExists(dir) && !ctx.refresh) return { dir, meta: readBaseMeta(dir), bootstrapped: false };
-    const lock = await waitLock(baseLockPath(ctx.cache, key), (pid) =>
-      ctx.progress.phase(`waiting for another cm (pid ${pid}) to bootstrap ${this.description}`),
-    );
-    try {
-      // Whoever held the lock may have just built it (a refresh by another cm counts too).
-      if (baseExists(dir) && !ctx.refresh) return { dir, meta: readBaseMeta(dir), bootstrapped: false };
-      for (const stale of staleWork(ctx.cache, key)) removeTree(stale);
-      const tmp = join(bases, `.${key}.tmp-${process.pid}`);
-      removeTree(tmp);
-      mkdirSync(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
-      let meta: BaseMeta;
-      try {
+  base(ctx: SourceContext): Promise<Base> {
+    return ensureBase(ctx, this.key, {
+      what: `bootstrap ${this.description}`,
+      source: this.description,
+      fill: async (rootfs) => {
         this.pick(ctx);
         ctx.progress.phase(`bootstrapping ${this.description} with ${this.tool}`);
-        if (this.tool === "mmdebstrap") await this.mmdebstrap(join(tmp, "rootfs"), ctx);
-        else await this.debootstrap(join(tmp, "rootfs"), ctx);
-        ctx.progress.phase("measuring the new base");
-        meta = {
-          key,
-          source: this.description,
-          tool: this.tool,
-          created: new Date().toISOString(),
-          sizeBytes: await treeSize(join(tmp, "rootfs")),
-        };
-        writeFileAtomic(join(tmp, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
-      } catch (err) {
-        removeTree(tmp);
-        throw err;
-      }
-      if (existsSync(dir)) {
-        const old = join(bases, `.${key}.old-${process.pid}`);
-        renameSync(dir, old);
-        renameSync(tmp, dir);
-        removeTree(old);
-      } else {
-        renameSync(tmp, dir);
-      }
-      return { dir, meta, bootstrapped: true };
-    } finally {
-      lock.release();
-    }
+        if (this.tool === "mmdebstrap") await this.mmdebstrap(rootfs, ctx);
+        else await this.debootstrap(rootfs, ctx);
+        return this.tool;
+      },
+    });
   }
 
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     const base = await this.base(ctx);
     ctx.progress.phase(`copying the cached base ${this.key}`);
     await copyTree(join(base.dir, "rootfs"), target);
-    const note = base.bootstrapped ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
+    const note = base.made ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
 
