@@ -6,9 +6,9 @@
  * or a Bearer token for the repository's pull scope from the challenge's realm (asked with the
  * credentials as Basic auth, or with an identity token as an OAuth2 refresh-token POST). The
  * credentials may be given as a function: it is called (a credential helper run) only when the
- * registry first asks for authentication. Transient failures
- * (network errors, 408, 429, 5xx) are retried with exponential back-off. HTTPS always, except for
- * loopback registries and those named with --insecure-registry.
+ * registry first asks for authentication. Transient failures (network errors, 408, 429, 5xx) are
+ * retried with exponential back-off. HTTPS always, except for loopback registries and those named
+ * with --insecure-registry.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
