@@ -3,6 +3,9 @@
  * WWW-Authenticate challenge. "Basic" means: send the credentials. "Bearer realm=…,service=…,scope=…"
  * means: get a token from the realm for that service and scope (with the credentials as Basic auth
  * if there are any, else anonymously), then repeat the request with "Authorization: Bearer <token>".
+ * With an identity token (an OAuth2 refresh token from a credential helper or an auths entry's
+ * "identitytoken"), the token is asked for by POSTing a form to the realm (distribution's
+ * docs/spec/auth/oauth.md): grant_type=refresh_token, refresh_token, service, scope, client_id.
  */
 export interface Challenge {
   scheme: string;
@@ -87,6 +90,24 @@ export function tokenUrl(challenge: Challenge, scopes: string[]): URL {
   const wanted = new Set([...(challenge.params.scope ? challenge.params.scope.split(" ") : []), ...scopes]);
   for (const s of wanted) if (s) url.searchParams.append("scope", s);
   return url;
+}
+
+/** The client_id cm names itself with in OAuth2 token requests. */
+export const OAUTH_CLIENT_ID = "cm";
+
+/**
+ * The form body of an OAuth2 refresh-token request for a Bearer challenge and the scopes cm needs
+ * (POSTed to the realm, as application/x-www-form-urlencoded). Pure.
+ */
+export function refreshTokenForm(challenge: Challenge, scopes: string[], refreshToken: string): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set("grant_type", "refresh_token");
+  form.set("refresh_token", refreshToken);
+  form.set("client_id", OAUTH_CLIENT_ID);
+  if (challenge.params.service) form.set("service", challenge.params.service);
+  const wanted = new Set([...(challenge.params.scope ? challenge.params.scope.split(" ") : []), ...scopes].filter(Boolean));
+  if (wanted.size) form.set("scope", [...wanted].join(" "));
+  return form;
 }
 
 /** The token from a token endpoint's JSON answer ("token" or the OAuth2 "access_token"). */

@@ -8,7 +8,7 @@ import { createReadStream, readFileSync } from "node:fs";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 import { BlobStore } from "./blobs.ts";
-import { loadCredentials } from "./credentials.ts";
+import { loadCredentialPlan, resolveCredentials } from "./credentials.ts";
 import {
   type Descriptor,
   formatPlatform,
@@ -58,10 +58,11 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
 export async function resolveRegistryImage(ref: Reference, opts: PullOptions): Promise<ResolvedImage> {
   const name = formatReference(ref);
   const abort = new AbortController();
-  const credentials = loadCredentials(opts.env, opts.home, ref.registry, ref.repository);
+  // The auth files are read now (a broken one is an error before any request); a credential helper runs only if the registry asks.
+  const plan = loadCredentialPlan(opts.env, opts.home, ref.registry, ref.repository);
   const registry = new Registry(ref, {
     insecure: opts.insecure,
-    credentials,
+    credentials: plan.length === 0 ? undefined : () => resolveCredentials(plan, opts.env),
     fetch: (input, init) => fetch(input, { ...init, signal: abort.signal }),
   });
   const blobs = new BlobStore(opts.cache);

@@ -3,13 +3,16 @@
  *   GET /v2/<name>/manifests/<tag|digest>   with an Accept header listing the manifest kinds cm reads
  *   GET /v2/<name>/blobs/<digest>           followed through redirects (blob storage), with Range to resume
  * Authentication is answered as the registry asks (see auth.ts): Basic with the stored credentials,
- * or a Bearer token for the repository's pull scope from the challenge's realm. Transient failures
- * (network errors, 408, 429, 5xx) are retried with exponential back-off. HTTPS always, except for
- * loopback registries and those named with --insecure-registry.
+ * or a Bearer token for the repository's pull scope from the challenge's realm (asked with the
+ * credentials as Basic auth, or with an identity token as an OAuth2 refresh-token POST). The
+ * credentials may be given as a function: it is called (a credential helper run) only when the
+ * registry first asks for authentication. Transient failures (network errors, 408, 429, 5xx) are
+ * retried with exponential back-off. HTTPS always, except for loopback registries and those named
+ * with --insecure-registry.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
-import { basicAuth, type Challenge, parseChallenges, tokenFrom, tokenUrl } from "./auth.ts";
+import { basicAuth, type Challenge, parseChallenges, refreshTokenForm, tokenFrom, tokenUrl } from "./auth.ts";
 import { sha256 } from "./blobs.ts";
 import type { Credentials } from "./credentials.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
@@ -18,7 +21,8 @@ import { endpointHost, isLoopback, type Reference } from "./reference.ts";
 export interface RegistryOptions {
   /** hosts (host or host:port) that may be spoken to over plain HTTP */
   insecure: readonly string[];
-  credentials: Credentials | undefined;
+  /** the credentials, or how to get them when the registry first asks (a credential helper) */
+  credentials: Credentials | undefined | (() => Promise<Credentials | undefined>);
   /** attempts for a transient failure (default 4) */
   attempts?: number;
   /** first back-off delay in ms (default 500; doubles each time) */
@@ -46,6 +50,9 @@ export class Registry {
   private readonly fetch: typeof fetch;
   private authorization: string | undefined;
   private readonly name: string;
+  /** the credentials once known (for error messages) */
+  private creds: Credentials | undefined;
+  private credsPromise: Promise<Credentials | undefined> | undefined;
 
   constructor(ref: Reference, opts: RegistryOptions) {
     this.ref = ref;
@@ -150,16 +157,33 @@ export class Registry {
     }
   }
 
+  /** The credentials, resolved once (a helper runs at most once per pull). */
+  private credentials(): Promise<Credentials | undefined> {
+    const given = this.opts.credentials;
+    this.credsPromise ??= (typeof given === "function" ? given() : Promise.resolve(given)).then((c) => {
+      this.creds = c;
+      return c;
+    });
+    return this.credsPromise;
+  }
+
   private async authenticate(header: string | null, what: string): Promise<void> {
     const challenges = parseChallenges(header ?? "");
     const bearer = challenges.find((c) => c.scheme === "bearer" && c.params.realm);
-    const creds = this.opts.credentials;
+    const creds = await this.credentials();
     if (bearer) {
       this.authorization = `Bearer ${await this.token(bearer, what)}`;
       return;
     }
     if (challenges.some((c) => c.scheme === "basic")) {
       if (!creds) throw this.failure(401, what);
+      if (!creds.username) {
+        throw new CmError(
+          "unauthorized",
+          `${what}: the registry asks for a user name and password, but the credentials from ${creds.source} are an identity token`,
+          { hint: "log in to this registry with a user name and password (docker login / podman login)" },
+        );
+      }
       this.authorization = basicAuth(creds.username, creds.password);
       return;
     }
@@ -181,14 +205,23 @@ export class Registry {
         hint: `allow it explicitly with --insecure-registry ${url.host}`,
       });
     }
-    const creds = this.opts.credentials;
+    const creds = this.creds;
     const headers: Record<string, string> = { "user-agent": USER_AGENT };
-    if (creds) headers.authorization = basicAuth(creds.username, creds.password);
+    let init: RequestInit = { headers };
+    if (creds?.identityToken) {
+      // OAuth2: the refresh token is POSTed to the realm itself, service and scope in the form.
+      url = new URL(challenge.params.realm as string);
+      const form = refreshTokenForm(challenge, [`repository:${this.ref.repository}:pull`], creds.identityToken);
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      init = { method: "POST", headers, body: form.toString() };
+    } else if (creds) {
+      headers.authorization = basicAuth(creds.username, creds.password);
+    }
     const attempts = this.opts.attempts ?? 4;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
-        res = await this.fetch(url, { headers });
+        res = await this.fetch(url, init);
       } catch (err) {
         if (attempt >= attempts) throw this.unreachable(err, url.host);
         await sleep((this.opts.backoffMs ?? 500) * 2 ** (attempt - 1));
@@ -223,16 +256,13 @@ export class Registry {
 
   private failure(status: number, what: string): CmError {
     if (status === 401 || status === 403) {
-      const creds = this.opts.credentials;
-      return new CmError(
-        "unauthorized",
-        `${what}: access denied by the registry${creds ? ` for user ${creds.username} (from ${creds.source})` : ""}`,
-        {
-          hint: creds
-            ? "check the credentials (podman login / docker login) and that the user may pull this repository"
-            : "the image is private or does not exist: log in (podman login / docker login, or set REGISTRY_AUTH_FILE) and check the name",
-        },
-      );
+      const creds = this.creds;
+      const who = creds ? (creds.username ? `user ${creds.username}` : "an identity token") : "";
+      return new CmError("unauthorized", `${what}: access denied by the registry${creds ? ` for ${who} (from ${creds.source})` : ""}`, {
+        hint: creds
+          ? "check the credentials (podman login / docker login) and that the user may pull this repository"
+          : "the image is private or does not exist: log in (podman login / docker login, or set REGISTRY_AUTH_FILE) and check the name",
+      });
     }
     if (status === 404) {
       return new CmError("image-not-found", `${what}: not found in the registry`, { hint: "check the repository name and the tag" });

@@ -7,7 +7,8 @@
  *     WWW-Authenticate challenge, scoped tokens, optional credentials), redirects blob downloads
  *     to a separate "blob storage" origin (which refuses requests that carry the registry's
  *     Authorization), and injects faults on demand (transient 503s, wrong bytes, truncated
- *     bodies). A proxy rather than distribution's own `auth: token` (which needs a signing
+ *     bodies); with `refreshToken`, its /token also takes distribution's OAuth2 POST
+ *     (grant_type=refresh_token, for identity tokens). A proxy rather than distribution's own `auth: token` (which needs a signing
  *     certificate and a JWT issuer) keeps the token side small and lets the tests break things.
  *   - push(): skopeo copy from an OCI layout; pushRaw(): the distribution API by hand, for
  *     manifests skopeo would not write (unknown media types).
@@ -165,7 +166,7 @@ export interface TokenProxy extends Registry {
   faults: Faults;
   /** requests seen: "GET /v2/...", with "range" when one was sent */
   log: string[];
-  /** tokens issued, with the scope asked and whether credentials came with the request */
+  /** tokens issued, with the scope asked and whether credentials came with the request ("<refresh-token>": the OAuth2 grant) */
   tokens: { scope: string; user: string | undefined }[];
 }
 
@@ -183,9 +184,14 @@ function listen(server: Server): Promise<number> {
 
 /**
  * A bearer-token registry in front of `upstream` (host:port of a plain registry). With `creds`, a
- * token is issued only to that user; without, anonymously.
+ * token is issued only to that user; without, anonymously. With `refreshToken`, a POST to /token
+ * with grant_type=refresh_token and that token (and service, client_id) is answered with an
+ * access_token, as distribution's OAuth2 token endpoint does.
  */
-export async function startTokenProxy(upstream: string, opts: { creds?: { user: string; password: string } } = {}): Promise<TokenProxy> {
+export async function startTokenProxy(
+  upstream: string,
+  opts: { creds?: { user: string; password: string }; refreshToken?: string } = {},
+): Promise<TokenProxy> {
   const tokens = new Map<string, string>(); // token -> scope
   const issued: TokenProxy["tokens"] = [];
   const log: string[] = [];
@@ -278,6 +284,30 @@ export async function startTokenProxy(upstream: string, opts: { creds?: { user: 
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/token" && req.method === "POST") {
+      collect(req).then((body) => {
+        const form = new URLSearchParams(body.toString());
+        const ok =
+          opts.refreshToken !== undefined &&
+          req.headers["content-type"] === "application/x-www-form-urlencoded" &&
+          form.get("grant_type") === "refresh_token" &&
+          form.get("refresh_token") === opts.refreshToken &&
+          form.get("service") === "cm-test-registry" &&
+          !!form.get("client_id");
+        if (!ok) {
+          res.writeHead(opts.refreshToken === undefined ? 404 : 401);
+          res.end();
+          return;
+        }
+        const scope = form.get("scope") ?? "";
+        const token = randomBytes(16).toString("hex");
+        tokens.set(token, scope);
+        issued.push({ scope, user: "<refresh-token>" });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ access_token: token, expires_in: 300, refresh_token: opts.refreshToken }));
+      });
+      return;
+    }
     if (url.pathname === "/token") {
       const scope = url.searchParams.getAll("scope").join(" ");
       let user: string | undefined;

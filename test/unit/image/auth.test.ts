@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { basicAuth, parseChallenges, tokenFrom, tokenUrl } from "../../../src/image/auth.ts";
+import { basicAuth, parseChallenges, refreshTokenForm, tokenFrom, tokenUrl } from "../../../src/image/auth.ts";
 
 describe("WWW-Authenticate challenges", () => {
   test("Docker Hub's bearer challenge", () => {
@@ -37,6 +37,20 @@ describe("WWW-Authenticate challenges", () => {
     assert.equal(url.searchParams.get("x"), "1");
     assert.equal(url.searchParams.get("service"), "reg");
     assert.deepEqual(url.searchParams.getAll("scope"), ["repository:a:pull", "repository:b:pull"]);
+  });
+
+  test("an OAuth2 refresh-token form: grant, token, client, service and the scopes in one field", () => {
+    const form = refreshTokenForm(
+      { scheme: "bearer", params: { realm: "https://a/t", service: "svc", scope: "repository:a:pull" } },
+      ["repository:a:pull", "repository:b:pull"],
+      "R1",
+    );
+    assert.equal(form.get("grant_type"), "refresh_token");
+    assert.equal(form.get("refresh_token"), "R1");
+    assert.equal(form.get("client_id"), "cm");
+    assert.equal(form.get("service"), "svc");
+    assert.deepEqual(form.getAll("scope"), ["repository:a:pull repository:b:pull"]);
+    assert.equal(refreshTokenForm({ scheme: "bearer", params: { realm: "https://a/t" } }, [], "R").has("scope"), false);
   });
 
   test("token or access_token", () => {

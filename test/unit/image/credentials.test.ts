@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CmError } from "../../../src/errors.ts";
-import { authFilePaths, findCredentials, normaliseKey } from "../../../src/image/credentials.ts";
+import {
+  authFilePaths,
+  type Candidate,
+  checkHelperName,
+  credentialPlan,
+  findCredentials,
+  helperServer,
+  normaliseKey,
+  resolveCredentials,
+} from "../../../src/image/credentials.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const file = (path: string, auths: Record<string, unknown>) => ({ path, text: JSON.stringify({ auths }) });
@@ -51,5 +60,98 @@ describe("registry credentials", () => {
       (e: unknown) => e instanceof CmError && /\/bad/.test(e.message),
     );
     assert.throws(() => findCredentials([file("/m", { "docker.io": { auth: b64("nocolon") } })], "docker.io", "x"), CmError);
+  });
+
+  test("identity tokens stored in auths entries", () => {
+    const files = [{ path: "/i", text: JSON.stringify({ auths: { "acr.example": { identitytoken: "refresh-1" } } }) }];
+    assert.deepEqual(findCredentials(files, "acr.example", "x"), { username: "", password: "", identityToken: "refresh-1", source: "/i" });
+    const both = [{ path: "/b", text: JSON.stringify({ auths: { "acr.example": { auth: b64("u:p"), identitytoken: "r" } } }) }];
+    assert.deepEqual(findCredentials(both, "acr.example", "x"), { username: "u", password: "p", identityToken: "r", source: "/b" });
+  });
+});
+
+const doc = (path: string, d: Record<string, unknown>) => ({ path, text: JSON.stringify(d) });
+const helper = (name: string, setting: string, registry: string, server = registry): Candidate => ({
+  kind: "helper",
+  helper: name,
+  server,
+  setting,
+  registry,
+});
+
+describe("credential helpers in auth files", () => {
+  test("within a file: credHelpers for the registry, else credsStore, else auths (Docker's order)", () => {
+    const f = doc("/c", {
+      auths: { "quay.io": { auth: b64("file:pw") }, "ghcr.io": { auth: b64("g:pw") } },
+      credHelpers: { "quay.io": "quayhelper", "https://index.docker.io/v1/": "hub" },
+      credsStore: "store",
+    });
+    assert.deepEqual(credentialPlan([f], "quay.io", "org/repo"), [helper("quayhelper", "credHelpers in /c", "quay.io")]);
+    // auths entries of a file with a credsStore are placeholders: the store decides
+    assert.deepEqual(credentialPlan([f], "ghcr.io", "a/b"), [helper("store", "credsStore in /c", "ghcr.io")]);
+    // Docker Hub: the helper is asked for Docker's server address
+    assert.deepEqual(credentialPlan([f], "docker.io", "library/debian"), [
+      helper("hub", "credHelpers in /c", "docker.io", "https://index.docker.io/v1/"),
+    ]);
+    const noStore = doc("/n", { auths: { "quay.io": { auth: b64("file:pw") } }, credHelpers: { "ghcr.io": "gh" } });
+    assert.deepEqual(credentialPlan([noStore], "quay.io", "x"), [
+      { kind: "stored", credentials: { username: "file", password: "pw", source: "/n" } },
+    ]);
+    // an empty credsStore is no store
+    assert.deepEqual(credentialPlan([doc("/e", { credsStore: "" })], "quay.io", "x"), []);
+  });
+
+  test("helper keys: host names and URLs, not namespaces", () => {
+    for (const key of ["docker.io", "index.docker.io", "https://index.docker.io/v1/", "registry-1.docker.io"]) {
+      assert.equal(credentialPlan([doc("/k", { credHelpers: { [key]: "h" } })], "docker.io", "library/x").length, 1, key);
+    }
+    assert.equal(credentialPlan([doc("/k", { credHelpers: { "localhost:5000": "h" } })], "localhost:5000", "x").length, 1);
+    assert.equal(credentialPlan([doc("/k", { credHelpers: { "localhost:5001": "h" } })], "localhost:5000", "x").length, 0);
+    assert.equal(credentialPlan([doc("/k", { credHelpers: { "quay.io/org": "h" } })], "quay.io", "org/x").length, 0);
+  });
+
+  test("across files: helpers in order until stored credentials; later files are not read past them", () => {
+    const files = [
+      doc("/1", { credHelpers: { "quay.io": "first" } }),
+      doc("/2", { auths: { "other.io": { auth: b64("o:p") } } }),
+      doc("/3", { credsStore: "third" }),
+      doc("/4", { auths: { "quay.io": { auth: b64("four:p") } } }),
+      doc("/5", { credsStore: "never" }),
+    ];
+    const plan = credentialPlan(files, "quay.io", "x");
+    assert.deepEqual(
+      plan.map((c) => (c.kind === "helper" ? c.helper : c.credentials.username)),
+      ["first", "third", "four"],
+    );
+    assert.deepEqual(
+      credentialPlan([doc("/a", { auths: { "quay.io": { auth: b64("a:p") } } }), files[0] as never], "quay.io", "x").length,
+      1,
+    );
+  });
+
+  test("helper names are program suffixes, never paths", () => {
+    for (const ok of ["pass", "secretservice", "ecr-login", "gcloud", "desktop.exe", "a_b"]) assert.equal(checkHelperName(ok, "s"), ok);
+    for (const bad of ["../../bin/sh", "/usr/bin/x", "a b", "", ".", "..", "x;y", 3, null, "$(id)"]) {
+      assert.throws(
+        () => checkHelperName(bad, "credsStore in /f"),
+        (e: unknown) => e instanceof CmError && e.message.includes("credsStore in /f") && !e.message.includes("\n"),
+        String(bad),
+      );
+    }
+    assert.throws(() => credentialPlan([doc("/p", { credHelpers: { "quay.io": "../x" } })], "quay.io", "x"), CmError);
+    // a bad name for another registry does not matter
+    assert.deepEqual(credentialPlan([doc("/p", { credHelpers: { "ghcr.io": "../x" } })], "quay.io", "x"), []);
+  });
+
+  test("the server a helper is asked for", () => {
+    assert.equal(helperServer("docker.io"), "https://index.docker.io/v1/");
+    assert.equal(helperServer("127.0.0.1:5000"), "127.0.0.1:5000");
+    assert.equal(helperServer("ghcr.io"), "ghcr.io");
+  });
+
+  test("resolving a plan: stored credentials without running anything; no plan is anonymous", async () => {
+    const creds = { username: "u", password: "p", source: "/f" };
+    assert.deepEqual(await resolveCredentials([{ kind: "stored", credentials: creds }], {}), creds);
+    assert.equal(await resolveCredentials([], {}), undefined);
   });
 });

@@ -58,6 +58,67 @@ describe("registry client", () => {
     assert.match(seen[2]?.headers.accept ?? "", /application\/vnd.oci.image.index.v1\+json/);
   });
 
+  test("an identity token is POSTed to the realm as an OAuth2 refresh token; credentials are asked for only on a 401, once", async () => {
+    const bodies: string[] = [];
+    let asked = 0;
+    const f = (async (input: URL | string, init?: RequestInit) => {
+      const url = new URL(String(input));
+      const headers = { ...(init?.headers as Record<string, string>) };
+      if (url.pathname === "/token") {
+        assert.equal(init?.method, "POST");
+        assert.equal(headers["content-type"], "application/x-www-form-urlencoded");
+        assert.equal(headers.authorization, undefined);
+        bodies.push(String(init?.body));
+        return Response.json({ access_token: "A" });
+      }
+      if (headers.authorization !== "Bearer A")
+        return new Response(null, {
+          status: 401,
+          headers: { "www-authenticate": 'Bearer realm="https://auth.example/token",service="reg"' },
+        });
+      return new Response(manifest, { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
+    }) as typeof fetch;
+    const r = new Registry(parseReference("reg.example/org/app:1"), {
+      insecure: [],
+      credentials: async () => {
+        asked++;
+        return { username: "", password: "", identityToken: "R", source: "docker-credential-x" };
+      },
+      fetch: f,
+    });
+    await r.manifest("1");
+    await r.manifest("1");
+    assert.equal(asked, 1);
+    const form = new URLSearchParams(bodies[0]);
+    assert.equal(form.get("grant_type"), "refresh_token");
+    assert.equal(form.get("refresh_token"), "R");
+    assert.equal(form.get("service"), "reg");
+    assert.equal(form.get("scope"), "repository:org/app:pull");
+    assert.equal(form.get("client_id"), "cm");
+    // a registry that needs no authentication never asks
+    const open = new Registry(parseReference("localhost:5000/x"), {
+      insecure: [],
+      credentials: async () => {
+        throw new Error("must not be called");
+      },
+      fetch: fake(() => new Response(manifest)).fetch,
+    });
+    await open.manifest("latest");
+  });
+
+  test("an identity token cannot answer a Basic challenge", async () => {
+    const { fetch } = fake(() => new Response(null, { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }));
+    const r = new Registry(parseReference("reg.example/x"), {
+      insecure: [],
+      credentials: { username: "", password: "", identityToken: "REFRESH-SECRET", source: "helper" },
+      fetch,
+    });
+    await assert.rejects(
+      r.manifest("1"),
+      (e: unknown) => e instanceof CmError && /identity token/.test(e.message) && !`${e.message} ${e.hint}`.includes("REFRESH-SECRET"),
+    );
+  });
+
   test("a digest-addressed manifest must hash to its digest", async () => {
     const { fetch } = fake(() => new Response(manifest));
     const r = new Registry(parseReference("localhost:5000/x"), { insecure: [], credentials: undefined, fetch });
