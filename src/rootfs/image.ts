@@ -49,7 +49,8 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
   const c = image.config;
   const defaults: ImageDefaults = {
     env: c.env,
-    command: [...c.entrypoint, ...c.cmd],
+    entrypoint: c.entrypoint,
+    cmd: c.cmd,
     workingDir: c.workingDir,
     digest: image.digest,
   };
