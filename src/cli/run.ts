@@ -7,9 +7,10 @@ import { parse, str, tooMany, ttyChoice } from "./args.ts";
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
 Start a container from a bundle of the current project, with the project directory mounted
-read-write at /project (the working directory). Without a COMMAND: an interactive login shell.
-BUNDLE defaults to "default". Exits with the command's status: 128+N if it died of signal N,
-127 if the command was not found, 126 if it is not executable, 125 for cm's own errors.
+read-write at /project (the working directory). Without a COMMAND: an interactive login shell
+(a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
+Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
+found, 126 if it is not executable, 125 for cm's own errors.
 
 A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
 followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
@@ -150,6 +150,18 @@ for (const as of USERS) {
       assert.equal(ok(sb, ["run", "old"]), "entry: legacy\n");
       // it was a Cmd: ARGS replace all of it
       assert.equal(ok(sb, ["run", "old", "--", "cat", "/etc/marker"]), "marker\n");
+    });
+
+    test("cm.toml's command counts as ARGS: after the entrypoint, replacing the Cmd; --entrypoint still applies", () => {
+      const toml = join(sb.project, "cm.toml");
+      writeFileSync(toml, '[bundle.both.run]\ncommand = ["from-toml"]\n');
+      try {
+        assert.equal(ok(sb, ["run", "both"]), "entry: --from-image from-toml\n");
+        assert.equal(ok(sb, ["run", "both", "--entrypoint", "echo"]), "from-toml\n");
+        assert.equal(ok(sb, ["run", "both", "--", "flag-wins"]), "entry: --from-image flag-wins\n");
+      } finally {
+        rmSync(toml);
+      }
     });
 
     test("--entrypoint is a run option: --help documents it", () => {
