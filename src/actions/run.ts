@@ -16,6 +16,7 @@ import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
+import { commandHint, runCommand } from "../core/run/command.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
 import {
@@ -28,7 +29,7 @@ import {
 } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
-import { imageCommand, runSpec } from "../core/spec/index.ts";
+import { imageProcess, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
@@ -52,7 +53,10 @@ import { noTerminal } from "./terminal.ts";
 export interface RunOptions {
   bundle: string;
   project?: string | undefined;
+  /** ARGS: replace the image's Cmd, follow its entrypoint (core/run/command.ts) */
   command: string[];
+  /** --entrypoint: one executable replacing the image's entrypoint; "" clears it */
+  entrypoint?: string | undefined;
   memoryBytes?: number | undefined;
   tty?: boolean | undefined;
   /** `KEY=VALUE`, or `KEY` to take the host's value (which must be set) */
@@ -136,7 +140,9 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   const cwd = workdir ?? bundle.spec.process.cwd;
   const envPath = pathOf(mergeEnv(bundle.spec.process.env, extraEnv));
-  const args = opts.command.length > 0 ? opts.command : (imageCommand(bundle.spec.annotations) ?? defaultShell(rootfs));
+  const resolved = runCommand(imageProcess(bundle.spec.annotations), opts);
+  const args = resolved?.args ?? defaultShell(rootfs);
+  // The first word actually run: the entrypoint's when there is one.
   const found = findCommand(rootfs, args[0] as string, {
     cwd,
     path: envPath,
@@ -145,11 +151,14 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   if (found === "not-found") {
     throw new CmError("command-not-found", `${args[0]}: command not found in bundle ${bundleName}`, {
       exitCode: EXIT_NOT_FOUND,
-      hint: "check the name, or install it inside the container",
+      hint: commandHint(resolved?.origin ?? "command", args[0] as string),
     });
   }
   if (found === "not-executable") {
-    throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, { exitCode: EXIT_NOT_EXECUTABLE });
+    throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, {
+      exitCode: EXIT_NOT_EXECUTABLE,
+      ...(resolved && resolved.origin !== "command" ? { hint: commandHint(resolved.origin, args[0] as string) } : {}),
+    });
   }
 
   const terminal = opts.detach ? false : (opts.tty ?? isatty(0));

@@ -6,6 +6,7 @@ import { parse, tooMany, ttyChoice } from "./args.ts";
 export const usage = `Usage: cm exec [OPTIONS] CONTAINER -- COMMAND [ARG...]
 
 Run COMMAND in a running container, with the container's environment and working directory.
+COMMAND runs as given: an image's entrypoint is not put in front of it (as docker exec).
 CONTAINER is an ID, a unique ID prefix, or the name of a bundle of the current project that has
 exactly one running container. Exits with the command's status, as cm run does (127 not found,
 126 not executable, 128+N for signal N, 125 for cm's own errors).

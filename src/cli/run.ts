@@ -7,9 +7,14 @@ import { parse, str, tooMany, ttyChoice } from "./args.ts";
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
 Start a container from a bundle of the current project, with the project directory mounted
-read-write at /project (the working directory). Without a COMMAND: an interactive login shell.
-BUNDLE defaults to "default". Exits with the command's status: 128+N if it died of signal N,
-127 if the command was not found, 126 if it is not executable, 125 for cm's own errors.
+read-write at /project (the working directory). Without a COMMAND: an interactive login shell
+(a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
+Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
+found, 126 if it is not executable, 125 for cm's own errors.
+
+A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
+followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is
+appended to the Entrypoint.
 
 Options:
   -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
@@ -24,6 +29,8 @@ Options:
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
                        Limits are refused where they cannot be enforced (rootless on cgroup v1)
+  --entrypoint CMD     run CMD (one executable; its arguments go after --) instead of the
+                       image's Entrypoint; the image's Cmd is then not used. '' clears it
   --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
   --read-only          the root filesystem is read-only for this run (/project stays writable)
   -w, --workdir DIR    working directory inside (absolute; default /project)
@@ -50,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
     runtime: { type: "string" },
+    entrypoint: { type: "string" },
     "read-only": { type: "boolean" },
     workdir: { type: "string", short: "w" },
     detach: { type: "boolean", short: "d" },
@@ -74,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     bundle: p.positionals[0] ?? "default",
     project: str(p.values.project),
     command: p.rest,
+    entrypoint: str(p.values.entrypoint),
     memoryBytes: memory === undefined ? undefined : parseSize(memory, "--memory"),
     tty,
     env: list(p.values.env),

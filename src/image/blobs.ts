@@ -8,13 +8,30 @@
  * the server ignores the Range, it restarts. One downloader per blob at a time (a lock), so
  * concurrent pulls of the same image share the work. A size or digest mismatch deletes the partial
  * file and is an error.
+ *
+ * `cm cache prune` may remove blobs while a pull runs (store/blobcache.ts): it never touches a blob
+ * whose lock is held, and a pull holds each blob it uses open (`ensureOpen`) from the moment it
+ * finds it complete, so a blob removed meanwhile is still read whole.
  */
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
 import { relieve } from "../host/memory.ts";
+import { blobsDir } from "../store/blobcache.ts";
 import { waitLock } from "../store/lock.ts";
 import type { Descriptor } from "./manifest.ts";
 
@@ -32,7 +49,7 @@ export type Opener = (offset: number) => Promise<Download>;
 export class BlobStore {
   readonly root: string;
   constructor(cache: string) {
-    this.root = join(cache, "blobs", "sha256");
+    this.root = blobsDir(cache);
   }
 
   path(digest: string): string {
@@ -48,20 +65,45 @@ export class BlobStore {
     }
   }
 
+  /** The complete blob opened for reading, or undefined when it is not in the cache (whole). */
+  private openCached(desc: Descriptor): number | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path(desc.digest), "r");
+    } catch {
+      return undefined;
+    }
+    if (fstatSync(fd).size === desc.size) return fd;
+    closeSync(fd);
+    return undefined;
+  }
+
   /** Makes sure the blob is in the cache; returns its path. `onBytes` reports progress (total so far). */
   async ensure(desc: Descriptor, what: string, open: Opener, onBytes: (bytes: number) => void, attempts = 4): Promise<string> {
+    closeSync(await this.ensureOpen(desc, what, open, onBytes, attempts));
+    return this.path(desc.digest);
+  }
+
+  /**
+   * Makes sure the blob is in the cache and returns it open for reading (the caller closes the
+   * descriptor). Opened before anything else can remove it: a cached blob at once, a downloaded
+   * one while its lock is still held.
+   */
+  async ensureOpen(desc: Descriptor, what: string, open: Opener, onBytes: (bytes: number) => void, attempts = 4): Promise<number> {
     const final = this.path(desc.digest);
-    if (this.has(desc)) {
+    const cached = this.openCached(desc);
+    if (cached !== undefined) {
       onBytes(desc.size);
-      return final;
+      return cached;
     }
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     const hex = desc.digest.slice("sha256:".length);
     const lock = await waitLock(join(this.root, `.${hex}.lock`));
     try {
-      if (this.has(desc)) {
+      const again = this.openCached(desc);
+      if (again !== undefined) {
         onBytes(desc.size);
-        return final;
+        return again;
       }
       const partial = join(this.root, `.${hex}.partial`);
       let failures = 0;
@@ -82,7 +124,7 @@ export class BlobStore {
         }
       }
       renameSync(partial, final);
-      return final;
+      return openSync(final, "r");
     } finally {
       lock.release();
     }
@@ -165,7 +207,7 @@ export class BlobStore {
     const final = this.path(digest);
     if (existsSync(final)) return;
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
-    const tmp = `${final}.tmp-${process.pid}`;
+    const tmp = join(this.root, `.${digest.slice("sha256:".length)}.tmp-${process.pid}`);
     const fd = openSync(tmp, "w", 0o644);
     try {
       writeSync(fd, bytes);

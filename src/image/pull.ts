@@ -4,7 +4,7 @@
  * layer is handed to the unpacker as soon as it is complete and verified, in order, so that
  * downloading and unpacking overlap.
  */
-import { createReadStream, readFileSync } from "node:fs";
+import { closeSync, createReadStream, readFileSync } from "node:fs";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 import { BlobStore } from "./blobs.ts";
@@ -80,17 +80,19 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     digest = chosen.digest;
   }
   const manifest = doc;
-  const config = parseImageConfig(
-    readFileSync(
-      await blobs.ensure(
-        manifest.config,
-        `the config of ${name}`,
-        (o) => registry.blob(manifest.config.digest, o, name),
-        () => {},
-      ),
-    ),
-    name,
+  const configFd = await blobs.ensureOpen(
+    manifest.config,
+    `the config of ${name}`,
+    (o) => registry.blob(manifest.config.digest, o, name),
+    () => {},
   );
+  let configBytes: Buffer;
+  try {
+    configBytes = readFileSync(configFd);
+  } finally {
+    closeSync(configFd);
+  }
+  const config = parseImageConfig(configBytes, name);
   if (config.os && config.architecture) {
     const got: Platform = { os: config.os, architecture: config.architecture };
     if (got.os !== opts.platform.os || got.architecture !== opts.platform.architecture) {
@@ -118,8 +120,8 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
   // Downloads start when the first layer is asked for (not at all when the unpacked image is cached).
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
-  let downloads: Promise<string>[] | undefined;
-  const start = (): Promise<string>[] => {
+  let downloads: Promise<number>[] | undefined;
+  const start = (): Promise<number>[] => {
     if (downloads) return downloads;
     opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
     downloads = manifest.layers.map((layer, i) => {
@@ -128,7 +130,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
         if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
         active.add(i);
         return blobs
-          .ensure(
+          .ensureOpen(
             layer,
             what,
             (offset) => registry.blob(layer.digest, offset, what),
@@ -147,22 +149,44 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     });
     return downloads;
   };
+  // Each layer is held open from the moment it is complete (a concurrent `cm cache prune` cannot
+  // take it away); the stream closes it, or cancel() when the unpacking stopped before it.
+  const opened = manifest.layers.map(() => false);
   return {
     description: `image:${name}`,
     digest,
     config,
-    cancel: () => abort.abort(),
+    cancel: () => {
+      abort.abort();
+      downloads?.forEach((p, i) => {
+        if (!opened[i])
+          p.then(
+            (fd) => closeSync(fd),
+            () => {},
+          );
+      });
+    },
     layers: manifest.layers.map((layer, i) => ({
       what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`,
       size: layer.size,
       diffId: config.diffIds[i],
-      open: async () => createReadStream(await (start()[i] as Promise<string>), { highWaterMark: 256 * 1024 }),
+      open: async () => {
+        opened[i] = true;
+        const fd = await (start()[i] as Promise<number>);
+        return createReadStream("", { fd, highWaterMark: 256 * 1024 });
+      },
     })),
   };
 }
 
 async function manifestByDigest(registry: Registry, blobs: BlobStore, desc: Descriptor): Promise<Buffer> {
-  if (blobs.has(desc)) return readFileSync(blobs.path(desc.digest));
+  if (blobs.has(desc)) {
+    try {
+      return readFileSync(blobs.path(desc.digest));
+    } catch {
+      // removed meanwhile (cm cache prune): asked for again below
+    }
+  }
   const m = await registry.manifest(desc.digest, desc.mediaType);
   if (m.bytes.length !== desc.size) {
     throw new CmError(

@@ -69,7 +69,6 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
           return "cm";
         },
       });
-      image.cancel?.();
       ctx.progress.phase(`copying the unpacked image ${key}`);
       await copyTree(join(base.dir, "rootfs"), target);
       made = {
@@ -83,7 +82,8 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
   const c = image.config;
   const defaults: ImageDefaults = {
     env: c.env,
-    command: [...c.entrypoint, ...c.cmd],
+    entrypoint: c.entrypoint,
+    cmd: c.cmd,
     workingDir: c.workingDir,
     digest: image.digest,
   };

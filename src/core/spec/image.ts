@@ -2,7 +2,8 @@
  * Run defaults taken from an image's config (Env, User, Entrypoint + Cmd, WorkingDir), as a
  * transform of the bundle's spec. Pure.
  *   - Env: the image's variables override cm's base ones of the same name (PATH usually).
- *   - Entrypoint + Cmd: the bundle's process.args, used by `cm run` when it is given no command.
+ *   - Entrypoint and Cmd: recorded apart in the annotations, because `cm run -- ARGS` replaces
+ *     only Cmd (core/run/command.ts); Entrypoint followed by Cmd is the bundle's process.args.
  *   - User: applied as root; rootless, only container root is mapped, so the container runs as
  *     root (the image's user is recorded in the annotations).
  *   - WorkingDir: recorded; the working directory stays /project.
@@ -11,8 +12,10 @@ import type { Transform } from "./transforms.ts";
 
 export interface ImageDefaults {
   env: string[];
-  /** Entrypoint followed by Cmd; empty when the image names no command */
-  command: string[];
+  /** the image's Entrypoint; empty when it has none */
+  entrypoint: string[];
+  /** the image's Cmd; empty when it has none */
+  cmd: string[];
   user?: { text: string; uid: number; gid: number } | undefined;
   workingDir?: string | undefined;
   /** the manifest digest the bundle was made from */
@@ -20,6 +23,9 @@ export interface ImageDefaults {
 }
 
 export const IMAGE_ANNOTATION = {
+  entrypoint: "dev.cm.image.entrypoint",
+  cmd: "dev.cm.image.cmd",
+  /** bundles made before Entrypoint and Cmd were recorded apart: both joined, read as a Cmd */
   command: "dev.cm.image.command",
   user: "dev.cm.image.user",
   workingDir: "dev.cm.image.workdir",
@@ -40,7 +46,9 @@ export function mergeEnv(base: string[], overrides: string[]): string[] {
 export function imageDefaults(d: ImageDefaults, rootless: boolean): Transform {
   return (spec) => {
     const annotations: Record<string, string> = { ...spec.annotations };
-    if (d.command.length) annotations[IMAGE_ANNOTATION.command] = JSON.stringify(d.command);
+    if (d.entrypoint.length) annotations[IMAGE_ANNOTATION.entrypoint] = JSON.stringify(d.entrypoint);
+    if (d.cmd.length) annotations[IMAGE_ANNOTATION.cmd] = JSON.stringify(d.cmd);
+    const command = [...d.entrypoint, ...d.cmd];
     if (d.user) annotations[IMAGE_ANNOTATION.user] = d.user.text;
     if (d.workingDir) annotations[IMAGE_ANNOTATION.workingDir] = d.workingDir;
     if (d.digest) annotations[IMAGE_ANNOTATION.digest] = d.digest;
@@ -50,7 +58,7 @@ export function imageDefaults(d: ImageDefaults, rootless: boolean): Transform {
       process: {
         ...spec.process,
         env: mergeEnv(spec.process.env, d.env),
-        args: d.command.length ? [...d.command] : spec.process.args,
+        args: command.length ? command : spec.process.args,
         user,
       },
       annotations,
@@ -58,9 +66,12 @@ export function imageDefaults(d: ImageDefaults, rootless: boolean): Transform {
   };
 }
 
-/** The image's default command recorded in a bundle's spec, if any. */
-export function imageCommand(annotations: Record<string, string>): string[] | undefined {
-  const text = annotations[IMAGE_ANNOTATION.command];
+export interface ImageProcess {
+  entrypoint: string[];
+  cmd: string[];
+}
+
+function stringArray(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
   try {
     const v = JSON.parse(text) as unknown;
@@ -68,4 +79,17 @@ export function imageCommand(annotations: Record<string, string>): string[] | un
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The image's Entrypoint and Cmd recorded in a bundle's spec, if it has either. A bundle made
+ * before they were recorded apart has only `dev.cm.image.command`: that is taken as a Cmd with no
+ * entrypoint, so it runs as it always did.
+ */
+export function imageProcess(annotations: Record<string, string>): ImageProcess | undefined {
+  const entrypoint = stringArray(annotations[IMAGE_ANNOTATION.entrypoint]);
+  const cmd = stringArray(annotations[IMAGE_ANNOTATION.cmd]);
+  if (entrypoint || cmd) return { entrypoint: entrypoint ?? [], cmd: cmd ?? [] };
+  const legacy = stringArray(annotations[IMAGE_ANNOTATION.command]);
+  return legacy ? { entrypoint: [], cmd: legacy } : undefined;
 }

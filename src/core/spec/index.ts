@@ -27,8 +27,8 @@ import {
 } from "./transforms.ts";
 import type { OciSpec, Seccomp } from "./types.ts";
 
-export type { ImageDefaults } from "./image.ts";
-export { IMAGE_ANNOTATION, imageCommand } from "./image.ts";
+export type { ImageDefaults, ImageProcess } from "./image.ts";
+export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
 export type { OciSpec } from "./types.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { mergeEnv } from "../../../src/core/spec/image.ts";
-import { bundleSpec, IMAGE_ANNOTATION, imageCommand } from "../../../src/core/spec/index.ts";
+import { bundleSpec, IMAGE_ANNOTATION, imageProcess } from "../../../src/core/spec/index.ts";
 
 const input = {
   projectName: "p",
@@ -17,13 +17,14 @@ const input = {
 };
 const image = {
   env: ["PATH=/opt/bin:/bin", "LANG=C.UTF-8"],
-  command: ["python3", "-m", "http.server"],
+  entrypoint: ["python3", "-m"],
+  cmd: ["http.server"],
   user: { text: "app", uid: 1000, gid: 1000 },
   workingDir: "/app",
   digest: `sha256:${"a".repeat(64)}`,
 };
 
-test("image defaults: env merged over the base, command as args, /project stays the cwd", () => {
+test("image defaults: env merged over the base, Entrypoint + Cmd as args, /project stays the cwd", () => {
   const s = bundleSpec({ ...input, rootless: false, image });
   assert.deepEqual(s.process.args, ["python3", "-m", "http.server"]);
   assert.equal(s.process.cwd, "/project");
@@ -34,7 +35,26 @@ test("image defaults: env merged over the base, command as args, /project stays 
   assert.deepEqual(s.process.user, { uid: 1000, gid: 1000 });
   assert.equal(s.annotations[IMAGE_ANNOTATION.workingDir], "/app");
   assert.equal(s.annotations[IMAGE_ANNOTATION.user], "app");
-  assert.deepEqual(imageCommand(s.annotations), ["python3", "-m", "http.server"]);
+  assert.deepEqual(imageProcess(s.annotations), { entrypoint: ["python3", "-m"], cmd: ["http.server"] });
+  assert.equal(s.annotations[IMAGE_ANNOTATION.command], undefined);
+});
+
+test("Entrypoint and Cmd are recorded apart; one of them alone is read back with the other empty", () => {
+  const onlyEntry = bundleSpec({ ...input, rootless: false, image: { ...image, cmd: [] } });
+  assert.deepEqual(onlyEntry.process.args, ["python3", "-m"]);
+  assert.equal(onlyEntry.annotations[IMAGE_ANNOTATION.cmd], undefined);
+  assert.deepEqual(imageProcess(onlyEntry.annotations), { entrypoint: ["python3", "-m"], cmd: [] });
+  const onlyCmd = bundleSpec({ ...input, rootless: false, image: { ...image, entrypoint: [] } });
+  assert.deepEqual(imageProcess(onlyCmd.annotations), { entrypoint: [], cmd: ["http.server"] });
+});
+
+test("a bundle made before: dev.cm.image.command is read as a Cmd with no entrypoint", () => {
+  assert.deepEqual(imageProcess({ [IMAGE_ANNOTATION.command]: '["sh","-c","echo hi"]' }), { entrypoint: [], cmd: ["sh", "-c", "echo hi"] });
+  // the new annotations win when both are present
+  assert.deepEqual(imageProcess({ [IMAGE_ANNOTATION.command]: '["a"]', [IMAGE_ANNOTATION.entrypoint]: '["b"]' }), {
+    entrypoint: ["b"],
+    cmd: [],
+  });
 });
 
 test("rootless maps only root: the image user is recorded, not applied", () => {
@@ -45,10 +65,11 @@ test("rootless maps only root: the image user is recorded, not applied", () => {
 
 test("no image: nothing recorded, no default command", () => {
   const s = bundleSpec({ ...input, rootless: false });
-  assert.equal(imageCommand(s.annotations), undefined);
+  assert.equal(imageProcess(s.annotations), undefined);
   assert.equal(s.annotations[IMAGE_ANNOTATION.digest], undefined);
-  assert.equal(imageCommand({ [IMAGE_ANNOTATION.command]: "not json" }), undefined);
-  assert.equal(imageCommand({ [IMAGE_ANNOTATION.command]: "[]" }), undefined);
+  assert.equal(imageProcess({ [IMAGE_ANNOTATION.command]: "not json" }), undefined);
+  assert.equal(imageProcess({ [IMAGE_ANNOTATION.command]: "[]" }), undefined);
+  assert.equal(imageProcess({ [IMAGE_ANNOTATION.entrypoint]: "[1]", [IMAGE_ANNOTATION.cmd]: '"x"' }), undefined);
 });
 
 test("mergeEnv: later wins, malformed entries dropped", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -95,5 +95,26 @@ describe("blob cache", () => {
       (e: unknown) => e instanceof CmError && e.code === "download-failed" && /blob/.test(e.message),
     );
     assert.equal(existsSync(s.path(desc.digest)), false);
+  });
+
+  test("ensureOpen: the blob comes back open, readable whole after it was removed (cm cache prune)", async () => {
+    const s = store();
+    const open = async (): Promise<Download> => ({ status: 200, body: chunks(data) });
+    for (const round of ["downloaded", "cached"]) {
+      const fd = await s.ensureOpen(desc, "blob", open, () => {});
+      rmSync(s.path(desc.digest));
+      try {
+        assert.deepEqual(readFileSync(fd), data, round);
+      } finally {
+        closeSync(fd);
+      }
+      if (round === "downloaded") await s.ensure(desc, "blob", open, () => {});
+    }
+  });
+
+  test("put: a manifest is written under a dot-name, then renamed: nothing else is left", () => {
+    const s = store();
+    s.put(desc.digest, data);
+    assert.deepEqual(readdirSync(s.root), [desc.digest.slice(7)]);
   });
 });
