@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BASES_KEY, BLOBS_KEY, type PrunePlan, prunePlan } from "../core/cache.ts";
 import { removeTree } from "../host/fs.ts";
 import { type BlobPruneResult, type BlobSummary, blobSummary, pruneBlobs } from "../store/blobcache.ts";
-import { type BaseInfo, baseLockPath, basesDir, listBases, staleWork } from "../store/cache.ts";
+import { type BaseInfo, baseLockPath, basesDir, listBases, liveReaders, staleWork } from "../store/cache.ts";
 import { tryLock } from "../store/lock.ts";
 
 export { listBases };
@@ -65,6 +65,12 @@ export function pruneBases(cache: string, keys: string[]): PruneResult {
       continue;
     }
     try {
+      // A cm copying it (a reader registered under the lock) keeps it.
+      const reader = liveReaders(cache, base.key)[0];
+      if (reader !== undefined) {
+        result.busy.push({ key: base.key, pid: reader });
+        continue;
+      }
       // Renamed away first: a create that looks at the cache now sees no base, never half of one.
       const aside = join(basesDir(cache), `.${base.key}.old-${process.pid}`);
       renameSync(base.dir, aside);

@@ -133,7 +133,11 @@ export class DebianSource implements RootfsSource {
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     const base = await this.base(ctx);
     ctx.progress.phase(`copying the cached base ${this.key}`);
-    await copyTree(join(base.dir, "rootfs"), target);
+    try {
+      await copyTree(join(base.dir, "rootfs"), target);
+    } finally {
+      base.release();
+    }
     const note = base.made ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }

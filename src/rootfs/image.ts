@@ -70,7 +70,11 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
         },
       });
       ctx.progress.phase(`copying the unpacked image ${key}`);
-      await copyTree(join(base.dir, "rootfs"), target);
+      try {
+        await copyTree(join(base.dir, "rootfs"), target);
+      } finally {
+        base.release();
+      }
       made = {
         ...(base.meta ? { sizeBytes: base.meta.sizeBytes } : {}),
         note: base.made ? `(unpacked into the cache as ${key})` : `(from the cached image ${key})`,

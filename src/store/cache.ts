@@ -2,11 +2,14 @@
  * The base cache: <cache>/bases/<key>/{rootfs/,meta.json}, one per suite, architecture and package
  * set. A base directory exists only when complete: it is filled as `.<key>.tmp-<pid>` under the
  * lock `.<key>.lock` and renamed into place. Dot-names are work in progress (or left by a killed
- * cm: a later fill or `cm cache prune` removes those whose pid is gone).
+ * cm: a later fill or `cm cache prune` removes those whose pid is gone). A cm copying a base is
+ * its reader, `.<key>.reader-<pid>` (holding the pid's start time), registered under the lock: a
+ * refresh waits for the readers before it replaces the base, a prune keeps a base being read.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.ts";
+import { sameProcess, startTime } from "../host/proc.ts";
 
 export interface BaseMeta {
   key: string;
@@ -90,4 +93,54 @@ export function staleWork(cache: string, key?: string): string[] {
 
 export function baseExists(dir: string): boolean {
   return existsSync(join(dir, "rootfs")) && existsSync(join(dir, "meta.json"));
+}
+
+function readerName(key: string, pid: number): string {
+  return `.${key}.reader-${pid}`;
+}
+
+/** Registers this cm as a reader of base `key` (call it holding the base's lock); returns the release. */
+export function addReader(cache: string, key: string): () => void {
+  const path = join(basesDir(cache), readerName(key, process.pid));
+  writeFileSync(path, String(startTime(process.pid) ?? ""), { mode: 0o644 });
+  return () => {
+    try {
+      unlinkSync(path);
+    } catch {
+      // removed by a prune that found us gone: nothing to do
+    }
+  };
+}
+
+/** The pids of the live cm processes copying base `key`; markers of processes that are gone are removed. */
+export function liveReaders(cache: string, key: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(basesDir(cache));
+  } catch {
+    return [];
+  }
+  const prefix = `.${key}.reader-`;
+  const out: number[] = [];
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !/^\d+$/.test(n.slice(prefix.length))) continue;
+    const pid = Number(n.slice(prefix.length));
+    const path = join(basesDir(cache), n);
+    let start: number | undefined;
+    try {
+      const text = readFileSync(path, "utf8").trim();
+      start = text === "" ? undefined : Number(text);
+    } catch {
+      continue;
+    }
+    if (sameProcess(pid, start)) out.push(pid);
+    else {
+      try {
+        unlinkSync(path);
+      } catch {
+        // another cm cleaned it first
+      }
+    }
+  }
+  return out;
 }
