@@ -16,9 +16,9 @@ import { removeTree, writeFileAtomic } from "../host/fs.ts";
 import { findTool, requireTool, track } from "../host/tools.ts";
 import { type BaseMeta, baseExists, baseLockPath, basesDir, readBaseMeta, staleWork } from "../store/cache.ts";
 import { waitLock } from "../store/lock.ts";
+import { extractTar } from "../tar/extract.ts";
 import { extractionDetail } from "../ui/progress.ts";
 import { copyTree } from "./copy.ts";
-import { extractTar } from "./extract.ts";
 import { treeSize } from "./size.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 

@@ -41,8 +41,9 @@ function readInRoot(rootfs: string, path: string): string {
 /** Unpacks a resolved image into target and returns its run defaults. */
 export async function materializeImage(image: ResolvedImage, target: string, ctx: SourceContext): Promise<Materialized> {
   const { unpackImage } = await import("../image/unpack.ts");
+  let note: string | undefined;
   try {
-    await unpackImage(image, target, { rootless: ctx.rootless, progress: ctx.progress });
+    note = await unpackImage(image, target, { rootless: ctx.rootless, progress: ctx.progress });
   } finally {
     image.cancel?.();
   }
@@ -59,7 +60,7 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
     defaults.user = { text: c.user, ...ids };
     if (ctx.rootless && ids.uid !== 0) ctx.progress.phase(`the image runs as ${c.user}; rootless, cm maps only root, so it runs as root`);
   }
-  return { image: defaults };
+  return note ? { image: defaults, note } : { image: defaults };
 }
 
 export class ImageSource implements RootfsSource {
