@@ -166,7 +166,7 @@ export function parsePax(data: Buffer, into: Pax = { fields: {}, xattrs: undefin
         try {
           name = decodeURIComponent(key.slice(LIBARCHIVE.length));
         } catch {
-          throw bad(`bad pax record ${JSON.stringify(key)}`);
+          name = key; // not a valid name: kept as is, so that it counts as an attribute cm ignores
         }
         into.xattrs ??= new Map();
         into.xattrs.set(name, Buffer.from(value.toString("latin1"), "base64"));

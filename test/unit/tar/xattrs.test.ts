@@ -43,8 +43,11 @@ describe("pax records", () => {
         rec("SCHILY.xattr.security.capability", NET_RAW_EP),
         rec("LIBARCHIVE.xattr.user.a%20b", Buffer.from(Buffer.from([0, 1, 255]).toString("base64"))),
         rec("path", Buffer.from("é/x")),
+        rec("LIBARCHIVE.xattr.user.%FF", Buffer.from("eA==")),
       ]),
     );
+    // a name that does not decode is kept as it is, and so ignored
+    assert.equal(verdict([...(pax.xattrs?.keys() ?? [])][2] ?? "", false), "ignore");
     assert.deepEqual(pax.xattrs?.get("security.capability"), NET_RAW_EP);
     assert.deepEqual(pax.xattrs?.get("user.a b"), Buffer.from([0, 1, 255]));
     assert.equal(pax.fields.path, "é/x");
