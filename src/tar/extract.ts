@@ -48,7 +48,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { CmError, isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -123,7 +123,7 @@ class Writer {
   /** archive directory path -> host path, for directories already resolved */
   private dirs = new Map<string, string>();
   private fixes: DirFix[] = [];
-  /** host paths this archive created (for opaque whiteouts) */
+  /** what this archive created (for opaque whiteouts), as host paths relative to the root: short strings, as many as entries */
   private created = new Set<string>();
   readonly skipped: string[] = [];
   readonly xattrs: XattrWriter;
@@ -133,7 +133,7 @@ class Writer {
   private readonly egid = process.getegid?.() ?? 0;
 
   constructor(root: string, opts: ExtractOptions) {
-    this.root = root;
+    this.root = resolve(root); // no trailing slash: rel() relies on it
     this.opts = opts;
     this.what = opts.what ?? "the archive";
     this.asRoot = !opts.rootless;
@@ -181,7 +181,7 @@ class Writer {
       if (st === undefined) {
         if (!create) return undefined;
         mkdirSync(host, 0o755);
-        if (this.opts.whiteouts) this.created.add(host);
+        if (this.opts.whiteouts) this.created.add(this.rel(host));
       } else if (st.isSymbolicLink()) {
         if (++links > MAX_SYMLINKS) throw this.unsafe(entry, "its parent resolves through too many symbolic links");
         const target = readlinkSync(host);
@@ -212,13 +212,14 @@ class Writer {
     }
   }
 
+  /** Host path `p` (always below the root) relative to the root. */
+  private rel(p: string): string {
+    return p.slice(this.root.length + 1);
+  }
+
+  /** What is at `p` (not following a symlink), or undefined; no exception (and its stack trace) when there is nothing. */
   private existing(p: string): Stats | undefined {
-    try {
-      return lstatSync(p);
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) return undefined;
-      throw err;
-    }
+    return lstatSync(p, { throwIfNoEntry: false });
   }
 
   /** Handles one entry; returns a sink for its body, or undefined to skip the body. */
@@ -241,7 +242,7 @@ class Writer {
 
     const parent = this.resolveDir(e.path, parentParts) as string;
     const target = join(parent, name);
-    if (this.opts.whiteouts) this.created.add(target);
+    if (this.opts.whiteouts) this.created.add(this.rel(target));
     if (e.type === "file") return this.file(e, target, uid, gid);
     const st = this.existing(target);
 
@@ -376,7 +377,7 @@ class Writer {
     for (const name of readdirSync(dir)) {
       const p = join(dir, name);
       const st = lstatSync(p);
-      if (!this.created.has(p)) this.clear(p, st);
+      if (!this.created.has(this.rel(p))) this.clear(p, st);
       else if (st.isDirectory()) this.opaque(p);
     }
   }
