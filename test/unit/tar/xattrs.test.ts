@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -111,6 +111,25 @@ describe("which attributes are set", () => {
     w.flush();
     assert.deepEqual(w.report, { ...emptyReport(), noTool: 2, ignored: 1 });
     assert.equal(xattrNote(w.report), "(2 extended attributes not applied: setfattr is missing (apt-get install attr))");
+  });
+});
+
+describe("XattrWriter", () => {
+  test("what setfattr cannot set is counted with its message; the rest of the batch is set", () => {
+    const w = new XattrWriter(false);
+    const fifo = join(base, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const file = join(base, "plain");
+    writeFileSync(file, "x");
+    const attrs = w.select(new Map([["user.a", Buffer.from("b")]]));
+    // user.* attributes are for regular files and directories only: the kernel refuses a FIFO's
+    w.take(openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK), attrs);
+    w.take(openSync(file, "r"), attrs);
+    w.flush();
+    assert.equal(w.report.applied, 1);
+    assert.equal(w.report.failed, 1);
+    assert.match(w.report.failure ?? "", /^setfattr: Operation not permitted/);
+    assert.deepEqual(getfattr(file, "user.a"), Buffer.from("b"));
   });
 });
 
