@@ -261,9 +261,10 @@ class Writer {
       }
       case "symlink": {
         if (e.linkpath.includes("\0")) throw this.unsafe(e.path, "its link target has a NUL");
+        // Resolved directories stay valid: each is a real directory, and replacing one (or a
+        // symlink) goes through clear(), which forgets them. A new name changes none of them.
         if (st) this.clear(target, st);
         symlinkSync(e.linkpath, target);
-        this.dirs.clear();
         if (uid !== undefined && gid !== undefined) lchownSync(target, uid, gid);
         lutimesSync(target, e.mtime, e.mtime);
         return undefined;
