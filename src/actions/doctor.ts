@@ -79,6 +79,7 @@ export function doctor(ctx: Context): Check[] {
     subgid: parseSubid(readText("/etc/subgid"), user, ctx.gid),
     cgroups: readCgroupFacts(),
     mmdebstrap: findTool("mmdebstrap") !== undefined,
+    setfattr: findTool("setfattr") !== undefined,
     dirs: [
       { name: "data", path: ctx.layout.data, ...writable(ctx.layout.data) },
       { name: "cache", path: ctx.layout.cache, ...writable(ctx.layout.cache) },

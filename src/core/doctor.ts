@@ -32,6 +32,8 @@ export interface DoctorFacts {
   subgid: SubidRange[];
   cgroups: CgroupFacts;
   mmdebstrap: boolean;
+  /** setfattr (package attr): file capabilities and user.* attributes from tarballs and images */
+  setfattr: boolean;
   dirs: { name: string; path: string; writable: boolean; reason?: string }[];
   disk: { path: string; freeBytes: number } | undefined;
 }
@@ -158,6 +160,15 @@ export function doctorChecks(f: DoctorFacts): Check[] {
     f.mmdebstrap ? "ok" : "warn",
     f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
     f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
+  );
+
+  add(
+    "setfattr",
+    f.setfattr ? "ok" : "warn",
+    f.setfattr
+      ? "setfattr present (file capabilities from tarballs and images are kept)"
+      : "setfattr missing: file capabilities and user.* attributes in tarballs and images are not applied",
+    f.setfattr ? undefined : "apt-get install attr",
   );
 
   for (const d of f.dirs) {

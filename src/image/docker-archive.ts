@@ -8,8 +8,8 @@ import { createReadStream } from "node:fs";
 import { posix } from "node:path";
 import { Readable } from "node:stream";
 import { CmError } from "../errors.ts";
+import { readTar } from "../tar/reader.ts";
 import { formatPlatform, type Platform, parseImageConfig } from "./manifest.ts";
-import { readTar } from "./tar-reader.ts";
 import type { ResolvedImage } from "./unpack.ts";
 
 interface Member {
@@ -44,7 +44,7 @@ async function scan(file: string): Promise<Map<string, Member>> {
       members.set(name, m);
     }
   } catch (err) {
-    if (err instanceof CmError) throw bad(file, `is not a valid tar archive (${err.message.replace(/^.*: /, "")})`);
+    if (err instanceof CmError) throw bad(file, `is not a valid tar archive (${err.message})`);
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw bad(file, "does not exist");
     if ((err as NodeJS.ErrnoException).code === "EISDIR") throw bad(file, "is a directory, not a tarball");
     throw err;

@@ -1,12 +1,14 @@
 /**
  * What every image source (registry, OCI layout, docker-archive) resolves to, and the one place
- * where its layers are applied, in order, to a root filesystem.
+ * where its layers are applied, in order, to a root filesystem: each layer's bytes (verified as
+ * they stream) go to cm's one tar writer (tar/extract.ts) with whiteouts and its diff_id.
  */
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { CmError } from "../errors.ts";
+import { extractTar } from "../tar/extract.ts";
+import { addReport, emptyReport, xattrNote } from "../tar/xattrs.ts";
 import type { Progress } from "../ui/progress.ts";
-import { applyLayer } from "./layers.ts";
 import type { ImageConfig } from "./manifest.ts";
 
 export interface ImageLayer {
@@ -38,7 +40,12 @@ export function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-export async function unpackImage(image: ResolvedImage, rootfs: string, opts: { rootless: boolean; progress: Progress }): Promise<void> {
+/** Applies the layers in order; resolves to a note for the final line (attributes not applied), if any. */
+export async function unpackImage(
+  image: ResolvedImage,
+  rootfs: string,
+  opts: { rootless: boolean; progress: Progress },
+): Promise<string | undefined> {
   if (image.config.diffIds.length !== 0 && image.config.diffIds.length !== image.layers.length) {
     throw new CmError(
       "bad-manifest",
@@ -49,17 +56,21 @@ export async function unpackImage(image: ResolvedImage, rootfs: string, opts: { 
     );
   }
   let skipped = 0;
+  let xattrs = emptyReport();
   for (const [i, layer] of image.layers.entries()) {
     const stream = await layer.open();
     opts.progress.phase(`unpacking ${layer.what}`);
-    const r = await applyLayer(stream, rootfs, {
+    const r = await extractTar(stream, rootfs, {
       rootless: opts.rootless,
+      whiteouts: true,
       what: `${layer.what} of ${image.description}`,
       diffId: image.config.diffIds[i],
     });
-    skipped += r.skippedDevices;
+    skipped += r.skipped.length;
+    xattrs = addReport(xattrs, r.xattrs);
   }
-  if (skipped > 0) opts.progress.phase(`skipped ${skipped} device node(s) and FIFO(s): runc provides /dev`);
+  if (skipped > 0) opts.progress.phase(`skipped ${skipped} device node(s) and entries below /dev: runc provides /dev`);
+  return xattrNote(xattrs);
 }
 
 /**

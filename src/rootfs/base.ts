@@ -32,8 +32,11 @@ export interface BaseFill {
   what: string;
   /** the source text recorded in meta.json */
   source: string;
-  /** fills `rootfs` (an empty directory); returns the tool that did it, recorded in meta.json */
-  fill(rootfs: string): Promise<string>;
+  /**
+   * fills `rootfs` (an empty directory); returns the tool that did it and a note for the final line
+   * (what could not be kept, e.g. file capabilities rootless), both recorded in meta.json
+   */
+  fill(rootfs: string): Promise<{ tool: string; note?: string | undefined }>;
 }
 
 /** True when the base `key` is complete in the cache (and --refresh does not ask for a new one). */
@@ -70,9 +73,10 @@ export async function ensureBase(ctx: SourceContext, key: string, f: BaseFill): 
     mkdirSync(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
     let meta: BaseMeta;
     try {
-      const tool = await f.fill(join(tmp, "rootfs"));
+      const { tool, note } = await f.fill(join(tmp, "rootfs"));
       ctx.progress.phase("measuring the new base");
       meta = { key, source: f.source, tool, created: new Date().toISOString(), sizeBytes: await treeSize(join(tmp, "rootfs")) };
+      if (note) meta.note = note;
       writeFileAtomic(join(tmp, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
     } catch (err) {
       removeTree(tmp);

@@ -11,10 +11,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { findTool, requireTool, track } from "../host/tools.ts";
+import { extractTar } from "../tar/extract.ts";
+import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
 import { type Base, ensureBase, haveBase } from "./base.ts";
 import { copyTree } from "./copy.ts";
-import { extractTar } from "./extract.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
@@ -123,9 +124,9 @@ export class DebianSource implements RootfsSource {
       fill: async (rootfs) => {
         this.pick(ctx);
         ctx.progress.phase(`bootstrapping ${this.description} with ${this.tool}`);
-        if (this.tool === "mmdebstrap") await this.mmdebstrap(rootfs, ctx);
-        else await this.debootstrap(rootfs, ctx);
-        return this.tool;
+        if (this.tool === "mmdebstrap") return { tool: this.tool, note: await this.mmdebstrap(rootfs, ctx) };
+        await this.debootstrap(rootfs, ctx);
+        return { tool: this.tool };
       },
     });
   }
@@ -138,12 +139,14 @@ export class DebianSource implements RootfsSource {
     } finally {
       base.release();
     }
-    const note = base.made ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
+    const from = base.made ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
+    const note = base.meta?.note ? `${from} ${base.meta.note}` : from;
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
 
   /** mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides it). */
-  private async mmdebstrap(target: string, ctx: SourceContext): Promise<void> {
+  /** Resolves to a note on extended attributes that could not be applied, if any. */
+  private async mmdebstrap(target: string, ctx: SourceContext): Promise<string | undefined> {
     const args = ["--variant=minbase", "--quiet"];
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
     args.push(this.suite, "-");
@@ -169,12 +172,14 @@ export class DebianSource implements RootfsSource {
       mm.on("close", (code) => resolve(code ?? -1));
     });
     let extractError: unknown;
+    let note: string | undefined;
     try {
-      await extractTar(mm.stdout, target, {
+      const r = await extractTar(mm.stdout, target, {
         rootless: ctx.rootless,
         what: `the output of mmdebstrap for ${this.description}`,
         onProgress: extractionDetail(ctx.progress),
       });
+      note = xattrNote(r.xattrs);
     } catch (err) {
       extractError = err;
       stop();
@@ -190,6 +195,7 @@ export class DebianSource implements RootfsSource {
       });
     }
     if (extractError !== undefined) throw extractError;
+    return note;
   }
 
   /** debootstrap (root only) writes the tree directly. */

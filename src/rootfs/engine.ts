@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
 import { capture, requireTool } from "../host/tools.ts";
+import { type ExtractResult, extractTar } from "../tar/extract.ts";
+import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
-import { extractTar } from "./extract.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 export type Engine = "docker" | "podman";
@@ -69,20 +70,21 @@ export class EngineSource implements RootfsSource {
         hint: this.hint(ctx, created.stderr),
       });
     }
+    let note: string | undefined;
     try {
       ctx.progress.phase(`exporting and extracting ${this.description}`);
-      await this.export(bin, name, target, ctx);
+      note = xattrNote((await this.export(bin, name, target, ctx)).xattrs);
     } finally {
       capture(bin, ["rm", "-f", "--", name]);
     }
-    return undefined;
+    return note ? { note } : undefined;
   }
 
   /**
    * `ENGINE export -o FIFO` into the extractor. A FIFO, not the child's stdout: Node gives children
    * a socket as stdout, and podman's export opens /dev/stdout, which fails on a socket.
    */
-  private async export(bin: string, name: string, target: string, ctx: SourceContext): Promise<void> {
+  private async export(bin: string, name: string, target: string, ctx: SourceContext): Promise<ExtractResult> {
     const dir = mkdtempSync(join(tmpdir(), "cm-export-"));
     const fifo = join(dir, "rootfs.tar");
     try {
@@ -106,8 +108,9 @@ export class EngineSource implements RootfsSource {
           // already gone
         }
       });
+      let result: ExtractResult;
       try {
-        await extractTar(createReadStream(fifo, { highWaterMark: 1 << 20 }), target, {
+        result = await extractTar(createReadStream(fifo, { highWaterMark: 1 << 20 }), target, {
           rootless: ctx.rootless,
           what: `the ${this.engine} export of ${this.image}`,
           onProgress: extractionDetail(ctx.progress),
@@ -133,6 +136,7 @@ export class EngineSource implements RootfsSource {
           },
         );
       }
+      return result;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

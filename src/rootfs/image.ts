@@ -64,10 +64,7 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
       const base = await ensureBase(ctx, key, {
         what: `unpack ${image.description}`,
         source: image.description,
-        fill: async (rootfs) => {
-          await unpack(rootfs);
-          return "cm";
-        },
+        fill: async (rootfs) => ({ tool: "cm", note: await unpack(rootfs) }),
       });
       ctx.progress.phase(`copying the unpacked image ${key}`);
       try {
@@ -75,11 +72,15 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
       } finally {
         base.release();
       }
+      const unpacked = base.made ? `(unpacked into the cache as ${key})` : `(from the cached image ${key})`;
       made = {
         ...(base.meta ? { sizeBytes: base.meta.sizeBytes } : {}),
-        note: base.made ? `(unpacked into the cache as ${key})` : `(from the cached image ${key})`,
+        note: base.meta?.note ? `${unpacked} ${base.meta.note}` : unpacked,
       };
-    } else await unpack(target);
+    } else {
+      const note = await unpack(target);
+      if (note) made = { note };
+    }
   } finally {
     image.cancel?.();
   }

@@ -2,8 +2,9 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CmError } from "../errors.ts";
+import { extractTarFile } from "../tar/extract.ts";
+import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
-import { extractTarFile } from "./extract.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
 export class TarSource implements RootfsSource {
@@ -25,10 +26,11 @@ export class TarSource implements RootfsSource {
     }
   }
 
-  /** Untrusted input: the safe extractor (see extract.ts), with bytes and entries as progress. */
+  /** Untrusted input: the safe extractor (see tar/extract.ts), with bytes and entries as progress. */
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     ctx.progress.phase(`extracting ${this.path}`);
-    await extractTarFile(this.path, target, { rootless: ctx.rootless, onProgress: extractionDetail(ctx.progress) });
-    return undefined;
+    const r = await extractTarFile(this.path, target, { rootless: ctx.rootless, onProgress: extractionDetail(ctx.progress) });
+    const note = xattrNote(r.xattrs);
+    return note ? { note } : undefined;
   }
 }

@@ -17,6 +17,8 @@ export interface BaseMeta {
   tool: string;
   created: string;
   sizeBytes: number;
+  /** what the fill could not keep, said again by every create from this base */
+  note?: string;
 }
 
 export interface BaseInfo extends BaseMeta {
@@ -41,6 +43,7 @@ export function readBaseMeta(dir: string): BaseMeta | undefined {
       tool: String(m.tool ?? ""),
       created: String(m.created ?? ""),
       sizeBytes: Number(m.sizeBytes ?? 0),
+      ...(typeof m.note === "string" && m.note !== "" ? { note: m.note } : {}),
     };
   } catch {
     return undefined;

@@ -10,12 +10,20 @@ import { gzipSync, zstdCompressSync } from "node:zlib";
 
 export interface Entry {
   path: string;
-  type?: "file" | "dir" | "symlink" | "hardlink" | "char" | "fifo";
+  type?: "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo" | "sparse";
   mode?: number;
   content?: Buffer | string;
   linkname?: string;
   uid?: number;
   gid?: number;
+  /** seconds since the epoch (default 1700000000) */
+  mtime?: number;
+  devmajor?: number;
+  devminor?: number;
+  /** extended attributes, written as pax SCHILY.xattr.NAME records (raw bytes) */
+  xattrs?: Record<string, Buffer | string>;
+  /** more pax records, as they are (e.g. LIBARCHIVE.xattr.NAME) */
+  pax?: Record<string, string>;
 }
 
 function octal(n: number, width: number): string {
@@ -29,12 +37,14 @@ function header(name: string, e: Entry, size: number, flag: string, linkname = "
   h.write(octal(e.uid ?? 0, 8), 108, "ascii");
   h.write(octal(e.gid ?? 0, 8), 116, "ascii");
   h.write(octal(size, 12), 124, "ascii");
-  h.write(octal(1700000000, 12), 136, "ascii");
+  h.write(octal(e.mtime ?? 1700000000, 12), 136, "ascii");
   h.write("        ", 148, "ascii");
   h.write(flag, 156, "ascii");
   h.write(linkname, 157, 100, "utf8");
   h.write("ustar\0", 257, "ascii");
   h.write("00", 263, "ascii");
+  h.write(octal(e.devmajor ?? 0, 8), 329, "ascii");
+  h.write(octal(e.devminor ?? 0, 8), 337, "ascii");
   let sum = 0;
   for (const b of h) sum += b;
   h.write(octal(sum, 7), 148, "ascii");
@@ -46,14 +56,14 @@ function pad(n: number): Buffer {
   return Buffer.alloc((512 - (n % 512)) % 512);
 }
 
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
+function paxRecord(key: string, value: string | Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from("\n")]);
   let len = body.length + 1;
-  while (`${len}${body}`.length !== len) len = `${len}${body}`.length;
-  return `${len}${body}`;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
 }
 
-const FLAGS = { file: "0", hardlink: "1", symlink: "2", char: "3", dir: "5", fifo: "6" } as const;
+const FLAGS = { file: "0", hardlink: "1", symlink: "2", char: "3", block: "4", dir: "5", fifo: "6", sparse: "S" } as const;
 
 /** A tar archive of the entries, in order. */
 export function tar(entries: Entry[]): Buffer {
@@ -62,8 +72,15 @@ export function tar(entries: Entry[]): Buffer {
     const type = e.type ?? "file";
     const content = type === "file" ? Buffer.from(e.content ?? "") : Buffer.alloc(0);
     const linkname = e.linkname ?? "";
+    const records: Buffer[] = [];
     if (Buffer.byteLength(e.path) > 99 || Buffer.byteLength(linkname) > 99) {
-      const pax = Buffer.from(paxRecord("path", e.path) + (linkname ? paxRecord("linkpath", linkname) : ""));
+      records.push(paxRecord("path", e.path));
+      if (linkname) records.push(paxRecord("linkpath", linkname));
+    }
+    for (const [name, value] of Object.entries(e.xattrs ?? {})) records.push(paxRecord(`SCHILY.xattr.${name}`, value));
+    for (const [key, value] of Object.entries(e.pax ?? {})) records.push(paxRecord(key, value));
+    if (records.length) {
+      const pax = Buffer.concat(records);
       out.push(header("PaxHeader", { path: "PaxHeader" }, pax.length, "x"), pax, pad(pax.length));
     }
     out.push(header(e.path.slice(0, 99), e, content.length, FLAGS[type], linkname.slice(0, 99)), content, pad(content.length));

@@ -10,7 +10,7 @@ import { chownSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
-import { tarball } from "../unit/rootfs/tarbuild.ts";
+import { tar } from "../helpers/oci.ts";
 
 const ESC = String.fromCharCode(27);
 
@@ -179,11 +179,11 @@ for (const as of USERS) {
       const file = join(sb.dir, "hostile.tar");
       writeFileSync(
         file,
-        tarball([
-          { path: "bin/", type: "Directory", mode: 0o755 },
-          { path: "link", type: "SymbolicLink", linkpath: sb.dir },
-          { path: "link/escaped-through-link", body: "x" },
-          { path: "../../escaped", body: "x" },
+        tar([
+          { path: "bin/", type: "dir", mode: 0o755 },
+          { path: "link", type: "symlink", linkname: sb.dir },
+          { path: "link/escaped-through-link", content: "x" },
+          { path: "../../escaped", content: "x" },
         ]),
       );
       chownSync(file, sb.uid, sb.gid);

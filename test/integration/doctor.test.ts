@@ -38,6 +38,7 @@ for (const as of USERS) {
         "subids",
         "cgroups",
         "mmdebstrap",
+        "setfattr",
         "dir-data",
         "dir-cache",
         "dir-state",

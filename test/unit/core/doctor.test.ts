@@ -18,6 +18,7 @@ const facts: DoctorFacts = {
   subgid: [{ start: 100000, count: 65536 }],
   cgroups: { version: "v1", delegated: [] },
   mmdebstrap: true,
+  setfattr: true,
   dirs: [{ name: "data", path: "/home/alice/.local/share/cm", writable: true }],
   disk: { path: "/home", freeBytes: 50 * 2 ** 30 },
 };
@@ -76,11 +77,13 @@ test("cgroups: rootless on v1 cannot have limits; v2 with delegation can; root a
   assert.equal(byId({ ...facts, rootless: false }).cgroups?.status, "ok");
 });
 
-test("subordinate ids and mmdebstrap are warnings with a fix", () => {
+test("subordinate ids, mmdebstrap and setfattr are warnings with a fix", () => {
   const c = byId({ ...facts, newuidmap: false, subuid: [] });
   assert.equal(c.subids?.status, "warn");
   assert.match(c.subids?.fix ?? "", /apt-get install uidmap; usermod --add-subuids/);
   assert.equal(byId({ ...facts, mmdebstrap: false }).mmdebstrap?.status, "warn");
+  assert.equal(byId({ ...facts, setfattr: false }).setfattr?.status, "warn");
+  assert.equal(byId({ ...facts, setfattr: false }).setfattr?.fix, "apt-get install attr");
 });
 
 test("one line per check, status first, fix appended", () => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CmError } from "../../../src/errors.ts";
-import { readTar } from "../../../src/image/tar-reader.ts";
+import { readTar } from "../../../src/tar/reader.ts";
 import { tar } from "../../helpers/oci.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "cm-tar-reader-"));

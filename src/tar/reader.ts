@@ -1,7 +1,14 @@
 /**
- * A streaming tar reader (POSIX ustar and pax, GNU long names): an async generator of entries over
- * an async iterable of byte chunks. Each entry's body is itself an async iterable that must be
- * consumed (or skipped) before the next entry is asked for. Nothing is buffered beyond one chunk.
+ * cm's one tar reader (POSIX ustar and pax, GNU tar's gnu format with long names, base-256
+ * numbers): an async generator of entries over an async iterable of byte chunks. Each entry's body
+ * is itself an async iterable that must be consumed (or skipped) before the next entry is asked
+ * for. Nothing is buffered beyond one chunk. Used by the extractor (extract.ts) for every rootfs
+ * tarball and image layer, and by docker-archive to find its members.
+ *
+ * Extended attributes come from pax records: `SCHILY.xattr.NAME=<raw bytes>` (GNU tar --xattrs,
+ * Docker, BuildKit, Go's archive/tar) and `LIBARCHIVE.xattr.NAME=<base64>` (bsdtar, NAME
+ * %-encoded). Damage is a CmError "bad-tar" whose message says only what is wrong; callers
+ * name the archive.
  */
 import { CmError } from "../errors.ts";
 
@@ -16,6 +23,11 @@ export interface TarEntry {
   size: number;
   mtime: number;
   linkpath: string;
+  /** device numbers (char and block devices) */
+  devmajor: number;
+  devminor: number;
+  /** extended attributes from pax records, name -> value (undefined when there are none) */
+  xattrs: Map<string, Buffer> | undefined;
   /** where the entry's data starts in the (uncompressed) stream */
   offset: number;
   body: AsyncIterable<Buffer>;
@@ -24,9 +36,7 @@ export interface TarEntry {
 const BLOCK = 512;
 
 function bad(why: string): CmError {
-  return new CmError("bad-layer", `a layer is not a valid tar archive: ${why}`, {
-    hint: "the image is damaged; pull it again or use another tag",
-  });
+  return new CmError("bad-tar", why, { hint: "the archive is damaged or is not a tar archive" });
 }
 
 /** Pulls exact byte counts out of a chunk stream. */
@@ -127,21 +137,44 @@ function checksumOk(h: Buffer): boolean {
   return sum === number(h.subarray(148, 156));
 }
 
-/** pax extended header records: "LEN key=value\n" */
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+interface Pax {
+  fields: Record<string, string>;
+  xattrs: Map<string, Buffer> | undefined;
+}
+
+const SCHILY = "SCHILY.xattr.";
+const LIBARCHIVE = "LIBARCHIVE.xattr.";
+
+/** pax extended header records: "LEN key=value\n"; xattr values are bytes, not text. Exported for tests. */
+export function parsePax(data: Buffer, into: Pax = { fields: {}, xattrs: undefined }): Pax {
   let i = 0;
   while (i < data.length) {
     const sp = data.indexOf(0x20, i);
     if (sp < 0) break;
     const len = Number.parseInt(data.subarray(i, sp).toString("ascii"), 10);
-    if (!Number.isSafeInteger(len) || len <= 0 || i + len > data.length) throw bad("bad pax header");
-    const rec = data.subarray(sp + 1, i + len - 1).toString("utf8");
-    const eq = rec.indexOf("=");
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    if (!Number.isSafeInteger(len) || len <= sp - i || i + len > data.length || data[i + len - 1] !== 0x0a) throw bad("bad pax header");
+    const rec = data.subarray(sp + 1, i + len - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq > 0) {
+      const key = rec.subarray(0, eq).toString("utf8");
+      const value = rec.subarray(eq + 1);
+      if (key.startsWith(SCHILY)) {
+        into.xattrs ??= new Map();
+        into.xattrs.set(key.slice(SCHILY.length), Buffer.from(value));
+      } else if (key.startsWith(LIBARCHIVE)) {
+        let name: string;
+        try {
+          name = decodeURIComponent(key.slice(LIBARCHIVE.length));
+        } catch {
+          name = key; // not a valid name: kept as is, so that it counts as an attribute cm ignores
+        }
+        into.xattrs ??= new Map();
+        into.xattrs.set(name, Buffer.from(value.toString("latin1"), "base64"));
+      } else into.fields[key] = value.toString("utf8");
+    }
     i += len;
   }
-  return out;
+  return into;
 }
 
 const TYPES: Record<string, EntryType> = {
@@ -158,13 +191,20 @@ const TYPES: Record<string, EntryType> = {
 
 const MAX_META = 1 << 20;
 
+function paxNumber(s: string, fraction = false): number {
+  const n = Number(s);
+  const ok = fraction ? Number.isFinite(n) : Number.isSafeInteger(n) && n >= 0;
+  if (s.trim() === "" || !ok) throw bad(`bad pax number ${JSON.stringify(s)}`);
+  return n;
+}
+
 const EMPTY: AsyncIterable<Buffer> = {
   [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
 };
 
 export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
   const r = new ByteReader(source[Symbol.asyncIterator]());
-  let pax: Record<string, string> = {};
+  let pax: Pax = { fields: {}, xattrs: undefined };
   let longName: string | undefined;
   let longLink: string | undefined;
   for (;;) {
@@ -184,7 +224,7 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
       const data = await r.read(padded);
       if (data.length < padded) throw bad("it ends in the middle of an extended header");
       const content = data.subarray(0, size);
-      if (flag === "x") pax = { ...pax, ...parsePax(content) };
+      if (flag === "x") parsePax(content, pax);
       else if (flag === "L") longName = cstring(content);
       else if (flag === "K") longLink = cstring(content);
       continue; // "g" (global) headers carry nothing cm uses
@@ -193,23 +233,27 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     const prefix = magic === "ustar\0" ? cstring(h.subarray(345, 500)) : "";
     let path = longName ?? (prefix ? `${prefix}/${cstring(h.subarray(0, 100))}` : cstring(h.subarray(0, 100)));
     let linkpath = longLink ?? cstring(h.subarray(157, 257));
-    if (pax.path !== undefined) path = pax.path;
-    if (pax.linkpath !== undefined) linkpath = pax.linkpath;
-    const realSize = pax.size !== undefined ? Number(pax.size) : size;
+    const f = pax.fields;
+    if (f.path !== undefined) path = f.path;
+    if (f.linkpath !== undefined) linkpath = f.linkpath;
+    const realSize = f.size !== undefined ? Number(f.size) : size;
     if (!Number.isSafeInteger(realSize) || realSize < 0) throw bad("bad size");
     const entry: TarEntry = {
       path,
       type: TYPES[flag] ?? "other",
       mode: number(h.subarray(100, 108)) & 0o7777,
-      uid: pax.uid !== undefined ? Number(pax.uid) : number(h.subarray(108, 116)),
-      gid: pax.gid !== undefined ? Number(pax.gid) : number(h.subarray(116, 124)),
+      uid: f.uid !== undefined ? paxNumber(f.uid) : number(h.subarray(108, 116)),
+      gid: f.gid !== undefined ? paxNumber(f.gid) : number(h.subarray(116, 124)),
       size: realSize,
-      mtime: pax.mtime !== undefined ? Number(pax.mtime) : number(h.subarray(136, 148)),
+      mtime: f.mtime !== undefined ? paxNumber(f.mtime, true) : number(h.subarray(136, 148)),
       linkpath,
+      devmajor: magic.startsWith("ustar") ? number(h.subarray(329, 337)) : 0,
+      devminor: magic.startsWith("ustar") ? number(h.subarray(337, 345)) : 0,
+      xattrs: pax.xattrs,
       offset: r.position,
       body: EMPTY,
     };
-    pax = {};
+    pax = { fields: {}, xattrs: undefined };
     longName = undefined;
     longLink = undefined;
     // Links, directories and devices have no data even if a size is given (except in pax files).
