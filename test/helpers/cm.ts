@@ -3,9 +3,11 @@
  * its own: a home, a project directory, and cm's data and state directories inside it.
  * Everything the unprivileged user needs lives below CM_TEST_RUN, which it can reach.
  */
+
+import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, mkdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export type As = "root" | "rootless";
@@ -148,6 +150,26 @@ export function finished(child: ChildProcess): Promise<Result> {
   return new Promise((resolve) => {
     child.on("close", (code, signal) => resolve({ status: code ?? -1, signal, stdout, stderr }));
   });
+}
+
+/**
+ * cm without blocking this process (for tests whose servers, such as the token proxy, run in it),
+ * stdin closed; `env` is added to the sandbox's.
+ */
+export function cmAsync(sb: Sandbox, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const child = sb.spawn(args, { env });
+  child.stdin?.end();
+  return finished(child);
+}
+
+/** No bundle and no half-made one anywhere under cm's data directory (locks aside). */
+export function assertNothingLeft(sb: Sandbox): void {
+  const data = sb.env.CM_HOME as string;
+  if (!existsSync(data)) return;
+  for (const key of readdirSync(data)) {
+    const left = readdirSync(join(data, key)).filter((n) => !n.endsWith(".lock"));
+    assert.deepEqual(left, [], `left behind in ${join(data, key)}`);
+  }
 }
 
 /** Waits until `check` is true (polling), failing after `ms`. */

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { finished, fixtures, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { cmAsync, finished, fixtures, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
 import { Layout } from "../helpers/oci.ts";
 
 let source: string;
@@ -24,10 +24,8 @@ before(() => {
   source = `oci-layout:${dir}:deb`;
 });
 
-async function cm(sb: Sandbox, args: string[], cache: string): Promise<Result> {
-  const child = sb.spawn(args, { env: { CM_CACHE_DIR: cache } });
-  child.stdin?.end();
-  return finished(child);
+function cm(sb: Sandbox, args: string[], cache: string): Promise<Result> {
+  return cmAsync(sb, args, { CM_CACHE_DIR: cache });
 }
 
 for (const as of USERS) {

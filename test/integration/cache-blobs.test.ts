@@ -14,7 +14,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { formatBytes } from "../../src/core/size.ts";
-import { finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { cmAsync, finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 import { type Descriptor, Layout, treeEntries } from "../helpers/oci.ts";
 import { push, type Registry, startRegistry, startTokenProxy, type TokenProxy } from "../helpers/registry.ts";
 
@@ -54,10 +54,8 @@ after(async () => {
 });
 
 /** cm without blocking this process (the token proxy answers from it). */
-async function cm(sb: Sandbox, args: string[], cache: string): Promise<Result> {
-  const child = sb.spawn(args, { env: { CM_CACHE_DIR: cache } });
-  child.stdin?.end();
-  return finished(child);
+function cm(sb: Sandbox, args: string[], cache: string): Promise<Result> {
+  return cmAsync(sb, args, { CM_CACHE_DIR: cache });
 }
 
 interface Entry {

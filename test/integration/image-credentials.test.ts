@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { assertNothingLeft, cmAsync, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
 import { Layout, treeEntries } from "../helpers/oci.ts";
 import { push, type Registry, startRegistry, startTokenProxy, type TokenProxy } from "../helpers/registry.ts";
 
@@ -46,20 +46,7 @@ after(async () => {
 });
 
 /** cm, run without blocking this process (the token proxies run in it). */
-async function cm(sb: Sandbox, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = sb.spawn(args, { env });
-  child.stdin?.end();
-  return finished(child);
-}
-
-function assertNothingLeft(sb: Sandbox): void {
-  const data = sb.env.CM_HOME as string;
-  if (!existsSync(data)) return;
-  for (const key of readdirSync(data)) {
-    const left = readdirSync(join(data, key)).filter((n) => !n.endsWith(".lock"));
-    assert.deepEqual(left, [], `left behind in ${join(data, key)}`);
-  }
-}
+const cm = cmAsync;
 
 /** No secret in anything cm printed. */
 function assertNoSecret(r: Result): void {

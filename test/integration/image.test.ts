@@ -10,7 +10,18 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Result, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import {
+  assertNothingLeft,
+  cmAsync,
+  finished,
+  fixtures,
+  isOneLineError,
+  type Result,
+  type Sandbox,
+  sandbox,
+  USERS,
+  waitFor,
+} from "../helpers/cm.ts";
 import { type Descriptor, digestOf, type ImageSpec, Layout, tar, treeEntries } from "../helpers/oci.ts";
 import { push, pushLayout, pushRaw, type Registry, startRegistry, startTokenProxy, type TokenProxy } from "../helpers/registry.ts";
 
@@ -135,20 +146,8 @@ after(async () => {
  * cm, run without blocking this process: the token proxy and the blob storage run in it and must
  * keep answering while cm runs.
  */
-async function cm(sb: Sandbox, args: string[], opts: { env?: Record<string, string> } = {}): Promise<Result> {
-  const child = sb.spawn(args, opts);
-  child.stdin?.end();
-  return finished(child);
-}
-
-/** No bundle and no half-made one anywhere under cm's data directory. */
-function assertNothingLeft(sb: Sandbox): void {
-  const data = sb.env.CM_HOME as string;
-  if (!existsSync(data)) return;
-  for (const key of readdirSync(data)) {
-    const left = readdirSync(join(data, key)).filter((n) => !n.endsWith(".lock"));
-    assert.deepEqual(left, [], `left behind in ${join(data, key)}`);
-  }
+function cm(sb: Sandbox, args: string[], opts: { env?: Record<string, string> } = {}): Promise<Result> {
+  return cmAsync(sb, args, opts.env);
 }
 
 /** After a SIGKILL, only the dead process' work directory and lock may remain: no bundle. */
