@@ -9,8 +9,7 @@ export const usage = `Usage: cm cache list [--json]
        cm cache prune [KEY...]
 
 cm's cache, in \${CM_CACHE_DIR:-\${XDG_CACHE_HOME:-~/.cache}/cm}/:
-  bases/         one bootstrapped Debian root filesystem per suite, architecture and package set,
-                 and one unpacked image per manifest digest (image-<digest>)
+  bases/         one bootstrapped Debian root filesystem per suite, architecture and package set
   blobs/sha256/  image layers, configs and manifests pulled from registries (--from image:REF),
                  kept for later pulls of images that share them
 Every bundle is a local copy: bundles never depend on the cache afterwards.

@@ -52,8 +52,8 @@ export interface PrunePlan {
 
 /**
  * `cm cache prune [KEY...]`: nothing named prunes everything; `blobs` is the image blob cache,
- * `bases` every base, any other KEY one base (it must exist). Base keys start with "debian-" or
- * "image-", so they never collide with the two group names.
+ * `bases` every base, any other KEY one base (it must exist). Base keys start with "debian-", so
+ * they never collide with the two group names.
  */
 export function prunePlan(keys: readonly string[], baseKeys: readonly string[]): PrunePlan {
   if (keys.length === 0) return { bases: "all", blobs: true };

@@ -117,7 +117,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
     opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
-  // Downloads start when the first layer is asked for (not at all when the unpacked image is cached).
+  // Downloads start when the first layer is asked for (nothing is fetched if the unpacking never starts).
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
   let downloads: Promise<number>[] | undefined;

@@ -1,7 +1,7 @@
 /**
- * The base cache's fill-once protocol, shared by the sources that keep a ready root filesystem in
- * cm's cache (debian: per suite, architecture and package set; images per manifest digest), so
- * that every bundle after the first is a local copy.
+ * The base cache's fill-once protocol, for sources that keep a ready root filesystem in cm's cache
+ * (debian: one per suite, architecture and package set), so that every bundle after the first is a
+ * local copy.
  *
  * A fill is exclusive (a lock per key: a second cm waits, then uses what the first made) and atomic
  * (built as .<key>.tmp-<pid>, meta.json written, renamed into place), so an interrupted fill leaves

@@ -1,28 +1,16 @@
 /**
  * The base cache under concurrent use, end to end: a cm copying a base registers as its reader, so
  * `cm cache prune` keeps the base until the copy is done (before, the copy failed half-way). A real
- * cm is paused (SIGSTOP) in the middle of its copy of a large unpacked image (the Debian minbase
- * fixture as a one-layer OCI layout: thousands of files, so the copy takes a while). Root and
- * rootless, each with a cache directory of its own.
+ * cm is paused (SIGSTOP) in the middle of its copy of a Debian minbase base (bootstrapped by
+ * mmdebstrap into a cache directory of the test's own: thousands of files, so the copy takes a
+ * while). Root and rootless.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cmAsync, finished, fixtures, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
-import { Layout } from "../helpers/oci.ts";
-
-let source: string;
-
-before(() => {
-  const dir = join(process.env.CM_TEST_RUN as string, `oci-base-readers-${process.pid}`);
-  const l = new Layout(dir);
-  l.tag(l.image({ layers: [{ raw: readFileSync(fixtures.debianTar), compression: "none" }], config: { Cmd: ["sh"] } }), "deb");
-  execFileSync("chmod", ["-R", "a+rX", dir]);
-  source = `oci-layout:${dir}:deb`;
-});
+import { cmAsync, finished, type Result, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
 
 function cm(sb: Sandbox, args: string[], cache: string): Promise<Result> {
   return cmAsync(sb, args, { CM_CACHE_DIR: cache });
@@ -33,14 +21,14 @@ for (const as of USERS) {
     test("cm cache prune keeps a base that a create is copying; once the copy is done, prune removes it", async () => {
       const sb = sandbox(as);
       const cache = sb.mkdir("cache-readers");
-      const first = await cm(sb, ["create", "one", "--from", source], cache);
+      const first = await cm(sb, ["create", "one", "--from", "debian:bookworm"], cache);
       assert.equal(first.status, 0, first.stderr);
-      const key = /unpacked into the cache as (image-[0-9a-z-]+)/.exec(first.stderr)?.[1];
+      const key = /bootstrapped the base (debian-[0-9a-z-]+) with/.exec(first.stderr)?.[1];
       assert.ok(key, first.stderr);
       const bases = join(cache, "bases");
       const marker = new RegExp(`^\\.${key}\\.reader-(\\d+)$`);
 
-      const child = sb.spawn(["create", "two", "--from", source], { env: { CM_CACHE_DIR: cache } });
+      const child = sb.spawn(["create", "two", "--from", "debian:bookworm"], { env: { CM_CACHE_DIR: cache } });
       child.stdin?.end();
       const done = finished(child);
       // The reader registers just before its copy starts: catch it then and pause it.
@@ -64,7 +52,7 @@ for (const as of USERS) {
       }
       const two = await done;
       assert.equal(two.status, 0, two.stderr);
-      assert.match(two.stderr, new RegExp(`from the cached image ${key}`));
+      assert.match(two.stderr, new RegExp(`from the cached base ${key}`));
       const run = await cm(sb, ["run", "two", "--", "test", "-x", "/usr/bin/apt-get"], cache);
       assert.equal(run.status, 0, run.stderr);
       // The copy is done: its reader is gone, and nothing keeps the base any more.

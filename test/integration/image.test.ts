@@ -87,13 +87,6 @@ function buildImages(dir: string): void {
   l.tag(arm, "armonly");
   l.tag(l.image({ layers: [base, { entries: [{ path: "docker-format", content: "yes\n" }] }], format: "docker" }), "docker");
   l.tag(l.image({ layers: [base, { entries: [{ path: "unique", content: randomBytes(32).toString("hex") }] }] }), "unique");
-  l.tag(
-    l.image({
-      layers: [base, { entries: [{ path: "etc/cached", content: `${randomBytes(16).toString("hex")}\n` }] }],
-      config: { Cmd: ["sh"] },
-    }),
-    "cached",
-  );
   l.tag(l.image({ layers: [base, { entries: [{ path: "../escaped", content: "out\n" }] }] }), "dotdot");
   l.tag(l.image({ layers: [base, { entries: [{ path: "/abs", content: "abs\n" }] }] }), "absolute");
   uniqueTag = "unique";
@@ -129,7 +122,7 @@ before(async () => {
   basic = await startRegistry({ htpasswd: ALICE });
   anon = await startTokenProxy(plain.host);
   authed = await startTokenProxy(plain.host, { creds: ALICE });
-  for (const tag of ["multi", "armonly", uniqueTag, "cached", "dotdot", "absolute"]) push(layoutDir, tag, `${plain.host}/test/${tag}:v1`);
+  for (const tag of ["multi", "armonly", uniqueTag, "dotdot", "absolute"]) push(layoutDir, tag, `${plain.host}/test/${tag}:v1`);
   push(layoutDir, "multiarch", `${plain.host}/test/multiarch:v1`, { all: true });
   // skopeo's oci: transport holds only OCI media types: Docker-format images go up by hand
   for (const tag of ["docker", "armlist"]) await pushLayout(plain.host, layoutDir, tag, `test/${tag}`, "v1");
@@ -158,17 +151,6 @@ function assertNothingLeftButLocks(sb: Sandbox): void {
     const bundles = readdirSync(join(data, key)).filter((n) => !n.startsWith("."));
     assert.deepEqual(bundles, [], `bundles in ${join(data, key)}`);
   }
-}
-
-/** The digests of the layers of a tag in the test's OCI layout. */
-function layerDigests(tag: string): string[] {
-  const blob = (d: string) => JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", d.slice("sha256:".length)), "utf8"));
-  const index = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as {
-    manifests: { digest: string; annotations?: Record<string, string> }[];
-  };
-  const ref = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
-  assert.ok(ref, `no tag ${tag} in the test layout`);
-  return (blob(ref.digest) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
 }
 
 function authFile(sb: Sandbox, name: string, registry: string): string {
@@ -244,47 +226,6 @@ for (const as of USERS) {
         anon.log.filter((l) => l.startsWith("STORAGE") || l.includes("/blobs/")),
         [],
       );
-    });
-
-    test("the unpacked image is cached by digest: a second create is a local copy (no layer fetched), listed and pruned by cm cache", async () => {
-      const sb = sandbox(as);
-      const ref = `image:${plain.host}/test/cached:v1`;
-      const first = await cm(sb, ["create", "--from", ref]);
-      assert.equal(first.status, 0, first.stderr);
-      assert.match(first.stdout + first.stderr, /unpacked into the cache as image-[0-9a-f]{24}/);
-      const key = /(image-[0-9a-f]{24}(-rootless)?)/.exec(first.stdout + first.stderr)?.[1] as string;
-      assert.equal(key.endsWith("-rootless"), as !== "root");
-      // Without any layer blob in the cache, the same image again: copied from the unpacked one.
-      const blobs = join(sb.env.CM_CACHE_DIR as string, "blobs/sha256");
-      const layers = layerDigests("cached").map((d) => d.slice("sha256:".length));
-      for (const hex of layers) execFileSync("rm", ["-f", join(blobs, hex)]);
-      assert.equal((await cm(sb, ["run", "--", "sh", "-c", "echo changed > /etc/cached"])).status, 0);
-      const second = await cm(sb, ["create", "two", "--from", ref]);
-      assert.equal(second.status, 0, second.stderr);
-      assert.match(second.stdout + second.stderr, new RegExp(`from the cached image ${key}`));
-      assert.deepEqual(
-        layers.filter((hex) => existsSync(join(blobs, hex))),
-        [],
-        "a layer was downloaded again",
-      );
-      // Each bundle is its own copy: the first one's change is not in the second.
-      const cat = await cm(sb, ["run", "two", "--", "cat", "/etc/cached"]);
-      assert.equal(cat.status, 0, cat.stderr);
-      assert.match(cat.stdout, /^[0-9a-f]{32}\n$/);
-      const list = await cm(sb, ["cache", "list"]);
-      assert.equal(list.status, 0, list.stderr);
-      assert.match(list.stdout, new RegExp(`${key}\\s.*image:${plain.host}/test/cached:v1`));
-      // Pruned, the next create downloads and unpacks again; --refresh unpacks again.
-      const prune = await cm(sb, ["cache", "prune", key]);
-      assert.equal(prune.status, 0, prune.stderr);
-      assert.match(prune.stdout, new RegExp(`removed ${key}`));
-      const third = await cm(sb, ["create", "three", "--from", ref]);
-      assert.equal(third.status, 0, third.stderr);
-      assert.match(third.stdout + third.stderr, /unpacked into the cache/);
-      const refreshed = await cm(sb, ["create", "three", "--force", "--refresh", "--from", ref]);
-      assert.equal(refreshed.status, 0, refreshed.stderr);
-      assert.match(refreshed.stdout + refreshed.stderr, /unpacked into the cache/);
-      assert.equal((await cm(sb, ["run", "three", "--", "test", "-s", "/etc/cached"])).status, 0);
     });
 
     test("bearer tokens with credentials from REGISTRY_AUTH_FILE; without them a one-line error", async () => {
