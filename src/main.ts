@@ -31,7 +31,7 @@ const COMMANDS: Commands = {
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
-  cache: { summary: "list or prune the cached Debian bases", load: () => import("./cli/cache.ts") },
+  cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
 };
 
 function help(): string {

@@ -19,7 +19,7 @@ Every bundle is a local copy: bundles never depend on the cache afterwards.
   prune [KEY...]       remove everything (no KEY), or what the KEYs name: a base's key, "bases"
                        for every base, "blobs" for the image blob cache; and anything an
                        interrupted cm left behind. Says what was removed and the space freed.
-                       A base being filled, or a blob being downloaded, is kept.
+                       A base being filled or copied, or a blob being downloaded, is kept.
 
 Options:
   --json               (list) print a JSON array of {kind, key, source, tool, created, sizeBytes,
