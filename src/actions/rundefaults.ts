@@ -7,7 +7,7 @@ import type { RunOptions } from "./run.ts";
  * cm run's options with the project file's defaults for the bundle filled in. Flags win: a flag
  * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
  * a variable wins); the file's volumes are kept unless a -v has the same destination.
- * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, cpus,
+ * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
  * pids_limit, read_only, workdir).
  */
 export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
@@ -21,6 +21,7 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
   return {
     ...opts,
     command: opts.command.length > 0 ? opts.command : (d.command ?? []),
+    entrypoint: opts.entrypoint ?? d.entrypoint,
     memoryBytes: opts.memoryBytes ?? d.memoryBytes,
     cpus: opts.cpus ?? d.cpus,
     pidsLimit: opts.pidsLimit ?? d.pidsLimit,

@@ -5,7 +5,7 @@
  * validated defaults, finds the line of a bad key in the source text, and merges with flags.
  *
  *   [create]                 from, packages, post_create
- *   [run]                    memory, env, env_file, volumes, network, runtime, command, cpus,
+ *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
  *                            pids_limit, read_only, workdir
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
@@ -54,6 +54,8 @@ export interface RunDefaults {
   network?: "host" | "none";
   runtime?: string;
   command?: string[];
+  /** --entrypoint's value: one executable replacing the image's entrypoint; "" clears it */
+  entrypoint?: string;
   cpus?: number;
   pidsLimit?: number;
   readOnly?: boolean;
@@ -85,6 +87,7 @@ const RUN_KEYS = [
   "network",
   "runtime",
   "command",
+  "entrypoint",
   "cpus",
   "pids_limit",
   "read_only",
@@ -405,6 +408,11 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const cmd = c.strings(at("command"), t.command);
     if (cmd.length === 0 || cmd[0] === "") c.fail(at("command"), "must name a program", 'for example command = ["bash", "-l"]');
     out.command = cmd;
+  }
+  if (t.entrypoint !== undefined) {
+    const e = c.string(at("entrypoint"), t.entrypoint);
+    if (e.includes("\0")) c.fail(at("entrypoint"), "must not contain NUL");
+    out.entrypoint = e;
   }
   if (t.cpus !== undefined) {
     const v = t.cpus;

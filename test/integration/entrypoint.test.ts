@@ -159,6 +159,11 @@ for (const as of USERS) {
         assert.equal(ok(sb, ["run", "both"]), "entry: --from-image from-toml\n");
         assert.equal(ok(sb, ["run", "both", "--entrypoint", "echo"]), "from-toml\n");
         assert.equal(ok(sb, ["run", "both", "--", "flag-wins"]), "entry: --from-image flag-wins\n");
+        // cm.toml's entrypoint is --entrypoint's default: it replaces the image's, the Cmd is dropped
+        writeFileSync(toml, '[bundle.both.run]\nentrypoint = "echo"\ncommand = ["from-toml"]\n');
+        assert.equal(ok(sb, ["run", "both"]), "from-toml\n");
+        assert.equal(ok(sb, ["run", "both", "--", "args"]), "args\n");
+        assert.equal(ok(sb, ["run", "both", "--entrypoint", "", "--", "echo", "cleared"]), "cleared\n");
       } finally {
         rmSync(toml);
       }

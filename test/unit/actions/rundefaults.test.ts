@@ -6,6 +6,7 @@ import { checkProjectFile } from "../../../src/core/projectfile.ts";
 
 const TEXT = `[run]
 command = ["make"]
+entrypoint = "/usr/bin/env"
 env = { A = "1", FROM_HOST = true, CM_TEST_SURELY_UNSET = true }
 env_file = "vars.env"
 volumes = ["data:/data", "/cache:/cache:ro"]
@@ -27,6 +28,7 @@ describe("withProjectDefaults", () => {
     process.env.FROM_HOST = "h";
     const o = withProjectDefaults({ bundle: "default", command: [] }, file);
     assert.deepEqual(o.command, ["make"]);
+    assert.equal(o.entrypoint, "/usr/bin/env");
     assert.equal(o.network, "none");
     assert.equal(o.runtime, "runsc");
     assert.equal(o.memoryBytes, 64 * 1024 * 1024);
@@ -59,6 +61,9 @@ describe("withProjectDefaults", () => {
     assert.deepEqual(o.volumes, ["/cache:/cache:ro", "/other:/data:ro", "/x:/x"]);
     assert.deepEqual(o.env, ["A=2"]);
     assert.equal(withProjectDefaults({ bundle: "dev", command: [] }, file).network, "host");
+    // --entrypoint wins over the file's, also when it clears it ('')
+    assert.equal(withProjectDefaults({ bundle: "dev", command: [], entrypoint: "sh" }, file).entrypoint, "sh");
+    assert.equal(withProjectDefaults({ bundle: "dev", command: [], entrypoint: "" }, file).entrypoint, "");
   });
 
   test("no file: the options as given", () => {

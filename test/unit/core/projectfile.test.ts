@@ -49,6 +49,7 @@ volumes = ["./data:/data", "/srv/cache:/cache:ro"]
 network = "none"
 runtime = "runsc"
 command = ["bash", "-l"]
+entrypoint = "/usr/bin/env"
 cpus = 1.5
 pids_limit = 512
 read_only = true
@@ -85,6 +86,7 @@ describe("checkProjectFile", () => {
       network: "none",
       runtime: "runsc",
       command: ["bash", "-l"],
+      entrypoint: "/usr/bin/env",
       cpus: 1.5,
       pidsLimit: 512,
       readOnly: true,
@@ -176,6 +178,7 @@ describe("checkProjectFile", () => {
     ["a bad runtime", '[run]\nruntime = "../runc"\n', /:2: run\.runtime: invalid value "\.\.\/runc": a path must be absolute$/],
     ["command as a string", '[run]\ncommand = "bash"\n', /:2: run\.command: must be an array of strings, not a string$/],
     ["an empty command", "[run]\ncommand = []\n", /:2: run\.command: must name a program$/],
+    ["entrypoint as an array", '[run]\nentrypoint = ["sh", "-c"]\n', /:2: run\.entrypoint: must be a string, not an array$/],
     ["cpus as a string", '[run]\ncpus = "2"\n', /:2: run\.cpus: must be a number/],
     ["zero cpus", "[run]\ncpus = 0\n", /:2: run\.cpus: must be more than 0, not 0$/],
     ["negative cpus", "[run]\ncpus = -1.5\n", /:2: run\.cpus: must be more than 0, not -1\.5$/],
