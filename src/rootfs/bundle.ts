@@ -1,6 +1,10 @@
-/** bundle:[PROJECT/]BUNDLE: a copy of another bundle's root filesystem (default: this project's). */
+/**
+ * bundle:[PROJECT/]BUNDLE: a copy of another bundle's root filesystem (default: this project's),
+ * with the run defaults of the image it was made from, if any.
+ */
 import { join } from "node:path";
 import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
+import { recordedImageDefaults } from "../core/spec/image.ts";
 import { CmError } from "../errors.ts";
 import { bundleNames, readBundle } from "../store/bundles.ts";
 import { copyTree } from "./copy.ts";
@@ -44,6 +48,8 @@ export class BundleSource implements RootfsSource {
     if (!info) throw new CmError("bad-source", `bundle ${this.description} disappeared while copying`, { hint: "try again" });
     ctx.progress.phase(`copying the root filesystem of ${this.description}`);
     await copyTree(join(info.dir, "rootfs"), target);
-    return info.sizeBytes === undefined ? undefined : { sizeBytes: info.sizeBytes };
+    // A bundle made from an image: the copy keeps the image's run defaults (env, entrypoint, cmd, user).
+    const image = recordedImageDefaults(info.spec);
+    return { ...(info.sizeBytes === undefined ? {} : { sizeBytes: info.sizeBytes }), ...(image ? { image } : {}) };
   }
 }

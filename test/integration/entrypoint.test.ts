@@ -152,6 +152,16 @@ for (const as of USERS) {
       assert.equal(ok(sb, ["run", "old", "--", "cat", "/etc/marker"]), "marker\n");
     });
 
+    test("a bundle copied from an image bundle (--from bundle:X) keeps the image's entrypoint, cmd and env", () => {
+      const r = sb.cm(["create", "copied", "--from", "bundle:both"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(ok(sb, ["run", "copied"]), "entry: --from-image default-cmd two words\n");
+      assert.equal(ok(sb, ["run", "copied", "--", "x"]), "entry: --from-image x\n");
+      assert.equal(ok(sb, ["run", "copied", "--", "sh", "-c", "true"]), "entry: --from-image sh -c true\n");
+      const env = (b: string) => (JSON.parse(readFileSync(configPath(sb, b), "utf8")) as { process: { env: string[] } }).process.env;
+      assert.deepEqual(env("copied"), env("both"));
+    });
+
     test("cm.toml's command counts as ARGS: after the entrypoint, replacing the Cmd; --entrypoint still applies", () => {
       const toml = join(sb.project, "cm.toml");
       writeFileSync(toml, '[bundle.both.run]\ncommand = ["from-toml"]\n');

@@ -9,6 +9,7 @@
  *   - WorkingDir: recorded; the working directory stays /project.
  */
 import type { Transform } from "./transforms.ts";
+import type { OciSpec } from "./types.ts";
 
 export interface ImageDefaults {
   env: string[];
@@ -92,4 +93,26 @@ export function imageProcess(annotations: Record<string, string>): ImageProcess 
   if (entrypoint || cmd) return { entrypoint: entrypoint ?? [], cmd: cmd ?? [] };
   const legacy = stringArray(annotations[IMAGE_ANNOTATION.command]);
   return legacy ? { entrypoint: [], cmd: legacy } : undefined;
+}
+
+/**
+ * The run defaults an image gave a bundle, read back from the bundle's spec, so that a bundle copied
+ * from it (`--from bundle:X`) runs the same way. Undefined for a bundle not made from an image. The
+ * environment is the bundle's whole one (cm's base variables with the image's over them).
+ */
+export function recordedImageDefaults(spec: OciSpec): ImageDefaults | undefined {
+  const a = spec.annotations ?? {};
+  const p = imageProcess(a);
+  const user = a[IMAGE_ANNOTATION.user];
+  const digest = a[IMAGE_ANNOTATION.digest];
+  const workingDir = a[IMAGE_ANNOTATION.workingDir];
+  if (!p && user === undefined && digest === undefined && workingDir === undefined) return undefined;
+  return {
+    env: [...spec.process.env],
+    entrypoint: p?.entrypoint ?? [],
+    cmd: p?.cmd ?? [],
+    user: user === undefined ? undefined : { text: user, uid: spec.process.user.uid, gid: spec.process.user.gid },
+    workingDir,
+    digest,
+  };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mergeEnv } from "../../../src/core/spec/image.ts";
+import { mergeEnv, recordedImageDefaults } from "../../../src/core/spec/image.ts";
 import { bundleSpec, IMAGE_ANNOTATION, imageProcess } from "../../../src/core/spec/index.ts";
 
 const input = {
@@ -74,4 +74,24 @@ test("no image: nothing recorded, no default command", () => {
 
 test("mergeEnv: later wins, malformed entries dropped", () => {
   assert.deepEqual(mergeEnv(["A=1", "B=2"], ["B=3", "C", "=x", "D="]), ["A=1", "B=3", "D="]);
+});
+
+test("a bundle's image defaults read back from its spec make the same spec again (--from bundle:X)", () => {
+  const first = bundleSpec({ ...input, rootless: false, image });
+  const back = recordedImageDefaults(first);
+  assert.ok(back);
+  assert.deepEqual(back.entrypoint, image.entrypoint);
+  assert.deepEqual(back.cmd, image.cmd);
+  assert.deepEqual(back.user, image.user);
+  assert.equal(back.workingDir, "/app");
+  assert.equal(back.digest, image.digest);
+  const copy = bundleSpec({ ...input, bundle: "copy", rootless: false, image: back });
+  assert.deepEqual(copy.process.args, first.process.args);
+  assert.deepEqual(copy.process.env, first.process.env);
+  assert.deepEqual(copy.process.user, first.process.user);
+  assert.deepEqual(imageProcess(copy.annotations ?? {}), { entrypoint: image.entrypoint, cmd: image.cmd });
+});
+
+test("a bundle not made from an image has no image defaults to carry over", () => {
+  assert.equal(recordedImageDefaults(bundleSpec({ ...input, source: "debian:bookworm", rootless: true })), undefined);
 });
