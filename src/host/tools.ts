@@ -75,18 +75,32 @@ export function capture(file: string, args: string[], opts: { input?: string; en
   return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Keeps the end of a child's stderr, for an error message: read it with the returned function. */
+export function stderrTail(child: ChildProcess): () => string {
+  let tail = "";
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    tail = (tail + d).slice(-4000);
+  });
+  return () => tail;
+}
+
+/** Resolves to a child's exit status: -1 when it could not start or was killed by a signal. */
+export function exitStatus(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.on("error", () => resolve(-1));
+    child.on("close", (code) => resolve(code ?? -1));
+  });
+}
+
 /** Runs a program with its stderr captured (for the error message) and stdout ignored. */
 export function runQuiet(file: string, args: string[], what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = track(spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] }));
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr = (stderr + d).slice(-4000);
-    });
+    const stderr = stderrTail(child);
     child.on("error", (err) => reject(new CmError("spawn-failed", `could not run ${file}: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
-      const last = stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
+      const last = stderr().trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
       reject(new CmError("tool-failed", `${what} failed: ${last}`));
     });
   });

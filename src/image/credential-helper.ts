@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { track } from "../host/tools.ts";
+import { stderrTail, track } from "../host/tools.ts";
 import type { Candidate, Credentials } from "./credentials.ts";
 
 type HelperCandidate = Extract<Candidate, { kind: "helper" }>;
@@ -101,9 +101,9 @@ interface Finished {
 function runGet(file: string, server: string, env: Record<string, string | undefined>, timeoutMs: number): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = track(spawn(file, ["get"], { stdio: ["pipe", "pipe", "pipe"], env }));
+    const stderr = stderrTail(child);
     const out: Buffer[] = [];
     let outBytes = 0;
-    let stderr = "";
     let stopped: Finished["stopped"];
     let exit: { status: number | null; signal: string | null } | undefined;
     let done = false;
@@ -112,7 +112,7 @@ function runGet(file: string, server: string, env: Record<string, string | undef
       done = true;
       clearTimeout(timer);
       clearTimeout(drain);
-      resolve({ ...exit, stdout: Buffer.concat(out).toString("utf8"), stderr, stopped });
+      resolve({ ...exit, stdout: Buffer.concat(out).toString("utf8"), stderr: stderr(), stopped });
     };
     const stop = (why: NonNullable<Finished["stopped"]>) => {
       stopped ??= why;
@@ -124,9 +124,6 @@ function runGet(file: string, server: string, env: Record<string, string | undef
       outBytes += d.length;
       if (outBytes > MAX_OUTPUT) return stop("too-much-output");
       out.push(d);
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr = (stderr + d).slice(-4000);
     });
     child.stdin.on("error", () => {}); // a helper that exits without reading its input
     child.stdin.end(server);

@@ -117,38 +117,32 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
     opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
-  // Downloads start when the first layer is asked for (nothing is fetched if the unpacking never starts).
+  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
-  let downloads: Promise<number>[] | undefined;
-  const start = (): Promise<number>[] => {
-    if (downloads) return downloads;
-    opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
-    downloads = manifest.layers.map((layer, i) => {
-      const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
-      const p = limit(() => {
-        if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
-        active.add(i);
-        return blobs
-          .ensureOpen(
-            layer,
-            what,
-            (offset) => registry.blob(layer.digest, offset, what),
-            (bytes) => {
-              got[i] = bytes;
-              show();
-            },
-          )
-          .finally(() => {
-            active.delete(i);
+  const downloads = manifest.layers.map((layer, i) => {
+    const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
+    const p = limit(() => {
+      if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
+      active.add(i);
+      return blobs
+        .ensureOpen(
+          layer,
+          what,
+          (offset) => registry.blob(layer.digest, offset, what),
+          (bytes) => {
+            got[i] = bytes;
             show();
-          });
-      });
-      p.catch(() => {}); // observed when its layer's turn comes
-      return p;
+          },
+        )
+        .finally(() => {
+          active.delete(i);
+          show();
+        });
     });
-    return downloads;
-  };
+    p.catch(() => {}); // observed when its layer's turn comes
+    return p;
+  });
   // Each layer is held open from the moment it is complete (a concurrent `cm cache prune` cannot
   // take it away); the stream closes it, or cancel() when the unpacking stopped before it.
   const opened = manifest.layers.map(() => false);
@@ -158,7 +152,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     config,
     cancel: () => {
       abort.abort();
-      downloads?.forEach((p, i) => {
+      downloads.forEach((p, i) => {
         if (!opened[i])
           p.then(
             (fd) => closeSync(fd),
@@ -172,7 +166,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
       diffId: config.diffIds[i],
       open: async () => {
         opened[i] = true;
-        const fd = await (start()[i] as Promise<number>);
+        const fd = await (downloads[i] as Promise<number>);
         return createReadStream("", { fd, highWaterMark: 256 * 1024 });
       },
     })),

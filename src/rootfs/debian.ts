@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { findTool, requireTool, track } from "../host/tools.ts";
+import { exitStatus, findTool, requireTool, stderrTail, track } from "../host/tools.ts";
 import { extractTar } from "../tar/extract.ts";
 import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
@@ -163,14 +163,8 @@ export class DebianSource implements RootfsSource {
     };
     process.prependOnceListener("SIGINT", stop);
     process.prependOnceListener("SIGTERM", stop);
-    let stderr = "";
-    mm.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr = (stderr + d).slice(-4000);
-    });
-    const exited = new Promise<number>((resolve) => {
-      mm.on("error", () => resolve(-1));
-      mm.on("close", (code) => resolve(code ?? -1));
-    });
+    const stderr = stderrTail(mm);
+    const exited = exitStatus(mm);
     let extractError: unknown;
     let note: string | undefined;
     try {
@@ -188,7 +182,7 @@ export class DebianSource implements RootfsSource {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     if (status !== 0 && !(extractError instanceof CmError && extractError.code === "unsafe-archive")) {
-      throw new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${lastLine(stderr) || `exit status ${status}`}`, {
+      throw new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${lastLine(stderr()) || `exit status ${status}`}`, {
         hint: ctx.rootless
           ? "as an ordinary user mmdebstrap needs subordinate ids (/etc/subuid, /etc/subgid, package uidmap) and user namespaces"
           : "check the suite and package names and that the Debian archive is reachable",

@@ -9,7 +9,7 @@ import { closeSync, constants, createReadStream, mkdtempSync, openSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { capture, requireTool } from "../host/tools.ts";
+import { capture, exitStatus, requireTool, stderrTail } from "../host/tools.ts";
 import { type ExtractResult, extractTar } from "../tar/extract.ts";
 import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
@@ -91,14 +91,8 @@ export class EngineSource implements RootfsSource {
       const made = capture(requireTool("mkfifo"), ["-m", "600", "--", fifo]);
       if (made.status !== 0) throw new CmError("tool-failed", `mkfifo ${fifo} failed: ${made.stderr.trim()}`);
       const child = spawn(bin, ["export", "-o", fifo, "--", name], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
-        stderr = (stderr + d).slice(-4000);
-      });
-      const exited = new Promise<number>((resolve) => {
-        child.on("error", () => resolve(-1));
-        child.on("close", (code) => resolve(code ?? -1));
-      });
+      const tail = stderrTail(child);
+      const exited = exitStatus(child);
       // If the engine fails before opening the FIFO, our reader would wait forever: open it for
       // writing ourselves, so the reader sees the end of the stream.
       void exited.then(() => {
@@ -119,9 +113,9 @@ export class EngineSource implements RootfsSource {
         // The engine would block writing to a FIFO nobody reads: end it before removing the container.
         child.kill("SIGKILL");
         const status = await exited;
-        if (status > 0 && stderr.trim() && !(err instanceof CmError && err.code === "unsafe-archive")) {
-          throw new CmError("bad-source", `${this.engine} export of ${this.image} failed: ${engineError(stderr)}`, {
-            hint: this.hint(ctx, stderr),
+        if (status > 0 && tail().trim() && !(err instanceof CmError && err.code === "unsafe-archive")) {
+          throw new CmError("bad-source", `${this.engine} export of ${this.image} failed: ${engineError(tail())}`, {
+            hint: this.hint(ctx, tail()),
           });
         }
         throw err;
@@ -130,9 +124,9 @@ export class EngineSource implements RootfsSource {
       if (status !== 0) {
         throw new CmError(
           "bad-source",
-          `${this.engine} export of ${this.image} failed: ${engineError(stderr) || `exit status ${status}`}`,
+          `${this.engine} export of ${this.image} failed: ${engineError(tail()) || `exit status ${status}`}`,
           {
-            hint: this.hint(ctx, stderr),
+            hint: this.hint(ctx, tail()),
           },
         );
       }

@@ -153,6 +153,13 @@ function assertNothingLeftButLocks(sb: Sandbox): void {
   }
 }
 
+/** The layers of a tag in the test's OCI layout, as its manifest lists them. */
+function layersOf(tag: string): Descriptor[] {
+  const index = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as { manifests: Descriptor[] };
+  const ref = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag) as Descriptor;
+  return (JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", ref.digest.slice(7)), "utf8")) as { layers: Descriptor[] }).layers;
+}
+
 function authFile(sb: Sandbox, name: string, registry: string): string {
   const dir = sb.mkdir("auth", name);
   const file = join(dir, "auth.json");
@@ -264,10 +271,7 @@ for (const as of USERS) {
 
     test("transient 503s are retried; a connection dropped mid-blob is resumed with a Range request", async () => {
       const sb = sandbox(as);
-      const layout = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as { manifests: Descriptor[] };
-      const multi = layout.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "multi") as Descriptor;
-      const manifest = JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", multi.digest.slice(7)), "utf8")) as { layers: Descriptor[] };
-      const big = manifest.layers[0] as Descriptor;
+      const big = layersOf("multi")[0] as Descriptor;
       // a fresh cache, so that the blob is really downloaded
       const cache = sb.mkdir("fresh-cache");
       anon.faults.unavailable = 2;
@@ -284,10 +288,7 @@ for (const as of USERS) {
 
     test("a pull killed mid-download (SIGKILL) leaves no bundle; the next pull resumes the blob with a Range request", async () => {
       const sb = sandbox(as);
-      const layout = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as { manifests: Descriptor[] };
-      const multi = layout.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "multi") as Descriptor;
-      const manifest = JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", multi.digest.slice(7)), "utf8")) as { layers: Descriptor[] };
-      const hex = (manifest.layers[0] as Descriptor).digest.slice(7);
+      const hex = (layersOf("multi")[0] as Descriptor).digest.slice(7);
       const cache = sb.mkdir("killed-cache");
       const partial = join(cache, "blobs", "sha256", `.${hex}.partial`);
       anon.faults.slow.add(hex);
@@ -315,10 +316,7 @@ for (const as of USERS) {
 
     test("hostile registries: wrong bytes or a truncated blob are one-line errors that leave no bundle", async () => {
       const sb = sandbox(as);
-      const layout = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8")) as { manifests: Descriptor[] };
-      const multi = layout.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "multi") as Descriptor;
-      const manifest = JSON.parse(readFileSync(join(layoutDir, "blobs/sha256", multi.digest.slice(7)), "utf8")) as { layers: Descriptor[] };
-      const hex = (manifest.layers[1] as Descriptor).digest.slice(7);
+      const hex = (layersOf("multi")[1] as Descriptor).digest.slice(7);
       anon.faults.corrupt.add(hex);
       const corrupt = await cm(sb, ["create", "--from", `image:${anon.host}/test/multi:v1`], { env: { CM_CACHE_DIR: sb.mkdir("c1") } });
       anon.faults.corrupt.delete(hex);
