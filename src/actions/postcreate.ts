@@ -7,7 +7,6 @@
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
@@ -19,7 +18,7 @@ import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { forwardSignals } from "../runtime/signals.ts";
+import { FORWARDED } from "../runtime/signals.ts";
 import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
@@ -76,9 +75,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       cmStart: startTime(process.pid),
       runtime: { binary, root: runc.root, flags: [] },
     };
-    let stopForwarding = () => {};
     const cleanup = () => {
-      stopForwarding();
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
     };
@@ -87,12 +84,8 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     try {
       writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
       writeFileSync(join(dir, "run.json"), JSON.stringify(record));
-      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
-      stopForwarding = forwardSignals(child);
-      status = await new Promise<number>((resolve) => {
-        child.on("error", () => resolve(125));
-        child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-      });
+      const forward = { signals: FORWARDED, via: "process" } as const;
+      status = (await runc.run(id, dir, join(dir, RUN_FILES.pid), { stdio: ["ignore", "inherit", "inherit"], forward })).status;
     } finally {
       cleanup();
       handle({ abort: () => {} });

@@ -11,7 +11,7 @@
  * container runs; the run directory then stays (log, exit status) until `cm gc`.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, constants } from "node:os";
+import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
@@ -38,7 +38,7 @@ import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { forwardSignals } from "../runtime/signals.ts";
+import { FORWARDED } from "../runtime/signals.ts";
 import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
@@ -223,18 +223,12 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     if (!existsSync(join(bundle.dir, "config.json"))) {
       throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
     }
-    const pidFile = join(dir, RUN_FILES.pid);
-    const child = runc.run(id, dir, pidFile);
-    const stop = forwardSignals(child);
-    const status = await new Promise<number>((resolve) => {
-      child.on("error", () => resolve(125));
-      child.on("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
-    });
-    stop();
+    const result = await runc.run(id, dir, join(dir, RUN_FILES.pid), { forward: { signals: FORWARDED, via: "process" } });
+    const status = result.status;
     // The runtime writes the pid file once the container's process exists: without it, the
     // failure was the runtime's (a bad -w or -v, an unusable rootfs), not the command's.
     // (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
-    if (status !== 0 && existsSync(dir) && !existsSync(pidFile)) {
+    if (status !== 0 && existsSync(dir) && !result.started) {
       throw new CmError("start-failed", `the container did not start: ${basename(runtimeBin)} failed (its error is above)`, {
         hint: "check the options (-w, -v, --runtime) and the bundle",
       });
@@ -324,8 +318,4 @@ function pathOf(env: string[]): string {
 function defaultShell(rootfs: string): string[] {
   const bash = findCommand(rootfs, "/bin/bash", { cwd: "/", path: "", mounts: [] });
   return bash === "found" ? ["/bin/bash", "-l"] : ["/bin/sh", "-l"];
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (constants.signals[signal] ?? 0) : 0;
 }
