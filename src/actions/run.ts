@@ -18,7 +18,8 @@ import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
 import { commandHint, runCommand } from "../core/run/command.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
-import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
+import type { EnvLayer, RunOptions } from "../core/run/options.ts";
+import { checkPidsLimit, cpuLimit, parseWorkdir } from "../core/run/resources.ts";
 import {
   checkRuntimeArg,
   checkRuntimeLimits,
@@ -45,47 +46,6 @@ import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { seccompOverride } from "./security.ts";
 import { noTerminal } from "./terminal.ts";
-
-/**
- * Everything a run can be given: from the command line (cli/run.ts) or a project file. Values are
- * syntactically typed here and checked against the host by run() before anything is touched.
- */
-export interface RunOptions {
-  bundle: string;
-  project?: string | undefined;
-  /** ARGS: replace the image's Cmd, follow its entrypoint (core/run/command.ts) */
-  command: string[];
-  /** --entrypoint: one executable replacing the image's entrypoint; "" clears it */
-  entrypoint?: string | undefined;
-  memoryBytes?: number | undefined;
-  tty?: boolean | undefined;
-  /** `KEY=VALUE`, or `KEY` to take the host's value (which must be set) */
-  env?: string[] | undefined;
-  /** files of KEY=VALUE lines, applied before `env` */
-  envFiles?: string[] | undefined;
-  /** `SRC:DST[:ro|rw]`; a relative SRC is relative to the current directory */
-  volumes?: string[] | undefined;
-  network?: Network | undefined;
-  cpus?: number | undefined;
-  pidsLimit?: number | undefined;
-  /** a name looked up on PATH (runc, runsc, crun) or an absolute path; default runc */
-  runtime?: string | undefined;
-  readOnly?: boolean | undefined;
-  /** absolute path inside; default /project */
-  workdir?: string | undefined;
-  detach?: boolean | undefined;
-  /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
-  fileEnv?: EnvLayer | undefined;
-  /** --security-opt values (seccomp=unconfined|FILE) */
-  securityOpts?: string[] | undefined;
-}
-
-/** env files, then variables; `where` names their origin in messages */
-export interface EnvLayer {
-  envFiles?: string[] | undefined;
-  env?: string[] | undefined;
-  where?: { envFile: string; env: string } | undefined;
-}
 
 /** Runs the container and resolves to the exit status cm should end with. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
