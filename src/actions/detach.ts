@@ -15,9 +15,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { executeRun } from "./runexec.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -56,11 +58,10 @@ export async function monitor(dir: string): Promise<number> {
   let status: number;
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
-    status = (await runtime.run(record.id, dir, join(dir, RUN_FILES.pid), { stdio: ["ignore", log, log], forward })).status;
+    status = (await executeRun({ id: record.id, dir, record, runtime }, { stdio: ["ignore", log, log], forward })).status;
   } finally {
     closeSync(log);
   }
-  if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
@@ -77,8 +78,4 @@ function readLog(dir: string): string {
   } catch {
     return "";
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
 }
