@@ -2,23 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { RunOptions } from "../../../../src/core/run/options.ts";
 import { planRun, type RunFacts } from "../../../../src/core/run/plan.ts";
-import { bundleSpec, runSpec } from "../../../../src/core/spec/index.ts";
+import { runSpec } from "../../../../src/core/spec/index.ts";
 import type { CmError } from "../../../../src/errors.ts";
+import { storedSpec } from "../../../helpers/spec.ts";
 
 function facts(over: Partial<RunFacts> = {}): RunFacts {
-  const spec = bundleSpec({
-    projectName: "p",
-    projectPath: "/home/u/p",
-    bundle: "default",
-    hostname: "p",
-    source: "dir:/x",
-    created: "2026-01-01T00:00:00.000Z",
-    arch: "x64",
-    rootless: false,
-    uid: 0,
-    gid: 0,
-    resolvConf: false,
-  });
+  const spec = storedSpec(false, { uid: 0, resolvConf: false });
   return {
     rootless: false,
     cpuCount: 2,
