@@ -1,8 +1,10 @@
 /**
- * argv -> typed values, with node:util's strict parser. Unknown flags, missing values and stray
- * arguments become one-line CmErrors that point at the command's --help.
+ * argv -> typed values, with node:util's strict parser configured from the command's spec
+ * (`core/command.ts`). Unknown flags, missing values and stray arguments become one-line CmErrors
+ * that point at the command's --help.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type CommandSpec, type OptionDef, parserOptions, type Values } from "../core/command.ts";
 import { CmError } from "../errors.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -15,6 +17,19 @@ export interface Parsed {
   rest: string[];
 }
 
+/** argv of a declared command -> its typed values, positionals and the arguments after `--`. */
+export function parseCommand<O extends Record<string, OptionDef>>(
+  spec: CommandSpec<O>,
+  argv: string[],
+): { values: Values<O>; positionals: string[]; rest: string[] } {
+  const p = parse(spec.name, argv, parserOptions(spec.options));
+  return { values: p.values as Values<O>, positionals: p.positionals, rest: p.rest };
+}
+
+/**
+ * The untyped parser under `parseCommand` (kept for branches that still pass `parseArgs` options
+ * directly; new code declares its options in the command's spec).
+ */
 export function parse(command: string, argv: string[], options: OptionSpec): Parsed {
   const dash = argv.indexOf("--");
   const head = dash < 0 ? argv : argv.slice(0, dash);
@@ -44,7 +59,7 @@ export function str(v: Parsed["values"][string]): string | undefined {
 }
 
 /** -t / -T: a terminal forced on or off, or undefined to decide from stdin; both at once is an error. */
-export function ttyChoice(command: string, values: Parsed["values"]): boolean | undefined {
+export function ttyChoice(command: string, values: { tty?: boolean; "no-tty"?: boolean }): boolean | undefined {
   if (values.tty === true && values["no-tty"] === true) {
     throw new CmError("usage", `${command}: -t/--tty and -T/--no-tty contradict each other`, { hint: "give one of them" });
   }

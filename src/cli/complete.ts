@@ -6,15 +6,19 @@
 import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { hostContext } from "../actions/context.ts";
+import { defineCommand } from "../core/command.ts";
 import { projectKey } from "../core/names.ts";
 import { bundleNames, listBundles } from "../store/bundles.ts";
 import { listRuns } from "../store/runs.ts";
 
-export const usage = `Usage: cm __complete bundles [PROJECT] | projects | containers
-
-Print bundle names (of PROJECT, default the current directory's project), project names or the IDs
-of cm's containers, one a line: used by the scripts of cm completion.
-`;
+export const command = defineCommand({
+  name: "__complete",
+  positionals: [],
+  synopsis: ["__complete bundles [PROJECT] | projects | containers"],
+  description: `Print bundle names (of PROJECT, default the current directory's project), project names or the IDs
+of cm's containers, one a line: used by the scripts of cm completion.`,
+  options: {},
+});
 
 export async function main(argv: string[]): Promise<number> {
   try {

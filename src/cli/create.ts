@@ -1,82 +1,85 @@
 import { hostContext } from "../actions/context.ts";
 import { create } from "../actions/create.ts";
-import { parse, str, tooMany } from "./args.ts";
+import { defineCommand } from "../core/command.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm create [BUNDLE] [OPTIONS]
-
-Make a bundle for the project in the current directory: a root filesystem plus an OCI config.json,
+export const command = defineCommand({
+  name: "create",
+  positionals: [{ name: "BUNDLE", optional: true, complete: "bundle" }],
+  description: `Make a bundle for the project in the current directory: a root filesystem plus an OCI config.json,
 stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/. BUNDLE defaults to
-"default". The first bundle from a source bootstraps it once into the cache; later ones copy it.
-
-Options:
-  --from SOURCE        where the root filesystem comes from (default: cm.toml's, else
-                       debian:bookworm):
-                         debian[:SUITE]   a minimal Debian (minbase) bootstrapped with mmdebstrap
-                                          (debootstrap as root if mmdebstrap is missing), cached
-                         tar:PATH         a root filesystem tarball (.tar, .tar.gz/.tgz, .tar.xz,
-                                          .tar.zst), extracted safely
-                         dir:PATH         a copy of an existing directory tree
-                         docker:IMAGE     a local image's filesystem (docker create + export)
-                         podman:IMAGE     the same with podman (never pulls)
-                         bundle:[PROJECT/]BUNDLE
-                                          a copy of another bundle's root filesystem
-                         image:REF        an image pulled from a registry by cm itself (debian:bookworm,
-                                          ghcr.io/owner/repo:tag, host:5000/repo@sha256:...)
-                         oci-layout:PATH[:TAG]
-                                          an image in an OCI image layout directory
-                         docker-archive:PATH
-                                          an image saved with docker save
-  --packages A,B,C     extra Debian packages to include (debian sources only; replaces
-                       cm.toml's packages)
-  --platform OS/ARCH[/VARIANT]
-                       image sources: which image of a multi-platform index (default: this host's)
-  --insecure-registry HOST[:PORT]
-                       image sources: allow plain HTTP to HOST (loopback registries always may);
-                       may be repeated
-  --project NAME       use NAME as the project name instead of the directory's name
-  --force              rebuild the bundle if it exists
-  --refresh            bootstrap the cached base again instead of reusing it
-  -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
-
-Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
+"default". The first bundle from a source bootstraps it once into the cache; later ones copy it.`,
+  options: {
+    from: {
+      type: "string",
+      value: "SOURCE",
+      help: `where the root filesystem comes from (default: cm.toml's, else debian:bookworm):
+  debian[:SUITE]   a minimal Debian (minbase) bootstrapped with mmdebstrap
+                   (debootstrap as root if mmdebstrap is missing), cached
+  tar:PATH         a root filesystem tarball (.tar, .tar.gz/.tgz, .tar.xz,
+                   .tar.zst), extracted safely
+  dir:PATH         a copy of an existing directory tree
+  docker:IMAGE     a local image's filesystem (docker create + export)
+  podman:IMAGE     the same with podman (never pulls)
+  bundle:[PROJECT/]BUNDLE
+                   a copy of another bundle's root filesystem
+  image:REF        an image pulled from a registry by cm itself (debian:bookworm,
+                   ghcr.io/owner/repo:tag, host:5000/repo@sha256:...)
+  oci-layout:PATH[:TAG]
+                   an image in an OCI image layout directory
+  docker-archive:PATH
+                   an image saved with docker save`,
+    },
+    packages: {
+      type: "string",
+      value: "A,B,C",
+      help: "extra Debian packages to include (debian sources only; replaces cm.toml's packages)",
+    },
+    platform: {
+      type: "string",
+      value: "OS/ARCH[/VARIANT]",
+      help: "image sources: which image of a multi-platform index (default: this host's)",
+    },
+    "insecure-registry": {
+      type: "string",
+      multiple: true,
+      value: "HOST[:PORT]",
+      help: "image sources: allow plain HTTP to HOST (loopback registries always may); may be repeated",
+    },
+    project: { type: "string", value: "NAME", complete: "project", help: "use NAME as the project name instead of the directory's name" },
+    force: { type: "boolean", help: "rebuild the bundle if it exists" },
+    refresh: { type: "boolean", help: "bootstrap the cached base again instead of reusing it" },
+    quiet: { type: "boolean", short: "q", help: "print only errors and the final line (also when stderr is not a terminal)" },
+  },
+  footer: `Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
-  -h, --help           show this help
 
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
-bundle before it is put in place: if one fails, no bundle is created.
-`;
+bundle before it is put in place: if one fails, no bundle is created.`,
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("create", argv, {
-    from: { type: "string" },
-    packages: { type: "string" },
-    platform: { type: "string" },
-    "insecure-registry": { type: "string", multiple: true },
-    project: { type: "string" },
-    force: { type: "boolean" },
-    refresh: { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
-  });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
-  const packagesText = str(p.values.packages);
+  const v = p.values;
   const packages =
-    packagesText === undefined
+    v.packages === undefined
       ? undefined
-      : packagesText
+      : v.packages
           .split(",")
           .map((s) => s.trim())
           .filter(Boolean);
   await create(hostContext(), {
     bundle: p.positionals[0] ?? "default",
-    project: str(p.values.project),
-    from: str(p.values.from),
+    project: v.project,
+    from: v.from,
     packages,
-    platform: str(p.values.platform),
-    insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
-    force: p.values.force === true,
-    refresh: p.values.refresh === true,
-    quiet: p.values.quiet === true,
+    platform: v.platform,
+    insecureRegistries: v["insecure-registry"] ?? [],
+    force: v.force === true,
+    refresh: v.refresh === true,
+    quiet: v.quiet === true,
   });
   return 0;
 }

@@ -1,12 +1,15 @@
 import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
+import { defineCommand } from "../core/command.ts";
 import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
 import { parseSize } from "../core/size.ts";
-import { parse, str, tooMany, ttyChoice } from "./args.ts";
+import { parseCommand, tooMany, ttyChoice } from "./args.ts";
 
-export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
-
-Start a container from a bundle of the current project, with the project directory mounted
+export const command = defineCommand({
+  name: "run",
+  positionals: [{ name: "BUNDLE", optional: true, complete: "bundle" }],
+  rest: { value: "COMMAND [ARG...]", optional: true },
+  description: `Start a container from a bundle of the current project, with the project directory mounted
 read-write at /project (the working directory). Without a COMMAND: an interactive login shell
 (a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
 Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
@@ -14,58 +17,81 @@ found, 126 if it is not executable, 125 for cm's own errors.
 
 A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
 followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is
-appended to the Entrypoint.
-
-Options:
-  -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
-                       (which must have it). Your environment is not passed in otherwise.
-  --env-file FILE      KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped.
-                       Applied before --env, so --env wins
-  -v, --volume SRC:DST[:ro]
-                       bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
-                       Not on or below /project, except -v .:/project:ro (project read-only)
-  --network MODE       host (default): the host's network; none: a private network, loopback only
-  --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
-  --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
-  --pids-limit N       at most N processes (and threads) inside
-                       Limits are refused where they cannot be enforced (rootless on cgroup v1)
-  --entrypoint CMD     run CMD (one executable; its arguments go after --) instead of the
-                       image's Entrypoint; the image's Cmd is then not used. '' clears it
-  --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
-  --read-only          the root filesystem is read-only for this run (/project stays writable)
-  -w, --workdir DIR    working directory inside (absolute; default /project)
-  -d, --detach         start in the background and print the container ID; output goes to a
-                       log (cm logs ID), stop it with cm stop ID
-  -t, --tty            allocate a terminal (default: only when stdin is a terminal)
-  -T, --no-tty         do not allocate a terminal
-  --project NAME       use the project NAME (its recorded directory is mounted)
-  --security-opt OPT   seccomp=unconfined: no seccomp filter (cm's default profile is off);
-                       seccomp=FILE: this OCI linux.seccomp JSON profile instead (see SECURITY.md)
-  -h, --help           show this help
-
-A cm.toml in the project directory sets defaults for these options and the command ([run], and
-[bundle.NAME.run] for one bundle); flags win.
-`;
+appended to the Entrypoint.`,
+  options: {
+    env: {
+      type: "string",
+      short: "e",
+      multiple: true,
+      value: "KEY=VALUE",
+      help: `set a variable inside; --env KEY takes KEY's value from your environment (which must have
+it). Your environment is not passed in otherwise.`,
+    },
+    "env-file": {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      complete: "file",
+      help: "KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped. Applied before --env, so --env wins",
+    },
+    volume: {
+      type: "string",
+      short: "v",
+      multiple: true,
+      value: "SRC:DST[:ro]",
+      complete: "file",
+      help: `bind-mount host path SRC (must exist) at absolute path DST; ro: read-only. Not on or below
+/project, except -v .:/project:ro (project read-only)`,
+    },
+    network: {
+      type: "string",
+      value: "MODE",
+      complete: ["host", "none"],
+      help: "host (default): the host's network; none: a private network, loopback only",
+    },
+    memory: { type: "string", value: "SIZE", help: "memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)" },
+    cpus: { type: "string", value: "N", help: "CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs" },
+    "pids-limit": {
+      type: "string",
+      value: "N",
+      help: "at most N processes (and threads) inside. Limits are refused where they cannot be enforced (rootless on cgroup v1)",
+    },
+    entrypoint: {
+      type: "string",
+      value: "CMD",
+      help: `run CMD (one executable; its arguments go after --) instead of the image's Entrypoint; the
+image's Cmd is then not used. '' clears it`,
+    },
+    runtime: {
+      type: "string",
+      value: "NAME|PATH",
+      complete: ["runc", "runsc", "crun"],
+      help: "the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one",
+    },
+    "read-only": { type: "boolean", help: "the root filesystem is read-only for this run (/project stays writable)" },
+    workdir: { type: "string", short: "w", value: "DIR", help: "working directory inside (absolute; default /project)" },
+    detach: {
+      type: "boolean",
+      short: "d",
+      help: "start in the background and print the container ID; output goes to a log (cm logs ID), stop it with cm stop ID",
+    },
+    tty: { type: "boolean", short: "t", help: "allocate a terminal (default: only when stdin is a terminal)" },
+    "no-tty": { type: "boolean", short: "T", help: "do not allocate a terminal" },
+    project: { type: "string", value: "NAME", complete: "project", help: "use the project NAME (its recorded directory is mounted)" },
+    "security-opt": {
+      type: "string",
+      multiple: true,
+      value: "OPT",
+      help: `seccomp=unconfined: no seccomp filter (cm's default profile is off); seccomp=FILE: this OCI
+linux.seccomp JSON profile instead (see SECURITY.md)`,
+    },
+  },
+  footer: `A cm.toml in the project directory sets defaults for these options and the command ([run], and
+[bundle.NAME.run] for one bundle); flags win.`,
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("run", argv, {
-    env: { type: "string", short: "e", multiple: true },
-    "env-file": { type: "string", multiple: true },
-    volume: { type: "string", short: "v", multiple: true },
-    network: { type: "string" },
-    memory: { type: "string" },
-    cpus: { type: "string" },
-    "pids-limit": { type: "string" },
-    runtime: { type: "string" },
-    entrypoint: { type: "string" },
-    "read-only": { type: "boolean" },
-    workdir: { type: "string", short: "w" },
-    detach: { type: "boolean", short: "d" },
-    tty: { type: "boolean", short: "t" },
-    "no-tty": { type: "boolean", short: "T" },
-    project: { type: "string" },
-    "security-opt": { type: "string", multiple: true },
-  });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 1) {
     throw tooMany(
       "run",
@@ -73,32 +99,25 @@ export async function main(argv: string[]): Promise<number> {
       `put the command after --: cm run ${p.positionals[0]} -- ${p.positionals.slice(1).join(" ")}`,
     );
   }
-  const memory = str(p.values.memory);
-  const cpus = str(p.values.cpus);
-  const pids = str(p.values["pids-limit"]);
-  const network = str(p.values.network);
-  const tty = ttyChoice("run", p.values);
+  const v = p.values;
+  const tty = ttyChoice("run", v);
   return run(hostContext(), {
     bundle: p.positionals[0] ?? "default",
-    project: str(p.values.project),
+    project: v.project,
     command: p.rest,
-    entrypoint: str(p.values.entrypoint),
-    memoryBytes: memory === undefined ? undefined : parseSize(memory, "--memory"),
+    entrypoint: v.entrypoint,
+    memoryBytes: v.memory === undefined ? undefined : parseSize(v.memory, "--memory"),
     tty,
-    env: list(p.values.env),
-    envFiles: list(p.values["env-file"]),
-    volumes: list(p.values.volume),
-    network: network === undefined ? undefined : parseNetwork(network),
-    cpus: cpus === undefined ? undefined : parseCpus(cpus),
-    pidsLimit: pids === undefined ? undefined : parsePidsLimit(pids),
-    runtime: str(p.values.runtime),
-    readOnly: p.values["read-only"] === true ? true : undefined,
-    workdir: str(p.values.workdir),
-    detach: p.values.detach === true ? true : undefined,
-    securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    env: v.env,
+    envFiles: v["env-file"],
+    volumes: v.volume,
+    network: v.network === undefined ? undefined : parseNetwork(v.network),
+    cpus: v.cpus === undefined ? undefined : parseCpus(v.cpus),
+    pidsLimit: v["pids-limit"] === undefined ? undefined : parsePidsLimit(v["pids-limit"]),
+    runtime: v.runtime,
+    readOnly: v["read-only"] === true ? true : undefined,
+    workdir: v.workdir,
+    detach: v.detach === true ? true : undefined,
+    securityOpts: v["security-opt"] ?? [],
   });
-}
-
-function list(v: unknown): string[] | undefined {
-  return Array.isArray(v) ? (v as string[]) : undefined;
 }
