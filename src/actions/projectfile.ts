@@ -62,10 +62,10 @@ export async function withProjectFile(opts: RunOptions, projectDir: string, root
     for (const [limit, option, key] of limits) {
       if (opts[option] !== undefined || merged[option] === undefined) continue;
       try {
-        checkLimitEnforceable(limit, true, readCgroupFacts());
+        checkLimitEnforceable(limit, true, readCgroupFacts(), "this limit");
       } catch (err) {
-        const e = err as CmError;
-        throw keyError(file, originOf(file, opts.bundle, "run", key), e.message.replace(/^--[a-z-]+ /, "this limit "), e.hint);
+        if (!(err instanceof CmError)) throw err;
+        throw keyError(file, originOf(file, opts.bundle, "run", key), err.message, err.hint);
       }
     }
   }

@@ -7,10 +7,13 @@ export type Limit = "memory" | "cpu" | "pids";
 
 const FLAG: Record<Limit, string> = { memory: "--memory", cpu: "--cpus", pids: "--pids-limit" };
 
-/** Returns nothing when the limit can be enforced; throws a CmError that says why not and what would help. */
-export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: CgroupFacts): void {
+/**
+ * Returns nothing when the limit can be enforced; throws a CmError that says why not and what
+ * would help. `label` names the limit in the message (default: its flag, "--memory").
+ */
+export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: CgroupFacts, label = FLAG[limit]): void {
   if (!rootless) return;
-  const flag = FLAG[limit];
+  const flag = label;
   if (cgroups.version === "v1") {
     throw new CmError(
       "limit-unsupported",

@@ -305,14 +305,16 @@ class Checker {
     }
   }
 
-  /** Runs the check that `cm run` applies to the flag; its CmError becomes this key's error. */
+  /**
+   * Runs the check that `cm run` applies to the flag; its CmError becomes this key's error. The
+   * parsers take a label for the value: the file passes "value" (the key names itself).
+   */
   check<T>(path: string[], f: () => T): T {
     try {
       return f();
     } catch (err) {
       if (!(err instanceof CmError)) throw err;
-      // the flag's rule, worded for the file: "invalid --network "x"" -> "invalid value "x""
-      return this.fail(path, err.message.replace(/--[a-z-]+ /, "value "), err.hint);
+      return this.fail(path, err.message, err.hint);
     }
   }
 
@@ -398,11 +400,11 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.network !== undefined) {
     const n = c.string(at("network"), t.network);
-    out.network = c.check(at("network"), () => parseNetwork(n));
+    out.network = c.check(at("network"), () => parseNetwork(n, "value"));
   }
   if (t.runtime !== undefined) {
     const r = c.string(at("runtime"), t.runtime);
-    out.runtime = c.check(at("runtime"), () => checkRuntimeArg(r));
+    out.runtime = c.check(at("runtime"), () => checkRuntimeArg(r, "value"));
   }
   if (t.command !== undefined) {
     const cmd = c.strings(at("command"), t.command);
@@ -423,7 +425,7 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   if (t.pids_limit !== undefined) {
     const v = t.pids_limit;
     if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at("pids_limit"), `must be an integer, not ${typeName(v)}`);
-    out.pidsLimit = c.check(at("pids_limit"), () => checkPidsLimit(v));
+    out.pidsLimit = c.check(at("pids_limit"), () => checkPidsLimit(v, "value"));
   }
   if (t.read_only !== undefined) {
     if (typeof t.read_only !== "boolean") c.fail(at("read_only"), `must be true or false, not ${typeName(t.read_only)}`);
@@ -431,7 +433,7 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.workdir !== undefined) {
     const w = c.string(at("workdir"), t.workdir);
-    out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
+    out.workdir = c.check(at("workdir"), () => parseWorkdir(w, "value"));
   }
   return out;
 }
