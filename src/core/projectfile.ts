@@ -16,7 +16,7 @@
 import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { memoryTooSmall } from "./limits.ts";
-import { SAFE_NAME } from "./names.ts";
+import { DEBIAN_PACKAGE, DEBIAN_SUITE, SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
 import { parseVolume } from "./run/volume.ts";
@@ -95,8 +95,6 @@ const RUN_KEYS = [
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
-const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
 
 /**
  * Where a key is defined in the source text: line numbers (1-based) keyed by the dotted path
@@ -343,7 +341,7 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
   if (t.from !== undefined) out.from = checkFrom(c, [...path, "from"], c.string([...path, "from"], t.from));
   if (t.packages !== undefined) {
     out.packages = c.strings([...path, "packages"], t.packages).map((p, n) => {
-      if (!PACKAGE.test(p)) c.fail([...path, "packages", `[${n}]`], `invalid Debian package name ${JSON.stringify(p)}`);
+      if (!DEBIAN_PACKAGE.test(p)) c.fail([...path, "packages", `[${n}]`], `invalid Debian package name ${JSON.stringify(p)}`);
       return p;
     });
   }
@@ -356,7 +354,8 @@ function checkFrom(c: Checker, path: string[], from: string): string {
   const scheme = colon < 0 ? from : from.slice(0, colon);
   const rest = colon < 0 ? "" : from.slice(colon + 1);
   if (scheme === "debian") {
-    if (rest !== "" && !SUITE.test(rest)) c.fail(path, `invalid Debian suite ${JSON.stringify(rest)}`, "for example debian:bookworm");
+    if (rest !== "" && !DEBIAN_SUITE.test(rest))
+      c.fail(path, `invalid Debian suite ${JSON.stringify(rest)}`, "for example debian:bookworm");
     return from;
   }
   if (scheme === "tar" || scheme === "dir") {

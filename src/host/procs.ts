@@ -10,13 +10,10 @@
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
+import { readDirOrEmpty } from "./fs.ts";
 
 function pids(proc: string): string[] {
-  try {
-    return readdirSync(proc).filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
-  } catch {
-    return [];
-  }
+  return readDirOrEmpty(proc).filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
 }
 
 /** pids whose root directory is `rootfs` (same device and inode). */

@@ -5,6 +5,7 @@
  * downloading and unpacking overlap.
  */
 import { closeSync, createReadStream, readFileSync } from "node:fs";
+import { formatBytes } from "../core/size.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 import { BlobStore } from "./blobs.ts";
@@ -21,7 +22,7 @@ import {
 } from "./manifest.ts";
 import { formatReference, manifestSelector, type Reference } from "./reference.ts";
 import { Registry } from "./registry.ts";
-import { mb, type ResolvedImage, shortDigest } from "./unpack.ts";
+import { type ResolvedImage, shortDigest } from "./unpack.ts";
 
 export interface PullOptions {
   platform: Platform;
@@ -114,10 +115,12 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
   const active = new Set<number>();
   const show = () => {
     const sum = got.reduce((s, n) => s + n, 0);
-    const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
-    opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
+    const parts = [...active].map(
+      (i) => `layer ${i + 1}: ${formatBytes(got[i] as number)}/${formatBytes((manifest.layers[i] as Descriptor).size)}`,
+    );
+    opts.progress.detail(`downloaded ${formatBytes(sum)} of ${formatBytes(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
-  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
+  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${formatBytes(total)})`);
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
   const downloads = manifest.layers.map((layer, i) => {
@@ -161,7 +164,7 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
       });
     },
     layers: manifest.layers.map((layer, i) => ({
-      what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`,
+      what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${formatBytes(layer.size)})`,
       size: layer.size,
       diffId: config.diffIds[i],
       open: async () => {

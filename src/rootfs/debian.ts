@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { DEBIAN_PACKAGE, DEBIAN_SUITE } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { exitStatus, findTool, lastLine, requireTool, stderrTail, track } from "../host/tools.ts";
 import { extractTar } from "../tar/extract.ts";
@@ -17,9 +18,6 @@ import { extractionDetail } from "../ui/progress.ts";
 import { type Base, ensureBase, haveBase } from "./base.ts";
 import { copyTree } from "./copy.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
-
-const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
-const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
 export function debianArch(nodeArch: string = process.arch): string {
   const map: Record<string, string> = {
@@ -79,13 +77,13 @@ export class DebianSource implements RootfsSource {
   private chosen: Bootstrapper | undefined;
 
   constructor(suite: string, packages: string[]) {
-    if (!SUITE.test(suite)) {
+    if (!DEBIAN_SUITE.test(suite)) {
       throw new CmError("bad-source", `invalid Debian suite ${JSON.stringify(suite)}`, {
         hint: "for example debian:bookworm or debian:trixie",
       });
     }
     for (const p of packages) {
-      if (!PACKAGE.test(p))
+      if (!DEBIAN_PACKAGE.test(p))
         throw new CmError("bad-source", `invalid Debian package name ${JSON.stringify(p)}`, { hint: "give names like curl,git,python3" });
     }
     this.suite = suite;

@@ -3,10 +3,11 @@
  * only when complete: create builds it under a dot-name and renames it into place. Names starting
  * with "." inside a project directory are cm's own work in progress (creating, deleting, locks).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ANNOTATION, type OciSpec } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
 
 export interface BundleInfo {
   projectKey: string;
@@ -66,14 +67,9 @@ export function readBundle(data: string, key: string, bundle: string): BundleInf
 }
 
 function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((n) => !n.startsWith("."))
-      .sort();
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
+  return readDirOrEmpty(dir)
+    .filter((n) => !n.startsWith("."))
+    .sort();
 }
 
 /** Names of the complete bundles of a project. */

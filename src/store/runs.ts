@@ -3,10 +3,11 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, rmSync, type Stats, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 
 export interface RunRecord {
@@ -142,15 +143,8 @@ export function readRun(runs: string, id: string): RunRecord | undefined {
 }
 
 export function listRuns(runs: string): RunRecord[] {
-  let ids: string[];
-  try {
-    ids = readdirSync(runs);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
   const out: RunRecord[] = [];
-  for (const id of ids) {
+  for (const id of readDirOrEmpty(runs)) {
     const r = readRun(runs, id);
     if (r) out.push(r);
   }

@@ -42,7 +42,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readlinkSync,
   type Stats,
   symlinkSync,
   unlinkSync,
@@ -51,7 +50,7 @@ import {
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { CmError, isErrno } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
+import { removeTree, walkInRoot } from "../host/fs.ts";
 import { relieve } from "../host/memory.ts";
 import { requireTool } from "../host/tools.ts";
 import { decompressed } from "./decompress.ts";
@@ -98,7 +97,6 @@ export function archivePath(path: string): string[] | "absolute" | "dotdot" {
   return parts;
 }
 
-const MAX_SYMLINKS = 40;
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
@@ -166,36 +164,25 @@ class Writer {
     const key = parts.join("/");
     const hit = this.dirs.get(key);
     if (hit !== undefined) return hit;
-    let links = 0;
-    const todo = [...parts];
-    const done: string[] = [];
-    while (todo.length > 0) {
-      const part = todo.shift() as string;
-      if (part === "." || part === "") continue;
-      if (part === "..") {
-        done.pop();
-        continue;
-      }
-      const host = join(this.root, ...done, part);
-      const st = this.existing(host);
-      if (st === undefined) {
-        if (!create) return undefined;
-        mkdirSync(host, 0o755);
-        if (this.opts.whiteouts) this.created.add(this.rel(host));
-      } else if (st.isSymbolicLink()) {
-        if (++links > MAX_SYMLINKS) throw this.unsafe(entry, "its parent resolves through too many symbolic links");
-        const target = readlinkSync(host);
-        if (target.startsWith("/")) done.length = 0;
-        todo.unshift(...target.split("/"));
-        continue;
-      } else if (!st.isDirectory()) {
-        if (!create) return undefined;
-        throw this.unsafe(entry, `its parent ${JSON.stringify([...done, part].join("/"))} is not a directory`);
-      }
-      done.push(part);
-    }
-    const result = join(this.root, ...done);
-    this.dirs.set(key, result);
+    const result = walkInRoot(
+      this.root,
+      parts,
+      (host, st) => {
+        if (st === undefined) {
+          if (!create) return "none";
+          mkdirSync(host, 0o755);
+          if (this.opts.whiteouts) this.created.add(this.rel(host));
+        } else if (!st.isDirectory()) {
+          if (!create) return "none";
+          throw this.unsafe(entry, `its parent ${JSON.stringify(this.rel(host))} is not a directory`);
+        }
+        return "descend";
+      },
+      () => {
+        throw this.unsafe(entry, "its parent resolves through too many symbolic links");
+      },
+    );
+    if (result !== undefined) this.dirs.set(key, result);
     return result;
   }
 
