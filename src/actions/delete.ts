@@ -19,7 +19,7 @@ import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
-import { leftovers } from "../store/leftovers.ts";
+import { type Leftover, leftovers } from "../store/leftovers.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
 import { runtimeOf } from "./containers.ts";
@@ -33,13 +33,60 @@ export interface DeleteOptions {
   grace: number;
 }
 
+/** Deletes the bundles (see the steps above); returns the names of the bundles removed. */
 export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<string[]> {
+  const plan = planDelete(ctx, opts);
+  const pdir = projectDir(ctx.layout.data, plan.key);
+  const remove: { bundle: string; dir: string }[] = [];
+  const failures: { bundle: string; dir: string; err: unknown }[] = [];
+  const locks = lockBundles(pdir, new Set([...plan.targets, ...plan.stale.map((l) => l.bundle)]));
+  try {
+    for (const b of plan.targets) {
+      const aside = join(pdir, `.${b}.deleting-${process.pid}`);
+      renameSync(bundleDir(ctx.layout.data, plan.key, b), aside);
+      remove.push({ bundle: b, dir: aside });
+    }
+    for (const l of plan.stale) remove.push({ bundle: l.bundle, dir: l.dir });
+    await stopRuns(ctx, plan.key, plan.bundle, opts.grace);
+    for (const r of remove) {
+      try {
+        await removeAside(r.dir, opts.grace);
+      } catch (err) {
+        failures.push({ ...r, err });
+      }
+    }
+  } finally {
+    for (const l of locks) l.release();
+  }
+  const first = failures[0];
+  if (first) throw incomplete(first, plan.projectName);
+  // The project directory goes when its last bundle does.
+  try {
+    if (readdirSync(pdir).length === 0) rmdirSync(pdir);
+  } catch {
+    // not empty or already gone
+  }
+  return [...new Set(remove.map((r) => r.bundle))];
+}
+
+interface DeletePlan {
+  key: string;
+  projectName: string;
+  /** the bundle named, if one was */
+  bundle: string | undefined;
+  /** complete bundles to delete */
+  targets: string[];
+  /** what an interrupted create or delete left behind (its cm is gone): retried here */
+  stale: Leftover[];
+}
+
+/** What to delete; nothing is touched. Refuses an unknown project or bundle, and another directory's project. */
+function planDelete(ctx: Context, opts: DeleteOptions): DeletePlan {
   const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const key = project.key;
   const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
-  // What an interrupted create or delete left behind (its cm is gone): retried here.
   const stale = leftovers(ctx.layout.data, key).filter((l) => !l.live && (bundle === undefined || l.bundle === bundle));
   if (existing.length === 0 && stale.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
@@ -62,13 +109,14 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
       hint: `existing bundles: ${existing.join(", ")}`,
     });
   }
+  return { key, projectName, bundle, targets, stale };
+}
 
-  const pdir = projectDir(ctx.layout.data, key);
+/** Takes every bundle's lock, or none: a create or delete in progress is a clear error. */
+function lockBundles(pdir: string, bundles: Set<string>): Lock[] {
   const locks: Lock[] = [];
-  const remove: { bundle: string; dir: string }[] = [];
-  const failures: { bundle: string; dir: string; err: unknown }[] = [];
   try {
-    for (const b of new Set([...targets, ...stale.map((l) => l.bundle)])) {
+    for (const b of bundles) {
       const lock = tryLock(join(pdir, `.${b}.lock`));
       if (!("release" in lock)) {
         throw new CmError("bundle-busy", `bundle ${JSON.stringify(b)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
@@ -77,48 +125,35 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<
       }
       locks.push(lock);
     }
-    for (const b of targets) {
-      const aside = join(pdir, `.${b}.deleting-${process.pid}`);
-      renameSync(bundleDir(ctx.layout.data, key, b), aside);
-      remove.push({ bundle: b, dir: aside });
-    }
-    for (const l of stale) remove.push({ bundle: l.bundle, dir: l.dir });
-    await stopRuns(ctx, key, bundle, opts.grace);
-    for (const r of remove) {
-      try {
-        // A process still rooted in the tree (a container whose runc state is gone) is stopped
-        // first: a root filesystem is never removed under a live process.
-        const rootfs = join(r.dir, "rootfs");
-        await stopProcesses(() => processesRootedIn(rootfs), opts.grace, rootfs);
-        // A leftover of a killed create may still have its extracting tar at work.
-        if (!r.dir.includes(".deleting-")) await stopProcesses(() => processesWorkingIn(r.dir), 0, r.dir);
-        removeTree(r.dir);
-      } catch (err) {
-        failures.push({ ...r, err });
-      }
-    }
-  } finally {
+  } catch (err) {
     for (const l of locks) l.release();
+    throw err;
   }
-  const first = failures[0];
-  if (first) {
-    const why = first.err instanceof CmError ? first.err : undefined;
-    throw new CmError(
-      "delete-incomplete",
-      `bundle ${JSON.stringify(first.bundle)} not removed: ${why ? why.message : String((first.err as Error)?.message ?? first.err)}`,
-      {
-        hint: `${why?.hint ? `${why.hint}; ` : ""}it is kept aside as ${first.dir} (cm list reports it) and the next cm delete ${projectName} retries it`,
-        cause: first.err,
-      },
-    );
-  }
-  // The project directory goes when its last bundle does.
-  try {
-    if (readdirSync(pdir).length === 0) rmdirSync(pdir);
-  } catch {
-    // not empty or already gone
-  }
-  return [...new Set(remove.map((r) => r.bundle))];
+  return locks;
+}
+
+/** Removes a bundle tree renamed aside (or a leftover), after stopping any process still in it. */
+async function removeAside(dir: string, grace: number): Promise<void> {
+  // A process still rooted in the tree (a container whose runc state is gone) is stopped
+  // first: a root filesystem is never removed under a live process.
+  const rootfs = join(dir, "rootfs");
+  await stopProcesses(() => processesRootedIn(rootfs), grace, rootfs);
+  // A leftover of a killed create may still have its extracting tar at work.
+  if (!dir.includes(".deleting-")) await stopProcesses(() => processesWorkingIn(dir), 0, dir);
+  removeTree(dir);
+}
+
+/** The error for a tree that could not be removed: kept aside, retried by the next delete. */
+function incomplete(failure: { bundle: string; dir: string; err: unknown }, projectName: string): CmError {
+  const why = failure.err instanceof CmError ? failure.err : undefined;
+  return new CmError(
+    "delete-incomplete",
+    `bundle ${JSON.stringify(failure.bundle)} not removed: ${why ? why.message : String((failure.err as Error)?.message ?? failure.err)}`,
+    {
+      hint: `${why?.hint ? `${why.hint}; ` : ""}it is kept aside as ${failure.dir} (cm list reports it) and the next cm delete ${projectName} retries it`,
+      cause: failure.err,
+    },
+  );
 }
 
 /** Stops every container cm started for this project (or bundle) and removes its run state. */

@@ -51,55 +51,64 @@ export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string } {
 export const MIN_FREE_BYTES = 512 * 1024 * 1024;
 export const LOW_FREE_BYTES = 2 * 1024 * 1024 * 1024;
 
-export function doctorChecks(f: DoctorFacts): Check[] {
-  const checks: Check[] = [];
-  const add = (id: string, status: CheckStatus, message: string, fix?: string) =>
-    checks.push(fix === undefined ? { id, status, message } : { id, status, message, fix });
+/** One check; `fix` is left out when there is nothing to do. */
+function check(id: string, status: CheckStatus, message: string, fix?: string): Check {
+  return fix === undefined ? { id, status, message } : { id, status, message, fix };
+}
 
-  if (!f.runc) {
-    add("runc", "fail", "runc not found", "install it: apt-get install runc");
-  } else if (!f.runc.version) {
-    add("runc", "fail", `${f.runc.path} did not report a version`, "reinstall runc: apt-get install --reinstall runc");
-  } else {
-    const v = f.runc.version;
-    add(
+/** The checks, in the order `cm doctor` prints them. */
+export function doctorChecks(f: DoctorFacts): Check[] {
+  return [...runcChecks(f), usernsCheck(f), subidsCheck(f), cgroupsCheck(f), ...toolChecks(f), ...f.dirs.map(dirCheck), diskCheck(f)];
+}
+
+/** runc, its seccomp support, its known CVEs and (when it has a 2025 one) whether runsc is there. */
+function runcChecks(f: DoctorFacts): Check[] {
+  if (!f.runc) return [check("runc", "fail", "runc not found", "install it: apt-get install runc")];
+  const v = f.runc.version;
+  if (!v) return [check("runc", "fail", `${f.runc.path} did not report a version`, "reinstall runc: apt-get install --reinstall runc")];
+  const checks = [
+    check(
       "runc",
       "ok",
       `runc ${v.version}${f.runcDebian ? ` (Debian package ${f.runcDebian})` : ""} at ${f.runc.path}, OCI spec ${v.spec ?? "?"}`,
-    );
-    add(
+    ),
+    check(
       "seccomp",
       v.libseccomp ? "ok" : "fail",
       v.libseccomp
         ? `runc is built with libseccomp ${v.libseccomp}: cm's seccomp profile applies`
         : "runc is built without libseccomp: cm's seccomp profile cannot apply",
       v.libseccomp ? undefined : "install a runc built with seccomp support (Debian's is)",
-    );
-    const statuses = runcCveStatus(v.version, f.runcDebian ? { distro: "debian", version: f.runcDebian } : undefined);
-    const affected2025 = statuses.some((s) => s.affected && s.year >= 2025);
-    for (const s of statuses) {
-      let fix: string | undefined;
-      if (s.affected) {
-        fix =
-          s.year >= 2025
-            ? `upgrade runc to 1.2.8, 1.3.3 or newer when your distribution ships it; meanwhile run untrusted code with cm run --runtime runsc${f.runsc ? "" : " (apt-get install runsc)"}`
-            : "upgrade runc (apt-get install --only-upgrade runc, or a newer upstream release)";
-      }
-      add(s.id, s.affected ? "warn" : "ok", `${s.affected ? "affected" : "not affected"}: ${s.summary} (${s.reason})`, fix);
+    ),
+  ];
+  const statuses = runcCveStatus(v.version, f.runcDebian ? { distro: "debian", version: f.runcDebian } : undefined);
+  for (const s of statuses) {
+    let fix: string | undefined;
+    if (s.affected) {
+      fix =
+        s.year >= 2025
+          ? `upgrade runc to 1.2.8, 1.3.3 or newer when your distribution ships it; meanwhile run untrusted code with cm run --runtime runsc${f.runsc ? "" : " (apt-get install runsc)"}`
+          : "upgrade runc (apt-get install --only-upgrade runc, or a newer upstream release)";
     }
-    if (affected2025) {
-      add(
+    checks.push(check(s.id, s.affected ? "warn" : "ok", `${s.affected ? "affected" : "not affected"}: ${s.summary} (${s.reason})`, fix));
+  }
+  if (statuses.some((s) => s.affected && s.year >= 2025)) {
+    checks.push(
+      check(
         "runtime",
         f.runsc ? "ok" : "warn",
         f.runsc ? "runsc (gVisor) is installed: cm run --runtime runsc avoids the runc 2025 CVEs" : "runsc (gVisor) is not installed",
         f.runsc ? undefined : "apt-get install runsc, then use cm run --runtime runsc for untrusted code",
-      );
-    }
+      ),
+    );
   }
+  return checks;
+}
 
+function usernsCheck(f: DoctorFacts): Check {
   const userns = usernsVerdict(f.userns);
   if (f.rootless) {
-    add(
+    return check(
       "userns",
       userns.ok ? "ok" : "fail",
       userns.why,
@@ -107,93 +116,89 @@ export function doctorChecks(f: DoctorFacts): Check[] {
         ? undefined
         : "enable them: sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000 (as root), or run cm as root",
     );
-  } else {
-    add(
-      "userns",
-      userns.ok ? "ok" : "warn",
-      `${userns.why}${f.rootless ? "" : " (root runs use none)"}`,
-      userns.ok ? undefined : "only needed for rootless use",
-    );
   }
+  return check(
+    "userns",
+    userns.ok ? "ok" : "warn",
+    `${userns.why} (root runs use none)`,
+    userns.ok ? undefined : "only needed for rootless use",
+  );
+}
 
+function subidsCheck(f: DoctorFacts): Check {
+  if (!f.rootless) return check("subids", "ok", "root runs need no subordinate ids");
   const tools = f.newuidmap && f.newgidmap;
   const ranges = f.subuid.length > 0 && f.subgid.length > 0;
-  if (f.rootless) {
-    const describe = (r: SubidRange[]) => r.map((x) => `${x.start}+${x.count}`).join(",") || "none";
-    const message = `newuidmap/newgidmap ${tools ? "present" : "missing"}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
-    add(
-      "subids",
-      tools && ranges ? "ok" : "warn",
-      `${message} (cm's default maps only your own id; ranges are needed for multi-user images)`,
-      tools && ranges
-        ? undefined
-        : `${tools ? "" : "apt-get install uidmap; "}${ranges ? "" : `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} (as root)`}`.replace(
-            /; $/,
-            "",
-          ),
-    );
-  } else {
-    add("subids", "ok", "root runs need no subordinate ids");
-  }
+  const describe = (r: SubidRange[]) => r.map((x) => `${x.start}+${x.count}`).join(",") || "none";
+  const message = `newuidmap/newgidmap ${tools ? "present" : "missing"}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
+  const fixes = [
+    ...(tools ? [] : ["apt-get install uidmap"]),
+    ...(ranges ? [] : [`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} (as root)`]),
+  ];
+  return check(
+    "subids",
+    tools && ranges ? "ok" : "warn",
+    `${message} (cm's default maps only your own id; ranges are needed for multi-user images)`,
+    fixes.length > 0 ? fixes.join("; ") : undefined,
+  );
+}
 
+function cgroupsCheck(f: DoctorFacts): Check {
   const v = f.cgroups.version;
-  let limits: string;
-  let limitsStatus: CheckStatus = "ok";
-  let limitsFix: string | undefined;
-  if (!f.rootless) limits = "memory limits enforced (root)";
-  else if (v === "v1") {
-    limits = "no limits for rootless containers (an ordinary user cannot create cgroups on v1)";
-    limitsStatus = "warn";
-    limitsFix = "run cm as root for --memory, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate controllers";
-  } else {
-    const enforceable = ["memory", "cpu", "pids"].filter((c) => f.cgroups.delegated.includes(c));
-    limits = enforceable.length ? `enforceable for you: ${enforceable.join(", ")}` : "no controllers delegated to your cgroup";
-    if (!enforceable.includes("memory")) {
-      limitsStatus = "warn";
-      limitsFix = "delegate controllers to your user (systemd: Delegate=yes in user@.service)";
-    }
-  }
-  add("cgroups", limitsStatus, `cgroup ${v}${v === "v1" ? " (or hybrid)" : ""}: ${limits}; private cgroup namespace on`, limitsFix);
-
-  add(
-    "mmdebstrap",
-    f.mmdebstrap ? "ok" : "warn",
-    f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
-    f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
-  );
-
-  add(
-    "setfattr",
-    f.setfattr ? "ok" : "warn",
-    f.setfattr
-      ? "setfattr present (file capabilities from tarballs and images are kept)"
-      : "setfattr missing: file capabilities and user.* attributes in tarballs and images are not applied",
-    f.setfattr ? undefined : "apt-get install attr",
-  );
-
-  for (const d of f.dirs) {
-    add(
-      `dir-${d.name}`,
-      d.writable ? "ok" : "fail",
-      `${d.name} directory ${d.path} ${d.writable ? "writable" : `not writable${d.reason ? ` (${d.reason})` : ""}`}`,
-      d.writable
-        ? undefined
-        : `fix its permissions, or set ${d.name === "data" ? "CM_HOME" : d.name === "cache" ? "CM_CACHE_DIR" : "CM_STATE_DIR"} to a directory you own`,
+  const say = (status: CheckStatus, limits: string, fix?: string) =>
+    check("cgroups", status, `cgroup ${v}${v === "v1" ? " (or hybrid)" : ""}: ${limits}; private cgroup namespace on`, fix);
+  if (!f.rootless) return say("ok", "memory limits enforced (root)");
+  if (v === "v1") {
+    return say(
+      "warn",
+      "no limits for rootless containers (an ordinary user cannot create cgroups on v1)",
+      "run cm as root for --memory, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate controllers",
     );
   }
+  const enforceable = ["memory", "cpu", "pids"].filter((c) => f.cgroups.delegated.includes(c));
+  const limits = enforceable.length ? `enforceable for you: ${enforceable.join(", ")}` : "no controllers delegated to your cgroup";
+  if (enforceable.includes("memory")) return say("ok", limits);
+  return say("warn", limits, "delegate controllers to your user (systemd: Delegate=yes in user@.service)");
+}
 
-  if (!f.disk) add("disk", "warn", "free disk space unknown", "check that the data directory's filesystem is mounted");
-  else {
-    const free = formatBytes(f.disk.freeBytes);
-    const status: CheckStatus = f.disk.freeBytes < MIN_FREE_BYTES ? "fail" : f.disk.freeBytes < LOW_FREE_BYTES ? "warn" : "ok";
-    add(
-      "disk",
-      status,
-      `${free} free for ${f.disk.path}`,
-      status === "ok" ? undefined : "free some space (cm delete removes bundles; cm list shows sizes)",
-    );
-  }
-  return checks;
+function toolChecks(f: DoctorFacts): Check[] {
+  return [
+    check(
+      "mmdebstrap",
+      f.mmdebstrap ? "ok" : "warn",
+      f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
+      f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
+    ),
+    check(
+      "setfattr",
+      f.setfattr ? "ok" : "warn",
+      f.setfattr
+        ? "setfattr present (file capabilities from tarballs and images are kept)"
+        : "setfattr missing: file capabilities and user.* attributes in tarballs and images are not applied",
+      f.setfattr ? undefined : "apt-get install attr",
+    ),
+  ];
+}
+
+function dirCheck(d: DoctorFacts["dirs"][number]): Check {
+  const variable = d.name === "data" ? "CM_HOME" : d.name === "cache" ? "CM_CACHE_DIR" : "CM_STATE_DIR";
+  return check(
+    `dir-${d.name}`,
+    d.writable ? "ok" : "fail",
+    `${d.name} directory ${d.path} ${d.writable ? "writable" : `not writable${d.reason ? ` (${d.reason})` : ""}`}`,
+    d.writable ? undefined : `fix its permissions, or set ${variable} to a directory you own`,
+  );
+}
+
+function diskCheck(f: DoctorFacts): Check {
+  if (!f.disk) return check("disk", "warn", "free disk space unknown", "check that the data directory's filesystem is mounted");
+  const status: CheckStatus = f.disk.freeBytes < MIN_FREE_BYTES ? "fail" : f.disk.freeBytes < LOW_FREE_BYTES ? "warn" : "ok";
+  return check(
+    "disk",
+    status,
+    `${formatBytes(f.disk.freeBytes)} free for ${f.disk.path}`,
+    status === "ok" ? undefined : "free some space (cm delete removes bundles; cm list shows sizes)",
+  );
 }
 
 export function doctorFailed(checks: Check[]): boolean {

@@ -103,140 +103,163 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * inline tables, arrays spread over lines, all four kinds of strings, comments.
  */
 export function keyLines(text: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  let i = 0;
-  let line = 1;
-  const peek = (n = 0) => text[i + n] ?? "";
-  const advance = () => {
-    if (text[i] === "\n") line++;
-    i++;
-  };
-  const record = (path: string[]) => {
+  return new KeyScanner(text).scan();
+}
+
+const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", b: "\b", f: "\f" };
+
+/** The state of keyLines' walk: a position in the text and its line. */
+class KeyScanner {
+  private readonly lines = new Map<string, number>();
+  private i = 0;
+  private line = 1;
+  private readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  scan(): Map<string, number> {
+    let table: string[] = [];
+    while (this.i < this.text.length) {
+      const start = this.i;
+      this.skipSpace(true);
+      if (this.i >= this.text.length) break;
+      if (this.peek() === "[") {
+        const array = this.peek(1) === "[";
+        this.i += array ? 2 : 1;
+        table = this.recordKey([], this.readKey());
+        this.i += array ? 2 : 1;
+      } else {
+        const key = this.recordKey(table, this.readKey());
+        if (this.peek() === "=") this.advance();
+        this.skipValue(key);
+        this.skipSpace(false);
+      }
+      // never stuck on text this scanner does not understand (the document was valid TOML anyway)
+      if (this.i === start) this.advance();
+    }
+    return this.lines;
+  }
+
+  private peek(n = 0): string {
+    return this.text[this.i + n] ?? "";
+  }
+
+  private advance(): void {
+    if (this.text[this.i] === "\n") this.line++;
+    this.i++;
+  }
+
+  private record(path: string[]): void {
     const k = path.join(".");
-    if (!lines.has(k)) lines.set(k, line);
-  };
+    if (!this.lines.has(k)) this.lines.set(k, this.line);
+  }
+
   /** a dotted key also defines its enclosing tables: a.b.c = 1 defines a and a.b */
-  const recordKey = (base: string[], key: string[]) => {
-    for (let n = 1; n <= key.length; n++) record([...base, ...key.slice(0, n)]);
+  private recordKey(base: string[], key: string[]): string[] {
+    for (let n = 1; n <= key.length; n++) this.record([...base, ...key.slice(0, n)]);
     return [...base, ...key];
-  };
-  const skipSpace = (newlines: boolean) => {
+  }
+
+  private skipSpace(newlines: boolean): void {
     for (;;) {
-      const c = peek();
-      if (c === " " || c === "\t" || c === "\r" || (newlines && c === "\n")) advance();
-      else if (c === "#") while (i < text.length && peek() !== "\n") advance();
+      const c = this.peek();
+      if (c === " " || c === "\t" || c === "\r" || (newlines && c === "\n")) this.advance();
+      else if (c === "#") while (this.i < this.text.length && this.peek() !== "\n") this.advance();
       else return;
     }
-  };
-  const readString = (): string => {
-    const q = peek();
-    const multi = peek(1) === q && peek(2) === q;
+  }
+
+  private readString(): string {
+    const q = this.peek();
+    if (this.peek(1) === q && this.peek(2) === q) return this.readMultiline(q);
     let out = "";
-    if (multi) {
-      i += 3;
-      while (i < text.length && !(peek() === q && peek(1) === q && peek(2) === q)) {
-        if (q === '"' && peek() === "\\") advance();
-        out += peek();
-        advance();
-      }
-      i += 3;
-      // up to two quotes may close the string's content ("""a"""" is a + ")
-      while (peek() === q) i++;
-      return out;
+    this.advance();
+    while (this.i < this.text.length && this.peek() !== q && this.peek() !== "\n") {
+      if (q === '"' && this.peek() === "\\") {
+        this.advance();
+        out += ESCAPES[this.peek()] ?? this.peek();
+      } else out += this.peek();
+      this.advance();
     }
-    advance();
-    while (i < text.length && peek() !== q && peek() !== "\n") {
-      if (q === '"' && peek() === "\\") {
-        advance();
-        const esc: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", b: "\b", f: "\f" };
-        out += esc[peek()] ?? peek();
-        advance();
-        continue;
-      }
-      out += peek();
-      advance();
-    }
-    advance();
+    this.advance();
     return out;
-  };
-  const readKey = (): string[] => {
+  }
+
+  private readMultiline(q: string): string {
+    let out = "";
+    this.i += 3;
+    while (this.i < this.text.length && !(this.peek() === q && this.peek(1) === q && this.peek(2) === q)) {
+      if (q === '"' && this.peek() === "\\") this.advance();
+      out += this.peek();
+      this.advance();
+    }
+    this.i += 3;
+    // up to two quotes may close the string's content ("""a"""" is a + ")
+    while (this.peek() === q) this.i++;
+    return out;
+  }
+
+  private readKey(): string[] {
     const parts: string[] = [];
     for (;;) {
-      skipSpace(false);
-      const c = peek();
-      if (c === '"' || c === "'") parts.push(readString());
+      this.skipSpace(false);
+      const c = this.peek();
+      if (c === '"' || c === "'") parts.push(this.readString());
       else {
         let k = "";
-        while (/[A-Za-z0-9_-]/.test(peek())) {
-          k += peek();
-          advance();
+        while (/[A-Za-z0-9_-]/.test(this.peek())) {
+          k += this.peek();
+          this.advance();
         }
         parts.push(k);
       }
-      skipSpace(false);
-      if (peek() !== ".") return parts;
-      advance();
+      this.skipSpace(false);
+      if (this.peek() !== ".") return parts;
+      this.advance();
     }
-  };
-  const skipValue = (path: string[]) => {
-    skipSpace(false);
-    const c = peek();
-    if (c === '"' || c === "'") {
-      readString();
-    } else if (c === "[") {
-      advance();
-      let index = 0;
-      for (;;) {
-        skipSpace(true);
-        if (peek() === "]" || i >= text.length) break;
-        const start = i;
-        record([...path, `[${index}]`]);
-        skipValue([...path, `[${index}]`]);
-        index++;
-        skipSpace(true);
-        if (peek() === ",") advance();
-        else if (i === start) advance();
-      }
-      advance();
-    } else if (c === "{") {
-      advance();
-      for (;;) {
-        skipSpace(true);
-        if (peek() === "}" || i >= text.length) break;
-        const start = i;
-        const key = recordKey(path, readKey());
-        if (peek() === "=") advance();
-        skipValue(key);
-        skipSpace(true);
-        if (peek() === ",") advance();
-        else if (i === start) advance();
-      }
-      advance();
-    } else {
-      while (i < text.length && !/[,\]}\n#]/.test(peek())) advance();
-    }
-  };
-
-  let table: string[] = [];
-  while (i < text.length) {
-    const start = i;
-    skipSpace(true);
-    if (i >= text.length) break;
-    if (peek() === "[") {
-      const array = peek(1) === "[";
-      i += array ? 2 : 1;
-      table = recordKey([], readKey());
-      i += array ? 2 : 1;
-    } else {
-      const key = recordKey(table, readKey());
-      if (peek() === "=") advance();
-      skipValue(key);
-      skipSpace(false);
-    }
-    // never stuck on text this scanner does not understand (the document was valid TOML anyway)
-    if (i === start) advance();
   }
-  return lines;
+
+  private skipValue(path: string[]): void {
+    this.skipSpace(false);
+    const c = this.peek();
+    if (c === '"' || c === "'") this.readString();
+    else if (c === "[") this.skipArray(path);
+    else if (c === "{") this.skipInlineTable(path);
+    else while (this.i < this.text.length && !/[,\]}\n#]/.test(this.peek())) this.advance();
+  }
+
+  private skipArray(path: string[]): void {
+    this.advance();
+    for (let index = 0; ; index++) {
+      this.skipSpace(true);
+      if (this.peek() === "]" || this.i >= this.text.length) break;
+      const start = this.i;
+      this.record([...path, `[${index}]`]);
+      this.skipValue([...path, `[${index}]`]);
+      this.skipSpace(true);
+      if (this.peek() === ",") this.advance();
+      else if (this.i === start) this.advance();
+    }
+    this.advance();
+  }
+
+  private skipInlineTable(path: string[]): void {
+    this.advance();
+    for (;;) {
+      this.skipSpace(true);
+      if (this.peek() === "}" || this.i >= this.text.length) break;
+      const start = this.i;
+      const key = this.recordKey(path, this.readKey());
+      if (this.peek() === "=") this.advance();
+      this.skipValue(key);
+      this.skipSpace(true);
+      if (this.peek() === ",") this.advance();
+      else if (this.i === start) this.advance();
+    }
+    this.advance();
+  }
 }
 
 /** The line of a key, or of its closest enclosing key that has one. */
