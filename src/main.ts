@@ -1,7 +1,8 @@
 /**
- * The entry point: picks the command, loads only its module, and turns the outcome into an exit
- * code. It is the only place that ends the process. A CmError is a user-facing failure (one line,
- * a hint, exit 125 unless it says otherwise); anything else is a bug in cm and says so.
+ * The entry point: picks the command (cli/commands.ts), loads only its module, and turns the
+ * outcome into the exit code (cm never calls process.exit; an interrupted create re-raises its
+ * signal). A CmError is a user-facing failure (one line, a hint, exit 125 unless it says
+ * otherwise); anything else is a bug in cm and says so.
  */
 import { COMMANDS, visibleCommands } from "./cli/commands.ts";
 import { formatHelp } from "./core/command.ts";

@@ -1,14 +1,15 @@
 /**
  * cm create: build a bundle (rootfs + config.json) for the project, atomically.
  *
- *   1. check names, the project directory and the source before touching disk
- *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly)
- *   3. materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs
- *   4. prepare it (APT's sandbox user for single-id rootless)
- *   5. run cm.toml's post_create commands inside it (a failing one fails the create), measure it
- *   6. write config.json (pure generation), then rename the directory into place
+ *   1. planCreate: names, the project directory, cm.toml and the source, checked before touching
+ *      disk (a source that streams then re-executes cm lean: host/lean.ts)
+ *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly), quiet gc
+ *   3. buildBundle: materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs, prepare
+ *      it (APT's sandbox user for single-id rootless), make the spec, run cm.toml's post_create
+ *      commands inside it (a failing one fails the create), measure it, write config.json
+ *   4. commitBundle: rename the directory into place (an old bundle under --force goes aside)
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
- * bundle, and that the next create (or `cm gc`) removes.
+ * bundle, and that the next create (or `cm gc`) removes; an interrupt is re-raised once cleaned up.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
@@ -159,7 +160,7 @@ async function removeLeftovers(ctx: Context, plan: CreatePlan): Promise<void> {
   for (const l of leftovers(ctx.layout.data, plan.project.key)) {
     if (l.bundle !== plan.bundle || l.live) continue;
     if (l.kind === "creating") {
-      // the extracting tar of a killed create may still be writing into it
+      // the mmdebstrap, debootstrap or cp of a killed create may still be writing into it
       await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
       removeTree(l.dir);
     } else if (processesRootedIn(join(l.dir, "rootfs")).length === 0) {

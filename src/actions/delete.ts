@@ -3,8 +3,9 @@
  *
  *   1. take each bundle's lock (a create or delete in progress is a clear error)
  *   2. rename each bundle directory to a dot-name: from here on no new run can find it
- *   3. stop its containers (SIGTERM, SIGKILL after the grace period), remove their runc state
- *   4. stop any process still rooted in it (a container whose runc state is gone)
+ *   3. stop its containers (SIGTERM, SIGKILL after the grace period) through the runtime each was
+ *      started with, remove their runtime state and run directories
+ *   4. stop any process still rooted in it (a container whose runtime state is gone)
  *   5. remove the tree (never crossing into a mount; odd modes fixed up)
  * If a tree cannot be removed (a mount inside it), it stays aside as .<bundle>.deleting-<pid>:
  * never taken for a bundle, reported by cm list, retried by the next delete (with the stale

@@ -2,9 +2,9 @@
  * Where cm keeps things, as a pure function of the environment, the uid and the home directory.
  *
  *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/
- *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bootstrapped bases
- *   state  $CM_STATE_DIR, else /run/cm for root,                 runc's state (--root) and per-run bundles
- *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>
+ *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bases/, blobs/sha256/, node-compile-cache/
+ *   state  $CM_STATE_DIR, else /run/cm for root,                 runs/<id>/ (per-run config, record, log),
+ *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>        each runtime's --root (runc/, runtime-NAME/)
  * Relative XDG values are ignored, as the XDG base directory spec says.
  */
 import { join } from "node:path";
@@ -13,9 +13,9 @@ export interface Layout {
   data: string;
   cache: string;
   state: string;
-  /** runc --root */
+  /** runc's --root (other runtimes: core/run/runtime.ts runtimeRootName) */
   runcRoot: string;
-  /** one directory per run: its config.json and run record */
+  /** one directory per run: its config.json, run record, pid file, and a detached run's log and exit.json */
   runs: string;
 }
 

@@ -3,8 +3,8 @@
  *   - rooted in it: a container (runc pivots into the rootfs in its own mount namespace, where a
  *     path means nothing to us, so the root is compared by device and inode, through
  *     /proc/PID/root);
- *   - working in it (cwd or an open file below it, in our mount namespace): e.g. the tar of a
- *     create that was killed.
+ *   - working in it (cwd or an open file below it, in our mount namespace): e.g. the mmdebstrap,
+ *     debootstrap or cp of a create that was killed (they outlive cm: mmdebstrap runs detached).
  * Only processes this user may inspect are seen, which are the only ones cm could have started.
  */
 import { readdirSync, readlinkSync, statSync } from "node:fs";
@@ -36,7 +36,7 @@ export function processesRootedIn(rootfs: string, proc = "/proc"): number[] {
   return out;
 }
 
-/** pids whose working directory or an open file is `dir` or below it (GNU tar -C keeps a directory fd, not a cwd). */
+/** pids whose working directory or an open file is `dir` or below it (a tool may hold a directory fd, not a cwd). */
 export function processesWorkingIn(dir: string, proc = "/proc"): number[] {
   const prefix = dir.endsWith("/") ? dir : `${dir}/`;
   const inside = (p: string) => p === dir || p.startsWith(prefix);

@@ -142,8 +142,10 @@ export class DebianSource implements RootfsSource {
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
 
-  /** mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides it). */
-  /** Resolves to a note on extended attributes that could not be applied, if any. */
+  /**
+   * mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides
+   * it). Resolves to a note on extended attributes that could not be applied, if any.
+   */
   private async mmdebstrap(target: string, ctx: SourceContext): Promise<string | undefined> {
     const args = ["--variant=minbase", "--quiet"];
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
