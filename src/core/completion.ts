@@ -109,16 +109,21 @@ function positionalWord(p: Positional): string {
   return p.kind === "choice" ? `choice:${p.choices.join(",")}` : p.kind;
 }
 
+/** What every script's per-command case holds: the flags that take a value, the positionals' kinds. */
+function shape(c: CommandInfo): { valued: string; kinds: string } {
+  const valued = c.flags
+    .filter((f) => f.value)
+    .flatMap(names)
+    .join(" ");
+  return { valued, kinds: c.positionals.map(positionalWord).join(" ") };
+}
+
 /** The bash script: `source <(cm completion bash)`. */
 export function bashScript(commands: CommandInfo[]): string {
   const cases = commands
     .map((c) => {
       const flags = c.flags.flatMap(names).join(" ");
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `    ${c.name}) flags=${sq(flags)}; valued=${sq(valued)}; kinds=(${kinds}) ;;`;
     })
     .join("\n");
@@ -212,11 +217,7 @@ export function zshScript(commands: CommandInfo[]): string {
   const cases = commands
     .map((c) => {
       const flagSpecs = c.flags.flatMap((f) => names(f).map((n) => zq(`${n}:${f.description}`))).join(" ");
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `    ${c.name}) flags=(${flagSpecs}); valued=(${valued}); kinds=(${kinds}) ;;`;
     })
     .join("\n");
@@ -320,11 +321,7 @@ export function fishScript(commands: CommandInfo[]): string {
   }
   const cases = commands
     .map((c) => {
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `        case ${c.name}\n            set valued ${valued}\n            set kinds ${kinds}`;
     })
     .join("\n");

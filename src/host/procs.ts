@@ -9,6 +9,7 @@
  */
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
 import { readDirOrEmpty } from "./fs.ts";
 
@@ -38,8 +39,7 @@ export function processesRootedIn(rootfs: string, proc = "/proc"): number[] {
 
 /** pids whose working directory or an open file is `dir` or below it (a tool may hold a directory fd, not a cwd). */
 export function processesWorkingIn(dir: string, proc = "/proc"): number[] {
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
-  const inside = (p: string) => p === dir || p.startsWith(prefix);
+  const inside = (p: string) => isWithin(p, dir);
   const out: number[] = [];
   for (const e of pids(proc)) {
     try {

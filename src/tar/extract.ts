@@ -49,6 +49,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
+import { isWithin } from "../core/path.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { removeTree, walkInRoot } from "../host/fs.ts";
 import { relieve } from "../host/memory.ts";
@@ -192,7 +193,7 @@ class Writer {
       removeTree(p);
       this.dirs.clear();
       // Its pending mode/time fixes are void: the path may become a symlink, never chmod through it.
-      this.fixes = this.fixes.filter((f) => f.path !== p && !f.path.startsWith(`${p}/`));
+      this.fixes = this.fixes.filter((f) => !isWithin(f.path, p));
     } else {
       unlinkSync(p);
       if (st.isSymbolicLink()) this.dirs.clear();
