@@ -23,9 +23,8 @@ import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource, type SourceContext } from "../rootfs/source.ts";
-import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
+import { bundleDir, lockBundle, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
-import { tryLock } from "../store/lock.ts";
 import { makeProgress, type Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
@@ -68,16 +67,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
   if (plan.source.streams) (await import("../host/lean.ts")).leanProcess();
   mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
-  const lock = tryLock(join(plan.pdir, `.${plan.bundle}.lock`));
-  if (!("release" in lock)) {
-    throw new CmError(
-      "bundle-busy",
-      `bundle ${JSON.stringify(plan.bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`,
-      {
-        hint: "wait for it to finish, then try again",
-      },
-    );
-  }
+  const lock = lockBundle(plan.pdir, plan.bundle);
   (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   let postCreate: PostCreateHandle | undefined;
   // Interrupted: stop the tools and any post_create command at work; the failure they cause goes

@@ -19,9 +19,9 @@ import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
-import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
+import { bundleDir, bundleNames, lockBundle, projectDir } from "../store/bundles.ts";
 import { type Leftover, leftovers } from "../store/leftovers.ts";
-import { type Lock, tryLock } from "../store/lock.ts";
+import type { Lock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
 import { runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -117,15 +117,7 @@ function planDelete(ctx: Context, opts: DeleteOptions): DeletePlan {
 function lockBundles(pdir: string, bundles: Set<string>): Lock[] {
   const locks: Lock[] = [];
   try {
-    for (const b of bundles) {
-      const lock = tryLock(join(pdir, `.${b}.lock`));
-      if (!("release" in lock)) {
-        throw new CmError("bundle-busy", `bundle ${JSON.stringify(b)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
-          hint: "wait for it to finish, then try again",
-        });
-      }
-      locks.push(lock);
-    }
+    for (const b of bundles) locks.push(lockBundle(pdir, b));
   } catch (err) {
     for (const l of locks) l.release();
     throw err;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ANNOTATION, type OciSpec } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
+import { type Lock, tryLock } from "./lock.ts";
 
 export interface BundleInfo {
   projectKey: string;
@@ -26,6 +27,18 @@ export const SIZE_ANNOTATION = "dev.cm.size";
 
 export function projectDir(data: string, key: string): string {
   return join(data, key);
+}
+
+/**
+ * Takes bundle `bundle`'s lock in project directory `pdir` (`.<bundle>.lock`), held while it is
+ * created or deleted; another cm holding it is a `bundle-busy` error.
+ */
+export function lockBundle(pdir: string, bundle: string): Lock {
+  const lock = tryLock(join(pdir, `.${bundle}.lock`));
+  if ("release" in lock) return lock;
+  throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
+    hint: "wait for it to finish, then try again",
+  });
 }
 
 export function bundleDir(data: string, key: string, bundle: string): string {
