@@ -9,10 +9,10 @@
  */
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { alive, sameProcess } from "../host/proc.ts";
+import { sameProcess, startedBy } from "../host/proc.ts";
 import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { type ExitRecord, listRuns, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
+import { type ExitRecord, listRuns, pidWrittenAt, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { resolveProject } from "./project.ts";
 
@@ -40,7 +40,9 @@ export function inspect(dir: string, record: RunRecord): Container {
   const ownerAlive = sameProcess(record.cmPid, record.cmStart);
   let status: Status;
   if (exit) status = "exited";
-  else if (pid !== undefined && alive(pid)) status = "running";
+  // A stored pid is checked, never trusted: after the container died (with its monitor, or at a
+  // reboot) the pid may belong to another process, started after the runtime wrote the pid file.
+  else if (pid !== undefined && startedBy(pid, pidWrittenAt(dir) ?? 0)) status = "running";
   else if (ownerAlive) status = "starting";
   else status = "gone";
   return { record, dir, status, pid: status === "running" ? pid : undefined, ownerAlive, exit };

@@ -3,7 +3,7 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { join } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
 
@@ -44,6 +44,15 @@ export interface ExitRecord {
 export function readExit(dir: string): ExitRecord | undefined {
   try {
     return JSON.parse(readFileSync(join(dir, RUN_FILES.exit), "utf8")) as ExitRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid file's modification time (ms since the epoch): the pid named existed then. */
+export function pidWrittenAt(dir: string): number | undefined {
+  try {
+    return statSync(join(dir, RUN_FILES.pid)).mtimeMs;
   } catch {
     return undefined;
   }
