@@ -2,9 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { parseSize } from "../../../../src/core/size.ts";
-import { INIT_ARGS, INIT_PATH, withInit, withoutInit } from "../../../../src/core/run/init.ts";
 import { etcFiles, hostnameFile, hostsFile } from "../../../../src/core/run/hosts.ts";
+import { INIT_ARGS, INIT_PATH, withInit, withoutInit } from "../../../../src/core/run/init.ts";
 import { oomKillsV1, oomKillsV2, oomMessage, parseMemoryLimit } from "../../../../src/core/run/oom.ts";
 import {
   argvTooLong,
@@ -24,8 +23,8 @@ import {
   stackSoft,
   UNLIMITED,
 } from "../../../../src/core/run/ulimit.ts";
+import { formatBytes, parseSize } from "../../../../src/core/size.ts";
 import { baseSpec } from "../../../../src/core/spec/base.ts";
-import { formatBytes } from "../../../../src/core/size.ts";
 import { CmError } from "../../../../src/errors.ts";
 
 const cmError = (code: string) => (e: unknown) =>
