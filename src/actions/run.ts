@@ -27,10 +27,11 @@ import {
   runtimeKind,
   runtimeRootName,
 } from "../core/run/runtime.ts";
+import type { Limits } from "../core/run/ulimit.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
-import { imageProcess, runSpec } from "../core/spec/index.ts";
-import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { imageProcess, runSpec, specJson } from "../core/spec/index.ts";
+import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
@@ -41,6 +42,7 @@ import { OciRuntime } from "../runtime/runc.ts";
 import { forwardSignals } from "../runtime/signals.ts";
 import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
+import { checkStart, machineSpec, oomLine, planMachine, runtimeFailure, runtimeLogFlags, writeMachineFiles } from "./machine.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { seccompOverride } from "./security.ts";
@@ -78,6 +80,12 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --init / --no-init: an init as PID 1 (default true) */
+  init?: boolean | undefined;
+  /** --ulimit values by name, over the invoking user's own limits */
+  ulimits?: Limits | undefined;
+  /** --shm-size in bytes */
+  shmBytes?: number | undefined;
 }
 
 /** env files, then variables; `where` names their origin in messages */
@@ -143,27 +151,21 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const resolved = runCommand(imageProcess(bundle.spec.annotations), opts);
   const args = resolved?.args ?? defaultShell(rootfs);
   // The first word actually run: the entrypoint's when there is one.
-  const found = findCommand(rootfs, args[0] as string, {
-    cwd,
-    path: envPath,
-    mounts: [...bindMounts(bundle.spec.mounts, projectPath), ...volumes.filter((v) => v.destination !== "/project")],
-  });
+  const lookupMounts = [...bindMounts(bundle.spec.mounts, projectPath), ...volumes.filter((v) => v.destination !== "/project")];
+  const found = findCommand(rootfs, args[0] as string, { cwd, path: envPath, mounts: lookupMounts });
   if (found === "not-found") {
     throw new CmError("command-not-found", `${args[0]}: command not found in bundle ${bundleName}`, {
       exitCode: EXIT_NOT_FOUND,
       hint: commandHint(resolved?.origin ?? "command", args[0] as string),
     });
   }
-  if (found === "not-executable") {
-    throw new CmError("command-not-executable", `${args[0]}: not executable in bundle ${bundleName}`, {
-      exitCode: EXIT_NOT_EXECUTABLE,
-      ...(resolved && resolved.origin !== "command" ? { hint: commandHint(resolved.origin, args[0] as string) } : {}),
-    });
-  }
 
   const terminal = opts.detach ? false : (opts.tty ?? isatty(0));
   if (terminal && !isatty(0)) throw noTerminal("run");
-  const spec = runSpec(bundle.spec, {
+  const machine = planMachine(opts, { rootless: ctx.rootless, rootfs, hostname: bundle.spec.hostname, kind });
+  const id = newContainerId();
+  const dir = runDir(ctx.layout.runs, id);
+  const bare = runSpec(bundle.spec, {
     rootfsPath: rootfs,
     args,
     terminal,
@@ -179,11 +181,21 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     runtime: kind,
     seccomp,
   });
+  const spec = machineSpec(machine, dir)(bare);
+  // Beyond "found": a #! interpreter or a dynamic loader missing, a format the kernel refuses, E2BIG.
+  checkStart(
+    rootfs,
+    spec,
+    args,
+    { cwd, path: envPath, mounts: lookupMounts },
+    `bundle ${bundleName}`,
+    machine.init !== undefined,
+    resolved && resolved.origin !== "command" ? commandHint(resolved.origin, args[0] as string) : undefined,
+  );
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
-  const id = newContainerId();
-  const dir = runDir(ctx.layout.runs, id);
   mkdirSync(dir, { mode: 0o700 });
+  writeMachineFiles(machine, dir);
   const record: RunRecord = {
     id,
     projectKey: project.key,
@@ -196,14 +208,14 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     runtime: {
       binary: runtimeBin,
       root: join(ctx.layout.state, runtimeRootName(runtimeBin)),
-      flags: runtimeFlags(kind, hostFacts, network),
+      flags: [...runtimeFlags(kind, hostFacts, network), ...runtimeLogFlags(kind, dir)],
     },
     cmStart: startTime(process.pid),
     ...(opts.detach ? { detached: true } : {}),
   };
   const runtime = new OciRuntime(runtimeBin, record.runtime?.root as string, record.runtime?.flags);
   if (opts.detach) {
-    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    writeFileSync(join(dir, "config.json"), specJson(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
     if (!existsSync(join(bundle.dir, "config.json"))) {
       removeTree(dir);
@@ -217,15 +229,18 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   }
   const runc = runtime;
   try {
-    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    writeFileSync(join(dir, "config.json"), specJson(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
     if (!existsSync(join(bundle.dir, "config.json"))) {
       throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
     }
     const pidFile = join(dir, RUN_FILES.pid);
-    const child = runc.run(id, dir, pidFile);
-    const stop = forwardSignals(child);
+    const child = runc.run(id, dir, pidFile, "inherit", machine.keep);
+    const stop = forwardSignals(child, (why) => {
+      process.stderr.write(`cm: ${why}: killing container ${id}\n`);
+      runc.kill(id, "KILL");
+    });
     const status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
       child.on("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
@@ -235,10 +250,16 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     // failure was the runtime's (a bad -w or -v, an unusable rootfs), not the command's.
     // (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
     if (status !== 0 && existsSync(dir) && !existsSync(pidFile)) {
-      throw new CmError("start-failed", `the container did not start: ${basename(runtimeBin)} failed (its error is above)`, {
-        hint: "check the options (-w, -v, --runtime) and the bundle",
-      });
+      throw (
+        runtimeFailure(dir, basename(runtimeBin)) ??
+        new CmError("start-failed", `the container did not start: ${basename(runtimeBin)} failed (its error is above)`, {
+          hint: "check the options (-w, -v, --runtime) and the bundle",
+        })
+      );
     }
+    // read before the runtime's state (and the cgroup) goes
+    const oom = oomLine(machine, runc.root, id);
+    if (oom) process.stderr.write(`cm: ${oom}\n`);
     return status;
   } finally {
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.

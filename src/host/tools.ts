@@ -17,6 +17,7 @@ const PACKAGE: Record<string, string> = {
   newuidmap: "uidmap",
   zstd: "zstd",
   xz: "xz-utils",
+  "tini-static": "tini",
 };
 
 /** sbin directories are searched too: an ordinary user's PATH often lacks them, and runc lives there. */
@@ -103,5 +104,17 @@ export function runQuiet(file: string, args: string[], what: string): Promise<vo
       const last = stderr().trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
       reject(new CmError("tool-failed", `${what} failed: ${last}`));
     });
+  });
+}
+
+/**
+ * The container init's host path (core/run/init.ts): Debian's static tini, at its packaged path only
+ * (it is mounted into containers, so not whatever a PATH names). Missing: refused with the
+ * install hint, or --no-init.
+ */
+export function requireInit(binary: string, pkg: string): string {
+  if (isExecutable(binary)) return binary;
+  throw new CmError("tool-missing", `${binary} not found on this host: cm runs it as the container's init (PID 1)`, {
+    hint: `install it: apt-get install ${pkg}; or run without an init: --no-init (or init = false in cm.toml)`,
   });
 }

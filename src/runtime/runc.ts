@@ -39,8 +39,9 @@ export class OciRuntime {
    * pass inherited sockets into the container (socket activation), and nothing else of the host's
    * environment is its business.
    */
-  run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit"): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio, env: runcEnv(process.env) });
+  run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit", keep = false): ChildProcess {
+    const args = this.args("run", ...(keep ? ["--keep"] : []), "--bundle", bundleDir, "--pid-file", pidFile, id);
+    return spawn(this.binary, args, { stdio, env: runcEnv(process.env) });
   }
 
   /** `exec` a new process in a running container, with cm's stdio. */

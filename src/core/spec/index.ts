@@ -98,6 +98,21 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
   return build(baseSpec(input.rootless));
 }
 
+/** RLIM_INFINITY as config.json spells it (a uint64 JSON number cannot be written from a double). */
+const RLIM_INFINITY = "18446744073709551615";
+const INFINITY_TOKEN = "\u0000rlim-infinity\u0000";
+
+/**
+ * A spec as config.json text. Rlimit values of Infinity (core/run/ulimit.ts UNLIMITED) are written
+ * as RLIM_INFINITY (2^64-1): JSON.stringify would write null, and 2^64 as a double is out of uint64.
+ */
+export function specJson(spec: OciSpec): string {
+  const text = JSON.stringify(spec, (key, value) =>
+    (key === "soft" || key === "hard") && value === Number.POSITIVE_INFINITY ? INFINITY_TOKEN : value,
+  );
+  return text.replaceAll(JSON.stringify(INFINITY_TOKEN), RLIM_INFINITY);
+}
+
 export interface RunSpecInput {
   /** Absolute real path of the bundle's rootfs (runc refuses a symlinked rootfs). */
   rootfsPath: string;
