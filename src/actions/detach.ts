@@ -9,14 +9,17 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { basename, join } from "node:path";
+import { runtimeKind } from "../core/run/runtime.ts";
+import type { OciSpec } from "../core/spec/types.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { oomLine, runtimeFailure } from "./machine.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -52,17 +55,31 @@ export async function monitor(dir: string): Promise<number> {
   // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
   let status: number;
+  let oom: string | undefined;
+  const spec = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as OciSpec;
+  // runc with a memory limit keeps the container after its exit, so its cgroup can be read (actions/machine.ts)
+  const keep = spec.linux.resources?.memory?.limit !== undefined && runtimeKind(record.runtime.binary) === "runc";
   try {
-    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
+    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log], keep);
     status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
       child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
     });
+    // not started: the runtime's error (from its JSON log) as one cm: line in the container's log
+    if (status !== 0 && readPid(dir) === undefined) {
+      const failure = runtimeFailure(dir, basename(record.runtime.binary));
+      if (failure) {
+        writeSync(log, `cm: ${failure.message}\n`);
+        status = failure.exitCode;
+      }
+    }
+    oom = oomLine({ keep }, runtime.root, record.id);
+    if (oom) writeSync(log, `cm: ${oom}\n`);
   } finally {
     closeSync(log);
   }
   if (runtime.hasState(record.id)) runtime.delete(record.id);
-  const exit: ExitRecord = { status, ended: new Date().toISOString() };
+  const exit: ExitRecord = { status, ended: new Date().toISOString(), ...(oom ? { oomKilled: true } : {}) };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
   } catch (err) {

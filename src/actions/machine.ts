@@ -50,7 +50,10 @@ export interface MachinePlan {
  * Decides the machine parts of a run: the init (refused when tini is missing, unless --no-init),
  * the rlimits (the invoker's, --ulimit over them; refused above what the user may set), the files.
  */
-export function planMachine(opts: MachineOptions, facts: { rootless: boolean; rootfs: string; hostname: string; kind: RuntimeKind }): MachinePlan {
+export function planMachine(
+  opts: MachineOptions,
+  facts: { rootless: boolean; rootfs: string; hostname: string; kind: RuntimeKind },
+): MachinePlan {
   const init = opts.init === false ? undefined : requireInit(INIT_BINARY, INIT_PACKAGE);
   const limits = resolveUlimits(opts.ulimits ?? {}, readUlimitFacts(!facts.rootless));
   return {
@@ -153,9 +156,13 @@ export function runtimeFailure(dir: string, runtimeName: string, offset = 0): Cm
   if (messages.length === 0) return undefined;
   const start = startFailureFromRuntime(messages);
   if (start) return startError(start);
-  return new CmError("start-failed", `the container did not start: ${runtimeName}: ${shortRuntimeMessage(messages[messages.length - 1] as string)}`, {
-    hint: "check the options (-w, -v, --runtime) and the bundle",
-  });
+  return new CmError(
+    "start-failed",
+    `the container did not start: ${runtimeName}: ${shortRuntimeMessage(messages[messages.length - 1] as string)}`,
+    {
+      hint: "check the options (-w, -v, --runtime) and the bundle",
+    },
+  );
 }
 
 /** The OOM line for a container ended with its state kept (`run --keep`), or undefined; read before `delete`. */

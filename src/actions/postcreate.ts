@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { runtimeRootName } from "../core/run/runtime.ts";
-import { runSpec } from "../core/spec/index.ts";
+import { INIT_BINARY } from "../core/run/init.ts";
+import { runSpec, specJson } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -23,6 +24,7 @@ import { forwardSignals } from "../runtime/signals.ts";
 import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { machineSpec, planMachine, runtimeFailure, runtimeLogFlags, writeMachineFiles } from "./machine.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -59,11 +61,17 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false });
-    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
     const id = newContainerId();
     const dir = runDir(ctx.layout.runs, id);
+    // as a run sees it: the init when tini is installed (post_create has no --no-init), /etc/hosts, the user's rlimits
+    const machine = planMachine(
+      { init: existsSync(INIT_BINARY) },
+      { rootless: ctx.rootless, rootfs, hostname: input.spec.hostname, kind: "runc" },
+    );
+    const spec = machineSpec(machine, dir)(runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false }));
+    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
     mkdirSync(dir, { mode: 0o700 });
+    writeMachineFiles(machine, dir);
     const record: RunRecord = {
       id,
       projectKey: input.projectKey,
@@ -74,7 +82,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       started: new Date().toISOString(),
       cmPid: process.pid,
       cmStart: startTime(process.pid),
-      runtime: { binary, root: runc.root, flags: [] },
+      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
     };
     let stopForwarding = () => {};
     const cleanup = () => {
@@ -85,14 +93,23 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     handle({ abort: cleanup });
     let status: number;
     try {
-      writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+      writeFileSync(join(dir, "config.json"), specJson(spec));
       writeFileSync(join(dir, "run.json"), JSON.stringify(record));
-      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
+      const logged = new OciRuntime(binary, runc.root, record.runtime?.flags);
+      const child = logged.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
       stopForwarding = forwardSignals(child);
       status = await new Promise<number>((resolve) => {
         child.on("error", () => resolve(125));
         child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
       });
+      if (status !== 0 && !existsSync(join(dir, RUN_FILES.pid))) {
+        const failure = runtimeFailure(dir, "runc");
+        if (failure) {
+          throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
+            hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+          });
+        }
+      }
     } finally {
       cleanup();
       handle({ abort: () => {} });

@@ -461,7 +461,8 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.shm_size !== undefined) {
     const v = t.shm_size;
-    if (typeof v !== "string" && typeof v !== "number") c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
     out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
   }
   return out;

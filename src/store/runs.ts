@@ -39,6 +39,8 @@ export interface ExitRecord {
   /** exit status as a shell reports it (128+N for signal N); null when nobody saw it (its monitor was gone) */
   status: number | null;
   ended: string;
+  /** the kernel killed a process of the container for memory (its cgroup's OOM kill count); absent: no, or not known */
+  oomKilled?: boolean | undefined;
 }
 
 export function readExit(dir: string): ExitRecord | undefined {
