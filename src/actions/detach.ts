@@ -11,9 +11,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { runtimeKind } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/types.ts";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";

@@ -12,7 +12,7 @@ import { etcFiles, hostnameFile, hostsFile, MAX_BUNDLE_HOSTS } from "../core/run
 import { INIT_ARGS, INIT_BINARY, INIT_PACKAGE, withInit } from "../core/run/init.ts";
 import { oomMessage } from "../core/run/oom.ts";
 import type { RuntimeKind } from "../core/run/runtime.ts";
-import { runtimeLogMessages, shortRuntimeMessage, type StartFailure, startFailureFromRuntime } from "../core/run/startup.ts";
+import { runtimeLogMessages, type StartFailure, shortRuntimeMessage, startFailureFromRuntime } from "../core/run/startup.ts";
 import { type Limits, resolveUlimits, rlimits, shmSize, stackSoft } from "../core/run/ulimit.ts";
 import { formatBytes } from "../core/size.ts";
 import { compose, type Transform } from "../core/spec/transforms.ts";

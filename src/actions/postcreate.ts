@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { runtimeRootName } from "../core/run/runtime.ts";
 import { INIT_BINARY } from "../core/run/init.ts";
+import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec, specJson } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";

@@ -22,7 +22,7 @@ export function runcCgroupPaths(stateRoot: string, id: string): Record<string, s
 
 function cgroupFile(dir: string | undefined, name: string): string | undefined {
   // only below the cgroup mount: the state file is cm's own, but a path is checked before it is read
-  if (!dir || !dir.startsWith("/sys/fs/cgroup/") || posix.normalize(dir) !== dir) return undefined;
+  if (dir === undefined || !dir.startsWith("/sys/fs/cgroup/") || posix.normalize(dir) !== dir) return undefined;
   try {
     return readFileSync(join(dir, name), "utf8");
   } catch {
