@@ -49,7 +49,7 @@ const USER_HZ = 100;
  * only been given the same pid (the container died, the machine rebooted), and is not it. The
  * start time is boot-relative: it is placed on the wall clock through /proc/uptime.
  */
-export function startedBy(pid: number, wallMs: number, slackMs = 2000): boolean {
+export function startedBy(pid: number, wallMs: number, slackMs = 1000): boolean {
   if (!alive(pid)) return false;
   const ticks = startTime(pid);
   if (ticks === undefined) return true; // cannot tell: do not declare a live process dead
