@@ -33,8 +33,11 @@ export async function startDetached(dir: string, id: string): Promise<void> {
     if (readPid(dir) !== undefined) return;
     const exit = readExit(dir);
     if (exit) {
-      throw new CmError("start-failed", `container ${id} did not start: ${lastLine(readLog(dir)) || `exit status ${exit.status}`}`, {
+      // the monitor's own line (the runtime's error, translated) is already worded for the user
+      const line = lastLine(readLog(dir)).replace(/^cm: (the container did not start: )?/, "");
+      throw new CmError("start-failed", `container ${id} did not start: ${line || `exit status ${exit.status}`}`, {
         hint: `its output: cm logs ${id}`,
+        ...(exit.status === 126 || exit.status === 127 ? { exitCode: exit.status } : {}),
       });
     }
     await sleep(5);

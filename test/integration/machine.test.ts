@@ -191,6 +191,17 @@ for (const as of USERS) {
         assert.notEqual(r.status, 0);
         assert.doesNotMatch(r.stderr, /level=error|time="/);
         assert.match(r.stderr, /^cm: /m);
+        const d = sb.cm(["run", "-d", "-w", "/project/afile/sub", "--", "true"]);
+        assert.equal(d.status, 125);
+        assert.ok(isOneLineError(d.stderr), d.stderr);
+        assert.match(d.stderr, /^cm: container [0-9a-f]{12} did not start: runc: /);
+        const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; exitCode: number }[];
+        assert.ok(ps.some((p) => p.exitCode === 125));
+        assert.match(
+          sb.cm(["logs", (ps.find((p) => p.exitCode === 125) as { id: string }).id]).stdout,
+          /^cm: the container did not start: runc: /m,
+        );
+        sb.cm(["gc"]);
       });
 
       test("post_create: a command that cannot start fails the create with its cause", () => {
