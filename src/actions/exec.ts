@@ -4,12 +4,11 @@
  * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
  */
 import { readFileSync } from "node:fs";
-import { constants } from "node:os";
 import { basename, join } from "node:path";
 import { isatty } from "node:tty";
 import type { OciSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
-import { forwardSignals } from "../runtime/signals.ts";
+import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
 import { checkStart, runtimeFailure, runtimeLogSize } from "./machine.ts";
@@ -46,17 +45,9 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
   const logAt = runtimeLogSize(c.dir);
-  const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
-  const stop = forwardSignals(child);
-  const status = await new Promise<number>((resolve) => {
-    child.on("error", () => resolve(125));
-    child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
-  stop();
-  // the runtime's own failure (its JSON log grew): said in one cm: line with its status
-  if (status !== 0) {
-    const failure = runtimeFailure(c.dir, basename(c.record.runtime?.binary ?? "runc"), logAt);
-    if (failure) throw failure;
-  }
-  return status;
+  const result = await runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" } });
+  // the runtime's own failure (its JSON log grew): one cm: line with its status
+  const failure = result.status !== 0 ? runtimeFailure(c.dir, basename(c.record.runtime?.binary ?? "runc"), logAt) : undefined;
+  if (failure) throw failure;
+  return result.status;
 }

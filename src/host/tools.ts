@@ -17,7 +17,6 @@ const PACKAGE: Record<string, string> = {
   newuidmap: "uidmap",
   zstd: "zstd",
   xz: "xz-utils",
-  "tini-static": "tini",
 };
 
 /** sbin directories are searched too: an ordinary user's PATH often lacks them, and runc lives there. */
@@ -85,6 +84,17 @@ export function stderrTail(child: ChildProcess): () => string {
   return () => tail;
 }
 
+/** The last non-empty line of a tool's output (trimmed), for a one-line error message; "" when none. */
+export function lastLine(text: string): string {
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop() ?? ""
+  );
+}
+
 /** Resolves to a child's exit status: -1 when it could not start or was killed by a signal. */
 export function exitStatus(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
@@ -101,20 +111,8 @@ export function runQuiet(file: string, args: string[], what: string): Promise<vo
     child.on("error", (err) => reject(new CmError("spawn-failed", `could not run ${file}: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
-      const last = stderr().trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
+      const last = lastLine(stderr()) || `exit ${code ?? signal}`;
       reject(new CmError("tool-failed", `${what} failed: ${last}`));
     });
-  });
-}
-
-/**
- * The container init's host path (core/run/init.ts): Debian's static tini, at its packaged path only
- * (it is mounted into containers, so not whatever a PATH names). Missing: refused with the
- * install hint, or --no-init.
- */
-export function requireInit(binary: string, pkg: string): string {
-  if (isExecutable(binary)) return binary;
-  throw new CmError("tool-missing", `${binary} not found on this host: cm runs it as the container's init (PID 1)`, {
-    hint: `install it: apt-get install ${pkg}; or run without an init: --no-init (or init = false in cm.toml)`,
   });
 }

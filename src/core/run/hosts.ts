@@ -9,10 +9,14 @@
  * bundle's `rootfs/etc/hosts` are kept: they follow cm's lines in every run. Inside, the files are
  * read-only, so an edit fails loudly instead of vanishing when the run ends.
  */
-import type { Transform } from "../spec/transforms.ts";
+import type { Mount } from "../spec/types.ts";
 
 export const HOSTS_PATH = "/etc/hosts";
 export const HOSTNAME_PATH = "/etc/hostname";
+
+/** Names of the files in the run directory. */
+export const HOSTS_FILE = "hosts";
+export const HOSTNAME_FILE = "hostname";
 
 /** The most of a bundle's own /etc/hosts that is carried into a run (the rest is dropped, with a note line). */
 export const MAX_BUNDLE_HOSTS = 64 * 1024;
@@ -62,15 +66,11 @@ export function hostnameFile(hostname: string): string {
   return `${hostname}\n`;
 }
 
-/** Bind-mounts the run's files (host paths) read-only over /etc/hosts and /etc/hostname. */
-export function etcFiles(files: { hosts: string; hostname: string }): Transform {
+/** The read-only bind mounts of the run's files (host paths) over /etc/hosts and /etc/hostname. */
+export function etcMounts(files: { hosts: string; hostname: string }): Mount[] {
   const options = ["bind", "ro", "nosuid", "nodev", "noexec"];
-  return (spec) => ({
-    ...spec,
-    mounts: [
-      ...spec.mounts.filter((m) => m.destination !== HOSTS_PATH && m.destination !== HOSTNAME_PATH),
-      { destination: HOSTS_PATH, type: "bind", source: files.hosts, options },
-      { destination: HOSTNAME_PATH, type: "bind", source: files.hostname, options },
-    ],
-  });
+  return [
+    { destination: HOSTS_PATH, type: "bind", source: files.hosts, options },
+    { destination: HOSTNAME_PATH, type: "bind", source: files.hostname, options },
+  ];
 }

@@ -12,7 +12,9 @@
  *   no -s: as PID 1 tini already reaps every orphan (a subreaper is for when it is not PID 1);
  *   no -p: its parent is the runtime, which may legitimately end a thread first.
  */
+import { CmError } from "../../errors.ts";
 import type { Transform } from "../spec/transforms.ts";
+import type { Mount } from "../spec/types.ts";
 
 /**
  * Where the init appears inside: below the runtime's own /dev tmpfs, so the mount point is made
@@ -28,19 +30,25 @@ export const INIT_ARGS = [INIT_PATH, "-g", "--"] as const;
 export const INIT_PACKAGE = "tini";
 export const INIT_BINARY = "/usr/bin/tini-static";
 
-/**
- * Runs `process.args` under the init: the host's `tini-static` at `hostPath` (absolute) is
- * bind-mounted read-only at INIT_PATH, and the args become `INIT_ARGS + args`. Apply after the
- * args are final (the command check looks at the command, not at the init).
- */
+/** The read-only bind mount of the host's init (`hostPath`, absolute) at INIT_PATH. */
+export function initMount(hostPath: string): Mount {
+  return { destination: INIT_PATH, type: "bind", source: hostPath, options: ["bind", "ro", "nosuid", "nodev"] };
+}
+
+/** `process.args` run under the init: `INIT_ARGS + args`. Apply after the args are final (with initMount among the mounts). */
+export function initArgs(): Transform {
+  return (spec) => ({ ...spec, process: { ...spec.process, args: [...INIT_ARGS, ...spec.process.args] } });
+}
+
+/** Both: the mount and the args (post_create and tests; a run gets the mount through its plan's mounts). */
 export function withInit(hostPath: string): Transform {
-  return (spec) => ({
-    ...spec,
-    process: { ...spec.process, args: [...INIT_ARGS, ...spec.process.args] },
-    mounts: [
-      ...spec.mounts.filter((m) => m.destination !== INIT_PATH),
-      { destination: INIT_PATH, type: "bind", source: hostPath, options: ["bind", "ro", "nosuid", "nodev"] },
-    ],
+  return (spec) => initArgs()({ ...spec, mounts: [...spec.mounts.filter((m) => m.destination !== INIT_PATH), initMount(hostPath)] });
+}
+
+/** Refused before anything starts: no tini on the host and no --no-init. */
+export function initMissing(): CmError {
+  return new CmError("tool-missing", `${INIT_BINARY} not found on this host: cm runs it as the container's init (PID 1)`, {
+    hint: `install it: apt-get install ${INIT_PACKAGE}; or run without an init: --no-init (or init = false in cm.toml)`,
   });
 }
 

@@ -10,6 +10,7 @@
  * execvp would run a file that is no executable format through /bin/sh.
  */
 import { EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../../errors.ts";
+import type { RuntimeKind } from "./runtime.ts";
 
 /** How many leading bytes of a command classifyHeader needs: an ELF header or a `#!` line (Linux: BINPRM_BUF_SIZE 256). */
 export const HEADER_BYTES = 256;
@@ -151,4 +152,16 @@ export function runtimeLogMessages(text: string): string[] {
 /** A runtime error message for one `cm:` line: runc's prefixes dropped ("runc run failed: unable to start container process: "). */
 export function shortRuntimeMessage(msg: string): string {
   return msg.replace(/^(runc|crun|runsc)(?: \w+)? failed: /, "").replace(/^unable to start container process: /, "");
+}
+
+/** The runtime's JSON log in the run directory (actions/machine.ts reads it). */
+export const RUNTIME_LOG = "runtime.log";
+
+/**
+ * Global runtime flags that send its errors to `<dir>/runtime.log` as JSON (runc, crun), so that
+ * no `time=... level=error` line reaches the terminal: cm reads them and says what failed. runsc's
+ * --log is its debug log: left alone.
+ */
+export function runtimeLogFlags(kind: RuntimeKind, dir: string): string[] {
+  return kind === "runsc" ? [] : ["--log", `${dir}/${RUNTIME_LOG}`, "--log-format", "json"];
 }

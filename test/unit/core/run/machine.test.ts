@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { etcFiles, hostnameFile, hostsFile } from "../../../../src/core/run/hosts.ts";
+import { etcMounts, hostnameFile, hostsFile } from "../../../../src/core/run/hosts.ts";
 import { INIT_ARGS, INIT_PATH, withInit, withoutInit } from "../../../../src/core/run/init.ts";
 import { oomKillsV1, oomKillsV2, oomMessage, parseMemoryLimit } from "../../../../src/core/run/oom.ts";
 import {
@@ -108,9 +108,9 @@ describe("/etc/hosts and /etc/hostname", () => {
     assert.equal(hostnameFile("p"), "p\n");
   });
   test("bind-mounted read-only", () => {
-    const spec = etcFiles({ hosts: "/r/hosts", hostname: "/r/hostname" })(baseSpec(true));
+    const mounts = etcMounts({ hosts: "/r/hosts", hostname: "/r/hostname" });
     for (const d of ["/etc/hosts", "/etc/hostname"]) {
-      const m = spec.mounts.find((x) => x.destination === d);
+      const m = mounts.find((x) => x.destination === d);
       assert.ok(m?.options?.includes("ro"), d);
     }
   });
