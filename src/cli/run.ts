@@ -11,8 +11,9 @@ export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 Start a container from a bundle of the current project, with the project directory mounted
 read-write at /project (the working directory). Without a COMMAND: an interactive login shell
 (a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
-Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
-found, 126 if it is not executable, 125 for cm's own errors.
+Exits with the command's status: 128+N if it died of signal N, 127 if the command (or its #!
+interpreter) was not found, 126 if it cannot run (not executable, exec format error, argument
+list too long), 125 for cm's own errors.
 
 A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
 followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is
@@ -36,8 +37,10 @@ Options:
                        ...; unlimited or -1 for none); repeatable. Default: your own limits.
                        Above your hard limit: refused (only root can raise one)
   --shm-size SIZE      size of /dev/shm (default 64m), units as --memory
-  --init, --no-init    run an init (tini) as PID 1 that forwards signals to the command and
-                       reaps orphans (default), or run the command itself as PID 1
+  --init               run an init (tini) as PID 1 that passes signals on to the command and
+                       reaps orphans (the default): Ctrl-C and SIGTERM work, a third Ctrl-C
+                       kills the container
+  --no-init            run the command itself as PID 1
   --entrypoint CMD     run CMD (one executable; its arguments go after --) instead of the
                        image's Entrypoint; the image's Cmd is then not used. '' clears it
   --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
