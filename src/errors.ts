@@ -19,6 +19,8 @@ export type ErrorCode =
   | "bad-env-file"
   | "bad-volume"
   | "bad-workdir"
+  | "bad-ulimit"
+  | "ulimit-too-high"
   | "bad-runtime"
   | "bad-seccomp"
   | "bad-platform"

@@ -1,9 +1,11 @@
 /** cm doctor: read the host facts (thin readers), then the pure verdicts of core/doctor. */
+
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import { type Check, type DoctorFacts, doctorChecks } from "../core/doctor.ts";
 import { DEBIAN_PACKAGE } from "../core/names.ts";
+import { INIT_BINARY } from "../core/run/init.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
 import { capture, findTool } from "../host/tools.ts";
@@ -81,6 +83,7 @@ export function doctor(ctx: Context): Check[] {
     cgroups: readCgroupFacts(),
     mmdebstrap: findTool("mmdebstrap") !== undefined,
     setfattr: findTool("setfattr") !== undefined,
+    init: findTool(INIT_BINARY) !== undefined,
     dirs: [
       { name: "data", path: ctx.layout.data, ...writable(ctx.layout.data) },
       { name: "cache", path: ctx.layout.cache, ...writable(ctx.layout.cache) },

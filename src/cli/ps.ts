@@ -18,7 +18,8 @@ kept until cm gc); gone (its cm was killed and the container ended: cm gc remove
       type: "boolean",
       help: `a JSON array of objects with the fields id, project, bundle, status, pid (null when not
 running), started and ended (ISO 8601, ended null unless exited), exitCode (null unless exited),
-command (array), detached (boolean), runtime (path)`,
+oomKilled (true when killed for memory; null unless exited), command (array), detached (boolean),
+runtime (path)`,
     },
   },
 });
@@ -42,7 +43,7 @@ function table(entries: PsEntry[]): string {
       e.id,
       e.project,
       e.bundle,
-      e.status === "exited" ? `exited (${e.exitCode ?? "unknown"})` : e.status,
+      e.status === "exited" ? `exited (${e.exitCode ?? "unknown"}${e.oomKilled ? ", out of memory" : ""})` : e.status,
       e.pid === null ? "-" : String(e.pid),
       e.started.replace("T", " ").replace(/\.\d+Z$/, "Z"),
       e.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" "),

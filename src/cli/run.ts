@@ -2,7 +2,9 @@ import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
 import { defineCommand } from "../core/command.ts";
 import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
+import { parseShmSize, parseUlimits } from "../core/run/ulimit.ts";
 import { parseSize } from "../core/size.ts";
+import { CmError } from "../errors.ts";
 import { parseCommand, tooMany, ttyChoice } from "./args.ts";
 
 export const command = defineCommand({
@@ -12,8 +14,9 @@ export const command = defineCommand({
   description: `Start a container from a bundle of the current project, with the project directory mounted
 read-write at /project (the working directory). Without a COMMAND: an interactive login shell
 (a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
-Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
-found, 126 if it is not executable, 125 for cm's own errors.
+Exits with the command's status: 128+N if it died of signal N, 127 if the command (or its #!
+interpreter) was not found, 126 if it cannot run (not executable, exec format error, argument
+list too long), 125 for cm's own errors.
 
 A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
 followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is
@@ -56,6 +59,21 @@ it). Your environment is not passed in otherwise.`,
       value: "N",
       help: "at most N processes (and threads) inside. Limits are refused where they cannot be enforced (rootless on cgroup v1)",
     },
+    ulimit: {
+      type: "string",
+      multiple: true,
+      value: "NAME=SOFT[:HARD]",
+      help: `a resource limit (Docker's names: nofile, nproc, core, memlock, stack, ...; unlimited or -1
+for none); repeatable. Default: your own limits. Above your hard limit: refused (only root can
+raise one)`,
+    },
+    "shm-size": { type: "string", value: "SIZE", help: "size of /dev/shm (default 64m), units as --memory" },
+    init: {
+      type: "boolean",
+      help: `run an init (tini) as PID 1 that passes signals on to the command and reaps orphans (the
+default): Ctrl-C and SIGTERM work, a third Ctrl-C kills the container`,
+    },
+    "no-init": { type: "boolean", help: "run the command itself as PID 1" },
     entrypoint: {
       type: "string",
       value: "CMD",
@@ -101,6 +119,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const v = p.values;
   const tty = ttyChoice("run", v);
+  if (v.init && v["no-init"]) {
+    throw new CmError("usage", "run: --init and --no-init cannot be combined", { hint: "give one of them" });
+  }
   return run(hostContext(), {
     bundle: p.positionals[0] ?? "default",
     project: v.project,
@@ -114,6 +135,9 @@ export async function main(argv: string[]): Promise<number> {
     network: v.network === undefined ? undefined : parseNetwork(v.network),
     cpus: v.cpus === undefined ? undefined : parseCpus(v.cpus),
     pidsLimit: v["pids-limit"] === undefined ? undefined : parsePidsLimit(v["pids-limit"]),
+    ulimits: v.ulimit ? parseUlimits(v.ulimit) : undefined,
+    shmBytes: v["shm-size"] === undefined ? undefined : parseShmSize(v["shm-size"]),
+    init: v.init ? true : v["no-init"] ? false : undefined,
     runtime: v.runtime,
     readOnly: v["read-only"] === true ? true : undefined,
     workdir: v.workdir,

@@ -6,7 +6,7 @@
  *
  *   [create]                 from, packages, post_create
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir
+ *                            pids_limit, read_only, workdir, init, ulimits, shm_size
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -19,6 +19,7 @@ import { memoryTooSmall } from "./limits.ts";
 import { DEBIAN_PACKAGE, DEBIAN_SUITE, SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
+import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
 
@@ -60,6 +61,12 @@ export interface RunDefaults {
   pidsLimit?: number;
   readOnly?: boolean;
   workdir?: string;
+  /** run an init as PID 1 (default true) */
+  init?: boolean;
+  /** rlimits by Docker's name (`ulimits = { nofile = "4096:65536" }`), merged per name */
+  ulimits?: Limits;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number;
 }
 
 export interface Defaults {
@@ -92,6 +99,9 @@ const RUN_KEYS = [
   "pids_limit",
   "read_only",
   "workdir",
+  "init",
+  "ulimits",
+  "shm_size",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -391,19 +401,27 @@ function checkFrom(c: Checker, path: string[], from: string): string {
 function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefaults {
   c.unknown(path, t, RUN_KEYS);
   const out: RunDefaults = {};
-  const at = (k: string) => [...path, k];
-  if (t.memory !== undefined) {
-    const v = t.memory;
-    if (typeof v !== "string" && typeof v !== "number")
-      c.fail(at("memory"), `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
-    out.memoryBytes = c.check(at("memory"), () => parseSize(String(v), "memory"));
-    const tooSmall = memoryTooSmall(out.memoryBytes);
-    if (tooSmall) c.fail(at("memory"), `${JSON.stringify(v)} is too small: ${tooSmall}`, "give 6m or more");
+  for (const key of RUN_KEYS) {
+    const v = t[key];
+    if (v !== undefined) RUN_CHECKS[key](c, [...path, key], v, out);
   }
-  if (t.env !== undefined) {
-    const env = c.table(at("env"), t.env);
-    out.env = Object.entries(env).map(([name, value]) => {
-      const p = [...at("env"), name];
+  return out;
+}
+
+/** One [run] key: checks its value (at key path `at`) and sets its field of `out`. */
+type RunCheck = (c: Checker, at: string[], v: Toml, out: RunDefaults) => void;
+
+const RUN_CHECKS: Record<(typeof RUN_KEYS)[number], RunCheck> = {
+  memory: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at, `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
+    out.memoryBytes = c.check(at, () => parseSize(String(v), "memory"));
+    const tooSmall = memoryTooSmall(out.memoryBytes);
+    if (tooSmall) c.fail(at, `${JSON.stringify(v)} is too small: ${tooSmall}`, "give 6m or more");
+  },
+  env: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.env = Object.entries(c.table(at, v)).map(([name, value]) => {
+      const p = [...at, name];
       if (!ENV_NAME.test(name))
         c.fail(p, `invalid variable name ${JSON.stringify(name)}`, "use letters, digits and '_', not starting with a digit");
       if (value === true) return { name, value: undefined };
@@ -411,54 +429,71 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
       if (value.includes("\0")) c.fail(p, "must not contain a NUL character");
       return { name, value };
     });
-  }
-  if (t.env_file !== undefined) {
-    const f = c.string(at("env_file"), t.env_file);
-    if (f === "") c.fail(at("env_file"), "must not be empty");
+  },
+  env_file: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const f = c.string(at, v);
+    if (f === "") c.fail(at, "must not be empty");
     out.envFile = c.absolute(f);
-  }
-  if (t.volumes !== undefined) {
-    out.volumes = c.strings(at("volumes"), t.volumes).map((v, n) => checkVolume(c, [...at("volumes"), `[${n}]`], v));
-  }
-  if (t.network !== undefined) {
-    const n = c.string(at("network"), t.network);
-    out.network = c.check(at("network"), () => parseNetwork(n, "value"));
-  }
-  if (t.runtime !== undefined) {
-    const r = c.string(at("runtime"), t.runtime);
-    out.runtime = c.check(at("runtime"), () => checkRuntimeArg(r, "value"));
-  }
-  if (t.command !== undefined) {
-    const cmd = c.strings(at("command"), t.command);
-    if (cmd.length === 0 || cmd[0] === "") c.fail(at("command"), "must name a program", 'for example command = ["bash", "-l"]');
+  },
+  volumes: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.volumes = c.strings(at, v).map((text, n) => checkVolume(c, [...at, `[${n}]`], text));
+  },
+  network: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const n = c.string(at, v);
+    out.network = c.check(at, () => parseNetwork(n, "value"));
+  },
+  runtime: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const r = c.string(at, v);
+    out.runtime = c.check(at, () => checkRuntimeArg(r, "value"));
+  },
+  command: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const cmd = c.strings(at, v);
+    if (cmd.length === 0 || cmd[0] === "") c.fail(at, "must name a program", 'for example command = ["bash", "-l"]');
     out.command = cmd;
-  }
-  if (t.entrypoint !== undefined) {
-    const e = c.string(at("entrypoint"), t.entrypoint);
-    if (e.includes("\0")) c.fail(at("entrypoint"), "must not contain NUL");
+  },
+  entrypoint: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const e = c.string(at, v);
+    if (e.includes("\0")) c.fail(at, "must not contain NUL");
     out.entrypoint = e;
-  }
-  if (t.cpus !== undefined) {
-    const v = t.cpus;
-    if (typeof v !== "number") c.fail(at("cpus"), `must be a number (1, 0.5, 1.5), not ${typeName(v)}`);
-    if (!(v > 0) || !Number.isFinite(v) || v > 1024) c.fail(at("cpus"), `must be more than 0, not ${v}`);
+  },
+  cpus: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "number") c.fail(at, `must be a number (1, 0.5, 1.5), not ${typeName(v)}`);
+    if (!(v > 0) || !Number.isFinite(v) || v > 1024) c.fail(at, `must be more than 0, not ${v}`);
     out.cpus = v;
-  }
-  if (t.pids_limit !== undefined) {
-    const v = t.pids_limit;
-    if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at("pids_limit"), `must be an integer, not ${typeName(v)}`);
-    out.pidsLimit = c.check(at("pids_limit"), () => checkPidsLimit(v, "value"));
-  }
-  if (t.read_only !== undefined) {
-    if (typeof t.read_only !== "boolean") c.fail(at("read_only"), `must be true or false, not ${typeName(t.read_only)}`);
-    out.readOnly = t.read_only;
-  }
-  if (t.workdir !== undefined) {
-    const w = c.string(at("workdir"), t.workdir);
-    out.workdir = c.check(at("workdir"), () => parseWorkdir(w, "value"));
-  }
-  return out;
-}
+  },
+  pids_limit: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at, `must be an integer, not ${typeName(v)}`);
+    out.pidsLimit = c.check(at, () => checkPidsLimit(v, "value"));
+  },
+  read_only: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.readOnly = v;
+  },
+  workdir: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const w = c.string(at, v);
+    out.workdir = c.check(at, () => parseWorkdir(w, "value"));
+  },
+  init: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.init = v;
+  },
+  ulimits: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const limits: Limits = {};
+    for (const [name, value] of Object.entries(c.table(at, v))) {
+      const p = [...at, name];
+      if (typeof value !== "string" && !(typeof value === "number" && Number.isInteger(value))) {
+        c.fail(p, `must be "SOFT[:HARD]" or a whole number, not ${typeName(value)}`, 'for example nofile = "4096:65536"');
+      }
+      const [n, limit] = c.check(p, () => parseUlimit(`${name}=${value}`, "ulimit"));
+      limits[n] = limit;
+    }
+    out.ulimits = limits;
+  },
+  shm_size: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "string" && typeof v !== "number") c.fail(at, `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    out.shmBytes = c.check(at, () => parseShmSize(String(v), "shm_size"));
+  },
+};
 
 /** "SRC:DST[:ro|rw]", checked as `-v` is; a relative SRC is relative to the project directory. */
 function checkVolume(c: Checker, path: string[], text: string): VolumeEntry {
@@ -515,7 +550,7 @@ export function keyError(file: ProjectFile, path: string[], message: string, hin
 /** The key that gives bundle `bundle` its value of `section.key`: the bundle's own section, else the top-level one. */
 export function originOf(file: ProjectFile, bundle: string, section: "create" | "run", key: string): string[] {
   const own = file.bundles[bundle]?.[section] as Record<string, unknown> | undefined;
-  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate" };
+  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate", shm_size: "shmBytes" };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
 
@@ -557,6 +592,7 @@ export function mergeRun(low: RunDefaults, high: RunDefaults): RunDefaults {
   if (env) out.env = env;
   const volumes = mergeVolumes(low.volumes, high.volumes);
   if (volumes) out.volumes = volumes;
+  if (low.ulimits || high.ulimits) out.ulimits = { ...low.ulimits, ...high.ulimits };
   return out;
 }
 
