@@ -2,6 +2,9 @@
  * The command list: names, one-line summaries (cm --help, completion menus) and a lazy loader per
  * command, so `cm run` loads only `cli/run.ts` and what it imports. Each command's flags,
  * positionals and help live in its own `cli/<command>.ts` as a `CommandSpec` (`core/command.ts`).
+ *
+ * To add a command: write `cli/<name>.ts` exporting `command` (`defineCommand({...})`) and
+ * `main(argv)`, and add one line below; help, completion and the parser follow from the spec.
  */
 import type { CommandSpec } from "../core/command.ts";
 
