@@ -9,7 +9,7 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
@@ -52,13 +52,23 @@ export async function monitor(dir: string): Promise<number> {
   // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
   let status: number;
+  let egress: { close(): void } | undefined;
   try {
+    if (record.egress) {
+      const { parseAllowHost } = await import("../core/run/allowhost.ts");
+      egress = (await import("../proxy/egress.ts")).startEgress(dir, {
+        allow: record.egress.allow.map((p) => parseAllowHost(p)),
+        rootless: record.egress.rootless,
+        report: (line) => writeSync(log, `cm: ${line}\n`),
+      });
+    }
     const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
     status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
       child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
     });
   } finally {
+    egress?.close();
     closeSync(log);
   }
   if (runtime.hasState(record.id)) runtime.delete(record.id);

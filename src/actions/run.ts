@@ -16,6 +16,7 @@ import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
 import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
+import { type HostPattern, parseAllowHost, proxyEnv } from "../core/run/allowhost.ts";
 import { commandHint, runCommand } from "../core/run/command.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
@@ -30,12 +31,15 @@ import {
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
 import { imageProcess, runSpec } from "../core/spec/index.ts";
+import { egressProxy } from "../core/spec/run.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
+import type { Egress } from "../proxy/egress.ts";
+import { proxyHook } from "../proxy/hook.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { forwardSignals } from "../runtime/signals.ts";
@@ -78,6 +82,10 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --allow-host patterns: egress only through cm's proxy, to these (core/run/allowhost.ts) */
+  allowHosts?: string[] | undefined;
+  /** -q: no report of refused connections */
+  quiet?: boolean | undefined;
 }
 
 /** env files, then variables; `where` names their origin in messages */
@@ -123,13 +131,19 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
     });
   }
-  const network = opts.network ?? "host";
+  const allow = checkAllowHosts(opts);
+  const network = allow ? "none" : (opts.network ?? "host");
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
   const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
   const kind = runtimeKind(runtimeBin);
   const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
+  if (allow && kind === "runsc") {
+    throw new CmError("usage", "--allow-host does not work with runsc: gVisor keeps its own network stack", {
+      hint: "use runc or crun with --allow-host",
+    });
+  }
   let rootfs: string;
   try {
     rootfs = realpathSync(join(bundle.dir, "rootfs"));
@@ -163,7 +177,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   const terminal = opts.detach ? false : (opts.tty ?? isatty(0));
   if (terminal && !isatty(0)) throw noTerminal("run");
-  const spec = runSpec(bundle.spec, {
+  let spec = runSpec(bundle.spec, {
     rootfsPath: rootfs,
     args,
     terminal,
@@ -184,6 +198,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const id = newContainerId();
   const dir = runDir(ctx.layout.runs, id);
   mkdirSync(dir, { mode: 0o700 });
+  if (allow) spec = egressProxy(proxyHook(dir), proxyEnv())(spec);
   const record: RunRecord = {
     id,
     projectKey: project.key,
@@ -200,6 +215,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     },
     cmStart: startTime(process.pid),
     ...(opts.detach ? { detached: true } : {}),
+    ...(allow ? { egress: { allow: allow.map((p) => p.text), rootless: ctx.rootless } } : {}),
   };
   const runtime = new OciRuntime(runtimeBin, record.runtime?.root as string, record.runtime?.flags);
   if (opts.detach) {
@@ -216,6 +232,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return 0;
   }
   const runc = runtime;
+  let egress: Egress | undefined;
   try {
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
@@ -224,6 +241,16 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
       throw new CmError("bundle-deleted", `bundle ${bundleName} was deleted while this run was starting`, { hint: "create it again" });
     }
     const pidFile = join(dir, RUN_FILES.pid);
+    if (allow) {
+      const quiet = opts.quiet === true;
+      egress = (await import("../proxy/egress.ts")).startEgress(dir, {
+        allow,
+        rootless: ctx.rootless,
+        report: (line) => {
+          if (!quiet) process.stderr.write(`cm: ${line}\n`);
+        },
+      });
+    }
     const child = runc.run(id, dir, pidFile);
     const stop = forwardSignals(child);
     const status = await new Promise<number>((resolve) => {
@@ -241,10 +268,22 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     }
     return status;
   } finally {
+    egress?.close();
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.
     if (runc.hasState(id)) runc.delete(id);
     removeTree(dir);
   }
+}
+
+/** The --allow-host patterns, parsed; refused with --network host. undefined: no egress filtering. */
+function checkAllowHosts(opts: RunOptions): HostPattern[] | undefined {
+  if (!opts.allowHosts?.length) return undefined;
+  if (opts.network === "host") {
+    throw new CmError("usage", "--allow-host and --network host cannot be combined: the host's network has no way to filter egress", {
+      hint: "leave out --network host (--allow-host gives a private network whose only way out is cm's proxy)",
+    });
+  }
+  return opts.allowHosts.map((p) => parseAllowHost(p));
 }
 
 /** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */

@@ -25,6 +25,11 @@ Options:
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
+  --allow-host PATTERN egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
+                       or an address, optionally :PORT (default 80 and 443). Implies a private
+                       network whose only way out is the proxy (HTTP(S)_PROXY point at it inside);
+                       refused connections are reported on stderr (cm logs for -d)
+  -q, --quiet          do not report refused connections
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
@@ -53,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     "env-file": { type: "string", multiple: true },
     volume: { type: "string", short: "v", multiple: true },
     network: { type: "string" },
+    "allow-host": { type: "string", multiple: true },
+    quiet: { type: "boolean", short: "q" },
     memory: { type: "string" },
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
@@ -96,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    allowHosts: list(p.values["allow-host"]),
+    quiet: p.values.quiet === true ? true : undefined,
   });
 }
 

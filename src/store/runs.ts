@@ -23,6 +23,8 @@ export interface RunRecord {
   runtime?: { binary: string; root: string; flags: string[] } | undefined;
   /** started with --detach: output in container.log, exit status in exit.json */
   detached?: boolean | undefined;
+  /** --allow-host: the patterns the owner's proxy lets through (the owner serves it: proxy/egress.ts) */
+  egress?: { allow: string[]; rootless: boolean } | undefined;
 }
 
 /** Files of a run directory besides config.json and run.json. */

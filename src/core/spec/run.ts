@@ -5,6 +5,7 @@ import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
+import type { Hook } from "./types.ts";
 
 /** Extra bind mounts (sources already real host paths). /project changes only its mode. */
 export function volumes(list: readonly VolumeSpec[]): Transform {
@@ -64,5 +65,22 @@ export function forRuntime(kind: RuntimeKind): Transform {
     if (kind !== "runsc") return spec;
     const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
     return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
+  };
+}
+
+/**
+ * `--allow-host`: a private network namespace (loopback only), the proxy variables pointing at
+ * cm's proxy inside it (replacing any the bundle or flags set), and the createRuntime hook that
+ * lets cm open the proxy's socket in the namespace before the process starts (proxy/netns.ts).
+ */
+export function egressProxy(hook: Hook, env: readonly string[]): Transform {
+  return (spec) => {
+    const names = new Set(env.map((e) => e.slice(0, e.indexOf("="))));
+    const kept = spec.process.env.filter((e) => !names.has(e.slice(0, e.indexOf("="))) && !/^(all_proxy|ALL_PROXY)=/.test(e));
+    return {
+      ...network("none")(spec),
+      process: { ...spec.process, env: [...kept, ...env] },
+      hooks: { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), hook] },
+    };
   };
 }
