@@ -9,8 +9,8 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
@@ -72,6 +72,12 @@ export async function monitor(dir: string): Promise<number> {
     closeSync(log);
   }
   if (runtime.hasState(record.id)) runtime.delete(record.id);
+  if (record.review) {
+    const state = dirname(dirname(dir));
+    const { readReview } = await import("../review/store.ts");
+    const r = readReview(state, record.id);
+    if (r) appendFileSync(join(dir, RUN_FILES.log), `${(await import("./review.ts")).reviewSummary(state, r)}\n`);
+  }
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);

@@ -31,7 +31,7 @@ import {
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
 import { imageProcess, runSpec } from "../core/spec/index.ts";
-import { egressProxy } from "../core/spec/run.ts";
+import { egressProxy, reviewOverlay } from "../core/spec/run.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
@@ -40,6 +40,7 @@ import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import type { Egress } from "../proxy/egress.ts";
 import { proxyHook } from "../proxy/hook.ts";
+import type { ReviewRecord } from "../review/store.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { forwardSignals } from "../runtime/signals.ts";
@@ -84,6 +85,8 @@ export interface RunOptions {
   securityOpts?: string[] | undefined;
   /** --allow-host patterns: egress only through cm's proxy, to these (core/run/allowhost.ts) */
   allowHosts?: string[] | undefined;
+  /** --review: /project's changes go to a layer in cm's state, for cm diff/apply/discard */
+  review?: boolean | undefined;
   /** -q: no report of refused connections */
   quiet?: boolean | undefined;
 }
@@ -126,6 +129,11 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
   const extraEnv = resolveEnv(opts, process.env);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
+  if (opts.review && volumes.some((v) => v.destination === "/project")) {
+    throw new CmError("usage", "--review and -v .:/project:ro cannot be combined", {
+      hint: "leave one out (--review keeps the project unchanged anyway)",
+    });
+  }
   if (opts.detach && opts.tty) {
     throw new CmError("usage", "run: --detach and --tty cannot be combined: a detached container has no terminal", {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
@@ -199,6 +207,22 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const dir = runDir(ctx.layout.runs, id);
   mkdirSync(dir, { mode: 0o700 });
   if (allow) spec = egressProxy(proxyHook(dir), proxyEnv())(spec);
+  let review: ReviewRecord | undefined;
+  if (opts.review) {
+    const { createReview } = await import("../review/store.ts");
+    const started = Date.now();
+    review = {
+      id,
+      projectKey: project.key,
+      projectName: bundle.projectName,
+      projectPath,
+      bundle: bundleName,
+      started: new Date(started).toISOString(),
+      startedMs: started,
+    };
+    const layer = createReview(ctx.layout.state, review, !ctx.rootless);
+    spec = reviewOverlay(projectPath, layer.upper, layer.work, ctx.rootless)(spec);
+  }
   const record: RunRecord = {
     id,
     projectKey: project.key,
@@ -215,6 +239,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     },
     cmStart: startTime(process.pid),
     ...(opts.detach ? { detached: true } : {}),
+    ...(review ? { review: true } : {}),
     ...(allow ? { egress: { allow: allow.map((p) => p.text), rootless: ctx.rootless } } : {}),
   };
   const runtime = new OciRuntime(runtimeBin, record.runtime?.root as string, record.runtime?.flags);
@@ -269,6 +294,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return status;
   } finally {
     egress?.close();
+    if (review) process.stderr.write(`${(await import("./review.ts")).reviewSummary(ctx.layout.state, review)}\n`);
     // runc run removes its own state when the container exits; if runc itself was killed it may not have.
     if (runc.hasState(id)) runc.delete(id);
     removeTree(dir);

@@ -30,6 +30,8 @@ Options:
                        network whose only way out is the proxy (HTTP(S)_PROXY point at it inside);
                        refused connections are reported on stderr (cm logs for -d)
   -q, --quiet          do not report refused connections
+  --review             /project's changes are held back in cm's state, the project directory
+                       untouched: cm diff, cm apply, cm discard (one line at the end says so)
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
@@ -60,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     network: { type: "string" },
     "allow-host": { type: "string", multiple: true },
     quiet: { type: "boolean", short: "q" },
+    review: { type: "boolean" },
     memory: { type: "string" },
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
@@ -105,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
     allowHosts: list(p.values["allow-host"]),
     quiet: p.values.quiet === true ? true : undefined,
+    review: p.values.review === true ? true : undefined,
   });
 }
 

@@ -25,6 +25,8 @@ export interface RunRecord {
   detached?: boolean | undefined;
   /** --allow-host: the patterns the owner's proxy lets through (the owner serves it: proxy/egress.ts) */
   egress?: { allow: string[]; rootless: boolean } | undefined;
+  /** --review: /project is an overlay; its layer is <state>/reviews/<id> (review/store.ts) */
+  review?: boolean | undefined;
 }
 
 /** Files of a run directory besides config.json and run.json. */

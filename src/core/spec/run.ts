@@ -84,3 +84,22 @@ export function egressProxy(hook: Hook, env: readonly string[]): Transform {
     };
   };
 }
+
+/**
+ * `--review`: /project is an overlay of the project directory (read-only lower) with an upper and
+ * work directory in cm's state, so the run's writes never reach the project. No metacopy and no
+ * redirects (review/changes.ts reads the upper as whole copies, renames as delete + add); rootless
+ * (a user namespace) keeps the overlay's attributes as user.overlay.* (`userxattr`).
+ */
+export function reviewOverlay(project: string, upper: string, work: string, userxattr: boolean): Transform {
+  const options = [`lowerdir=${project}`, `upperdir=${upper}`, `workdir=${work}`];
+  if (userxattr) options.push("userxattr");
+  else options.push("redirect_dir=off", "metacopy=off", "index=off");
+  return (spec) => ({
+    ...spec,
+    mounts: [
+      ...spec.mounts.filter((m) => m.destination !== PROJECT_MOUNT),
+      { destination: PROJECT_MOUNT, type: "overlay", source: "overlay", options },
+    ],
+  });
+}
