@@ -67,7 +67,12 @@ export function reviewSummary(state: string, r: ReviewRecord): string {
 const LETTER = { added: "A", modified: "M", deleted: "D" } as const;
 
 function describe(c: Change, ctxMode = true): string {
-  const kind = c.type === "dir" ? "/" : c.type === "symlink" && c.target !== undefined ? ` -> ${c.target}` : "";
+  const kind =
+    c.type === "dir" || (c.kind === "deleted" && c.before === "dir")
+      ? "/"
+      : c.type === "symlink" && c.target !== undefined
+        ? ` -> ${c.target}`
+        : "";
   const mode = ctxMode && c.modeOnly && c.mode !== undefined ? ` (mode ${c.mode.toString(8)})` : "";
   return `${LETTER[c.kind]} ${c.path}${kind}${mode}`;
 }
