@@ -25,7 +25,8 @@ Options:
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
-  --allow-host PATTERN egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
+  --allow-host PATTERN
+                       egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
                        or an address, optionally :PORT (default 80 and 443). Implies a private
                        network whose only way out is the proxy (HTTP(S)_PROXY point at it inside);
                        refused connections are reported on stderr (cm logs for -d)

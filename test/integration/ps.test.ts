@@ -76,6 +76,7 @@ for (const as of USERS) {
         "id",
         "pid",
         "project",
+        "review",
         "runtime",
         "started",
         "status",
