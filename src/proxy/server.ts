@@ -128,7 +128,14 @@ export function createEgressProxy(opts: ProxyOptions): EgressProxy {
     });
   });
 
+  // Plain HTTP: the request head is parsed by node:http (and checked), then written to the checked
+  // address as cm builds it; the response goes back raw (only its head is rewritten to close the
+  // connection), so a download is not parsed and re-framed on its way (bench/README.md).
+  const taken = new WeakSet<Duplex>();
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const client = req.socket;
+    // A pipelined request after one cm has taken over: the connection closes after the first.
+    if (taken.has(client)) return;
     let url: URL;
     try {
       url = new URL(req.url ?? "");
@@ -143,36 +150,25 @@ export function createEgressProxy(opts: ProxyOptions): EgressProxy {
     const port = url.port ? Number(url.port) : 80;
     const host = normalizeHost(url.hostname);
     const what = `${req.method} ${host}:${port}`;
+    req.pause();
     void decide(host, port).then((d) => {
       if ("refused" in d) return block(what, res, d.why);
       stats.allowed++;
-      const headers = { ...req.headers };
-      for (const h of HOP_BY_HOP) delete headers[h];
-      headers.connection = "close";
-      const upstream = "via" in d ? d.via : undefined;
-      if (upstream?.authorization) headers["proxy-authorization"] = upstream.authorization;
-      const out = request({
-        host: upstream ? upstream.host : "addresses" in d ? d.addresses[0] : undefined,
-        port: upstream ? upstream.port : port,
-        method: req.method,
-        path: upstream ? url.href : `${url.pathname}${url.search}`,
-        headers,
-        setHost: false,
-        agent: false,
-        timeout: CONNECT_TIMEOUT_MS,
-      });
-      out.on("response", (r) => {
-        const h = { ...r.headers };
-        for (const k of HOP_BY_HOP) delete h[k];
-        res.writeHead(r.statusCode ?? 502, r.statusMessage, h);
-        r.pipe(res);
-      });
-      out.on("timeout", () => out.destroy());
-      out.on("error", () => {
-        if (!res.headersSent) res.writeHead(502, { connection: "close" });
-        res.end();
-      });
-      req.pipe(out);
+      taken.add(client);
+      const via = "via" in d ? d.via : undefined;
+      const upstream = via ? connectFirst([via.host], via.port) : connectFirst((d as { addresses: string[] }).addresses, port);
+      upstream.then(
+        (server) => {
+          track(server);
+          server.write(requestHead(req, via ? url.href : `${url.pathname}${url.search}`, via?.authorization));
+          forwardBody(req, server);
+          relayResponse(server, client);
+        },
+        () => {
+          res.writeHead(502, { connection: "close" });
+          res.end();
+        },
+      );
     });
   });
 
@@ -199,6 +195,100 @@ const HOP_BY_HOP = [
   "transfer-encoding",
   "upgrade",
 ];
+
+/**
+ * The head of a forwarded request (HTTP/1.1, origin-form path, or absolute-form to a host proxy):
+ * the client's headers in their order and spelling, without hop-by-hop headers (RFC 9110 7.6.1,
+ * including those the Connection header names) and Expect (node:http has answered 100-continue
+ * already), with the body's framing kept (Content-Length, or chunked as forwardBody writes it),
+ * and Connection: close.
+ */
+export function requestHead(req: Pick<IncomingMessage, "method" | "rawHeaders" | "headers">, path: string, proxyAuth?: string): string {
+  const drop = new Set([...HOP_BY_HOP, "expect", ...connectionTokens(req.headers.connection)]);
+  const lines = [`${req.method} ${path} HTTP/1.1`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    if (!drop.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+  }
+  if (chunked(req.headers)) lines.push("Transfer-Encoding: chunked");
+  if (proxyAuth) lines.push(`Proxy-Authorization: ${proxyAuth}`);
+  lines.push("Connection: close", "", "");
+  return lines.join("\r\n");
+}
+
+function connectionTokens(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function chunked(headers: IncomingMessage["headers"]): boolean {
+  return /(^|,)\s*chunked\s*$/i.test(headers["transfer-encoding"] ?? "");
+}
+
+/** The request body as node:http decoded it, framed again: as is with Content-Length, or chunked. */
+function forwardBody(req: IncomingMessage, out: Duplex): void {
+  if (!chunked(req.headers)) {
+    req.pipe(out, { end: false });
+    req.resume();
+    return;
+  }
+  req.on("data", (d: Buffer) => {
+    if (d.length) out.write(`${d.length.toString(16)}\r\n`);
+    out.write(d);
+    out.write("\r\n");
+  });
+  req.on("end", () => out.write("0\r\n\r\n"));
+  req.resume();
+}
+
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/**
+ * The upstream's response to the client, raw: its head with the connection headers replaced by
+ * Connection: close (the client must not send another request on this connection), then every
+ * byte as it comes. Both connections close when either ends.
+ */
+function relayResponse(server: Duplex, client: Duplex): void {
+  let head: Buffer = Buffer.alloc(0);
+  const onData = (d: Buffer) => {
+    head = head.length ? Buffer.concat([head, d]) : d;
+    const end = head.indexOf("\r\n\r\n");
+    if (end < 0) {
+      if (head.length > MAX_RESPONSE_HEAD) {
+        client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
+        server.destroy();
+      }
+      return;
+    }
+    server.off("data", onData);
+    server.pause();
+    client.write(responseHead(head.subarray(0, end).toString("latin1")));
+    const rest = head.subarray(end + 4);
+    if (rest.length) client.write(rest);
+    server.pipe(client);
+    server.resume();
+  };
+  server.on("data", onData);
+  server.on("end", () => client.end());
+  server.on("error", () => client.destroy());
+  client.on("close", () => server.destroy());
+  client.on("error", () => server.destroy());
+}
+
+/** A response head (without the final blank line) with Connection: close instead of its connection headers. */
+export function responseHead(head: string): string {
+  const [status = "", ...fields] = head.split("\r\n");
+  if (/^HTTP\/1\.[01] 1\d\d/.test(status)) return `${head}\r\n\r\n`; // interim: passed on as is
+  const named = new Set<string>();
+  for (const f of fields) if (/^connection\s*:/i.test(f)) for (const t of connectionTokens(f.slice(f.indexOf(":") + 1))) named.add(t);
+  const kept = fields.filter((f) => {
+    const name = f.slice(0, f.indexOf(":")).trim().toLowerCase();
+    return !["connection", "keep-alive", "proxy-connection"].includes(name) && !(named.has(name) && name !== "transfer-encoding");
+  });
+  return [status, ...kept, "Connection: close", "", ""].join("\r\n");
+}
 
 /** "host:port" or "[v6]:port" of a CONNECT request. */
 export function splitHostPort(text: string): { host: string; port: number } | undefined {
