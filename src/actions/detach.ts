@@ -9,14 +9,18 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
+import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -49,34 +53,21 @@ export async function monitor(dir: string): Promise<number> {
   writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
   const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
   const log = openSync(join(dir, RUN_FILES.log), "a", 0o600);
-  // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
-  for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
+  // A stop signal for the monitor goes to the container (forwarded while it runs): it ends, and its
+  // status is recorded; after that one must not end the monitor before exit.json is written.
+  for (const s of MONITOR_FORWARDED) process.on(s, () => {});
   let status: number;
-  let egress: { close(): void } | undefined;
   try {
-    if (record.egress) {
-      const { parseAllowHost } = await import("../core/run/allowhost.ts");
-      egress = (await import("../proxy/egress.ts")).startEgress(dir, {
-        allow: record.egress.allow.map((p) => parseAllowHost(p)),
-        rootless: record.egress.rootless,
-        report: (line) => writeSync(log, `cm: ${line}\n`),
-      });
-    }
-    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
-    status = await new Promise<number>((resolve) => {
-      child.on("error", () => resolve(125));
-      child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
+    const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
+    const steps = sandboxSteps(record, {
+      state: dirname(dirname(dir)),
+      rootless: process.getuid?.() !== 0,
+      rootfs: (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { root: { path: string } }).root.path,
+      say: (line) => writeSync(log, `cm: ${line}\n`),
     });
+    status = (await executeRun({ id: record.id, dir, record, runtime }, { stdio: ["ignore", log, log], forward, steps })).status;
   } finally {
-    egress?.close();
     closeSync(log);
-  }
-  if (runtime.hasState(record.id)) runtime.delete(record.id);
-  if (record.review) {
-    const state = dirname(dirname(dir));
-    const { readReview } = await import("../review/store.ts");
-    const r = readReview(state, record.id);
-    if (r) appendFileSync(join(dir, RUN_FILES.log), `${(await import("./review.ts")).reviewSummary(state, r)}\n`);
   }
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
@@ -94,8 +85,4 @@ function readLog(dir: string): string {
   } catch {
     return "";
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
 }

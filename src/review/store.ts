@@ -5,7 +5,7 @@
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CmError, isErrno } from "../errors.ts";
+import { isErrno } from "../errors.ts";
 
 export interface ReviewRecord {
   id: string;
@@ -27,19 +27,11 @@ export function reviewPaths(state: string, id: string): { dir: string; upper: st
   return { dir, upper: join(dir, "upper"), work: join(dir, "work") };
 }
 
-/** Characters overlayfs's mount options cannot carry in a path (separators and escapes). */
-const OVERLAY_UNSAFE = /[,:\\\n]/;
-
 /**
- * Makes a review's directories before its run. The upper's root takes the project directory's
+ * Makes a review's directories before its run (paths checked for overlayfs by core/run/sandbox.ts). The upper's root takes the project directory's
  * mode (and owner, as root): it is what the container sees as /project.
  */
 export function createReview(state: string, record: ReviewRecord, asRoot: boolean): { upper: string; work: string } {
-  if (OVERLAY_UNSAFE.test(record.projectPath) || OVERLAY_UNSAFE.test(state)) {
-    throw new CmError("bad-review", `--review cannot overlay ${record.projectPath}: overlayfs paths cannot contain ',', ':' or '\\'`, {
-      hint: "move the project (or CM_STATE_DIR) to a path without them",
-    });
-  }
   const p = reviewPaths(state, record.id);
   mkdirSync(reviewsDir(state), { recursive: true, mode: 0o700 });
   mkdirSync(p.dir, { mode: 0o700 });

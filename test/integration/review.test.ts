@@ -45,7 +45,7 @@ for (const as of USERS) {
       sb.exec("sh", [
         "-c",
         [
-          "cd " + sb.project,
+          `cd ${sb.project}`,
           "rm -rf ./*",
           "printf 'one\\n' > mod.txt",
           "echo del > del.txt",

@@ -1,11 +1,45 @@
 /**
  * Per-run transforms: what `cm run` options change in the spec. Pure, like the others.
  */
+
+import { mergeEnv } from "../run/env.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
-import type { Hook } from "./types.ts";
+import type { Hook, Mount } from "./types.ts";
+
+/** The run's rootfs: an absolute real path (the stored spec says "rootfs", relative to the bundle). */
+export function rootfsAt(path: string): Transform {
+  return (spec) => ({ ...spec, root: { ...spec.root, path } });
+}
+
+/** What the container runs, and whether it gets a terminal. */
+export function processArgs(args: readonly string[], terminal: boolean): Transform {
+  return (spec) => ({ ...spec, process: { ...spec.process, args: [...args], terminal } });
+}
+
+/** KEY=VALUE entries over the spec's environment (core/run/env.ts mergeEnv: a later key wins). */
+export function environment(extra: readonly string[]): Transform {
+  return (spec) => (extra.length ? { ...spec, process: { ...spec.process, env: mergeEnv(spec.process.env, extra) } } : spec);
+}
+
+/** A memory limit in bytes; swap = limit: no swap on top of it, so going over it is an out-of-memory kill. */
+export function memoryLimit(bytes: number): Transform {
+  return (spec) => ({
+    ...spec,
+    linux: { ...spec.linux, resources: { ...spec.linux.resources, memory: { limit: bytes, swap: bytes } } },
+  });
+}
+
+/** Mounts a feature adds (an init binary, per-run files): each replaces a mount at the same destination. */
+export function mounts(list: readonly Mount[]): Transform {
+  return (spec) => {
+    if (list.length === 0) return spec;
+    const dests = new Set(list.map((m) => m.destination));
+    return { ...spec, mounts: [...spec.mounts.filter((m) => !dests.has(m.destination)), ...list.map((m) => ({ ...m }))] };
+  };
+}
 
 /** Extra bind mounts (sources already real host paths). /project changes only its mode. */
 export function volumes(list: readonly VolumeSpec[]): Transform {
@@ -101,5 +135,22 @@ export function reviewOverlay(project: string, upper: string, work: string, user
       ...spec.mounts.filter((m) => m.destination !== PROJECT_MOUNT),
       { destination: PROJECT_MOUNT, type: "overlay", source: "overlay", options },
     ],
+  });
+}
+
+/**
+ * `--ephemeral`: the root filesystem is an overlay of the bundle's rootfs (read-only lower) with
+ * an upper and work directory of the run's own, mounted by the runtime over root.path before any
+ * other mount (runc mounts a "/" destination on the rootfs itself; measured and decided in
+ * ARCHITECTURE.md). The bundle is never written; several runs of one bundle each have their
+ * upper. No index, no metacopy, no redirects: nothing in the upper refers to the lower by handle.
+ */
+export function rootfsOverlay(lower: string, upper: string, work: string, userxattr: boolean): Transform {
+  const options = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`];
+  if (userxattr) options.push("userxattr");
+  else options.push("redirect_dir=off", "metacopy=off", "index=off");
+  return (spec) => ({
+    ...spec,
+    mounts: [{ destination: "/", type: "overlay", source: "overlay", options }, ...spec.mounts.filter((m) => m.destination !== "/")],
   });
 }

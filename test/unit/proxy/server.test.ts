@@ -19,7 +19,7 @@ function exchange(port: number, bytes: string | Buffer[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, "127.0.0.1");
     const got: Buffer[] = [];
-    s.on("data", (d) => got.push(d));
+    s.on("data", (d: Buffer) => got.push(d));
     s.on("end", () => resolve(Buffer.concat(got).toString("latin1")));
     s.on("error", reject);
     for (const b of typeof bytes === "string" ? [bytes] : bytes) s.write(b);
