@@ -8,6 +8,7 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { proxyEnv } from "../core/run/allowhost.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
@@ -15,13 +16,15 @@ import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
+import { proxyHook } from "../proxy/hook.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
-import { createRunDir } from "../store/runs.ts";
+import { createRunDir, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -34,6 +37,8 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** cm.toml [create] allow_hosts: the commands' egress only through cm's proxy, to these */
+  allowHosts?: string[] | undefined;
 }
 
 /** Where a post_create run is, so that an interrupted create can stop it before removing the tree. */
@@ -55,11 +60,14 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
   const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
+  const allow = input.allowHosts?.length ? input.allowHosts : undefined;
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"] });
     const id = newContainerId();
+    // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
+    const egress = allow ? { hook: proxyHook(runDir(ctx.layout.runs, id)), env: proxyEnv() } : undefined;
+    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"], egress });
     const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,
@@ -67,6 +75,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       projectPath: input.projectPath,
       command: args,
       runtime: { binary, root: runc.root, flags: [] },
+      ...(allow ? { egress: { allow, rootless: ctx.rootless } } : {}),
     };
     const { dir, record } = createRunDir(layout, id, fields, spec);
     const cleanup = () => {
@@ -77,7 +86,9 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     let status: number;
     try {
       const forward = { signals: FORWARDED, via: "process" } as const;
-      status = (await executeRun({ id, dir, record, runtime: runc }, { stdio: ["ignore", "inherit", "inherit"], forward })).status;
+      const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+      const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
+      status = (await executeRun({ id, dir, record, runtime: runc }, { stdio: ["ignore", "inherit", "inherit"], forward, steps })).status;
     } finally {
       cleanup();
       handle({ abort: () => {} });
