@@ -146,7 +146,9 @@ export function reviewOverlay(project: string, upper: string, work: string, user
  * upper. No index, no metacopy, no redirects: nothing in the upper refers to the lower by handle.
  */
 export function rootfsOverlay(lower: string, upper: string, work: string, userxattr: boolean): Transform {
-  const options = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`];
+  // volatile: no sync of the upper's file system (on every fsync inside, and at the unmount): the
+  // upper is thrown away anyway.
+  const options = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`, "volatile"];
   if (userxattr) options.push("userxattr");
   else options.push("redirect_dir=off", "metacopy=off", "index=off");
   return (spec) => ({

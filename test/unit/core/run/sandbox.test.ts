@@ -109,6 +109,7 @@ describe("the per-run spec of a sandboxed run", () => {
         "lowerdir=/data/p/default/rootfs",
         "upperdir=/state/runs/abc123/ephemeral/upper",
         "workdir=/state/runs/abc123/ephemeral/work",
+        "volatile",
         ...(rootless ? ["userxattr"] : ["redirect_dir=off", "metacopy=off", "index=off"]),
       ]);
       const project = spec.mounts.filter((m) => m.destination === "/project");
