@@ -7,17 +7,17 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttp, type Server } from "node:http";
 import { createServer as createHttps } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer as createTcpServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cmAsync, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 const BODY = "hello from the test server\n";
 
-function listen(server: Server): Promise<number> {
+function listen(server: NetServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
 
@@ -160,6 +160,83 @@ for (const as of USERS) {
       assert.equal(pgrep.stdout, "");
       assert.equal(sb.cm(["stop", "--time", "0", id]).status, 0);
       assert.equal(sb.cm(["gc"]).status, 0);
+    });
+
+    test("a host proxy in cm's environment (http_proxy): allowed traffic goes on through it, names resolved there", async () => {
+      // A small host proxy on 127.0.0.1: records each request head and sends the request to the test server.
+      const heads: string[] = [];
+      const hostProxy = createTcpServer((c) => {
+        let head = "";
+        const onData = (d: Buffer) => {
+          head += d.toString("latin1");
+          const end = head.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          c.off("data", onData);
+          heads.push(head.slice(0, end));
+          const t = connect(httpPort, "127.0.0.1", () => {
+            t.write(head.replace(/^GET http:\/\/[^/]+/, "GET "));
+            c.pipe(t).pipe(c);
+          });
+        };
+        c.on("data", onData);
+      });
+      const hostProxyPort = await listen(hostProxy);
+      try {
+        // far.test resolves nowhere: only the host proxy's word gets the request through
+        const r = await cmAsync(
+          sb,
+          ["run", "--allow-host", `far.test:${httpPort}`, "--", "wget", "-q", "-O", "-", `http://far.test:${httpPort}/`],
+          {
+            http_proxy: `http://127.0.0.1:${hostProxyPort}`,
+            no_proxy: "localhost",
+          },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, BODY);
+        assert.equal(heads.length, 1);
+        assert.match(heads[0] ?? "", new RegExp(`^GET http://far\\.test:${httpPort}/ HTTP/1\\.1\\r\\n`));
+      } finally {
+        hostProxy.close();
+      }
+    });
+
+    test("cm.toml: [create] allow_hosts gives post_create the proxy; [run] allow_hosts, review and ephemeral are run's defaults", async () => {
+      const file = sandbox(as, "egressfile");
+      const allow = `["allowed.test:${httpPort}", "127.0.0.1:${httpPort}"]`;
+      writeFileSync(
+        join(file.project, "cm.toml"),
+        [
+          "[create]",
+          `post_create = ["wget -q -O /fetched http://allowed.test:${httpPort}/", "wget -q -O - http://other.test/ || echo refused"]`,
+          `allow_hosts = ${allow}`,
+          "[run]",
+          `allow_hosts = ${allow}`,
+          "review = true",
+          "ephemeral = true",
+          "",
+        ].join("\n"),
+      );
+      const created = await cmAsync(file, ["create", "--from", `dir:${fixtures.busybox}`], resolveEnv());
+      assert.equal(created.status, 0, created.stderr);
+      assert.match(created.stdout + created.stderr, /^refused$/m);
+      assert.match(created.stderr, /^cm: blocked GET other\.test:80$/m);
+      const rootfs = join(file.env.CM_HOME as string, "egressfile", "default", "rootfs");
+      assert.equal(readFileSync(join(rootfs, "fetched"), "utf8"), BODY);
+
+      const script = `wget -q -O - http://allowed.test:${httpPort}/; echo x > /etc/from-run; echo y > /project/y.txt`;
+      const r = await cmAsync(file, ["run", "--", "sh", "-c", script], resolveEnv());
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, BODY);
+      assert.match(r.stderr, /^cm: review: 1 change to \/project held back/m);
+      assert.equal(existsSync(join(rootfs, "etc", "from-run")), false, "ephemeral");
+      assert.equal(existsSync(join(file.project, "y.txt")), false, "reviewed");
+      assert.equal(file.cm(["discard"]).status, 0);
+
+      writeFileSync(join(file.project, "cm.toml"), '[run]\nallow_hosts = ["ok.test", "*.com"]\n');
+      const bad = file.cm(["run", "--", "true"]);
+      assert.equal(bad.status, 125);
+      assert.ok(isOneLineError(bad.stderr), bad.stderr);
+      assert.match(bad.stderr, /cm\.toml:2: run\.allow_hosts\[1\]: value "\*\.com"/);
     });
 
     test("bad patterns and --network host are refused in one line", () => {
