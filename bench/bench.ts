@@ -464,6 +464,7 @@ async function main(): Promise<void> {
 
   const hasPs = cmHas(root, cm, "ps");
   const hasSandbox = cmHas(root, cm, "run", "--allow-host");
+  const hasEphemeral = cmHas(root, cm, "run", "--ephemeral");
   const hasDetach = cmHas(root, cm, "run", "--detach");
 
   // 1. Start-up: cm run -- true and everything it is compared with.
@@ -486,6 +487,7 @@ async function main(): Promise<void> {
         argv: hasSandbox ? [cm, "run", "--allow-host", "x.test", "--", "true"] : [],
       },
       { name: `cm run --review -- true (${sb.as})`, argv: hasSandbox ? [cm, "run", "--review", "--", "true"] : [] },
+      { name: `cm run --ephemeral -- true (${sb.as})`, argv: hasEphemeral ? [cm, "run", "--ephemeral", "--", "true"] : [] },
     ];
     if (sb.as === "root") {
       cmds.push({ name: "cm run --memory 256m -- true (root)", argv: [cm, "run", "--memory", "256m", "--", "true"] });
