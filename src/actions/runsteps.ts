@@ -12,6 +12,7 @@
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync } from "node:fs";
 import { ephemeralPaths } from "../core/run/sandbox.ts";
+import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { RunStep } from "./runexec.ts";
@@ -44,7 +45,8 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
         });
         return () => {
           proxy.close();
-          if (egress.verbose) opts.say(`egress: ${proxy.stats.allowed} connections allowed, ${proxy.stats.blocked} refused`);
+          const { allowed, blocked } = proxy.stats;
+          if (egress.verbose) opts.say(`egress: ${allowed} connection${allowed === 1 ? "" : "s"} allowed, ${blocked} refused`);
         };
       },
     });
@@ -65,7 +67,15 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
           startedMs,
         };
         createReview(opts.state, review, !opts.rootless);
-        return () => opts.say(reviewSummary(opts.state, review).replace(/^cm: /, ""));
+        return () => {
+          try {
+            opts.say(reviewSummary(opts.state, review).replace(/^cm: /, ""));
+          } catch (err) {
+            // the run's own result stands; the review stays for cm diff / cm discard
+            if (!(err instanceof CmError)) throw err;
+            opts.say(`review ${run.id}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+          }
+        };
       },
     });
   }
@@ -80,7 +90,14 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
         const st = lstatSync(opts.rootfs);
         chmodSync(p.upper, st.mode & 0o7777);
         if (!opts.rootless) chownSync(p.upper, st.uid, st.gid);
-        return () => removeTree(p.dir);
+        return () => {
+          try {
+            removeTree(p.dir);
+          } catch (err) {
+            // the run's own result stands; cm gc removes the run directory with it
+            opts.say(`could not remove this run's root filesystem changes (${p.dir}): ${(err as Error).message}`);
+          }
+        };
       },
     });
   }

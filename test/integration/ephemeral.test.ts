@@ -138,7 +138,7 @@ for (const as of USERS) {
       );
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, "through the proxy\n");
-      assert.match(r.stderr, /^cm: egress: 1 connections allowed, 0 refused$/m);
+      assert.match(r.stderr, /^cm: egress: 1 connection allowed, 0 refused$/m);
       assert.match(r.stderr, /^cm: review: 1 change to \/project held back: cm diff /m);
       assert.equal(existsSync(join(sb.project, "reviewed.txt")), false);
       assert.match(sb.cm(["diff", "--stat"]).stdout, /^A reviewed\.txt/m);
