@@ -146,6 +146,24 @@ for (const as of USERS) {
       assert.deepEqual(snapshot(rootfs()), before);
     });
 
+    test("cm killed with SIGKILL: cm stop and cm gc remove the run's upper with its run directory", async () => {
+      const child = sb.spawn(["run", "--ephemeral", "--", "sh", "-c", "echo k > /etc/eph-k; echo up; sleep 60"]);
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      await waitFor("the container", () => out.includes("up"));
+      const id = (JSON.parse(sb.cm(["ps", "--json"]).stdout) as { id: string }[])[0]?.id as string;
+      const gone = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGKILL");
+      await gone;
+      assert.ok(existsSync(join(runs(), id, "ephemeral", "upper", "etc", "eph-k")));
+      assert.equal(sb.cm(["stop", "--time", "0", id]).status, 0);
+      assert.equal(sb.cm(["gc"]).status, 0);
+      assert.deepEqual(readdirSync(runs()), []);
+      assert.deepEqual(snapshot(rootfs()), before);
+    });
+
     test("a runtime other than runc is refused in one line", () => {
       const r = sb.cm(["run", "--ephemeral", "--runtime", "crun", "--", "true"]);
       assert.equal(r.status, 125);
