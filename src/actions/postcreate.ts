@@ -9,6 +9,7 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { proxyEnv } from "../core/run/allowhost.ts";
+import { proxyHook } from "../core/run/proxyhook.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
@@ -16,7 +17,6 @@ import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
-import { proxyHook } from "../proxy/hook.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
@@ -66,7 +66,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     const args = ["/bin/sh", "-c", command];
     const id = newContainerId();
     // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
-    const egress = allow ? { hook: proxyHook(runDir(ctx.layout.runs, id)), env: proxyEnv() } : undefined;
+    const egress = allow ? { hook: proxyHook(runDir(ctx.layout.runs, id), process.execPath), env: proxyEnv() } : undefined;
     const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"], egress });
     const fields = {
       projectKey: input.projectKey,

@@ -6,12 +6,13 @@
 import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { join, sep } from "node:path";
+import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { findTool } from "../host/tools.ts";
 import { applyChanges } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
-import { listReviews, type ReviewRecord, reviewPaths } from "../review/store.ts";
+import { listReviews, type ReviewRecord } from "../review/store.ts";
 import { containers } from "./containers.ts";
 import type { Context } from "./context.ts";
 

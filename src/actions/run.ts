@@ -77,6 +77,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     id,
     dir: runDir(ctx.layout.runs, id),
     state: ctx.layout.state,
+    node: process.execPath,
     project: { key: project.key, name: bundle.projectName, path: projectPath },
     bundle: { name: bundleName, dir: bundle.dir, spec: bundle.spec },
     rootfs: bundleRootfs(bundle.dir, bundleName),

@@ -21,9 +21,9 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { HOOK_SOCKET } from "../core/run/proxyhook.ts";
 import { CmError } from "../errors.ts";
 import { requireTool } from "../host/tools.ts";
-import { HOOK_SOCKET } from "./hook.ts";
 
 /** In the container's network namespace: listen, hand the listening socket to cm, exit. */
 const LISTEN_SCRIPT = [

@@ -5,6 +5,7 @@
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { reviewPaths, reviewsDir } from "../core/run/sandbox.ts";
 import { isErrno } from "../errors.ts";
 
 export interface ReviewRecord {
@@ -16,15 +17,6 @@ export interface ReviewRecord {
   started: string;
   /** ms since the epoch, compared with host files' ctime by cm apply */
   startedMs: number;
-}
-
-export function reviewsDir(state: string): string {
-  return join(state, "reviews");
-}
-
-export function reviewPaths(state: string, id: string): { dir: string; upper: string; work: string } {
-  const dir = join(reviewsDir(state), id);
-  return { dir, upper: join(dir, "upper"), work: join(dir, "work") };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface RunFacts {
   dir: string;
   /** cm's state directory */
   state: string;
+  /** cm's own Node binary (process.execPath) */
+  node: string;
   project: { key: string; name: string; path: string };
   bundle: { name: string; dir: string; spec: OciSpec };
   /** the bundle's rootfs, real path */
@@ -110,6 +112,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       dir: facts.dir,
       id: facts.id,
       state: facts.state,
+      node: facts.node,
       projectPath: facts.project.path,
       rootfs: facts.rootfs,
       volumes: facts.volumes,

@@ -8,11 +8,10 @@
  */
 import { join } from "node:path";
 import { CmError } from "../../errors.ts";
-import { proxyHook } from "../../proxy/hook.ts";
-import { reviewPaths } from "../../review/store.ts";
 import type { RunSpecInput } from "../spec/index.ts";
 import { parseAllowHost, proxyEnv } from "./allowhost.ts";
 import type { RunOptions } from "./options.ts";
+import { proxyHook } from "./proxyhook.ts";
 import type { RuntimeKind } from "./runtime.ts";
 import type { VolumeSpec } from "./volume.ts";
 
@@ -40,6 +39,8 @@ export interface SandboxFacts {
   id: string;
   /** cm's state directory (reviews live below it) */
   state: string;
+  /** cm's own Node binary (runs the proxy's hook) */
+  node: string;
   /** the project's and the rootfs's real paths */
   projectPath: string;
   rootfs: string;
@@ -48,6 +49,17 @@ export interface SandboxFacts {
 
 /** Characters overlayfs's mount options cannot carry in a path (separators and escapes). */
 export const OVERLAY_UNSAFE = /[,:\\\n]/;
+
+/** Where pending reviews live: `<state>/reviews/` (review/store.ts). */
+export function reviewsDir(state: string): string {
+  return join(state, "reviews");
+}
+
+/** A review's directory, and the overlay upper and work directory in it. */
+export function reviewPaths(state: string, id: string): { dir: string; upper: string; work: string } {
+  const dir = join(reviewsDir(state), id);
+  return { dir, upper: join(dir, "upper"), work: join(dir, "work") };
+}
 
 /** The upper and work directory of an ephemeral run's root filesystem, in its run directory. */
 export function ephemeralPaths(runDir: string): { dir: string; upper: string; work: string } {
@@ -72,7 +84,7 @@ export function planSandbox(opts: RunOptions, facts: SandboxFacts, kind: Runtime
       });
     }
     plan.network = "none";
-    plan.spec.egress = { hook: proxyHook(facts.dir), env: proxyEnv() };
+    plan.spec.egress = { hook: proxyHook(facts.dir, facts.node), env: proxyEnv() };
     plan.record.egress = {
       allow: allow.map((p) => p.text),
       rootless: facts.rootless,

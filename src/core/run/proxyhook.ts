@@ -1,6 +1,6 @@
 /**
- * The createRuntime hook of a run with --allow-host (see proxy/netns.ts). Kept apart, with no
- * imports but node:path, because `cm run` builds it on its start-up path.
+ * The createRuntime hook of a run with --allow-host (see proxy/netns.ts). Pure; kept apart, with
+ * no imports but node:path, because `cm run` builds it on its start-up path.
  */
 import { join } from "node:path";
 
@@ -20,7 +20,7 @@ const HOOK_SCRIPT = [
   'process.stdin.on("data",d=>c.write(d));process.stdin.on("end",()=>c.write("\\n"));',
 ].join("");
 
-/** The OCI hook entry for a run directory (spec `hooks.createRuntime`). */
-export function proxyHook(runDir: string): { path: string; args: string[]; timeout: number } {
-  return { path: process.execPath, args: [process.execPath, "-e", HOOK_SCRIPT, join(runDir, HOOK_SOCKET)], timeout: HOOK_TIMEOUT_S };
+/** The OCI hook entry for a run directory (spec `hooks.createRuntime`), run by `node` (cm's own Node binary). */
+export function proxyHook(runDir: string, node: string): { path: string; args: string[]; timeout: number } {
+  return { path: node, args: [node, "-e", HOOK_SCRIPT, join(runDir, HOOK_SOCKET)], timeout: HOOK_TIMEOUT_S };
 }
