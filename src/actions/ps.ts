@@ -20,6 +20,8 @@ export interface PsEntry {
   ended: string | null;
   /** exit status (detached runs that ended), else null */
   exitCode: number | null;
+  /** a detached run that ended: whether the kernel killed a process of it for memory (read from its cgroup; runc with --memory); else null */
+  oomKilled: boolean | null;
   command: string[];
   detached: boolean;
   runtime: string;
@@ -40,6 +42,7 @@ export function ps(ctx: Context, all: boolean): PsEntry[] {
       started: c.record.started,
       ended: c.exit?.ended ?? null,
       exitCode: c.exit?.status ?? null,
+      oomKilled: c.exit ? c.exit.oomKilled === true : null,
       command: c.record.command,
       detached: c.record.detached === true,
       runtime: c.record.runtime?.binary ?? "runc",
@@ -58,6 +61,7 @@ export function ps(ctx: Context, all: boolean): PsEntry[] {
       started: r.started,
       ended: null,
       exitCode: null,
+      oomKilled: null,
       command: [],
       detached: false,
       runtime: "",

@@ -6,7 +6,8 @@
  *
  *   [create]                 from, packages, post_create, allow_hosts (post_create's egress)
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir, allow_hosts, review, ephemeral
+ *                            pids_limit, read_only, workdir, init, ulimits, shm_size, allow_hosts, review,
+ *                            ephemeral
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -20,6 +21,7 @@ import { SAFE_NAME } from "./names.ts";
 import { parseAllowHost } from "./run/allowhost.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
+import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
 
@@ -63,6 +65,12 @@ export interface RunDefaults {
   pidsLimit?: number;
   readOnly?: boolean;
   workdir?: string;
+  /** run an init as PID 1 (default true) */
+  init?: boolean;
+  /** rlimits by Docker's name (`ulimits = { nofile = "4096:65536" }`), merged per name */
+  ulimits?: Limits;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number;
   /** --allow-host patterns, checked with its parser */
   allowHosts?: string[];
   review?: boolean;
@@ -99,6 +107,9 @@ const RUN_KEYS = [
   "pids_limit",
   "read_only",
   "workdir",
+  "init",
+  "ulimits",
+  "shm_size",
   "allow_hosts",
   "review",
   "ephemeral",
@@ -452,6 +463,28 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const w = c.string(at("workdir"), t.workdir);
     out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
   }
+  if (t.init !== undefined) {
+    if (typeof t.init !== "boolean") c.fail(at("init"), `must be true or false, not ${typeName(t.init)}`);
+    out.init = t.init;
+  }
+  if (t.ulimits !== undefined) {
+    const limits: Limits = {};
+    for (const [name, value] of Object.entries(c.table(at("ulimits"), t.ulimits))) {
+      const p = [...at("ulimits"), name];
+      if (typeof value !== "string" && !(typeof value === "number" && Number.isInteger(value))) {
+        c.fail(p, `must be "SOFT[:HARD]" or a whole number, not ${typeName(value)}`, 'for example nofile = "4096:65536"');
+      }
+      const [n, limit] = c.check(p, () => parseUlimit(`${name}=${value}`, "ulimit"));
+      limits[n] = limit;
+    }
+    out.ulimits = limits;
+  }
+  if (t.shm_size !== undefined) {
+    const v = t.shm_size;
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
+  }
   if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, at("allow_hosts"), t.allow_hosts);
   for (const k of ["review", "ephemeral"] as const) {
     const v = t[k];
@@ -521,6 +554,7 @@ export function originOf(file: ProjectFile, bundle: string, section: "create" | 
     memory: "memoryBytes",
     pids_limit: "pidsLimit",
     post_create: "postCreate",
+    shm_size: "shmBytes",
     allow_hosts: "allowHosts",
   };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
@@ -564,6 +598,7 @@ export function mergeRun(low: RunDefaults, high: RunDefaults): RunDefaults {
   if (env) out.env = env;
   const volumes = mergeVolumes(low.volumes, high.volumes);
   if (volumes) out.volumes = volumes;
+  if (low.ulimits || high.ulimits) out.ulimits = { ...low.ulimits, ...high.ulimits };
   return out;
 }
 

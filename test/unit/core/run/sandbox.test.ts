@@ -94,6 +94,9 @@ describe("the per-run spec of a sandboxed run", () => {
     seccomp: undefined,
     stdinTty: false,
     term: undefined,
+    init: "/usr/bin/tini-static",
+    ulimits: { own: {}, invoker: {}, privileged: true },
+    bundleHosts: "",
   });
 
   for (const rootless of [false, true]) {
