@@ -28,6 +28,7 @@ export type ErrorCode =
   | "bad-source"
   | "limit-unsupported"
   | "runtime-unsupported"
+  | "bad-allow-host"
   // projects, bundles, containers
   | "bad-project"
   | "bad-project-file"
@@ -50,6 +51,12 @@ export type ErrorCode =
   | "unsafe-state-dir"
   | "interrupted"
   | "aborted"
+  // reviewed runs (--review) and the egress proxy (--allow-host)
+  | "no-review"
+  | "review-running"
+  | "review-conflict"
+  | "review-unsupported"
+  | "proxy-failed"
   // root filesystems, archives, images
   | "no-base"
   | "bootstrap-failed"

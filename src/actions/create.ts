@@ -199,6 +199,7 @@ async function buildBundle(
       projectPath: project.path,
       bundle,
       progress,
+      allowHosts: plan.file.allowHosts,
     },
     onPostCreate,
   );

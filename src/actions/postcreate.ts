@@ -8,8 +8,10 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { proxyEnv } from "../core/run/allowhost.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
 import { initMount } from "../core/run/init.ts";
+import { proxyHook } from "../core/run/proxyhook.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runtimeLogFlags } from "../core/run/startup.ts";
 import { resolveUlimits } from "../core/run/ulimit.ts";
@@ -27,6 +29,7 @@ import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { readMachineFacts, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -39,6 +42,8 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** cm.toml [create] allow_hosts: the commands' egress only through cm's proxy, to these */
+  allowHosts?: string[] | undefined;
 }
 
 /** Where a post_create run is, so that an interrupted create can stop it before removing the tree. */
@@ -57,70 +62,103 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   }
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
-  const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
-  const layout = { ...ctx.layout, uid: ctx.uid };
-  const total = input.commands.length;
   // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
   // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
   const machine = readMachineFacts(ctx.rootless, rootfs);
-  const rlimits = resolveUlimits({}, machine.ulimits);
+  const setup: Setup = {
+    rootfs,
+    binary,
+    root: join(ctx.layout.state, runtimeRootName(binary)),
+    allow: input.allowHosts?.length ? input.allowHosts : undefined,
+    machine,
+    rlimits: resolveUlimits({}, machine.ulimits),
+  };
+  const total = input.commands.length;
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
-    const args = ["/bin/sh", "-c", command];
-    const id = newContainerId();
-    const dir = runDir(ctx.layout.runs, id);
-    const spec = runSpec(input.spec, {
-      rootfsPath: rootfs,
-      args,
-      terminal: false,
-      env: ["DEBIAN_FRONTEND=noninteractive"],
-      mounts: [
-        ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
-        ...(machine.init ? [initMount(machine.init)] : []),
-      ],
-      init: machine.init !== undefined,
-      rlimits,
-    });
-    const files = [
-      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
-      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
-    ];
-    const fields = {
-      projectKey: input.projectKey,
-      projectName: input.projectName,
-      bundle: input.bundle,
-      projectPath: input.projectPath,
-      command: args,
-      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
-    };
-    const { record } = createRunDir(layout, id, fields, spec, files);
-    const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
-    const cleanup = () => {
-      if (existsSync(join(runc.root, id))) runc.delete(id);
-      removeTree(dir);
-    };
-    handle({ abort: cleanup });
-    let status: number;
-    try {
-      const forward = { signals: FORWARDED, via: "process" } as const;
-      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward });
-      status = result.status;
-      const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
-      if (failure) {
-        throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
-          hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
-        });
-      }
-    } finally {
-      cleanup();
-      handle({ abort: () => {} });
-    }
+    const which = `post_create command ${n + 1} of ${total}`;
+    const status = await runOne(ctx, input, setup, command, which, handle);
     if (status !== 0) {
-      throw new CmError(
-        "post-create-failed",
-        `post_create command ${n + 1} of ${total} failed with exit status ${status}: ${JSON.stringify(command)}`,
-        { hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again` },
-      );
+      throw new CmError("post-create-failed", `${which} failed with exit status ${status}: ${JSON.stringify(command)}`, {
+        hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+      });
     }
+  }
+}
+
+/** What every post_create command of one create shares. */
+interface Setup {
+  rootfs: string;
+  binary: string;
+  /** runc's --root */
+  root: string;
+  allow: string[] | undefined;
+  machine: ReturnType<typeof readMachineFacts>;
+  rlimits: ReturnType<typeof resolveUlimits>;
+}
+
+/** One command, run as `cm run` runs one (its run directory, executeRun); resolves to its exit status. */
+async function runOne(
+  ctx: Context,
+  input: PostCreateInput,
+  setup: Setup,
+  command: string,
+  which: string,
+  handle: (h: PostCreateHandle) => void,
+): Promise<number> {
+  const { rootfs, binary, allow, machine } = setup;
+  const args = ["/bin/sh", "-c", command];
+  const id = newContainerId();
+  const dir = runDir(ctx.layout.runs, id);
+  const spec = runSpec(input.spec, {
+    rootfsPath: rootfs,
+    args,
+    terminal: false,
+    env: ["DEBIAN_FRONTEND=noninteractive"],
+    mounts: [
+      ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+      ...(machine.init ? [initMount(machine.init)] : []),
+    ],
+    init: machine.init !== undefined,
+    rlimits: setup.rlimits,
+    // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
+    egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
+  });
+  const files = [
+    { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+    { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+  ];
+  const fields = {
+    projectKey: input.projectKey,
+    projectName: input.projectName,
+    bundle: input.bundle,
+    projectPath: input.projectPath,
+    command: args,
+    runtime: { binary, root: setup.root, flags: runtimeLogFlags("runc", dir) },
+    ...(allow ? { egress: { allow, rootless: ctx.rootless } } : {}),
+  };
+  const { record } = createRunDir({ ...ctx.layout, uid: ctx.uid }, id, fields, spec, files);
+  const runc = new OciRuntime(binary, setup.root);
+  const cleanup = () => {
+    if (existsSync(join(setup.root, id))) runc.delete(id);
+    removeTree(dir);
+  };
+  handle({ abort: cleanup });
+  try {
+    const forward = { signals: FORWARDED, via: "process" } as const;
+    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
+    const logged = new OciRuntime(binary, setup.root, fields.runtime.flags);
+    const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps });
+    const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
+    if (failure) {
+      throw new CmError("post-create-failed", `${which} did not start: ${failure.message}`, {
+        hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+      });
+    }
+    return result.status;
+  } finally {
+    cleanup();
+    handle({ abort: () => {} });
   }
 }

@@ -11,7 +11,8 @@ export const command = defineCommand({
 when it started, and its command.
 
 Status: running; starting; exited (a detached run that ended, with its exit status: its log is
-kept until cm gc); gone (its cm was killed and the container ended: cm gc removes it).`,
+kept until cm gc); gone (its cm was killed and the container ended: cm gc removes it); review
+(with --all: a --review run that ended, its changes pending: cm diff, cm apply, cm discard).`,
   options: {
     all: { type: "boolean", short: "a", help: "also list exited and gone containers" },
     json: {
@@ -19,7 +20,7 @@ kept until cm gc); gone (its cm was killed and the container ended: cm gc remove
       help: `a JSON array of objects with the fields id, project, bundle, status, pid (null when not
 running), started and ended (ISO 8601, ended null unless exited), exitCode (null unless exited),
 oomKilled (true when killed for memory; null unless exited), command (array), detached (boolean),
-runtime (path)`,
+runtime (path), review (boolean: its changes are pending review)`,
     },
   },
 });

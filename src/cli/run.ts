@@ -52,6 +52,26 @@ it). Your environment is not passed in otherwise.`,
       complete: ["host", "none"],
       help: "host (default): the host's network; none: a private network, loopback only",
     },
+    "allow-host": {
+      type: "string",
+      multiple: true,
+      value: "PATTERN",
+      help: `egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN or an address,
+optionally :PORT (default 80 and 443). Implies a private network whose only way out is the proxy
+(HTTP(S)_PROXY point at it inside); refused connections are reported on stderr (cm logs for -d)`,
+    },
+    quiet: { type: "boolean", short: "q", help: "do not report refused connections" },
+    verbose: { type: "boolean", help: "at the end, count the connections the proxy allowed and refused" },
+    review: {
+      type: "boolean",
+      help: `/project's changes are held back in cm's state, the project directory untouched: cm diff, cm
+apply, cm discard (one line at the end says so)`,
+    },
+    ephemeral: {
+      type: "boolean",
+      help: `the root filesystem's changes are discarded when the run ends (the bundle stays as created;
+/project and -v volumes are written as usual)`,
+    },
     memory: { type: "string", value: "SIZE", help: "memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)" },
     cpus: { type: "string", value: "N", help: "CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs" },
     "pids-limit": {
@@ -143,5 +163,10 @@ export async function main(argv: string[]): Promise<number> {
     workdir: v.workdir,
     detach: v.detach === true ? true : undefined,
     securityOpts: v["security-opt"] ?? [],
+    allowHosts: v["allow-host"],
+    quiet: v.quiet === true ? true : undefined,
+    review: v.review === true ? true : undefined,
+    ephemeral: v.ephemeral === true ? true : undefined,
+    verbose: v.verbose === true ? true : undefined,
   });
 }

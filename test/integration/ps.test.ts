@@ -76,6 +76,7 @@ for (const as of USERS) {
         "oomKilled",
         "pid",
         "project",
+        "review",
         "runtime",
         "started",
         "status",

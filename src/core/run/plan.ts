@@ -18,6 +18,7 @@ import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
+import { planSandbox, type SandboxRecord } from "./sandbox.ts";
 import { runtimeLogFlags } from "./startup.ts";
 import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
@@ -32,6 +33,10 @@ export interface RunFacts {
   /** the new container's ID and its run directory <state>/runs/<id> (not created yet) */
   id: string;
   dir: string;
+  /** cm's state directory */
+  state: string;
+  /** cm's own Node binary (process.execPath) */
+  node: string;
   project: { key: string; name: string; path: string };
   bundle: { name: string; dir: string; spec: OciSpec };
   /** the bundle's rootfs, real path */
@@ -86,7 +91,14 @@ export interface RunPlan {
   spec: RunSpecInput;
   runtime: { binary: string; kind: RuntimeKind; root: string; flags: string[] };
   /** run.json's fields; started, cmPid and cmStart are stamped when it is written */
-  record: { projectKey: string; projectName: string; bundle: string; projectPath: string; command: string[]; detached?: true };
+  record: {
+    projectKey: string;
+    projectName: string;
+    bundle: string;
+    projectPath: string;
+    command: string[];
+    detached?: true;
+  } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
   detach: boolean;
@@ -102,11 +114,10 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
     });
   }
-  const network = opts.network ?? "host";
   const kind = runtimeKind(facts.runtime.binary);
-  const host = { rootless: facts.rootless, cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false };
-  checkRuntimeUsable(kind, facts.runtime.binary, host);
-  checkRuntimeLimits(kind, { pids: pids !== undefined });
+  const sandbox = sandboxFor(opts, facts, kind);
+  const network = sandbox.network ?? opts.network ?? "host";
+  const host = runtimeHost(facts, kind, pids);
 
   const stored = facts.bundle.spec;
   const resolved = runCommand(imageProcess(stored.annotations), opts);
@@ -143,6 +154,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       workdir,
       runtime: kind,
       seccomp: facts.seccomp,
+      ...sandbox.spec,
       init: init !== undefined,
       rlimits,
       shmBytes: opts.shmBytes,
@@ -155,11 +167,26 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       projectPath: facts.project.path,
       command: args,
       ...(opts.detach ? { detached: true as const } : {}),
+      ...sandbox.record,
     },
     files,
     detach: opts.detach === true,
     terminal,
   };
+}
+
+/** The sandbox options (issue 19: --allow-host, --review, --ephemeral) planned from the run's facts. */
+function sandboxFor(opts: RunOptions, facts: RunFacts, kind: RuntimeKind) {
+  const { rootless, dir, id, state, node, rootfs, volumes } = facts;
+  return planSandbox(opts, { rootless, dir, id, state, node, projectPath: facts.project.path, rootfs, volumes }, kind);
+}
+
+/** The host as the runtime sees it; a runtime that cannot work here, or cannot enforce the limits, is refused. */
+function runtimeHost(facts: RunFacts, kind: RuntimeKind, pids: number | undefined) {
+  const host = { rootless: facts.rootless, cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false };
+  checkRuntimeUsable(kind, facts.runtime.binary, host);
+  checkRuntimeLimits(kind, { pids: pids !== undefined });
+  return host;
 }
 
 /** A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits. */
