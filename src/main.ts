@@ -31,6 +31,10 @@ const COMMANDS: Commands = {
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
+  export: {
+    summary: "write a bundle as an OCI image (OCI layout, docker-archive, registry) or a Kubernetes Pod",
+    load: () => import("./cli/export.ts"),
+  },
   cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
 };
 
