@@ -27,9 +27,15 @@ export function roff(text: string): string {
 }
 
 function section(name: string, summary: string, usage: string): string {
-  return [`.SS "cm ${name}"`, roff(summary.charAt(0).toUpperCase() + summary.slice(1)), ".PP", ".nf", roff(usage.trimEnd()), ".fi", ""].join(
-    "\n",
-  );
+  return [
+    `.SS "cm ${name}"`,
+    roff(summary.charAt(0).toUpperCase() + summary.slice(1)),
+    ".PP",
+    ".nf",
+    roff(usage.trimEnd()),
+    ".fi",
+    "",
+  ].join("\n");
 }
 
 const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);

@@ -32,4 +32,3 @@ export const COMMANDS: Commands = {
   },
   cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
 };
-

@@ -170,7 +170,11 @@ for (const as of USERS) {
       const pull = podman(sb, ["pull", "--tls-verify=false", direct]);
       assert.equal(pull.status, 0, pull.stderr);
       try {
-        const cmd = ["sh", "-c", "cat /project/hello.txt; dpkg-query -W -f '${Package}\\n' | sort | md5sum; stat -c '%U:%G %a' /etc/shadow /var/lib/apt/lists/partial"];
+        const cmd = [
+          "sh",
+          "-c",
+          "cat /project/hello.txt; dpkg-query -W -f '${Package}\\n' | sort | md5sum; stat -c '%U:%G %a' /etc/shadow /var/lib/apt/lists/partial",
+        ];
         assert.equal(podmanRun(sb, direct, cmd), ok(sb, ["run", "--", ...cmd]));
       } finally {
         podman(sb, ["rmi", "-f", direct]);

@@ -32,10 +32,23 @@ const entries: (WriteEntry & { data?: string })[] = [
 
 test("what is written reads back exactly with cm's reader: long and non-ASCII names, links, devices, large ids (pax)", async () => {
   const seen: { path: string; type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkpath: string }[] = [];
-  for await (const e of readTar((async function* () { yield archive(entries); })())) {
+  for await (const e of readTar(
+    (async function* () {
+      yield archive(entries);
+    })(),
+  )) {
     let body = "";
     for await (const c of e.body) body += c.toString();
-    seen.push({ path: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: body.length, mtime: e.mtime, linkpath: e.linkpath });
+    seen.push({
+      path: e.path,
+      type: e.type,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      size: body.length,
+      mtime: e.mtime,
+      linkpath: e.linkpath,
+    });
   }
   assert.deepEqual(
     seen.map((s) => [s.path.replace(/\/$/, ""), s.type, s.uid, s.gid, s.linkpath, s.mode & 0o7777]),
