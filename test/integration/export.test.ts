@@ -173,7 +173,7 @@ for (const as of USERS) {
         const cmd = [
           "sh",
           "-c",
-          "cat /project/hello.txt; dpkg-query -W -f '${Package}\\n' | sort | md5sum; stat -c '%U:%G %a' /etc/shadow /var/lib/apt/lists/partial",
+          "cat /project/hello.txt; dpkg-query -W -f '$''{Package}\\n' | sort | md5sum; stat -c '%U:%G %a' /etc/shadow /var/lib/apt/lists/partial",
         ];
         assert.equal(podmanRun(sb, direct, cmd), ok(sb, ["run", "--", ...cmd]));
       } finally {
@@ -243,7 +243,7 @@ for (const as of USERS) {
         [["export"], /--to is required/],
         [["export", "--to", "tarball:x"], /unknown destination/],
         [["export", "--to", `oci-layout:${out}`], /exists and is not an OCI image layout/],
-        [["export", "--to", "image:127.0.0.1:9/x@sha256:" + "a".repeat(64)], /push to a tag/],
+        [["export", "--to", `image:127.0.0.1:9/x@sha256:${"a".repeat(64)}`], /push to a tag/],
         [["export", "--to", `oci-layout:${join(out, "o")}`], /SOURCE_DATE_EPOCH="yesterday"/, { SOURCE_DATE_EPOCH: "yesterday" }],
         [["export", "--to", `oci-layout:${join(out, "o")}`, "--memory", "1g"], /apply to the --kube manifest/],
         [["export", "nosuch", "--to", `oci-layout:${join(out, "o")}`], /no bundle "nosuch"/],
