@@ -6,23 +6,27 @@
  * without a terminal and with stdin closed, its output shown. The first failing command fails the
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
+import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
+import { initMount } from "../core/run/init.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
+import { runtimeLogFlags } from "../core/run/startup.ts";
+import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { forwardSignals } from "../runtime/signals.ts";
-import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
+import { FORWARDED } from "../runtime/signals.ts";
+import { createRunDir, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { readMachineFacts, runtimeFailure } from "./machine.ts";
+import { executeRun } from "./runexec.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -54,45 +58,59 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
-  ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
+  const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
+  // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
+  // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
+  const machine = readMachineFacts(ctx.rootless, rootfs);
+  const rlimits = resolveUlimits({}, machine.ulimits);
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false });
-    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
     const id = newContainerId();
     const dir = runDir(ctx.layout.runs, id);
-    mkdirSync(dir, { mode: 0o700 });
-    const record: RunRecord = {
-      id,
+    const spec = runSpec(input.spec, {
+      rootfsPath: rootfs,
+      args,
+      terminal: false,
+      env: ["DEBIAN_FRONTEND=noninteractive"],
+      mounts: [
+        ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+        ...(machine.init ? [initMount(machine.init)] : []),
+      ],
+      init: machine.init !== undefined,
+      rlimits,
+    });
+    const files = [
+      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+    ];
+    const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,
       bundle: input.bundle,
       projectPath: input.projectPath,
       command: args,
-      started: new Date().toISOString(),
-      cmPid: process.pid,
-      cmStart: startTime(process.pid),
-      runtime: { binary, root: runc.root, flags: [] },
+      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
     };
-    let stopForwarding = () => {};
+    const { record } = createRunDir(layout, id, fields, spec, files);
+    const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
     const cleanup = () => {
-      stopForwarding();
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
     };
     handle({ abort: cleanup });
     let status: number;
     try {
-      writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
-      writeFileSync(join(dir, "run.json"), JSON.stringify(record));
-      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
-      stopForwarding = forwardSignals(child);
-      status = await new Promise<number>((resolve) => {
-        child.on("error", () => resolve(125));
-        child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-      });
+      const forward = { signals: FORWARDED, via: "process" } as const;
+      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward });
+      status = result.status;
+      const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
+      if (failure) {
+        throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
+          hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+        });
+      }
     } finally {
       cleanup();
       handle({ abort: () => {} });

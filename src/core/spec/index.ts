@@ -5,14 +5,28 @@
  *                              so the bundle directory is a valid OCI bundle on its own)
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
-import { mergeEnv } from "../run/env.ts";
+import { initArgs } from "../run/init.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
+import { rlimits, shmSize } from "../run/ulimit.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
-import { hardening } from "./hardening.ts";
+import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
-import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
+import {
+  cpuLimit,
+  environment,
+  forRuntime,
+  memoryLimit,
+  mounts,
+  network,
+  pidsLimit,
+  processArgs,
+  readOnlyRootfs,
+  rootfsAt,
+  volumes,
+  workdir,
+} from "./run.ts";
 import {
   annotations,
   baseEnvironment,
@@ -20,12 +34,14 @@ import {
   compose,
   DEFAULT_CAPABILITIES,
   hostname,
+  hostResolvConf,
+  identity,
   projectMount,
   rootfulDevices,
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { OciSpec, Seccomp } from "./types.ts";
+import type { Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
@@ -69,21 +85,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
     hardening(input.arch),
     baseEnvironment(),
     hostname(input.hostname),
-    (spec) =>
-      input.resolvConf
-        ? {
-            ...spec,
-            mounts: [
-              ...spec.mounts,
-              {
-                destination: "/etc/resolv.conf",
-                type: "bind",
-                source: "/etc/resolv.conf",
-                options: ["rbind", "ro", "nosuid", "nodev", "noexec"],
-              },
-            ],
-          }
-        : spec,
+    input.resolvConf ? hostResolvConf() : identity,
     projectMount(input.projectPath),
     annotations({
       [ANNOTATION.projectName]: input.projectName,
@@ -93,9 +95,24 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
     }),
-    input.image ? imageDefaults(input.image, input.rootless) : (spec) => spec,
+    input.image ? imageDefaults(input.image, input.rootless) : identity,
   );
   return build(baseSpec(input.rootless));
+}
+
+/** RLIM_INFINITY as config.json spells it (a uint64 JSON number cannot be written from a double). */
+const RLIM_INFINITY = "18446744073709551615";
+const INFINITY_TOKEN = "\u0000rlim-infinity\u0000";
+
+/**
+ * A spec as config.json text. Rlimit values of Infinity (core/run/ulimit.ts UNLIMITED) are written
+ * as RLIM_INFINITY (2^64-1): JSON.stringify would write null, and 2^64 as a double is out of uint64.
+ */
+export function specJson(spec: OciSpec): string {
+  const text = JSON.stringify(spec, (key, value) =>
+    (key === "soft" || key === "hard") && value === Number.POSITIVE_INFINITY ? INFINITY_TOKEN : value,
+  );
+  return text.replaceAll(JSON.stringify(INFINITY_TOKEN), RLIM_INFINITY);
 }
 
 export interface RunSpecInput {
@@ -110,6 +127,8 @@ export interface RunSpecInput {
   env?: readonly string[] | undefined;
   /** extra bind mounts, sources already real paths */
   volumes?: readonly VolumeSpec[] | undefined;
+  /** other mounts a feature adds (an init, per-run files), after the volumes; one per destination */
+  mounts?: readonly Mount[] | undefined;
   network?: Network | undefined;
   cpu?: CpuLimit | undefined;
   pidsLimit?: number | undefined;
@@ -118,37 +137,35 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** run the args under the init (core/run/init.ts; its mount comes with `mounts`) */
+  init?: boolean | undefined;
+  /** the process's rlimits (core/run/ulimit.ts resolveUlimits); undefined keeps the stored ones */
+  rlimits?: readonly Rlimit[] | undefined;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number | undefined;
 }
 
+/** The per-run spec: the stored one with one transform per concern of the run (spec/run.ts). */
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
-  // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins.
-  const withTerm = input.terminal && input.term ? mergeEnv(stored.process.env, [`TERM=${input.term}`]) : stored.process.env;
-  const env = mergeEnv(withTerm, input.env ?? []);
-  const spec: OciSpec = {
-    ...stored,
-    root: { ...stored.root, path: input.rootfsPath },
-    process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
-  };
-  if (input.seccomp !== undefined) {
-    const linux = { ...spec.linux };
-    if (input.seccomp === null) delete linux.seccomp;
-    else linux.seccomp = input.seccomp;
-    spec.linux = linux;
-  }
-  if (input.memoryBytes !== undefined) {
-    spec.linux = {
-      ...spec.linux,
-      // swap = limit: no swap on top of the limit, so going over it is an out-of-memory kill.
-      resources: { ...spec.linux.resources, memory: { limit: input.memoryBytes, swap: input.memoryBytes } },
-    };
-  }
+  // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins (it comes later).
+  const env = [...(input.terminal && input.term ? [`TERM=${input.term}`] : []), ...(input.env ?? [])];
   return compose(
+    rootfsAt(input.rootfsPath),
+    processArgs(input.args, input.terminal),
+    input.init ? initArgs() : identity,
+    input.rlimits ? rlimits(input.rlimits) : identity,
+    input.shmBytes !== undefined ? shmSize(input.shmBytes) : identity,
+    cgroupReadOnly(),
+    environment(env),
+    input.seccomp !== undefined ? seccomp(input.seccomp) : identity,
+    input.memoryBytes !== undefined ? memoryLimit(input.memoryBytes) : identity,
     volumes(input.volumes ?? []),
-    input.network ? network(input.network) : (s) => s,
-    input.cpu ? cpuLimit(input.cpu) : (s) => s,
-    input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : (s) => s,
-    input.readOnly ? readOnlyRootfs() : (s) => s,
-    input.workdir ? workdir(input.workdir) : (s) => s,
+    mounts(input.mounts ?? []),
+    input.network ? network(input.network) : identity,
+    input.cpu ? cpuLimit(input.cpu) : identity,
+    input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : identity,
+    input.readOnly ? readOnlyRootfs() : identity,
+    input.workdir ? workdir(input.workdir) : identity,
     forRuntime(input.runtime ?? "runc"),
-  )(spec);
+  )(stored);
 }

@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { RunOptions } from "../../../../src/core/run/options.ts";
+import { planRun, type RunFacts } from "../../../../src/core/run/plan.ts";
+import { runSpec } from "../../../../src/core/spec/index.ts";
+import type { CmError } from "../../../../src/errors.ts";
+import { storedSpec } from "../../../helpers/spec.ts";
+
+function facts(over: Partial<RunFacts> = {}): RunFacts {
+  const spec = storedSpec(false, { uid: 0, resolvConf: false });
+  return {
+    rootless: false,
+    cpuCount: 2,
+    cgroups: () => ({ version: "v2", delegated: ["memory", "cpu", "pids"] }),
+    id: "abc123",
+    dir: "/state/runs/abc123",
+    project: { key: "p-1", name: "p", path: "/home/u/p" },
+    bundle: { name: "default", dir: "/data/p-1/default", spec },
+    rootfs: "/data/p-1/default/rootfs",
+    runtime: { binary: "/usr/bin/runc", root: "/state/runc" },
+    env: [],
+    volumes: [],
+    defaultShell: () => ["/bin/sh", "-l"],
+    seccomp: undefined,
+    init: "/usr/bin/tini-static",
+    ulimits: { own: { nofile: { soft: 1048576, hard: 1048576 } }, invoker: { nofile: { soft: 1024, hard: 4096 } }, privileged: true },
+    bundleHosts: "",
+    stdinTty: false,
+    term: "xterm-256color",
+    ...over,
+  };
+}
+const opts = (o: Partial<RunOptions> = {}): RunOptions => ({ bundle: "default", command: ["true"], ...o });
+
+describe("planRun", () => {
+  test("the plain run: command checked at /project on the stored PATH, record fields, runc logging to the run directory", () => {
+    const p = planRun(opts(), facts());
+    assert.deepEqual(p.command.args, ["true"]);
+    assert.equal(p.command.cwd, "/project");
+    assert.match(p.command.path, /\/usr\/bin/);
+    assert.deepEqual(p.command.mounts, [{ destination: "/project", source: "/home/u/p" }]);
+    assert.deepEqual(p.record, { projectKey: "p-1", projectName: "p", bundle: "default", projectPath: "/home/u/p", command: ["true"] });
+    assert.deepEqual(p.runtime, {
+      binary: "/usr/bin/runc",
+      root: "/state/runc",
+      kind: "runc",
+      flags: ["--log", "/state/runs/abc123/runtime.log", "--log-format", "json"],
+    });
+    assert.deepEqual(
+      p.files.map((f) => f.name),
+      ["hosts", "hostname"],
+    );
+    assert.equal(p.detach, false);
+  });
+  test("no command and no image default: the default shell", () => {
+    assert.deepEqual(planRun(opts({ command: [] }), facts()).spec.args, ["/bin/sh", "-l"]);
+  });
+  test("-e values reach the spec, and the PATH the command is looked up on", () => {
+    const p = planRun(opts(), facts({ env: ["PATH=/opt/bin", "A=1"] }));
+    assert.equal(p.command.path, "/opt/bin");
+    const spec = runSpec(facts().bundle.spec, p.spec);
+    assert.ok(spec.process.env.includes("A=1"));
+  });
+  test("--detach: no terminal, recorded as detached; with --tty refused", () => {
+    const p = planRun(opts({ detach: true }), facts({ stdinTty: true }));
+    assert.equal(p.terminal, false);
+    assert.equal(p.record.detached, true);
+    assert.throws(
+      () => planRun(opts({ detach: true, tty: true }), facts()),
+      (e: CmError) => e.code === "usage",
+    );
+  });
+  test("limits: too little memory refused (6MiB), a limit the host cannot enforce refused", () => {
+    assert.throws(() => planRun(opts({ memoryBytes: 1024 * 1024 }), facts()), /too small: a container needs at least 6MiB/);
+    const noDelegation = () => ({ version: "v2" as const, delegated: [] });
+    assert.throws(
+      () => planRun(opts({ pidsLimit: 10 }), facts({ rootless: true, cgroups: noDelegation })),
+      (e: CmError) => e.code === "limit-unsupported",
+    );
+  });
+  test("cgroup facts are read only when a limit or the runtime needs them", () => {
+    let reads = 0;
+    const cgroups = () => {
+      reads++;
+      return { version: "v2" as const, delegated: [] };
+    };
+    planRun(opts(), facts({ cgroups }));
+    assert.equal(reads, 0);
+    assert.throws(() => planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups })), /memory controller/);
+    assert.equal(reads, 1);
+  });
+  test("runsc: its global flags, and --pids-limit refused", () => {
+    const p = planRun(opts({ network: "none" }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/state/runsc" } }));
+    assert.deepEqual(p.runtime.flags, ["--network=none"]); // no --log: runsc's is its debug log
+    assert.throws(() => planRun(opts({ pidsLimit: 10 }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/s" } })), /runsc/);
+  });
+});
+
+describe("planRun: a machine (issue 13)", () => {
+  test("the init, the hosts files, the invoker's rlimits; the spec runs the command under the init", () => {
+    const f = facts();
+    const p = planRun(opts({ command: ["sleep", "1"], ulimits: { core: { soft: 0, hard: 0 } }, shmBytes: 1 << 20 }), f);
+    assert.equal(p.spec.init, true);
+    assert.deepEqual(p.command.args, ["sleep", "1"]); // the check looks at the command, not at the init
+    const spec = runSpec(f.bundle.spec, p.spec);
+    assert.deepEqual(spec.process.args, ["/dev/init", "-g", "--", "sleep", "1"]);
+    assert.deepEqual(
+      spec.mounts.filter((m) => ["/dev/init", "/etc/hosts", "/etc/hostname"].includes(m.destination)).map((m) => [m.destination, m.source]),
+      [
+        ["/etc/hosts", "/state/runs/abc123/hosts"],
+        ["/etc/hostname", "/state/runs/abc123/hostname"],
+        ["/dev/init", "/usr/bin/tini-static"],
+      ],
+    );
+    assert.deepEqual(
+      spec.process.rlimits.filter((r) => r.type === "RLIMIT_NOFILE" || r.type === "RLIMIT_CORE"),
+      [
+        { type: "RLIMIT_CORE", soft: 0, hard: 0 },
+        { type: "RLIMIT_NOFILE", soft: 1024, hard: 4096 },
+      ],
+    );
+    assert.ok(spec.mounts.find((m) => m.destination === "/dev/shm")?.options?.includes("size=1024k"));
+    assert.ok(spec.linux.readonlyPaths.includes("/sys/fs/cgroup"));
+    assert.match(p.files.find((x) => x.name === "hosts")?.content ?? "", /^127\.0\.1\.1\t/m);
+  });
+  test("--no-init: the command is PID 1; no tini on the host: refused unless --no-init", () => {
+    const f = facts({ init: undefined });
+    assert.throws(
+      () => planRun(opts(), f),
+      (e: CmError) => e.exitCode === 125 && /tini-static not found/.test(e.message) && /--no-init/.test(e.hint ?? ""),
+    );
+    const p = planRun(opts({ init: false }), f);
+    assert.deepEqual(runSpec(f.bundle.spec, p.spec).process.args, ["true"]);
+  });
+  test("a hard limit above the user's: refused, naming the limit", () => {
+    const f = facts({ ulimits: { own: { nofile: { soft: 1024, hard: 4096 } }, privileged: false } });
+    assert.throws(
+      () => planRun(opts({ ulimits: { nofile: { soft: 1, hard: 5000 } } }), f),
+      (e: CmError) => /nofile/.test(e.message),
+    );
+  });
+});
