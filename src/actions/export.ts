@@ -240,9 +240,9 @@ export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<E
       name: target.kind === "oci-layout" ? undefined : name,
       pushed,
     };
-    if (opts.json) {
+    if (opts.json || opts.quiet) {
       progress.stop();
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${image.manifestDigest}\n`);
     } else {
       const skipped = pushed && pushed.skipped > 0 ? `, ${pushed.skipped} of ${pushed.sent + pushed.skipped} blobs already there` : "";
       progress.done(`exported bundle ${bundleName} to ${where} (${formatBytes(size)}${skipped})`);
