@@ -87,17 +87,14 @@ test("small blobs go up in one PUT; a second push only asks HEAD and puts the ma
     const reg = memoryRegistry();
     const r = new Registry(parseReference("127.0.0.1:5000/x:v1"), { insecure: [], credentials: undefined, push: true, fetch: reg.fetch });
     const img = image(dir, Buffer.from("a small layer"));
-    assert.deepEqual(await pushImage(r, "v1", img), { sent: 2, skipped: 0, bytesSent: img.layers[0]!.size + img.config.length });
+    const layer = img.layers[0] as BuiltImage["layers"][number];
+    assert.deepEqual(await pushImage(r, "v1", img), { sent: 2, skipped: 0, bytesSent: layer.size + img.config.length });
     assert.equal(reg.log.filter((l) => l.startsWith("PATCH")).length, 0);
-    assert.ok(reg.blobs.has(img.layers[0]!.digest));
+    assert.ok(reg.blobs.has(layer.digest));
     assert.deepEqual(reg.manifests.get("v1"), img.manifest);
     reg.log.length = 0;
     assert.deepEqual(await pushImage(r, "v1", img), { sent: 0, skipped: 2, bytesSent: 0 });
-    assert.deepEqual(reg.log, [
-      "HEAD /v2/x/blobs/" + img.layers[0]!.digest,
-      `HEAD /v2/x/blobs/${img.configDigest}`,
-      "PUT /v2/x/manifests/v1",
-    ]);
+    assert.deepEqual(reg.log, [`HEAD /v2/x/blobs/${layer.digest}`, `HEAD /v2/x/blobs/${img.configDigest}`, "PUT /v2/x/manifests/v1"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -117,8 +114,9 @@ test("a large blob goes up in chunks; a chunk that keeps failing is resumed from
     });
     const big = Buffer.alloc(CHUNK * 2 + 1000, 7);
     const img = image(dir, big);
+    const layer = img.layers[0] as BuiltImage["layers"][number];
     await pushImage(r, "v1", img);
-    assert.ok(reg.blobs.has(img.layers[0]!.digest), "the whole blob arrived, verified by its digest");
+    assert.ok(reg.blobs.has(layer.digest), "the whole blob arrived, verified by its digest");
     assert.ok(reg.log.includes("GET /v2/x/blobs/uploads/s1"), `resumed: ${reg.log.join(", ")}`);
     assert.equal(reg.log.filter((l) => l.startsWith("PATCH")).length, 5, "2 failed + 3 chunks");
   } finally {
