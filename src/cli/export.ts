@@ -31,7 +31,8 @@ Options:
   --kube FILE          also write a Kubernetes Pod manifest to FILE that runs the image with the
                        project mounted at /project (hostPath), cm.toml's env, memory and CPU
                        limits as resources, a read-only root with --read-only, and no network
-                       with --network none (a deny-all NetworkPolicy); podman kube play FILE runs it
+                       with --network none (a deny-all NetworkPolicy); podman kube play FILE runs it.
+                       Its image: REF, the pushed reference, or localhost/PROJECT:TAG for a layout
   --network MODE       for --kube: host (default) or none
   --memory SIZE        for --kube: memory limit (as cm run --memory)
   --cpus N             for --kube: CPU limit (as cm run --cpus)
