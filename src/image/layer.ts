@@ -13,7 +13,19 @@
  * subuid_start+N-1 id N. A root bundle has no mapping: ids stay as they are.
  */
 import { createHash } from "node:crypto";
-import { closeSync, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  createWriteStream,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  type Stats,
+} from "node:fs";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -108,6 +120,30 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
     }
   };
   const readBuf = Buffer.allocUnsafe(CHUNK);
+  const realRoots = new Map<LayerTree, string>();
+
+  /**
+   * The tree is writable by the container's processes, which may swap a file or a directory for a
+   * symlink between the walk's lstat and the open (to get a host file such as ~/.ssh/id_rsa into
+   * the image). The file is opened with O_NOFOLLOW, must be the same inode the walk saw, and its
+   * real location (/proc/self/fd) must be inside the tree.
+   */
+  function checkOpened(fd: number, st: Stats, hostPath: string, tree: LayerTree): void {
+    const now = fstatSync(fd);
+    const root = realRoots.get(tree) as string;
+    let where = "";
+    try {
+      where = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // no /proc: the inode check stands alone
+      where = root;
+    }
+    if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile() || (where !== root && !where.startsWith(`${root}/`))) {
+      throw new CmError("export-changed", `${hostPath} was replaced while it was exported`, {
+        hint: "stop the bundle's running containers (cm ps, cm stop) and export again",
+      });
+    }
+  }
 
   function* entry(tree: LayerTree, hostPath: string, archivePath: string, st: Stats): Generator<Buffer> {
     const type = typeOf(st);
@@ -152,11 +188,12 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
     }
     let fd: number;
     try {
-      fd = openSync(hostPath, "r");
+      fd = openSync(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       throw unreadable(hostPath, err);
     }
     try {
+      checkOpened(fd, st, hostPath, tree);
       yield* push(encodeHeader({ ...base, size: st.size }));
       let left = st.size;
       while (left > 0) {
@@ -197,6 +234,7 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
   }
 
   for (const tree of trees) {
+    realRoots.set(tree, realpathSync(tree.dir));
     if (tree.at !== "") yield* entry(tree, tree.dir, tree.at, lstatSync(tree.dir));
     yield* walk(tree, tree.dir, "");
   }
