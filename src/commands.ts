@@ -24,6 +24,11 @@ export const COMMANDS: Commands = {
   gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
+  __layer: {
+    summary: "internal: the tar of a rootfs in its user namespace (cm export)",
+    hidden: true,
+    load: () => import("./cli/layer.ts"),
+  },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
   export: {

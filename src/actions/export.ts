@@ -180,11 +180,16 @@ export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<E
     ];
     if (opts.withProject) trees.push([{ dir: projectPath, at: "project", uid: () => 0, gid: () => 0, exclude }]);
     const layers: import("../image/image-out.ts").BuiltLayer[] = [];
+    // A rootless bundle whose files belong to a subordinate range too (more than the user's own id
+    // mapped): only root of a user namespace with that mapping can read them all, and sees them
+    // with the ids they have inside. cm re-executes itself there (cm __layer) for the rootfs tar.
+    const ranged = ctx.rootless && ((linux.uidMappings?.length ?? 0) > 1 || (linux.gidMappings?.length ?? 0) > 1);
     for (const [i, t] of trees.entries()) {
       const what = i === 0 ? `bundle ${bundleName}'s root filesystem` : "the project";
       progress.phase(`archiving ${what}`);
       const file = join(staging, `layer-${i}`);
-      const r = await writeLayer(t, epoch, file, (bytes, entries) => progress.detail(`${formatBytes(bytes)}, ${entries} entries`));
+      const detail = (bytes: number, entries: number) => progress.detail(`${formatBytes(bytes)}, ${entries} entries`);
+      const r = i === 0 && ranged ? await layerInUserns(ctx, rootfs, epoch, file, linux, detail) : await writeLayer(t, epoch, file, detail);
       layers.push({ digest: r.digest, diffId: r.diffId, size: r.size, file });
     }
     const labels: Record<string, string> = {
@@ -254,5 +259,50 @@ export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<E
     throw err;
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** The rootfs layer made by `cm __layer` as root of a user namespace with the bundle's mappings. */
+async function layerInUserns(
+  ctx: Context,
+  rootfs: string,
+  epoch: number,
+  file: string,
+  linux: { uidMappings?: import("../image/layer.ts").IdMapping[]; gidMappings?: import("../image/layer.ts").IdMapping[] },
+  progress: (bytes: number, entries: number) => void,
+): Promise<import("../image/layer.ts").LayerResult> {
+  const [{ spawn }, { unshareArgs, writeLayerFromTar }, { requireTool, stderrTail, exitStatus, lastLine }] = await Promise.all([
+    import("node:child_process"),
+    import("../image/layer.ts"),
+    import("../host/tools.ts"),
+  ]);
+  const unshare = requireTool("unshare");
+  const args = [
+    ...unshareArgs(linux.uidMappings ?? [], linux.gidMappings ?? [], ctx.uid, ctx.gid),
+    "--",
+    process.execPath,
+    "--",
+    process.argv[1] as string,
+    "__layer",
+    rootfs,
+    String(epoch),
+  ];
+  const child = spawn(unshare, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const tail = stderrTail(child);
+  const status = exitStatus(child);
+  try {
+    const counts = { entries: 0 };
+    const result = await writeLayerFromTar(child.stdout as import("node:stream").Readable, file, counts, progress);
+    if ((await status) !== 0) throw new Error("failed");
+    return result;
+  } catch (err) {
+    child.kill("SIGKILL");
+    await status.catch(() => {});
+    const why = lastLine(tail());
+    if (err instanceof CmError && !why) throw err;
+    const line = why.replace(/^cm: /, "");
+    throw new CmError("export-userns", `cannot read bundle's root filesystem in its user namespace: ${line || (err as Error).message}`, {
+      hint: "check that newuidmap/newgidmap (uidmap) are installed and /etc/subuid, /etc/subgid still give you the bundle's ranges",
+    });
   }
 }

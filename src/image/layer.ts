@@ -261,6 +261,30 @@ function hashing(seen?: (size: number) => void): { stream: Transform; result: ()
 export const GZIP_LEVEL = 6;
 
 /**
+ * Compresses a tar stream into the layer blob `file`, returning both digests and sizes.
+ * `progress` is called with the uncompressed bytes so far.
+ */
+export async function writeLayerFromTar(
+  tarStream: Readable,
+  file: string,
+  counts: { entries: number },
+  progress?: (tarBytes: number, entries: number) => void,
+): Promise<LayerResult> {
+  let last = 0;
+  const tar = hashing((tarBytes) => {
+    if (progress && tarBytes - last > 4 * 1024 * 1024) {
+      last = tarBytes;
+      progress(tarBytes, counts.entries);
+    }
+  });
+  const gz = hashing();
+  await pipeline(tarStream, tar.stream, createGzip({ level: GZIP_LEVEL }), gz.stream, createWriteStream(file, { mode: 0o644 }));
+  const t = tar.result();
+  const g = gz.result();
+  return { digest: g.digest, diffId: t.digest, size: g.size, tarSize: t.size, entries: counts.entries };
+}
+
+/**
  * Writes the gzip-compressed layer of `trees` to `file` and returns its digests and sizes.
  * `progress` is called with the uncompressed bytes written so far.
  */
@@ -271,17 +295,24 @@ export async function writeLayer(
   progress?: (tarBytes: number, entries: number) => void,
 ): Promise<LayerResult> {
   const counts = { entries: 0 };
-  let last = 0;
-  const tar = hashing((tarBytes) => {
-    if (progress && tarBytes - last > 4 * 1024 * 1024) {
-      last = tarBytes;
-      progress(tarBytes, counts.entries);
+  return writeLayerFromTar(Readable.from(tarChunks(trees, epoch, counts), { objectMode: false }), file, counts, progress);
+}
+
+/**
+ * `unshare` arguments that enter a user namespace with a bundle's recorded mappings, as root of it
+ * (util-linux >= 2.38: --map-user/--map-group for the caller's own id, --map-users/--map-groups
+ * for subordinate ranges, through newuidmap/newgidmap). Pure.
+ */
+export function unshareArgs(uidMappings: readonly IdMapping[], gidMappings: readonly IdMapping[], uid: number, gid: number): string[] {
+  const args: string[] = [];
+  for (const [kind, maps, own] of [
+    ["user", uidMappings, uid],
+    ["group", gidMappings, gid],
+  ] as const) {
+    for (const m of maps) {
+      if (m.hostID === own && m.size === 1) args.push(`--map-${kind}=${m.containerID}`);
+      else args.push(`--map-${kind}s=${m.hostID},${m.containerID},${m.size}`);
     }
-  });
-  const gz = hashing();
-  const source = Readable.from(tarChunks(trees, epoch, counts), { objectMode: false });
-  await pipeline(source, tar.stream, createGzip({ level: GZIP_LEVEL }), gz.stream, createWriteStream(file, { mode: 0o644 }));
-  const t = tar.result();
-  const g = gz.result();
-  return { digest: g.digest, diffId: t.digest, size: g.size, tarSize: t.size, entries: counts.entries };
+  }
+  return args;
 }

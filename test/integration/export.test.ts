@@ -181,6 +181,44 @@ for (const as of USERS) {
       }
     });
 
+    test("ids as seen inside: a subordinate-range bundle's files (subuid_start+N-1) are N in the image, read in the bundle's user namespace", () => {
+      const sb = sandbox(as);
+      ok(sb, ["create", "--from", `dir:${fixtures.busybox}`, "-q"]);
+      const rootfs = execFileSync("find", [sb.env.CM_HOME as string, "-maxdepth", "3", "-name", "rootfs"], { encoding: "utf8" }).trim();
+      // Root: real ids, no mapping. Rootless: the range mapping the idmap work records (0 -> the
+      // user, 1..65536 -> the subordinate range), its files shifted as such a bundle stores them.
+      const start =
+        as === "root" ? 1 : Number(readFileSync("/etc/subuid", "utf8").match(new RegExp(`^${fixtures.user}:(\\d+):`, "m"))?.[1]);
+      assert.ok(start > 0, "the test user has a subordinate range");
+      const hostId = (n: number) => start + n - 1;
+      writeFileSync(join(rootfs, "etc", "secret"), "only for 42\n");
+      execFileSync("chown", [`${hostId(42)}:${hostId(42)}`, join(rootfs, "etc", "secret")]);
+      chmodSync(join(rootfs, "etc", "secret"), 0o600);
+      mkdirSync(join(rootfs, "srv9"));
+      writeFileSync(join(rootfs, "srv9", "inner"), "nine\n");
+      execFileSync("chown", ["-R", `${hostId(10)}:${hostId(10)}`, join(rootfs, "srv9")]);
+      chmodSync(join(rootfs, "srv9"), 0o700);
+      if (as === "rootless") {
+        const config = join(rootfs, "..", "config.json");
+        const spec = JSON.parse(readFileSync(config, "utf8"));
+        const map = [
+          { containerID: 0, hostID: sb.uid, size: 1 },
+          { containerID: 1, hostID: start, size: 65536 },
+        ];
+        spec.linux.uidMappings = map;
+        spec.linux.gidMappings = map.map((m, i) => (i === 0 ? { ...m, hostID: sb.gid } : m));
+        writeFileSync(config, JSON.stringify(spec));
+      }
+      const out = sb.mkdir("out");
+      const json = JSON.parse(ok(sb, ["export", "--to", `oci-layout:${join(out, "oci")}`, "--json"]));
+      const blob = join(out, "oci", "blobs", "sha256", json.layers[0].digest.slice(7));
+      const listing = execFileSync("tar", ["-tzvf", blob, "--numeric-owner"], { encoding: "utf8" });
+      assert.match(listing, /^-rw------- 42\/42 .* etc\/secret$/m);
+      assert.match(listing, /^drwx------ 10\/10 .* srv9\/$/m);
+      assert.match(listing, /^\S+ 0\/0 .* etc\/passwd$/m);
+      assert.equal(execFileSync("tar", ["-xzOf", blob, "etc/secret", "srv9/inner"], { encoding: "utf8" }), "only for 42\nnine\n");
+    });
+
     test("--with-project copies the project in at /project, leaving out --exclude-from's patterns", () => {
       const sb = sandbox(as);
       ok(sb, ["create", "--from", `dir:${fixtures.busybox}`, "-q"]);
