@@ -57,6 +57,12 @@ export type ErrorCode =
   | "review-conflict"
   | "review-unsupported"
   | "proxy-failed"
+  // cm export
+  | "export-userns"
+  | "export-target"
+  | "export-unreadable"
+  | "export-changed"
+  | "kube-unsupported"
   // root filesystems, archives, images
   | "no-base"
   | "bootstrap-failed"

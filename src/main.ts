@@ -1,10 +1,10 @@
 /**
- * The entry point: picks the command (cli/commands.ts), loads only its module, and turns the
+ * The entry point: picks the command (commands.ts), loads only its module, and turns the
  * outcome into the exit code (cm never calls process.exit; an interrupted create re-raises its
  * signal). A CmError is a user-facing failure (one line, a hint, exit 125 unless it says
  * otherwise); anything else is a bug in cm and says so.
  */
-import { COMMANDS, visibleCommands } from "./cli/commands.ts";
+import { COMMANDS, visibleCommands } from "./commands.ts";
 import { formatHelp } from "./core/command.ts";
 import { CmError, EXIT_CM_ERROR } from "./errors.ts";
 
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
-  return mod.main(rest);
+  return mod.main(rest, COMMANDS);
 }
 
 function report(err: unknown): number {

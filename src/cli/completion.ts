@@ -1,8 +1,8 @@
+import type { CommandEntry } from "../commands.ts";
 import { defineCommand } from "../core/command.ts";
 import { bashScript, type CommandInfo, describeCommand, fishScript, zshScript } from "../core/completion.ts";
 import { CmError } from "../errors.ts";
 import { parseCommand, tooMany } from "./args.ts";
-import { visibleCommands } from "./commands.ts";
 
 export const command = defineCommand({
   name: "completion",
@@ -20,7 +20,8 @@ container names (read from disk when you press Tab).
 
 const SHELLS = { bash: bashScript, zsh: zshScript, fish: fishScript } as const;
 
-export async function main(argv: string[]): Promise<number> {
+/** `commands` is the command list (commands.ts), passed in by main.ts: no import cycle through it. */
+export async function main(argv: string[], commands: Record<string, CommandEntry> = {}): Promise<number> {
   const p = parseCommand(command, argv);
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("completion", [...p.positionals.slice(1), ...p.rest]);
   const shell = p.positionals[0];
@@ -30,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   const infos: CommandInfo[] = [];
-  for (const [, c] of visibleCommands()) infos.push(describeCommand((await c.load()).command, c.summary));
+  for (const c of Object.values(commands)) {
+    if (!c.hidden) infos.push(describeCommand((await c.load()).command, c.summary));
+  }
   process.stdout.write(SHELLS[shell as keyof typeof SHELLS](infos));
   return 0;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COMMANDS } from "../../../src/cli/commands.ts";
+import { COMMANDS } from "../../../src/commands.ts";
 import { formatHelp, optionLabel, parserOptions } from "../../../src/core/command.ts";
 import { describeCommand } from "../../../src/core/completion.ts";
 
