@@ -30,6 +30,8 @@ export interface OptionDef {
   complete?: Completion;
   /** parsed, but not in --help or completion */
   hidden?: boolean;
+  /** a boolean whose default can be on: --help shows `--NAME[=false]` (args.ts reads Podman's =true/=false) */
+  falseForm?: boolean;
 }
 
 export interface PositionalDef {
@@ -155,7 +157,7 @@ function formatProse(text: string, indent: number, width = WIDTH): string[] {
 
 /** The left column of an option row: "-e, --env KEY=VALUE", "--read-only". */
 export function optionLabel(name: string, o: OptionDef): string {
-  const value = o.type === "string" ? ` ${o.value ?? "VALUE"}` : "";
+  const value = o.type === "string" ? ` ${o.value ?? "VALUE"}` : o.falseForm ? "[=false]" : "";
   return `${o.short ? `-${o.short}, ` : ""}--${name}${value}`;
 }
 
