@@ -38,6 +38,14 @@ export interface CreateOptions {
   from?: string | undefined;
   /** undefined: cm.toml's, else none */
   packages?: string[] | undefined;
+  /** false: --no-install-recommends; undefined: cm.toml's, else true */
+  installRecommends?: boolean | undefined;
+  /** --mirror values (debian sources) */
+  mirrors?: string[] | undefined;
+  /** post_create: the host's proxy variables; undefined: cm.toml's, else true */
+  httpProxy?: boolean | undefined;
+  /** post_create: the host's certificate authorities; undefined: cm.toml's, else false */
+  hostCa?: boolean | undefined;
   /** image sources: OS/ARCH[/VARIANT] */
   platform?: string | undefined;
   /** image sources: hosts that may be spoken to over plain HTTP */
@@ -54,6 +62,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
   const source = await parseSource(plan.from, {
     packages: plan.packages,
+    recommends: plan.recommends,
+    mirrors: opts.mirrors,
+    debianFlags: [...(opts.installRecommends === false ? ["--no-install-recommends"] : []), ...(opts.mirrors?.length ? ["--mirror"] : [])],
     platform: opts.platform,
     insecureRegistries: opts.insecureRegistries,
   });
@@ -153,6 +164,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
         projectPath: project.path,
         bundle,
         progress,
+        httpProxy: plan.httpProxy,
+        hostCa: plan.hostCa,
       },
       (h) => {
         postCreate = h;

@@ -9,10 +9,12 @@
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { hostProxyEnv } from "../core/run/proxy.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
+import { readHostBundle, writeHostCaDir } from "../host/ca.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
@@ -35,6 +37,10 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** the host's proxy variables go in (cm create --http-proxy, default true) */
+  httpProxy?: boolean | undefined;
+  /** the host's certificate authorities are trusted (cm create --host-ca) */
+  hostCa?: boolean | undefined;
 }
 
 /** Where a post_create run is, so that an interrupted create can stop it before removing the tree. */
@@ -51,6 +57,8 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",
     });
   }
+  const proxy = input.httpProxy === false ? [] : hostProxyEnv(process.env).vars;
+  const hostBundle = input.hostCa ? readHostBundle(process.env) : undefined;
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
@@ -59,11 +67,23 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false });
-    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
     const id = newContainerId();
     const dir = runDir(ctx.layout.runs, id);
     mkdirSync(dir, { mode: 0o700 });
+    let spec: OciSpec;
+    try {
+      spec = runSpec(input.spec, {
+        rootfsPath: rootfs,
+        args,
+        terminal: false,
+        proxyEnv: proxy,
+        hostCaDir: hostBundle ? writeHostCaDir(dir, hostBundle, rootfs) : undefined,
+      });
+    } catch (err) {
+      removeTree(dir);
+      throw err;
+    }
+    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
     const record: RunRecord = {
       id,
       projectKey: input.projectKey,

@@ -4,9 +4,9 @@
  * smol-toml, loaded only when the file exists); this module turns the parsed document into typed,
  * validated defaults, finds the line of a bad key in the source text, and merges with flags.
  *
- *   [create]                 from, packages, post_create
+ *   [create]                 from, packages, install_recommends, post_create, http_proxy, host_ca
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir
+ *                            pids_limit, read_only, workdir, http_proxy, host_ca
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -28,8 +28,14 @@ export interface CreateDefaults {
   /** rootfs source text; tar:/dir: paths made absolute against the project directory */
   from?: string;
   packages?: string[];
+  /** false: a slim bundle, the packages without their Recommends (--no-install-recommends) */
+  installRecommends?: boolean;
   /** shell command lines run inside the new bundle (sh -c) at the end of `cm create` */
   postCreate?: string[];
+  /** post_create commands get the host's proxy variables (default true; --http-proxy) */
+  httpProxy?: boolean;
+  /** post_create commands trust the host's certificate authorities (--host-ca) */
+  hostCa?: boolean;
 }
 
 export interface EnvEntry {
@@ -60,6 +66,10 @@ export interface RunDefaults {
   pidsLimit?: number;
   readOnly?: boolean;
   workdir?: string;
+  /** pass the host's proxy variables (default true; --http-proxy) */
+  httpProxy?: boolean;
+  /** trust the host's certificate authorities (--host-ca) */
+  hostCa?: boolean;
 }
 
 export interface Defaults {
@@ -78,7 +88,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "post_create"] as const;
+const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -92,6 +102,8 @@ const RUN_KEYS = [
   "pids_limit",
   "read_only",
   "workdir",
+  "http_proxy",
+  "host_ca",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -346,7 +358,15 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
     });
   }
   if (t.post_create !== undefined) out.postCreate = c.strings([...path, "post_create"], t.post_create, { nonEmpty: true });
+  if (t.install_recommends !== undefined) out.installRecommends = checkBool(c, [...path, "install_recommends"], t.install_recommends);
+  if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, [...path, "http_proxy"], t.http_proxy);
+  if (t.host_ca !== undefined) out.hostCa = checkBool(c, [...path, "host_ca"], t.host_ca);
   return out;
+}
+
+function checkBool(c: Checker, path: string[], v: Toml): boolean {
+  if (typeof v !== "boolean") c.fail(path, `must be true or false, not ${typeName(v)}`);
+  return v;
 }
 
 function checkFrom(c: Checker, path: string[], from: string): string {
@@ -433,6 +453,8 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const w = c.string(at("workdir"), t.workdir);
     out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
   }
+  if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, at("http_proxy"), t.http_proxy);
+  if (t.host_ca !== undefined) out.hostCa = checkBool(c, at("host_ca"), t.host_ca);
   return out;
 }
 
@@ -491,7 +513,14 @@ export function keyError(file: ProjectFile, path: string[], message: string, hin
 /** The key that gives bundle `bundle` its value of `section.key`: the bundle's own section, else the top-level one. */
 export function originOf(file: ProjectFile, bundle: string, section: "create" | "run", key: string): string[] {
   const own = file.bundles[bundle]?.[section] as Record<string, unknown> | undefined;
-  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate" };
+  const typed: Record<string, string> = {
+    memory: "memoryBytes",
+    pids_limit: "pidsLimit",
+    post_create: "postCreate",
+    install_recommends: "installRecommends",
+    http_proxy: "httpProxy",
+    host_ca: "hostCa",
+  };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
 
@@ -555,7 +584,13 @@ function isDebian(from: string): boolean {
 export interface CreatePlan {
   from: string;
   packages: string[];
+  /** install the packages' Recommends (apt-get install's default) */
+  recommends: boolean;
   postCreate: string[];
+  /** post_create: the host's proxy variables (default true) */
+  httpProxy: boolean;
+  /** post_create: the host's certificate authorities (default false) */
+  hostCa: boolean;
 }
 
 /**
@@ -565,7 +600,13 @@ export interface CreatePlan {
  */
 export function resolveCreate(
   file: CreateDefaults,
-  flags: { from?: string | undefined; packages?: string[] | undefined },
+  flags: {
+    from?: string | undefined;
+    packages?: string[] | undefined;
+    installRecommends?: boolean | undefined;
+    httpProxy?: boolean | undefined;
+    hostCa?: boolean | undefined;
+  },
   fileName = PROJECT_FILE,
 ): CreatePlan {
   const from = flags.from ?? file.from ?? DEFAULT_FROM;
@@ -578,5 +619,12 @@ export function resolveCreate(
       });
     }
   }
-  return { from, packages, postCreate: file.postCreate ?? [] };
+  return {
+    from,
+    packages,
+    recommends: flags.installRecommends ?? file.installRecommends ?? true,
+    postCreate: file.postCreate ?? [],
+    httpProxy: flags.httpProxy ?? file.httpProxy ?? true,
+    hostCa: flags.hostCa ?? file.hostCa ?? false,
+  };
 }

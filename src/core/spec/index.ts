@@ -12,7 +12,7 @@ import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
 import { hardening } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
-import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
+import { cpuLimit, forRuntime, hostCa, network, pidsLimit, proxyEnv, readOnlyRootfs, volumes, workdir } from "./run.ts";
 import {
   annotations,
   baseEnvironment,
@@ -118,14 +118,23 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** --http-proxy: the host's proxy variables (KEY=VALUE), under the bundle's env and `env` */
+  proxyEnv?: readonly string[] | undefined;
+  /** --host-ca: host path of the per-run directory bound at /run/cm/ca (core/run/hostca.ts) */
+  hostCaDir?: string | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins.
   const withTerm = input.terminal && input.term ? mergeEnv(stored.process.env, [`TERM=${input.term}`]) : stored.process.env;
-  const env = mergeEnv(withTerm, input.env ?? []);
+  // What comes from the host (proxy variables, --host-ca) goes under the explicit --env values.
+  const fromHost = compose(
+    input.proxyEnv?.length ? proxyEnv(input.proxyEnv) : (s) => s,
+    input.hostCaDir !== undefined ? hostCa(input.hostCaDir) : (s) => s,
+  )({ ...stored, process: { ...stored.process, env: withTerm } });
+  const env = mergeEnv(fromHost.process.env, input.env ?? []);
   const spec: OciSpec = {
-    ...stored,
+    ...fromHost,
     root: { ...stored.root, path: input.rootfsPath },
     process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
   };

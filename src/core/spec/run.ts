@@ -1,6 +1,7 @@
 /**
  * Per-run transforms: what `cm run` options change in the spec. Pure, like the others.
  */
+import { HOST_CA_DIR, hostCaEnv } from "../run/hostca.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
@@ -64,5 +65,38 @@ export function forRuntime(kind: RuntimeKind): Transform {
     if (kind !== "runsc") return spec;
     const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
     return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
+  };
+}
+
+/**
+ * `--http-proxy` (on by default): the host's proxy variables (`KEY=VALUE`, from
+ * core/run/proxy.ts `hostProxyEnv().vars`), each only where the bundle's environment does not set
+ * that variable already (an image's Env wins, as in Podman). Applied before --env, which wins.
+ */
+export function proxyEnv(vars: readonly string[]): Transform {
+  return (spec) => {
+    const have = new Set(spec.process.env.map((e) => e.slice(0, e.indexOf("=") < 0 ? e.length : e.indexOf("="))));
+    const add = vars.filter((v) => !have.has(v.slice(0, v.indexOf("="))));
+    return add.length ? { ...spec, process: { ...spec.process, env: [...spec.process.env, ...add] } } : spec;
+  };
+}
+
+/**
+ * `--host-ca`: the per-run directory `source` (host path: the combined bundle and apt.conf, see
+ * core/run/hostca.ts) bound read-only at HOST_CA_DIR, and the variables that point TLS stacks at
+ * it (over the bundle's own values of them; --env, applied later, wins).
+ */
+export function hostCa(source: string): Transform {
+  return (spec) => {
+    const env = hostCaEnv();
+    const names = new Set(env.map((e) => e.slice(0, e.indexOf("="))));
+    return {
+      ...spec,
+      process: { ...spec.process, env: [...spec.process.env.filter((e) => !names.has(e.slice(0, e.indexOf("=")))), ...env] },
+      mounts: [
+        ...spec.mounts.filter((m) => m.destination !== HOST_CA_DIR),
+        { destination: HOST_CA_DIR, type: "bind", source, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
+      ],
+    };
   };
 }
