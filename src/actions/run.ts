@@ -18,6 +18,7 @@ import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
 import { commandHint, runCommand } from "../core/run/command.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
+import { hostProxyEnv } from "../core/run/proxy.ts";
 import { checkPidsLimit, cpuLimit, type Network, parseWorkdir } from "../core/run/resources.ts";
 import {
   checkRuntimeArg,
@@ -78,6 +79,10 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --http-proxy: pass the host's proxy variables (undefined: cm.toml's, else true) */
+  httpProxy?: boolean | undefined;
+  /** --host-ca: trust the host's certificate authorities (undefined: cm.toml's, else false) */
+  hostCa?: boolean | undefined;
 }
 
 /** env files, then variables; `where` names their origin in messages */
@@ -117,6 +122,9 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, cgroups());
   const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
   const extraEnv = resolveEnv(opts, process.env);
+  const proxyVars = opts.httpProxy === false ? [] : hostProxyEnv(process.env).vars;
+  // read now: a bad SSL_CERT_FILE is refused before anything is written
+  const hostBundle = opts.hostCa ? (await import("../host/ca.ts")).readHostBundle(process.env) : undefined;
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
   if (opts.detach && opts.tty) {
     throw new CmError("usage", "run: --detach and --tty cannot be combined: a detached container has no terminal", {
@@ -163,6 +171,8 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   const terminal = opts.detach ? false : (opts.tty ?? isatty(0));
   if (terminal && !isatty(0)) throw noTerminal("run");
+  const id = newContainerId();
+  const dir = runDir(ctx.layout.runs, id);
   const spec = runSpec(bundle.spec, {
     rootfsPath: rootfs,
     args,
@@ -178,12 +188,20 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     workdir,
     runtime: kind,
     seccomp,
+    proxyEnv: proxyVars,
+    hostCaDir: hostBundle ? join(dir, "ca") : undefined,
   });
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
-  const id = newContainerId();
-  const dir = runDir(ctx.layout.runs, id);
   mkdirSync(dir, { mode: 0o700 });
+  if (hostBundle) {
+    try {
+      (await import("../host/ca.ts")).writeHostCaDir(dir, hostBundle, rootfs);
+    } catch (err) {
+      removeTree(dir);
+      throw err;
+    }
+  }
   const record: RunRecord = {
     id,
     projectKey: project.key,

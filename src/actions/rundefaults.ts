@@ -8,7 +8,7 @@ import type { RunOptions } from "./run.ts";
  * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
  * a variable wins); the file's volumes are kept unless a -v has the same destination.
  * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- * pids_limit, read_only, workdir).
+ * pids_limit, read_only, workdir, http_proxy, host_ca).
  */
 export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
   if (!file) return opts;
@@ -29,6 +29,8 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
     runtime: opts.runtime ?? d.runtime,
     readOnly: opts.readOnly ?? d.readOnly,
     workdir: opts.workdir ?? d.workdir,
+    httpProxy: opts.httpProxy ?? d.httpProxy,
+    hostCa: opts.hostCa ?? d.hostCa,
     volumes: volumes.length > 0 ? volumes : opts.volumes,
     fileEnv:
       d.env || d.envFile

@@ -2,7 +2,7 @@ import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
 import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
 import { parseSize } from "../core/size.ts";
-import { parse, str, tooMany, ttyChoice } from "./args.ts";
+import { bool, parse, str, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
@@ -18,13 +18,22 @@ appended to the Entrypoint.
 
 Options:
   -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
-                       (which must have it). Your environment is not passed in otherwise.
+                       (which must have it). Your environment is not passed in otherwise
+                       (except the proxy variables: --http-proxy).
   --env-file FILE      KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped.
                        Applied before --env, so --env wins
   -v, --volume SRC:DST[:ro]
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
+  --http-proxy[=false] pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case
+                       forms) in, as set; on by default (as Podman). --http-proxy=false: off.
+                       A bundle's own value of one, and --env, win
+  --host-ca[=false]    trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
+                       /etc/ssl/certs/ca-certificates.crt): combined with the bundle's own store
+                       at /run/cm/ca/ca-certificates.crt (read-only), named by SSL_CERT_FILE,
+                       CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO
+                       and APT_CONFIG (apt's https); off by default (see README)
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
@@ -48,24 +57,31 @@ A cm.toml in the project directory sets defaults for these options and the comma
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("run", argv, {
-    env: { type: "string", short: "e", multiple: true },
-    "env-file": { type: "string", multiple: true },
-    volume: { type: "string", short: "v", multiple: true },
-    network: { type: "string" },
-    memory: { type: "string" },
-    cpus: { type: "string" },
-    "pids-limit": { type: "string" },
-    runtime: { type: "string" },
-    entrypoint: { type: "string" },
-    "read-only": { type: "boolean" },
-    workdir: { type: "string", short: "w" },
-    detach: { type: "boolean", short: "d" },
-    tty: { type: "boolean", short: "t" },
-    "no-tty": { type: "boolean", short: "T" },
-    project: { type: "string" },
-    "security-opt": { type: "string", multiple: true },
-  });
+  const p = parse(
+    "run",
+    argv,
+    {
+      env: { type: "string", short: "e", multiple: true },
+      "env-file": { type: "string", multiple: true },
+      volume: { type: "string", short: "v", multiple: true },
+      network: { type: "string" },
+      memory: { type: "string" },
+      cpus: { type: "string" },
+      "pids-limit": { type: "string" },
+      runtime: { type: "string" },
+      entrypoint: { type: "string" },
+      "read-only": { type: "boolean" },
+      workdir: { type: "string", short: "w" },
+      detach: { type: "boolean", short: "d" },
+      tty: { type: "boolean", short: "t" },
+      "no-tty": { type: "boolean", short: "T" },
+      project: { type: "string" },
+      "security-opt": { type: "string", multiple: true },
+      "http-proxy": { type: "boolean" },
+      "host-ca": { type: "boolean" },
+    },
+    ["http-proxy", "host-ca"],
+  );
   if (p.positionals.length > 1) {
     throw tooMany(
       "run",
@@ -96,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    httpProxy: bool(p.values["http-proxy"]),
+    hostCa: bool(p.values["host-ca"]),
   });
 }
 
