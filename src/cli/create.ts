@@ -33,7 +33,7 @@ Options:
                        a slim bundle: the packages without their Recommends
   --mirror MIRROR      debian sources: bootstrap from MIRROR instead of deb.debian.org: a URI
                        (http://mirror.example/debian) or one sources.list line ('deb
-                       [trusted=yes] file:///srv/repo ./'); repeat for several. The bundle's
+                       [trusted=yes] copy:///srv/repo ./'); repeat for several. The bundle's
                        sources.list lists them (no automatic -updates/-security entries then)
   --http-proxy[=false] post_create commands get the host's HTTP_PROXY, HTTPS_PROXY, FTP_PROXY,
                        NO_PROXY (and lower-case forms); on by default (as Podman), =false: off

@@ -61,13 +61,13 @@ export function baseKey(suite: string, arch: string, packages: readonly string[]
 
 /**
  * Checks one --mirror value: a URI (`http://deb.example.com/debian`, `file:///srv/repo`) or one
- * apt sources.list line (`deb [trusted=yes] file:///srv/repo ./`). Anything else is refused:
+ * apt sources.list line (`deb [trusted=yes] copy:///srv/repo ./`). Anything else is refused:
  * mmdebstrap would paste an existing file of that name into the sources.list.
  */
 export function checkMirror(text: string): string {
   if (/^deb(-src)? \S[^\n\r\0]*$/.test(text) || /^[a-z][a-z0-9+.-]*:\/\/[^\s\0]+$/.test(text)) return text;
   throw new CmError("bad-source", `invalid --mirror ${JSON.stringify(text)}`, {
-    hint: "give a URI (http://deb.debian.org/debian) or one sources.list line (deb [trusted=yes] file:///srv/repo ./)",
+    hint: "give a URI (http://deb.debian.org/debian) or one sources.list line (deb [trusted=yes] copy:///srv/repo ./)",
   });
 }
 

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cmAsync, fixtures, isOneLineError, type Result, sandbox, USERS } from "../helpers/cm.ts";
@@ -31,9 +31,9 @@ for (const as of USERS) {
   describe(`proxy variables and host certificate authorities (${as})`, () => {
     const sb = sandbox(as);
     const ca = makeTestCa(sb.mkdir("ca"));
-    // the host's trust, for cm only: its system bundle plus the test CA
+    // the host's trust, for cm only (SSL_CERT_FILE): the bundle's own store plus the test CA, so
+    // that the test CA is the one authority the bundle lacks (written once the bundle exists)
     const hostBundle = join(ca.dir, "host-bundle.pem");
-    writeFileSync(hostBundle, `${execFileSync("cat", ["/etc/ssl/certs/ca-certificates.crt"], { encoding: "utf8" })}${ca.caCert}`);
     let server: Awaited<ReturnType<typeof httpsServer>>;
     let proxy: Awaited<ReturnType<typeof connectProxy>>;
     let url: string;
@@ -52,6 +52,8 @@ for (const as of USERS) {
       env = { HTTPS_PROXY: proxy.url, https_proxy: proxy.url, SSL_CERT_FILE: hostBundle, HOME_PROXY_SECRET: "not-passed" };
       const r = await cm(["create", "net", "--packages", "curl,python3-requests,libatomic1", "--no-install-recommends"], {});
       assert.equal(r.status, 0, r.stderr);
+      const own = readFileSync(join(sb.env.CM_HOME as string, "proj", "net", "rootfs/etc/ssl/certs/ca-certificates.crt"), "utf8");
+      writeFileSync(hostBundle, `${own}${ca.caCert}`);
     });
     after(() => {
       server?.close();

@@ -35,7 +35,7 @@ function localRepository(dir: string): string {
   writeFileSync(join(dir, "Packages"), packages);
   execFileSync("chmod", ["-R", "a+rX", dir]);
   chmodSync(dir, 0o755);
-  return `deb [trusted=yes] file://${dir} ./`;
+  return `deb [trusted=yes] copy://${dir} ./`;
 }
 
 for (const as of USERS) {
