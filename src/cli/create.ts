@@ -35,9 +35,11 @@ Options:
                        (http://mirror.example/debian) or one sources.list line ('deb
                        [trusted=yes] copy:///srv/repo ./'); repeat for several. The bundle's
                        sources.list lists them (no automatic -updates/-security entries then)
-  --http-proxy[=false] post_create commands get the host's HTTP_PROXY, HTTPS_PROXY, FTP_PROXY,
+  --http-proxy[=false]
+                       post_create commands get the host's HTTP_PROXY, HTTPS_PROXY, FTP_PROXY,
                        NO_PROXY (and lower-case forms); on by default (as Podman), =false: off
-  --host-ca[=false]    post_create commands trust the host's certificate authorities (see
+  --host-ca[=false]
+                       post_create commands trust the host's certificate authorities (see
                        cm run --help); off by default
   --platform OS/ARCH[/VARIANT]
                        image sources: which image of a multi-platform index (default: this host's)

@@ -26,10 +26,12 @@ Options:
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
-  --http-proxy[=false] pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case
+  --http-proxy[=false]
+                       pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case
                        forms) in, as set; on by default (as Podman). --http-proxy=false: off.
                        A bundle's own value of one, and --env, win
-  --host-ca[=false]    trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
+  --host-ca[=false]
+                       trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
                        /etc/ssl/certs/ca-certificates.crt): combined with the bundle's own store
                        at /run/cm/ca/ca-certificates.crt (read-only), named by SSL_CERT_FILE,
                        CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO
