@@ -55,6 +55,9 @@ Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the ba
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 
+Flags shown as --NAME[=false] are on with --NAME or --NAME=true and off with --NAME=false
+(Podman's spelling; one argument, no space), which also overrides a cm.toml default.
+
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
 bundle before it is put in place: if one fails, no bundle is created.

@@ -56,6 +56,9 @@ Options:
 
 A cm.toml in the project directory sets defaults for these options and the command ([run], and
 [bundle.NAME.run] for one bundle); flags win.
+
+Flags shown as --NAME[=false] are on with --NAME or --NAME=true and off with --NAME=false
+(Podman's spelling; one argument, no space), which also overrides a cm.toml default.
 `;
 
 export async function main(argv: string[]): Promise<number> {
