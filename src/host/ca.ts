@@ -1,12 +1,11 @@
 /**
- * Reading certificate bundles for `--host-ca` and `cm doctor`, and writing the per-run directory
- * (core/run/hostca.ts says what goes in it and why). Only certificate blocks are ever taken from a
+ * Reading certificate bundles for `--host-ca` and `cm doctor` (core/run/hostca.ts says what a run
+ * makes of them and why). Only certificate blocks are ever taken from a
  * file read here (pemCertificates), so a bundle path that a hostile rootfs turns into a symlink
  * to some other host file yields at most certificates, which are public.
  */
-import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { formatPem, hostCaAptConf, MAX_BUNDLE_BYTES, pemCertificates, SYSTEM_BUNDLES, unionCertificates } from "../core/run/hostca.ts";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { MAX_BUNDLE_BYTES, pemCertificates, SYSTEM_BUNDLES } from "../core/run/hostca.ts";
 import { CmError } from "../errors.ts";
 import { resolveInRoot } from "./fs.ts";
 
@@ -89,22 +88,4 @@ export function readRootfsBundle(rootfs: string): { path: string; certs: string[
     if (text !== undefined) return { path, certs: pemCertificates(text) };
   }
   return undefined;
-}
-
-/**
- * Writes `<dir>/ca/` (ca-certificates.crt: the host's certificates, then those of the rootfs's
- * own store the host lacks; apt.conf) and returns its path, to be bound at HOST_CA_DIR. `dir` is a
- * run directory cm has just made.
- */
-export function writeHostCaDir(dir: string, host: HostBundle, rootfs: string): string {
-  const own = readRootfsBundle(rootfs);
-  const ca = join(dir, "ca");
-  mkdirSync(ca);
-  writeFileSync(join(ca, "ca-certificates.crt"), formatPem(unionCertificates(host.certs, own?.certs ?? [])));
-  writeFileSync(join(ca, "apt.conf"), hostCaAptConf());
-  // readable by any user inside (whatever cm's umask)
-  chmodSync(join(ca, "ca-certificates.crt"), 0o644);
-  chmodSync(join(ca, "apt.conf"), 0o644);
-  chmodSync(ca, 0o755);
-  return ca;
 }

@@ -3,14 +3,19 @@
  *
  * How (decided in ARCHITECTURE.md): per run, cm writes one combined bundle — the host's
  * certificates, then those of the bundle's own store that the host lacks — and an apt.conf
- * naming it, into the run directory, and binds that directory read-only at HOST_CA_DIR. The
- * variables below point the usual TLS stacks at the combined bundle. The rootfs's own store
- * (/etc/ssl/certs/ca-certificates.crt) is neither replaced nor bound over, so
- * `apt-get install ca-certificates` inside works and changes nothing for the run.
+ * naming it, as two files of the run directory (hostCaFiles), and binds them read-only below
+ * HOST_CA_DIR (hostCaMounts). The variables below point the usual TLS stacks at the combined
+ * bundle. The rootfs's own store (/etc/ssl/certs/ca-certificates.crt) is neither replaced nor
+ * bound over, so `apt-get install ca-certificates` inside works and changes nothing for the run.
  */
+import { join } from "node:path";
+import type { Mount } from "../spec/types.ts";
+import type { RunFile } from "./plan.ts";
 
-/** Where the per-run directory (combined bundle + apt.conf) is bound inside, read-only. */
+/** Where the per-run files (combined bundle + apt.conf) are bound inside, read-only. */
 export const HOST_CA_DIR = "/run/cm/ca";
+/** Their names in the run directory. */
+export const HOST_CA_RUN_FILES = { bundle: "host-ca.crt", aptConf: "host-ca-apt.conf" } as const;
 export const HOST_CA_BUNDLE = `${HOST_CA_DIR}/ca-certificates.crt`;
 export const HOST_CA_APT_CONF = `${HOST_CA_DIR}/apt.conf`;
 
@@ -86,4 +91,24 @@ export function unionCertificates(...bundles: (readonly string[])[]): string[] {
 export function missingCertificates(host: readonly string[], store: readonly string[]): string[] {
   const have = new Set(store);
   return [...new Set(host)].filter((c) => !have.has(c));
+}
+
+/**
+ * The run files of `--host-ca`: the combined bundle (the host's certificates, then those of the
+ * rootfs's own store the host lacks) and the apt.conf, readable by any user inside (0644).
+ */
+export function hostCaFiles(host: readonly string[], own: readonly string[]): RunFile[] {
+  return [
+    { name: HOST_CA_RUN_FILES.bundle, content: formatPem(unionCertificates(host, own)), mode: 0o644 },
+    { name: HOST_CA_RUN_FILES.aptConf, content: hostCaAptConf(), mode: 0o644 },
+  ];
+}
+
+/** The read-only binds of those files from the run directory `dir` (host path) to HOST_CA_DIR. */
+export function hostCaMounts(dir: string): Mount[] {
+  const options = ["bind", "ro", "nosuid", "nodev", "noexec"];
+  return [
+    { destination: HOST_CA_BUNDLE, type: "bind", source: join(dir, HOST_CA_RUN_FILES.bundle), options },
+    { destination: HOST_CA_APT_CONF, type: "bind", source: join(dir, HOST_CA_RUN_FILES.aptConf), options },
+  ];
 }

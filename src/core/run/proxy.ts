@@ -129,3 +129,14 @@ function inCidr(host: string, cidr: string): boolean {
   const size = 2 ** (32 - bits);
   return Math.floor(a / size) === Math.floor(b / size);
 }
+
+/**
+ * The proxy variables a container gets: `vars` (hostProxyEnv's) without those the bundle's own
+ * environment `stored` (KEY=VALUE entries, e.g. an image's Env) already sets, as Podman keeps an
+ * image's value. --env comes later and wins over both.
+ */
+export function proxyEnvFor(stored: readonly string[], vars: readonly string[]): string[] {
+  const key = (e: string) => e.slice(0, e.indexOf("=") < 0 ? e.length : e.indexOf("="));
+  const have = new Set(stored.map(key));
+  return vars.filter((v) => !have.has(key(v)));
+}

@@ -1,11 +1,45 @@
 /**
  * Per-run transforms: what `cm run` options change in the spec. Pure, like the others.
  */
-import { HOST_CA_DIR, hostCaEnv } from "../run/hostca.ts";
+
+import { mergeEnv } from "../run/env.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
+import type { Mount } from "./types.ts";
+
+/** The run's rootfs: an absolute real path (the stored spec says "rootfs", relative to the bundle). */
+export function rootfsAt(path: string): Transform {
+  return (spec) => ({ ...spec, root: { ...spec.root, path } });
+}
+
+/** What the container runs, and whether it gets a terminal. */
+export function processArgs(args: readonly string[], terminal: boolean): Transform {
+  return (spec) => ({ ...spec, process: { ...spec.process, args: [...args], terminal } });
+}
+
+/** KEY=VALUE entries over the spec's environment (core/run/env.ts mergeEnv: a later key wins). */
+export function environment(extra: readonly string[]): Transform {
+  return (spec) => (extra.length ? { ...spec, process: { ...spec.process, env: mergeEnv(spec.process.env, extra) } } : spec);
+}
+
+/** A memory limit in bytes; swap = limit: no swap on top of it, so going over it is an out-of-memory kill. */
+export function memoryLimit(bytes: number): Transform {
+  return (spec) => ({
+    ...spec,
+    linux: { ...spec.linux, resources: { ...spec.linux.resources, memory: { limit: bytes, swap: bytes } } },
+  });
+}
+
+/** Mounts a feature adds (an init binary, per-run files): each replaces a mount at the same destination. */
+export function mounts(list: readonly Mount[]): Transform {
+  return (spec) => {
+    if (list.length === 0) return spec;
+    const dests = new Set(list.map((m) => m.destination));
+    return { ...spec, mounts: [...spec.mounts.filter((m) => !dests.has(m.destination)), ...list.map((m) => ({ ...m }))] };
+  };
+}
 
 /** Extra bind mounts (sources already real host paths). /project changes only its mode. */
 export function volumes(list: readonly VolumeSpec[]): Transform {
@@ -65,38 +99,5 @@ export function forRuntime(kind: RuntimeKind): Transform {
     if (kind !== "runsc") return spec;
     const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
     return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
-  };
-}
-
-/**
- * `--http-proxy` (on by default): the host's proxy variables (`KEY=VALUE`, from
- * core/run/proxy.ts `hostProxyEnv().vars`), each only where the bundle's environment does not set
- * that variable already (an image's Env wins, as in Podman). Applied before --env, which wins.
- */
-export function proxyEnv(vars: readonly string[]): Transform {
-  return (spec) => {
-    const have = new Set(spec.process.env.map((e) => e.slice(0, e.indexOf("=") < 0 ? e.length : e.indexOf("="))));
-    const add = vars.filter((v) => !have.has(v.slice(0, v.indexOf("="))));
-    return add.length ? { ...spec, process: { ...spec.process, env: [...spec.process.env, ...add] } } : spec;
-  };
-}
-
-/**
- * `--host-ca`: the per-run directory `source` (host path: the combined bundle and apt.conf, see
- * core/run/hostca.ts) bound read-only at HOST_CA_DIR, and the variables that point TLS stacks at
- * it (over the bundle's own values of them; --env, applied later, wins).
- */
-export function hostCa(source: string): Transform {
-  return (spec) => {
-    const env = hostCaEnv();
-    const names = new Set(env.map((e) => e.slice(0, e.indexOf("="))));
-    return {
-      ...spec,
-      process: { ...spec.process, env: [...spec.process.env.filter((e) => !names.has(e.slice(0, e.indexOf("=")))), ...env] },
-      mounts: [
-        ...spec.mounts.filter((m) => m.destination !== HOST_CA_DIR),
-        { destination: HOST_CA_DIR, type: "bind", source, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
-      ],
-    };
   };
 }

@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { bundleSpec, runSpec } from "../../../../src/core/spec/index.ts";
+import { runSpec } from "../../../../src/core/spec/index.ts";
+import { storedSpec } from "../../../helpers/spec.ts";
 
-function stored(rootless: boolean) {
-  return bundleSpec({
-    projectName: "p",
-    projectPath: "/home/u/p",
-    bundle: "default",
-    hostname: "p",
-    source: "dir:/x",
-    created: "2026-01-01T00:00:00.000Z",
-    arch: "x64",
-    rootless,
-    uid: 1000,
-    gid: 1000,
-    resolvConf: true,
-  });
-}
+const stored = (rootless: boolean) => storedSpec(rootless);
 const base = { rootfsPath: "/data/p/default/rootfs", args: ["true"], terminal: false };
 
 for (const rootless of [false, true]) {
@@ -108,45 +95,3 @@ for (const rootless of [false, true]) {
     });
   });
 }
-
-describe("runSpec: host proxy variables and --host-ca", () => {
-  const envOf = (s: ReturnType<typeof runSpec>) =>
-    Object.fromEntries(s.process.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-
-  test("proxy variables are added under --env (which wins); the bundle's own value of one is kept", () => {
-    const st = stored(true);
-    st.process.env = [...st.process.env, "NO_PROXY=image-value"];
-    const s = runSpec(st, {
-      ...base,
-      proxyEnv: ["HTTP_PROXY=http://p:1", "NO_PROXY=host-value", "https_proxy=http://q:2"],
-      env: ["https_proxy=http://flag:3"],
-    });
-    const env = envOf(s);
-    assert.equal(env.HTTP_PROXY, "http://p:1");
-    assert.equal(env.NO_PROXY, "image-value");
-    assert.equal(env.https_proxy, "http://flag:3");
-  });
-
-  test("--host-ca binds the per-run directory read-only at /run/cm/ca and sets the variables; --env wins", () => {
-    const s = runSpec(stored(false), { ...base, hostCaDir: "/state/runs/abc/ca", env: ["GIT_SSL_CAINFO=/mine.pem"] });
-    const m = s.mounts.find((x) => x.destination === "/run/cm/ca");
-    assert.deepEqual(m, {
-      destination: "/run/cm/ca",
-      type: "bind",
-      source: "/state/runs/abc/ca",
-      options: ["rbind", "ro", "nosuid", "nodev", "noexec"],
-    });
-    const env = envOf(s);
-    assert.equal(env.SSL_CERT_FILE, "/run/cm/ca/ca-certificates.crt");
-    assert.equal(env.NODE_EXTRA_CA_CERTS, "/run/cm/ca/ca-certificates.crt");
-    assert.equal(env.APT_CONFIG, "/run/cm/ca/apt.conf");
-    assert.equal(env.GIT_SSL_CAINFO, "/mine.pem");
-  });
-
-  test("neither: the environment and mounts are the bundle's", () => {
-    const st = stored(true);
-    const s = runSpec(st, base);
-    assert.deepEqual(s.process.env, st.process.env);
-    assert.deepEqual(s.mounts, st.mounts);
-  });
-});
