@@ -119,7 +119,7 @@ for (const as of USERS) {
         "--",
         "sh",
         "-c",
-        'grep -c "BEGIN CERTIFICATE" /run/cm/ca/ca-certificates.crt; grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt; echo "$APT_CONFIG"; cat "$APT_CONFIG"; touch /run/cm/ca/x 2>/dev/null || echo read-only',
+        'grep -c "BEGIN CERTIFICATE" /run/cm/ca/ca-certificates.crt; grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt; echo "$APT_CONFIG"; cat "$APT_CONFIG"; (echo x >> /run/cm/ca/ca-certificates.crt) 2>/dev/null || echo read-only',
       ]);
       assert.equal(r.status, 0, r.stderr);
       const [combined, own, aptConfig, ...rest] = r.stdout.trim().split("\n");
