@@ -16,16 +16,17 @@ export interface Parsed {
 }
 
 /**
- * `boolValued` names boolean options that also take Podman's (pflag's) `--NAME=true` and
- * `--NAME=false` spellings, which node's parseArgs has no form for: they are taken out of argv
- * before parsing (never the value of a preceding string option) and their value set after it. A
- * plain `--NAME` is true; a later spelling wins.
+ * Boolean options also take Podman's (pflag's) `--NAME=true` and `--NAME=false` spellings, which
+ * node's parseArgs has no form for: they are taken out of argv before parsing (never the value of
+ * a preceding string option) and their value set after it. A plain `--NAME` is true; a later
+ * spelling wins. (`--help` texts show the flags where turning off matters as `--NAME[=false]`.)
  */
-export function parse(command: string, argv: string[], options: OptionSpec, boolValued: readonly string[] = []): Parsed {
+export function parse(command: string, argv: string[], options: OptionSpec): Parsed {
   const dash = argv.indexOf("--");
   let head = dash < 0 ? argv : argv.slice(0, dash);
   const rest = dash < 0 ? [] : argv.slice(dash + 1);
   const explicit = new Map<string, boolean>();
+  const boolValued = Object.keys(options).filter((k) => options[k]?.type === "boolean");
   if (boolValued.length > 0) {
     const kept: string[] = [];
     for (let i = 0; i < head.length; i++) {
@@ -45,7 +46,7 @@ export function parse(command: string, argv: string[], options: OptionSpec, bool
         explicit.set(name, value === "true");
       } else {
         throw new CmError("usage", `${command}: --${name}=${value}: the value must be true or false`, {
-          hint: `give --${name} (true), --${name}=true or --${name}=false`,
+          hint: `see cm ${command} --help`,
         });
       }
       kept.pop();

@@ -55,8 +55,9 @@ Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the ba
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 
-Flags shown as --NAME[=false] are on with --NAME or --NAME=true and off with --NAME=false
-(Podman's spelling; one argument, no space), which also overrides a cm.toml default.
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.
 
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
@@ -64,25 +65,20 @@ bundle before it is put in place: if one fails, no bundle is created.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse(
-    "create",
-    argv,
-    {
-      from: { type: "string" },
-      packages: { type: "string" },
-      "no-install-recommends": { type: "boolean" },
-      mirror: { type: "string", multiple: true },
-      "http-proxy": { type: "boolean" },
-      "host-ca": { type: "boolean" },
-      platform: { type: "string" },
-      "insecure-registry": { type: "string", multiple: true },
-      project: { type: "string" },
-      force: { type: "boolean" },
-      refresh: { type: "boolean" },
-      quiet: { type: "boolean", short: "q" },
-    },
-    ["http-proxy", "host-ca"],
-  );
+  const p = parse("create", argv, {
+    from: { type: "string" },
+    packages: { type: "string" },
+    "no-install-recommends": { type: "boolean" },
+    mirror: { type: "string", multiple: true },
+    "http-proxy": { type: "boolean" },
+    "host-ca": { type: "boolean" },
+    platform: { type: "string" },
+    "insecure-registry": { type: "string", multiple: true },
+    project: { type: "string" },
+    force: { type: "boolean" },
+    refresh: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
   const packagesText = str(p.values.packages);
   const packages =

@@ -57,36 +57,32 @@ Options:
 A cm.toml in the project directory sets defaults for these options and the command ([run], and
 [bundle.NAME.run] for one bundle); flags win.
 
-Flags shown as --NAME[=false] are on with --NAME or --NAME=true and off with --NAME=false
-(Podman's spelling; one argument, no space), which also overrides a cm.toml default.
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse(
-    "run",
-    argv,
-    {
-      env: { type: "string", short: "e", multiple: true },
-      "env-file": { type: "string", multiple: true },
-      volume: { type: "string", short: "v", multiple: true },
-      network: { type: "string" },
-      memory: { type: "string" },
-      cpus: { type: "string" },
-      "pids-limit": { type: "string" },
-      runtime: { type: "string" },
-      entrypoint: { type: "string" },
-      "read-only": { type: "boolean" },
-      workdir: { type: "string", short: "w" },
-      detach: { type: "boolean", short: "d" },
-      tty: { type: "boolean", short: "t" },
-      "no-tty": { type: "boolean", short: "T" },
-      project: { type: "string" },
-      "security-opt": { type: "string", multiple: true },
-      "http-proxy": { type: "boolean" },
-      "host-ca": { type: "boolean" },
-    },
-    ["http-proxy", "host-ca"],
-  );
+  const p = parse("run", argv, {
+    env: { type: "string", short: "e", multiple: true },
+    "env-file": { type: "string", multiple: true },
+    volume: { type: "string", short: "v", multiple: true },
+    network: { type: "string" },
+    memory: { type: "string" },
+    cpus: { type: "string" },
+    "pids-limit": { type: "string" },
+    runtime: { type: "string" },
+    entrypoint: { type: "string" },
+    "read-only": { type: "boolean" },
+    workdir: { type: "string", short: "w" },
+    detach: { type: "boolean", short: "d" },
+    tty: { type: "boolean", short: "t" },
+    "no-tty": { type: "boolean", short: "T" },
+    project: { type: "string" },
+    "security-opt": { type: "string", multiple: true },
+    "http-proxy": { type: "boolean" },
+    "host-ca": { type: "boolean" },
+  });
   if (p.positionals.length > 1) {
     throw tooMany(
       "run",
