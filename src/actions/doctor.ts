@@ -1,10 +1,12 @@
 /** cm doctor: read the host facts (thin readers), then the pure verdicts of core/doctor. */
+
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { type Check, type DoctorFacts, doctorChecks, type TrustFacts } from "../core/doctor.ts";
 import { defaultsFor, type ProjectFile } from "../core/projectfile.ts";
 import { missingCertificates } from "../core/run/hostca.ts";
+import { INIT_BINARY } from "../core/run/init.ts";
 import { type HostBundle, readHostBundle, readRootfsBundle } from "../host/ca.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
@@ -134,6 +136,7 @@ export async function doctor(ctx: Context): Promise<Check[]> {
     cgroups: readCgroupFacts(),
     mmdebstrap: findTool("mmdebstrap") !== undefined,
     setfattr: findTool("setfattr") !== undefined,
+    init: findTool(INIT_BINARY) !== undefined,
     dirs: [
       { name: "data", path: ctx.layout.data, ...writable(ctx.layout.data) },
       { name: "cache", path: ctx.layout.cache, ...writable(ctx.layout.cache) },

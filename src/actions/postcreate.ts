@@ -9,9 +9,13 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "../core/run/hostca.ts";
+import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
+import { initMount } from "../core/run/init.ts";
 import type { RunFile } from "../core/run/plan.ts";
 import { hostProxyEnv, proxyEnvFor } from "../core/run/proxy.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
+import { runtimeLogFlags } from "../core/run/startup.ts";
+import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { Mount, OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
@@ -24,6 +28,7 @@ import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { readMachineFacts, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
 
 export interface PostCreateInput {
@@ -66,29 +71,49 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
   const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
+  // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
+  // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
+  const machine = readMachineFacts(ctx.rootless, rootfs);
+  const rlimits = resolveUlimits({}, machine.ulimits);
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
     const id = newContainerId();
+    const dir = runDir(ctx.layout.runs, id);
     const env = [...proxy, "DEBIAN_FRONTEND=noninteractive"];
-    let files: RunFile[] = [];
-    let mounts: Mount[] = [];
+    const files: RunFile[] = [
+      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+    ];
+    const mounts: Mount[] = [
+      ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+      ...(machine.init ? [initMount(machine.init)] : []),
+    ];
     if (ca && hostCerts) {
       // the store as it is now: an earlier command may have installed ca-certificates
-      files = hostCaFiles(hostCerts, ca.readRootfsBundle(rootfs)?.certs ?? []);
-      mounts = hostCaMounts(runDir(layout.runs, id));
+      files.push(...hostCaFiles(hostCerts, ca.readRootfsBundle(rootfs)?.certs ?? []));
+      mounts.push(...hostCaMounts(dir));
       env.unshift(...hostCaEnv());
     }
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env, mounts });
+    const spec = runSpec(input.spec, {
+      rootfsPath: rootfs,
+      args,
+      terminal: false,
+      env,
+      mounts,
+      init: machine.init !== undefined,
+      rlimits,
+    });
     const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,
       bundle: input.bundle,
       projectPath: input.projectPath,
       command: args,
-      runtime: { binary, root: runc.root, flags: [] },
+      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
     };
-    const { dir, record } = createRunDir(layout, id, fields, spec, files);
+    const { record } = createRunDir(layout, id, fields, spec, files);
+    const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
     const cleanup = () => {
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
@@ -97,7 +122,14 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     let status: number;
     try {
       const forward = { signals: FORWARDED, via: "process" } as const;
-      status = (await executeRun({ id, dir, record, runtime: runc }, { stdio: ["ignore", "inherit", "inherit"], forward })).status;
+      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward });
+      status = result.status;
+      const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
+      if (failure) {
+        throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
+          hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+        });
+      }
     } finally {
       cleanup();
       handle({ abort: () => {} });

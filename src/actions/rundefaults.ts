@@ -8,7 +8,7 @@ import { parseVolume } from "../core/run/volume.ts";
  * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
  * a variable wins); the file's volumes are kept unless a -v has the same destination.
  * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- * pids_limit, read_only, workdir, http_proxy, host_ca).
+ * pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size).
  */
 export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
   if (!file) return opts;
@@ -31,6 +31,9 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
     workdir: opts.workdir ?? d.workdir,
     httpProxy: opts.httpProxy ?? d.httpProxy,
     hostCa: opts.hostCa ?? d.hostCa,
+    init: opts.init ?? d.init,
+    shmBytes: opts.shmBytes ?? d.shmBytes,
+    ulimits: d.ulimits || opts.ulimits ? { ...d.ulimits, ...opts.ulimits } : undefined,
     volumes: volumes.length > 0 ? volumes : opts.volumes,
     fileEnv:
       d.env || d.envFile

@@ -6,7 +6,7 @@
  *
  *   [create]                 from, packages, install_recommends, post_create, http_proxy, host_ca
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir, http_proxy, host_ca
+ *                            pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -19,6 +19,7 @@ import { memoryTooSmall } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
+import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
 
@@ -70,6 +71,12 @@ export interface RunDefaults {
   httpProxy?: boolean;
   /** trust the host's certificate authorities (--host-ca) */
   hostCa?: boolean;
+  /** run an init as PID 1 (default true) */
+  init?: boolean;
+  /** rlimits by Docker's name (`ulimits = { nofile = "4096:65536" }`), merged per name */
+  ulimits?: Limits;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number;
 }
 
 export interface Defaults {
@@ -104,6 +111,9 @@ const RUN_KEYS = [
   "workdir",
   "http_proxy",
   "host_ca",
+  "init",
+  "ulimits",
+  "shm_size",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -455,6 +465,28 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
   }
   if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, at("http_proxy"), t.http_proxy);
   if (t.host_ca !== undefined) out.hostCa = checkBool(c, at("host_ca"), t.host_ca);
+  if (t.init !== undefined) {
+    if (typeof t.init !== "boolean") c.fail(at("init"), `must be true or false, not ${typeName(t.init)}`);
+    out.init = t.init;
+  }
+  if (t.ulimits !== undefined) {
+    const limits: Limits = {};
+    for (const [name, value] of Object.entries(c.table(at("ulimits"), t.ulimits))) {
+      const p = [...at("ulimits"), name];
+      if (typeof value !== "string" && !(typeof value === "number" && Number.isInteger(value))) {
+        c.fail(p, `must be "SOFT[:HARD]" or a whole number, not ${typeName(value)}`, 'for example nofile = "4096:65536"');
+      }
+      const [n, limit] = c.check(p, () => parseUlimit(`${name}=${value}`, "ulimit"));
+      limits[n] = limit;
+    }
+    out.ulimits = limits;
+  }
+  if (t.shm_size !== undefined) {
+    const v = t.shm_size;
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
+  }
   return out;
 }
 
@@ -520,6 +552,7 @@ export function originOf(file: ProjectFile, bundle: string, section: "create" | 
     install_recommends: "installRecommends",
     http_proxy: "httpProxy",
     host_ca: "hostCa",
+    shm_size: "shmBytes",
   };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
@@ -562,6 +595,7 @@ export function mergeRun(low: RunDefaults, high: RunDefaults): RunDefaults {
   if (env) out.env = env;
   const volumes = mergeVolumes(low.volumes, high.volumes);
   if (volumes) out.volumes = volumes;
+  if (low.ulimits || high.ulimits) out.ulimits = { ...low.ulimits, ...high.ulimits };
   return out;
 }
 
