@@ -221,6 +221,7 @@ async function buildBundle(
       progress,
       httpProxy: plan.file.httpProxy,
       hostCa: plan.file.hostCa,
+      allowHosts: plan.file.allowHosts,
     },
     onPostCreate,
   );

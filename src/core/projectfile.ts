@@ -4,9 +4,11 @@
  * smol-toml, loaded only when the file exists); this module turns the parsed document into typed,
  * validated defaults, finds the line of a bad key in the source text, and merges with flags.
  *
- *   [create]                 from, packages, install_recommends, post_create, http_proxy, host_ca
+ *   [create]                 from, packages, install_recommends, post_create, http_proxy, host_ca,
+ *                            allow_hosts (post_create's egress)
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size
+ *                            pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size,
+ *                            allow_hosts, review, ephemeral
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -17,6 +19,7 @@ import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { memoryTooSmall } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
+import { parseAllowHost } from "./run/allowhost.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
 import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
@@ -37,6 +40,8 @@ export interface CreateDefaults {
   httpProxy?: boolean;
   /** post_create commands trust the host's certificate authorities (--host-ca) */
   hostCa?: boolean;
+  /** post_create's egress: only through cm's proxy, to these (as `cm run --allow-host`) */
+  allowHosts?: string[];
 }
 
 export interface EnvEntry {
@@ -77,6 +82,10 @@ export interface RunDefaults {
   ulimits?: Limits;
   /** size of /dev/shm in bytes */
   shmBytes?: number;
+  /** --allow-host patterns, checked with its parser */
+  allowHosts?: string[];
+  review?: boolean;
+  ephemeral?: boolean;
 }
 
 export interface Defaults {
@@ -95,7 +104,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca"] as const;
+const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca", "allow_hosts"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -114,6 +123,9 @@ const RUN_KEYS = [
   "init",
   "ulimits",
   "shm_size",
+  "allow_hosts",
+  "review",
+  "ephemeral",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -371,12 +383,21 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
   if (t.install_recommends !== undefined) out.installRecommends = checkBool(c, [...path, "install_recommends"], t.install_recommends);
   if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, [...path, "http_proxy"], t.http_proxy);
   if (t.host_ca !== undefined) out.hostCa = checkBool(c, [...path, "host_ca"], t.host_ca);
+  if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, [...path, "allow_hosts"], t.allow_hosts);
   return out;
 }
 
 function checkBool(c: Checker, path: string[], v: Toml): boolean {
   if (typeof v !== "boolean") c.fail(path, `must be true or false, not ${typeName(v)}`);
   return v;
+}
+
+/** An array of --allow-host patterns, each checked with the flag's parser (empty: no list at all). */
+function checkAllowHosts(c: Checker, path: string[], v: Toml): string[] {
+  return c.strings(path, v).map((p, n) => {
+    c.check([...path, `[${n}]`], () => parseAllowHost(p));
+    return p;
+  });
 }
 
 function checkFrom(c: Checker, path: string[], from: string): string {
@@ -487,6 +508,13 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
       c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
     out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
   }
+  if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, at("allow_hosts"), t.allow_hosts);
+  for (const k of ["review", "ephemeral"] as const) {
+    const v = t[k];
+    if (v === undefined) continue;
+    if (typeof v !== "boolean") c.fail(at(k), `must be true or false, not ${typeName(v)}`);
+    out[k] = v;
+  }
   return out;
 }
 
@@ -553,6 +581,7 @@ export function originOf(file: ProjectFile, bundle: string, section: "create" | 
     http_proxy: "httpProxy",
     host_ca: "hostCa",
     shm_size: "shmBytes",
+    allow_hosts: "allowHosts",
   };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
@@ -625,6 +654,8 @@ export interface CreatePlan {
   httpProxy: boolean;
   /** post_create: the host's certificate authorities (default false) */
   hostCa: boolean;
+  /** post_create's egress allow list; empty: the host's network, as before */
+  allowHosts: string[];
 }
 
 /**
@@ -660,5 +691,6 @@ export function resolveCreate(
     postCreate: file.postCreate ?? [],
     httpProxy: flags.httpProxy ?? file.httpProxy ?? true,
     hostCa: flags.hostCa ?? file.hostCa ?? false,
+    allowHosts: file.allowHosts ?? [],
   };
 }
