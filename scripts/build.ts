@@ -53,7 +53,8 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // path was compiled again on every start: bench/README.md has the figures). One cache file per
 // command and build, in cm's cache directory (per user), written once (tmp + rename) by a run that
 // ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
-// is written again). Where nothing can be read or written cm just compiles.
+// is written again). Where nothing can be read or written cm just compiles. The CommonJS wrapper
+// is written out here: node:module (for Module.wrap) would load its source-map support too.
 const bundleHash = createHash("sha256").update(readFileSync(join(root, "dist/cm.js"))).digest("hex").slice(0, 16);
 writeFileSync(
   join(root, "dist/main.js"),
@@ -72,7 +73,7 @@ try {
   cacheFile = \`\${dir}/${bundleHash}-\${command}\`;
   cached = fs.readFileSync(cacheFile);
 } catch {}
-const script = new (require("node:vm").Script)(require("node:module").wrap(source), { filename: file, cachedData: cached });
+const script = new (require("node:vm").Script)(\`(function (exports, require, module, __filename, __dirname) { \${source}\n});\`, { filename: file, cachedData: cached });
 if (cacheFile && (cached === undefined || script.cachedDataRejected)) {
   process.once("exit", (code) => {
     if (code !== 0 || process.argv.includes("--help") || process.argv.includes("-h")) return;
