@@ -55,7 +55,10 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
 // is written again). Where nothing can be read or written cm just compiles. The CommonJS wrapper
 // is written out here: node:module (for Module.wrap) would load its source-map support too.
-const bundleHash = createHash("sha256").update(readFileSync(join(root, "dist/cm.js"))).digest("hex").slice(0, 16);
+const bundleHash = createHash("sha256")
+  .update(readFileSync(join(root, "dist/cm.js")))
+  .digest("hex")
+  .slice(0, 16);
 writeFileSync(
   join(root, "dist/main.js"),
   `#!${node} --
