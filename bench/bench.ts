@@ -19,6 +19,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -481,6 +482,8 @@ async function main(): Promise<void> {
   mkdirSync(runscRoot, { recursive: true, mode: 0o700 });
 
   const hasPs = cmHas(root, cm, "ps");
+  const hasSandbox = cmHas(root, cm, "run", "--allow-host");
+  const hasEphemeral = cmHas(root, cm, "run", "--ephemeral");
   const hasDetach = cmHas(root, cm, "run", "--detach");
 
   // 1. Start-up: cm run -- true and everything it is compared with.
@@ -503,6 +506,12 @@ async function main(): Promise<void> {
         name: `cm run --project tomlproj -- true, trusted cm.toml (${sb.as})`,
         argv: tomlNote[sb.as] ? [] : [cm, "run", "--project", "tomlproj", "--", "true"],
       },
+      {
+        name: `cm run --allow-host x.test -- true (${sb.as})`,
+        argv: hasSandbox ? [cm, "run", "--allow-host", "x.test", "--", "true"] : [],
+      },
+      { name: `cm run --review -- true (${sb.as})`, argv: hasSandbox ? [cm, "run", "--review", "--", "true"] : [] },
+      { name: `cm run --ephemeral -- true (${sb.as})`, argv: hasEphemeral ? [cm, "run", "--ephemeral", "--", "true"] : [] },
     ];
     if (sb.as === "root") {
       cmds.push({ name: "cm run --memory 256m -- true (root)", argv: [cm, "run", "--memory", "256m", "--", "true"] });
@@ -563,12 +572,70 @@ async function main(): Promise<void> {
   // 7. list / ps with 200 bundles and 20 running containers.
   await benchList(root, cm, hasPs, hasDetach);
 
-  // 8. 50 concurrent runs of one bundle.
+  // 8. The sandbox: a 100 MB download through --allow-host's proxy vs direct; cm apply of 1,000 files.
+  if (hasSandbox) benchSandbox(root, cm);
+
+  // 8b. 50 concurrent runs of one bundle.
   for (const sb of sandboxes) await benchConcurrent(sb, cm);
 
   // Clean up what the bench made outside W.
   if (podmanOk && podman) spawnSync(podman, ["rmi", "-f", image], { stdio: "ignore" });
   extra.benchSeconds = Math.round((Date.now() - started) / 1000);
+}
+
+/**
+ * --allow-host's cost on a transfer: 100 MB over HTTP from a server on the host's loopback, fetched
+ * by APT's own downloader inside, once direct (host network) and once through cm's proxy (a name
+ * the proxy resolves with CM_PROXY_RESOLVE). Then cm apply of a review of 1,000 new files.
+ */
+function benchSandbox(sb: Sandbox, cm: string): void {
+  const g = "sandbox (root)";
+  const www = join(sb.dir, "www");
+  mkdirSync(www, { recursive: true });
+  execFileSync("head", ["-c", String(100 * 1024 * 1024), "/dev/urandom"], { stdio: ["ignore", openSync(join(www, "big"), "w"), "ignore"] });
+  const port = 18000 + (process.pid % 1000);
+  const server = spawn("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", www], { stdio: "ignore" });
+  try {
+    spawnSync("sleep", ["1"]);
+    const get = (url: string) => ["/usr/lib/apt/apt-helper", "download-file", url, "/tmp/big"];
+    interleaved(
+      [
+        { group: g, name: "100 MB download, direct", timed: () => mustRun(sb, cm, ["run", "--", ...get(`http://127.0.0.1:${port}/big`)]) },
+        {
+          group: g,
+          name: "100 MB download through the --allow-host proxy",
+          timed: () =>
+            mustRun(
+              sb,
+              cm,
+              ["run", "--allow-host", `big.test:${port}`, "--allow-host", `127.0.0.1:${port}`, "--", ...get(`http://big.test:${port}/big`)],
+              {
+                env: { CM_PROXY_RESOLVE: "big.test=127.0.0.1" },
+              },
+            ),
+        },
+      ],
+      5,
+    );
+    const direct = find("100 MB download, direct");
+    const proxied = find("100 MB download through the --allow-host proxy");
+    if (direct && proxied) row(g, "proxy / direct (target <= 1.3x)", undefined, `${(proxied.median / direct.median).toFixed(2)}x`);
+  } finally {
+    server.kill();
+  }
+  loop(g, "cm apply of 1,000 changed files", 3, () => ({
+    prepare: () =>
+      mustRun(sb, cm, [
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /project/many && for i in $(seq 1000); do echo $i > /project/many/f$i; done",
+      ]),
+    timed: () => mustRun(sb, cm, ["apply"]),
+    cleanup: () => rmSync(join(sb.project, "many"), { recursive: true, force: true }),
+  }));
 }
 
 /** Starts `cm run -- sleep`, copies its per-run config.json while it runs, sets args to `true`. */

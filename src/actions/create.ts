@@ -208,6 +208,7 @@ async function buildBundle(
       projectPath: project.path,
       bundle,
       progress,
+      allowHosts: plan.file.allowHosts,
     },
     onPostCreate,
   );
