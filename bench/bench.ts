@@ -28,7 +28,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -643,34 +643,47 @@ async function captureBundle(sb: Sandbox, cm: string): Promise<string> {
   const [f, a] = asUser(sb, cm, ["run", "-T", "--", "sleep", "3"]);
   const child = spawn(f, a, { cwd: sb.project, stdio: "ignore" });
   const runs = join(sb.state, "runs");
-  let config: string | undefined;
+  type Spec = { process: { args: string[]; terminal: boolean }; mounts?: { source?: string }[] };
+  let spec: Spec | undefined;
+  // per-run files the config mounts (hosts, hostname): copied while the run directory exists
+  const files = new Map<string, Buffer>();
   const end = Date.now() + 20_000;
-  while (!config && Date.now() < end) {
+  while (!spec && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 50));
     if (!existsSync(runs)) continue;
     for (const id of readdirSync(runs)) {
-      const p = join(runs, id, "config.json");
+      const run = join(runs, id);
       try {
-        config = readFileSync(p, "utf8");
+        const s = JSON.parse(readFileSync(join(run, "config.json"), "utf8")) as Spec;
+        for (const m of s.mounts ?? []) if (m.source?.startsWith(`${run}/`)) files.set(m.source, readFileSync(m.source));
+        spec = s;
         break;
       } catch {
-        // not written yet
+        // not (completely) written yet
+        files.clear();
       }
     }
   }
   await new Promise((r) => child.on("close", r));
-  if (!config) throw new Error(`could not capture cm's per-run config (${sb.as})`);
-  const spec = JSON.parse(config) as { process: { args: string[]; terminal: boolean } };
-  spec.process.args = ["true"];
+  if (!spec) throw new Error(`could not capture cm's per-run config (${sb.as})`);
+  // the same process tree as cm's: under the init (`/dev/init -g -- CMD`) when cm used one
+  const dash = spec.process.args[0] === "/dev/init" ? spec.process.args.indexOf("--") : -1;
+  spec.process.args = [...(dash >= 0 ? spec.process.args.slice(0, dash + 1) : []), "true"];
   spec.process.terminal = false;
   const dir = join(sb.dir, "bare-bundle");
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const owned = [dir, join(dir, "config.json")];
+  for (const m of spec.mounts ?? []) {
+    const data = m.source === undefined ? undefined : files.get(m.source);
+    if (m.source === undefined || data === undefined) continue;
+    const copy = join(dir, basename(m.source));
+    writeFileSync(copy, data, { mode: 0o644 });
+    owned.push(copy);
+    m.source = copy;
+  }
   writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
   chmodSync(join(dir, "config.json"), 0o644);
-  if (sb.as === "rootless") {
-    chownSync(dir, uid, gid);
-    chownSync(join(dir, "config.json"), uid, gid);
-  }
+  if (sb.as === "rootless") for (const p of owned) chownSync(p, uid, gid);
   return dir;
 }
 
