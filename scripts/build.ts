@@ -53,7 +53,8 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // path was compiled again on every start: bench/README.md has the figures). One cache file per
 // command and build, in cm's cache directory (per user), written once (tmp + rename) by a run that
 // ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
-// is written again). Where nothing can be read or written cm just compiles. The CommonJS wrapper
+// is written again), and a new one removes other builds' files. Where nothing can be read or
+// written cm just compiles. The CommonJS wrapper
 // is written out here: node:module (for Module.wrap) would load its source-map support too.
 const bundleHash = createHash("sha256")
   .update(readFileSync(join(root, "dist/cm.js")))
@@ -85,6 +86,9 @@ if (cacheFile && (cached === undefined || script.cachedDataRejected)) {
       fs.mkdirSync(require("node:path").dirname(cacheFile), { recursive: true, mode: 0o700 });
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
+      // other builds' caches (an upgrade leaves them behind)
+      const dir = require("node:path").dirname(cacheFile);
+      for (const name of fs.readdirSync(dir)) if (!name.startsWith("${bundleHash}-")) fs.rmSync(\`\${dir}/\${name}\`, { force: true });
     } catch {}
   });
 }
