@@ -638,6 +638,17 @@ function benchSandbox(sb: Sandbox, cm: string): void {
   }));
 }
 
+/**
+ * A runtime spec through JSON.parse/stringify without losing rlimits' 2^64-1 (a JavaScript number
+ * cannot hold it, and runc refuses the rounded value): integers of 16+ digits pass as strings.
+ */
+function parseSpec<T>(text: string): T {
+  return JSON.parse(text.replace(/([:[,]\s*)(\d{16,})(?=\s*[,\]}])/g, '$1"__int:$2"')) as T;
+}
+function stringifySpec(spec: unknown): string {
+  return JSON.stringify(spec).replace(/"__int:(\d+)"/g, "$1");
+}
+
 /** Starts `cm run -- sleep`, copies its per-run config.json while it runs, sets args to `true`. */
 async function captureBundle(sb: Sandbox, cm: string): Promise<string> {
   const [f, a] = asUser(sb, cm, ["run", "-T", "--", "sleep", "3"]);
@@ -654,7 +665,7 @@ async function captureBundle(sb: Sandbox, cm: string): Promise<string> {
     for (const id of readdirSync(runs)) {
       const run = join(runs, id);
       try {
-        const s = JSON.parse(readFileSync(join(run, "config.json"), "utf8")) as Spec;
+        const s = parseSpec<Spec>(readFileSync(join(run, "config.json"), "utf8"));
         for (const m of s.mounts ?? []) if (m.source?.startsWith(`${run}/`)) files.set(m.source, readFileSync(m.source));
         spec = s;
         break;
@@ -681,7 +692,7 @@ async function captureBundle(sb: Sandbox, cm: string): Promise<string> {
     owned.push(copy);
     m.source = copy;
   }
-  writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+  writeFileSync(join(dir, "config.json"), stringifySpec(spec));
   chmodSync(join(dir, "config.json"), 0o644);
   if (sb.as === "rootless") for (const p of owned) chownSync(p, uid, gid);
   return dir;
@@ -692,9 +703,9 @@ async function benchExec(sb: Sandbox, cm: string, runc: string, bareBundle: stri
   // bare runc: a detached container running sleep, from a copy of the bare bundle
   const dir = join(sb.dir, "exec-bundle");
   mkdirSync(dir, { recursive: true });
-  const spec = JSON.parse(readFileSync(join(bareBundle, "config.json"), "utf8")) as { process: { args: string[] } };
+  const spec = parseSpec<{ process: { args: string[] } }>(readFileSync(join(bareBundle, "config.json"), "utf8"));
   spec.process.args = ["sleep", "600"];
-  writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+  writeFileSync(join(dir, "config.json"), stringifySpec(spec));
   if (sb.as === "rootless") {
     chownSync(dir, uid, gid);
     chownSync(join(dir, "config.json"), uid, gid);
