@@ -29,6 +29,7 @@ export type ErrorCode =
   | "limit-unsupported"
   | "runtime-unsupported"
   | "bad-allow-host"
+  | "bad-host-ca"
   // projects, bundles, containers
   | "bad-project"
   | "bad-project-file"

@@ -9,14 +9,17 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { proxyEnv } from "../core/run/allowhost.ts";
+import { hostCaEnv, hostCaFiles, hostCaMounts } from "../core/run/hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
 import { initMount } from "../core/run/init.ts";
+import type { RunFile } from "../core/run/plan.ts";
+import { hostProxyEnv, proxyEnvFor } from "../core/run/proxy.ts";
 import { proxyHook } from "../core/run/proxyhook.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runtimeLogFlags } from "../core/run/startup.ts";
 import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/spec/index.ts";
-import type { OciSpec } from "../core/spec/types.ts";
+import type { Mount, OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
@@ -42,6 +45,10 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** the host's proxy variables go in (cm create --http-proxy, default true) */
+  httpProxy?: boolean | undefined;
+  /** the host's certificate authorities are trusted (cm create --host-ca) */
+  hostCa?: boolean | undefined;
   /** cm.toml [create] allow_hosts: the commands' egress only through cm's proxy, to these */
   allowHosts?: string[] | undefined;
 }
@@ -60,6 +67,9 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",
     });
   }
+  // --http-proxy and --host-ca as for cm run (core/run/plan.ts): read up front, a bad SSL_CERT_FILE fails first
+  const proxy = input.httpProxy === false ? [] : proxyEnvFor(input.spec.process.env, hostProxyEnv(process.env).vars);
+  const ca = input.hostCa ? await import("../host/ca.ts") : undefined;
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
   // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
@@ -72,6 +82,8 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     allow: input.allowHosts?.length ? input.allowHosts : undefined,
     machine,
     rlimits: resolveUlimits({}, machine.ulimits),
+    proxy,
+    ca: ca ? { module: ca, hostCerts: ca.readHostBundle(process.env).certs } : undefined,
   };
   const total = input.commands.length;
   for (const [n, command] of input.commands.entries()) {
@@ -95,6 +107,31 @@ interface Setup {
   allow: string[] | undefined;
   machine: ReturnType<typeof readMachineFacts>;
   rlimits: ReturnType<typeof resolveUlimits>;
+  /** the host's proxy variables (--http-proxy), none with allow_hosts */
+  proxy: string[];
+  /** --host-ca: host/ca.ts and the host's certificates */
+  ca: { module: typeof import("../host/ca.ts"); hostCerts: Parameters<typeof hostCaFiles>[0] } | undefined;
+}
+
+/** The run files, mounts and variables of one command (the store as it is now: an earlier command may have installed ca-certificates). */
+function commandParts(setup: Setup, input: PostCreateInput, dir: string) {
+  const { machine, ca } = setup;
+  // with allow_hosts the commands see cm's proxy only (it goes on through the host's)
+  const env = [...(setup.allow ? [] : setup.proxy), "DEBIAN_FRONTEND=noninteractive"];
+  const files: RunFile[] = [
+    { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+    { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+  ];
+  const mounts: Mount[] = [
+    ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+    ...(machine.init ? [initMount(machine.init)] : []),
+  ];
+  if (ca?.hostCerts) {
+    files.push(...hostCaFiles(ca.hostCerts, ca.module.readRootfsBundle(setup.rootfs)?.certs ?? []));
+    mounts.push(...hostCaMounts(dir));
+    env.unshift(...hostCaEnv());
+  }
+  return { env, files, mounts };
 }
 
 /** One command, run as `cm run` runs one (its run directory, executeRun); resolves to its exit status. */
@@ -110,24 +147,18 @@ async function runOne(
   const args = ["/bin/sh", "-c", command];
   const id = newContainerId();
   const dir = runDir(ctx.layout.runs, id);
+  const { env, files, mounts } = commandParts(setup, input, dir);
   const spec = runSpec(input.spec, {
     rootfsPath: rootfs,
     args,
     terminal: false,
-    env: ["DEBIAN_FRONTEND=noninteractive"],
-    mounts: [
-      ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
-      ...(machine.init ? [initMount(machine.init)] : []),
-    ],
+    env,
+    mounts,
     init: machine.init !== undefined,
     rlimits: setup.rlimits,
     // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
     egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
   });
-  const files = [
-    { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
-    { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
-  ];
   const fields = {
     projectKey: input.projectKey,
     projectName: input.projectName,

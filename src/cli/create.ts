@@ -33,7 +33,28 @@ stored in \${CM_HOME:-\${XDG_DATA_HOME:-~/.local/share}/cm}/<project>/<bundle>/.
     packages: {
       type: "string",
       value: "A,B,C",
-      help: "extra Debian packages to include (debian sources only; replaces cm.toml's packages)",
+      help: `extra Debian packages to include (debian sources only; replaces cm.toml's packages), installed as
+apt-get install does: with their Recommends`,
+    },
+    "no-install-recommends": { type: "boolean", help: "a slim bundle: the packages without their Recommends" },
+    mirror: {
+      type: "string",
+      multiple: true,
+      value: "MIRROR",
+      help: `debian sources: bootstrap from MIRROR instead of deb.debian.org: a URI
+(http://mirror.example/debian) or one sources.list line ('deb [trusted=yes] copy:///srv/repo ./');
+repeat for several. The bundle's sources.list lists them (no automatic -updates/-security entries then)`,
+    },
+    "http-proxy": {
+      type: "boolean",
+      falseForm: true,
+      help: `post_create commands get the host's HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and
+lower-case forms); on by default (as Podman), =false: off`,
+    },
+    "host-ca": {
+      type: "boolean",
+      falseForm: true,
+      help: "post_create commands trust the host's certificate authorities (see cm run --help); off by default",
     },
     platform: {
       type: "string",
@@ -56,7 +77,11 @@ mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm ca
 
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
-bundle before it is put in place: if one fails, no bundle is created.`,
+bundle before it is put in place: if one fails, no bundle is created.
+
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.`,
 });
 
 export async function main(argv: string[]): Promise<number> {
@@ -80,6 +105,10 @@ export async function main(argv: string[]): Promise<number> {
     force: v.force === true,
     refresh: v.refresh === true,
     quiet: v.quiet === true,
+    installRecommends: v["no-install-recommends"] === true ? false : undefined,
+    mirrors: v.mirror,
+    httpProxy: v["http-proxy"],
+    hostCa: v["host-ca"],
   });
   return 0;
 }

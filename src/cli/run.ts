@@ -28,7 +28,7 @@ appended to the Entrypoint.`,
       multiple: true,
       value: "KEY=VALUE",
       help: `set a variable inside; --env KEY takes KEY's value from your environment (which must have
-it). Your environment is not passed in otherwise.`,
+it). Your environment is not passed in otherwise (except the proxy variables: --http-proxy).`,
     },
     "env-file": {
       type: "string",
@@ -51,6 +51,21 @@ it). Your environment is not passed in otherwise.`,
       value: "MODE",
       complete: ["host", "none"],
       help: "host (default): the host's network; none: a private network, loopback only",
+    },
+    "http-proxy": {
+      type: "boolean",
+      falseForm: true,
+      help: `pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case forms) in, as set; on
+by default (as Podman). --http-proxy=false: off. A bundle's own value of one, and --env, win`,
+    },
+    "host-ca": {
+      type: "boolean",
+      falseForm: true,
+      help: `trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
+/etc/ssl/certs/ca-certificates.crt): combined with the bundle's own store at
+/run/cm/ca/ca-certificates.crt (read-only), named by SSL_CERT_FILE, CURL_CA_BUNDLE,
+REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO and APT_CONFIG (apt's https); off by
+default (see README)`,
     },
     "allow-host": {
       type: "string",
@@ -125,7 +140,11 @@ linux.seccomp JSON profile instead (see SECURITY.md)`,
     },
   },
   footer: `A cm.toml in the project directory sets defaults for these options and the command ([run], and
-[bundle.NAME.run] for one bundle); flags win.`,
+[bundle.NAME.run] for one bundle); flags win.
+
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.`,
 });
 
 export async function main(argv: string[]): Promise<number> {
@@ -163,6 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     workdir: v.workdir,
     detach: v.detach === true ? true : undefined,
     securityOpts: v["security-opt"] ?? [],
+    httpProxy: v["http-proxy"],
+    hostCa: v["host-ca"],
     allowHosts: v["allow-host"],
     quiet: v.quiet === true ? true : undefined,
     review: v.review === true ? true : undefined,

@@ -13,9 +13,11 @@ import { imageProcess, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
+import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "./hosts.ts";
 import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
+import { proxyEnvFor } from "./proxy.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
 import { planSandbox, type SandboxRecord } from "./sandbox.ts";
@@ -60,6 +62,10 @@ export interface RunFacts {
   /** whether cm's stdin is a terminal, and the host's TERM */
   stdinTty: boolean;
   term: string | undefined;
+  /** the host's proxy variables (core/run/proxy.ts hostProxyEnv().vars) */
+  hostProxy: string[];
+  /** --host-ca: the host's certificates and the rootfs store's (host/ca.ts), read only when asked for */
+  hostCa?: { host: string[]; own: string[] } | undefined;
 }
 
 /** A file cm writes into the run directory before the container starts (e.g. a per-run /etc/hosts, bind-mounted). */
@@ -125,19 +131,20 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
   const terminal = opts.detach ? false : (opts.tty ?? facts.stdinTty);
   // Features add here (or in a function like machine() below): extra mounts (spec.mounts),
   // variables (before facts.env, so the user's win), files.
-  const env = [...facts.env];
-  const { init, rlimits, mounts, files } = machine(opts, facts);
+  const ca = hostCaPart(opts, facts);
+  // --http-proxy (default on): the host's proxy variables, under the bundle's own values of them.
+  // Not with --allow-host: the container sees cm's proxy only (which goes on through the host's).
+  const proxy = opts.httpProxy !== false && !sandbox.spec.egress ? proxyEnvFor(stored.process.env, facts.hostProxy) : [];
+  const env = [...proxy, ...ca.env, ...facts.env];
+  const m = machine(opts, facts);
+  const { init, rlimits } = m;
+  const mounts = [...ca.mounts, ...m.mounts];
+  const files = [...ca.files, ...m.files];
   return {
     id: facts.id,
     dir: facts.dir,
     bundle: facts.bundle,
-    command: {
-      args,
-      origin: resolved?.origin,
-      cwd: workdir ?? stored.process.cwd,
-      path: pathOf(mergeEnv(stored.process.env, env)),
-      mounts: [...bindMounts(stored.mounts, facts.project.path), ...facts.volumes.filter((v) => v.destination !== "/project")],
-    },
+    command: { args, origin: resolved?.origin, ...lookupContext(facts, workdir, env) },
     spec: {
       rootfsPath: facts.rootfs,
       args,
@@ -187,6 +194,23 @@ function runtimeHost(facts: RunFacts, kind: RuntimeKind, pids: number | undefine
   checkRuntimeUsable(kind, facts.runtime.binary, host);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
   return host;
+}
+
+/** Where the command is looked up inside (127/126 before the start): its working directory, PATH and mounts. */
+function lookupContext(facts: RunFacts, workdir: string | undefined, env: string[]) {
+  const stored = facts.bundle.spec;
+  return {
+    cwd: workdir ?? stored.process.cwd,
+    path: pathOf(mergeEnv(stored.process.env, env)),
+    mounts: [...bindMounts(stored.mounts, facts.project.path), ...facts.volumes.filter((v) => v.destination !== "/project")],
+  };
+}
+
+/** --host-ca: the combined bundle and apt.conf as run files, bound read-only, and the variables naming them. */
+function hostCaPart(opts: RunOptions, facts: RunFacts): { files: RunFile[]; mounts: Mount[]; env: string[] } {
+  if (!opts.hostCa) return { files: [], mounts: [], env: [] };
+  if (!facts.hostCa) throw new CmError("internal", "--host-ca: the certificates were not read");
+  return { files: hostCaFiles(facts.hostCa.host, facts.hostCa.own), mounts: hostCaMounts(facts.dir), env: hostCaEnv() };
 }
 
 /** A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits. */

@@ -41,6 +41,16 @@ describe("describeCommand", () => {
     assert.deepEqual(info.positionals, [{ kind: "bundle" }]);
   });
 
+  test("a boolean flag with Podman's --NAME[=false] spelling is completed as --NAME, taking no value", () => {
+    const proxy = defineCommand({
+      name: "run",
+      positionals: [],
+      description: "",
+      options: { "http-proxy": { type: "boolean", falseForm: true, help: "pass your proxy variables in" } },
+    });
+    assert.deepEqual(describeCommand(proxy, "").flags[0], { long: "--http-proxy", description: "pass your proxy variables in" });
+  });
+
   test("positionals: bundle, project, container and choices; none past one that is not completed", () => {
     const delete_ = spec("delete", [
       { name: "PROJECT", optional: true, complete: "project" },
