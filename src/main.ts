@@ -27,6 +27,7 @@ const COMMANDS: Commands = {
   stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
   logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
   gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  trust: { summary: "approve this project's cm.toml (cm uses it only once approved)", load: () => import("./cli/trust.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },

@@ -50,7 +50,7 @@ export interface CreateOptions {
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
-  const file = await loadProjectFile(project.path);
+  const file = await loadProjectFile(ctx, project.path);
   const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
   const source = await parseSource(plan.from, {
     packages: plan.packages,

@@ -10,7 +10,7 @@
  * With --detach, step 5 is handed to a monitor process (actions/detach.ts) and cm returns once the
  * container runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, constants } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
@@ -32,6 +32,7 @@ import { formatBytes } from "../core/size.ts";
 import { imageProcess, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
+import { checkConfined, readFileConfined } from "../host/confine.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
@@ -94,7 +95,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
-  opts = await withProjectFile(opts, projectPath, ctx.rootless);
+  opts = await withProjectFile(ctx, opts, projectPath);
   // Run from a subdirectory of the project: start there inside too (unless -w or cm.toml says otherwise).
   if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };
   let facts: ReturnType<typeof readCgroupFacts> | undefined;
@@ -116,7 +117,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const pids = opts.pidsLimit === undefined ? undefined : checkPidsLimit(opts.pidsLimit);
   if (pids !== undefined) checkLimitEnforceable("pids", ctx.rootless, cgroups());
   const workdir = opts.workdir === undefined ? undefined : parseWorkdir(opts.workdir);
-  const extraEnv = resolveEnv(opts, process.env);
+  const extraEnv = resolveEnv(opts, process.env, projectPath);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
   if (opts.detach && opts.tty) {
     throw new CmError("usage", "run: --detach and --tty cannot be combined: a detached container has no terminal", {
@@ -248,20 +249,25 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 }
 
 /** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
-function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
-  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host) : []), ...resolveEnvLayer(opts, host)];
+function resolveEnv(opts: RunOptions, host: HostEnv, projectPath: string): string[] {
+  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host, projectPath) : []), ...resolveEnvLayer(opts, host, projectPath)];
 }
 
-function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
+/** An env file in the project must still be in it once opened (host/confine.ts). */
+function resolveEnvLayer(opts: EnvLayer, host: HostEnv, projectPath: string): string[] {
   const out: string[] = [];
   for (const file of opts.envFiles ?? []) {
     let text: string;
     try {
-      if (!statSync(file).isFile()) throw new Error("not a regular file");
-      text = readFileSync(file, "utf8");
+      text = readFileConfined(resolve(file), projectPath, opts.where?.envFile ?? "--env-file");
     } catch (err) {
+      if (err instanceof CmError) throw err;
       const why =
-        (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+        (err as NodeJS.ErrnoException).code === "ENOENT"
+          ? "no such file"
+          : (err as NodeJS.ErrnoException).code === "EISDIR"
+            ? "not a regular file"
+            : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
       throw new CmError("bad-env-file", `${opts.where?.envFile ?? "--env-file"} ${file}: ${why}`, {
         hint: "give a readable file of KEY=VALUE lines",
       });
@@ -277,13 +283,15 @@ function resolveVolumes(cwd: string, specs: string[], projectPath: string): Volu
   const out = specs.map((text) => {
     const v = parseVolume(text);
     let source: string;
+    const lexical = resolve(cwd, v.source);
     try {
-      source = realpathSync(resolve(cwd, v.source));
+      source = realpathSync(lexical);
     } catch {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${v.source} does not exist`, {
         hint: "create it first, or fix the path (SRC is on the host)",
       });
     }
+    checkConfined(lexical, source, projectPath, `volume source`);
     if (v.destination === "/project" && source !== projectPath) {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: /project is the project directory and cannot be replaced`, {
         hint: "mount it elsewhere (for example /data); -v .:/project:ro makes the project read-only",

@@ -3,6 +3,7 @@
  *
  *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/
  *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bootstrapped bases
+ *   config $CM_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/cm   approved project files (store/trust.ts)
  *   state  $CM_STATE_DIR, else /run/cm for root,                 runc's state (--root) and per-run bundles
  *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>
  * Relative XDG values are ignored, as the XDG base directory spec says.
@@ -12,6 +13,8 @@ import { join } from "node:path";
 export interface Layout {
   data: string;
   cache: string;
+  /** the user's own settings: approved project files */
+  config: string;
   state: string;
   /** runc --root */
   runcRoot: string;
@@ -28,7 +31,8 @@ function abs(value: string | undefined): string | undefined {
 export function layout(env: Env, uid: number, home: string): Layout {
   const data = abs(env.CM_HOME) ?? join(abs(env.XDG_DATA_HOME) ?? join(home, ".local/share"), "cm");
   const cache = abs(env.CM_CACHE_DIR) ?? join(abs(env.XDG_CACHE_HOME) ?? join(home, ".cache"), "cm");
+  const config = abs(env.CM_CONFIG_DIR) ?? join(abs(env.XDG_CONFIG_HOME) ?? join(home, ".config"), "cm");
   const runtimeDir = abs(env.XDG_RUNTIME_DIR);
   const state = abs(env.CM_STATE_DIR) ?? (uid === 0 ? "/run/cm" : runtimeDir ? join(runtimeDir, "cm") : `/tmp/cm-${uid}`);
-  return { data, cache, state, runcRoot: join(state, "runc"), runs: join(state, "runs") };
+  return { data, cache, config, state, runcRoot: join(state, "runc"), runs: join(state, "runs") };
 }
