@@ -29,10 +29,10 @@ import {
 } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
-import { imageProcess, runSpec } from "../core/spec/index.ts";
+import { imageProcess, type MountCheck, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
-import { checkConfined, readFileConfined } from "../host/confine.ts";
+import { type Checked, checkConfined, openChecked, readFileConfined } from "../host/confine.ts";
 import { removeTree } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
@@ -179,6 +179,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     workdir,
     runtime: kind,
     seccomp,
+    mountChecks: [projectCheck(projectPath), ...volumes.filter((v) => v.destination !== "/project").map((v) => v.check)],
   });
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
@@ -278,14 +279,39 @@ function resolveEnvLayer(opts: EnvLayer, host: HostEnv, projectPath: string): st
   return out;
 }
 
+/**
+ * The project directory as it is now: it must still be the recorded real path (not replaced by a
+ * symlink since create); its device and inode go to the mount check (core/spec/verify.ts).
+ */
+function projectCheck(projectPath: string): MountCheck {
+  let checked: Checked | undefined;
+  try {
+    checked = openChecked(projectPath);
+  } catch {
+    // reported below
+  }
+  if (checked?.real !== projectPath) {
+    throw new CmError(
+      "project-moved",
+      `the project directory ${projectPath} is gone or is now a symbolic link${checked ? ` to ${checked.real}` : ""}`,
+      {
+        hint: "put the project directory back where it was created, or create the bundle again from its new place",
+      },
+    );
+  }
+  return { destination: "/project", dev: checked.dev, ino: checked.ino };
+}
+
 /** Parses -v values and makes each source its real path (it must exist); /project only with the project itself. */
-function resolveVolumes(cwd: string, specs: string[], projectPath: string): VolumeSpec[] {
+function resolveVolumes(cwd: string, specs: string[], projectPath: string): (VolumeSpec & { check: MountCheck })[] {
   const out = specs.map((text) => {
     const v = parseVolume(text);
     let source: string;
     const lexical = resolve(cwd, v.source);
+    let checked: Checked;
     try {
-      source = realpathSync(lexical);
+      checked = openChecked(lexical);
+      source = checked.real;
     } catch {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${v.source} does not exist`, {
         hint: "create it first, or fix the path (SRC is on the host)",
@@ -297,7 +323,7 @@ function resolveVolumes(cwd: string, specs: string[], projectPath: string): Volu
         hint: "mount it elsewhere (for example /data); -v .:/project:ro makes the project read-only",
       });
     }
-    return { ...v, source };
+    return { ...v, source, check: { destination: v.destination, dev: checked.dev, ino: checked.ino } };
   });
   checkDistinct(out);
   return out;

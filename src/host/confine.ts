@@ -41,3 +41,30 @@ export function readFileConfined(path: string, project: string, what: string): s
     closeSync(fd);
   }
 }
+
+/** O_PATH (Linux, the same on x86_64 and aarch64): a descriptor that names a file without opening it for I/O. */
+const O_PATH = 0o10000000;
+
+/** A path as cm checked it: the real path and the identity of the object at that moment. */
+export interface Checked {
+  real: string;
+  /** st_dev and st_ino as decimal strings (64-bit) */
+  dev: string;
+  ino: string;
+}
+
+/**
+ * Opens `path` (following symlinks, as a mount source is followed) and reads the real path, device
+ * and inode from that one descriptor: the three describe the same object even when the path is
+ * being swapped meanwhile. Errors are the caller's to word (ENOENT...).
+ */
+export function openChecked(path: string): Checked {
+  const fd = openSync(path, O_PATH); // libuv adds O_CLOEXEC;
+  try {
+    const real = readlinkSync(`/proc/self/fd/${fd}`);
+    const st = fstatSync(fd, { bigint: true });
+    return { real, dev: st.dev.toString(), ino: st.ino.toString() };
+  } finally {
+    closeSync(fd);
+  }
+}

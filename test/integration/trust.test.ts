@@ -18,7 +18,9 @@ for (const as of USERS) {
     };
 
     test("an untrusted cm.toml is not used by create: one line naming the file and cm trust, nothing made", () => {
-      writeFileSync(join(sb.project, "cm.toml"), `[create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["touch /etc/x"]\n`, { mode: 0o644 });
+      writeFileSync(join(sb.project, "cm.toml"), `[create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["touch /etc/x"]\n`, {
+        mode: 0o644,
+      });
       const r = sb.cm(["create"]);
       assert.equal(r.status, 125, r.stderr);
       assert.ok(isOneLineError(r.stderr), r.stderr);
@@ -133,7 +135,13 @@ sys.exit(p.wait())
       writeProjectFile(sb, '[run]\nvolumes = ["cache:/cache"]\nenv_file = "vars.env"\n');
       assert.equal(ok(["run", "--", "sh", "-c", "echo $A; test -d /cache && echo dir"]), "1\ndir\n");
       // the container swaps both for links out of the project
-      ok(["run", "--", "sh", "-c", `rm -r /project/cache /project/vars.env && ln -s /etc /project/cache && ln -s ${secret} /project/vars.env`]);
+      ok([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        `rm -r /project/cache /project/vars.env && ln -s /etc /project/cache && ln -s ${secret} /project/vars.env`,
+      ]);
       let r = sb.cm(["run", "--", "cat", "/cache/hostname"]);
       assert.equal(r.status, 125, r.stdout + r.stderr);
       assert.ok(isOneLineError(r.stderr), r.stderr);

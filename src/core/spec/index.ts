@@ -26,10 +26,12 @@ import {
   writableRootfs,
 } from "./transforms.ts";
 import type { OciSpec, Seccomp } from "./types.ts";
+import { type MountCheck, storedOnly, verifyMounts } from "./verify.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
 export type { OciSpec } from "./types.ts";
+export type { MountCheck } from "./verify.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */
 export const ANNOTATION = {
@@ -118,6 +120,8 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** bind sources as cm checked them: the runtime must have mounted exactly these (spec/verify.ts) */
+  mountChecks?: readonly MountCheck[] | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
@@ -125,7 +129,7 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   const withTerm = input.terminal && input.term ? mergeEnv(stored.process.env, [`TERM=${input.term}`]) : stored.process.env;
   const env = mergeEnv(withTerm, input.env ?? []);
   const spec: OciSpec = {
-    ...stored,
+    ...storedOnly(stored.annotations?.[ANNOTATION.projectPath] ?? "")(stored),
     root: { ...stored.root, path: input.rootfsPath },
     process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
   };
@@ -150,5 +154,7 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.readOnly ? readOnlyRootfs() : (s) => s,
     input.workdir ? workdir(input.workdir) : (s) => s,
     forRuntime(input.runtime ?? "runc"),
+    // gVisor does not run createContainer hooks in the container's mount namespace
+    input.runtime === "runsc" ? (s) => s : verifyMounts(input.mountChecks ?? []),
   )(spec);
 }

@@ -78,4 +78,17 @@ export interface OciSpec {
   mounts: Mount[];
   linux: Linux;
   annotations: Record<string, string>;
+  /** cm writes only its own createContainer hook (spec/verify.ts); a stored spec's hooks are dropped */
+  hooks?: Hooks;
+}
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  createContainer?: Hook[];
 }
