@@ -9,6 +9,7 @@
  * Relative XDG values are ignored, as the XDG base directory spec says.
  */
 import { join } from "node:path";
+import { CmError } from "../errors.ts";
 
 export interface Layout {
   data: string;
@@ -26,6 +27,26 @@ type Env = Record<string, string | undefined>;
 
 function abs(value: string | undefined): string | undefined {
   return value?.startsWith("/") ? value : undefined;
+}
+
+/**
+ * cm's own variables must be absolute paths when set (an empty or relative one would silently
+ * move cm's data elsewhere), and so must the home directory. Throws CmError naming the variable.
+ */
+export function checkLayoutEnv(env: Env, home: string): void {
+  for (const name of ["CM_HOME", "CM_CACHE_DIR", "CM_STATE_DIR", "CM_CONFIG_DIR"]) {
+    const v = env[name];
+    if (v !== undefined && !v.startsWith("/")) {
+      throw new CmError("bad-env", `${name}=${JSON.stringify(v)} is ${v === "" ? "empty" : "not an absolute path"}`, {
+        hint: `set ${name} to an absolute path, or unset it`,
+      });
+    }
+  }
+  if (!home.startsWith("/")) {
+    throw new CmError("bad-env", `your home directory ${JSON.stringify(home)} (HOME) is not an absolute path`, {
+      hint: "set HOME to your home directory",
+    });
+  }
 }
 
 export function layout(env: Env, uid: number, home: string): Layout {
