@@ -3,19 +3,20 @@
  * session, with no terminal and no pipes of the caller. The monitor is what `cm run` is in the
  * foreground: the parent of `runtime run` (so the container's exit is seen and reaped, and the
  * runtime removes its own state), with the container's stdout and stderr going to
- * <run dir>/container.log. When the container ends the monitor writes exit.json (its status,
+ * <run dir>/container.log (bounded: store/log.ts). When the container ends the monitor writes exit.json (its status,
  * 128+N for signal N) and leaves; the run directory stays for `cm logs` and `cm ps --all` until
  * `cm gc`. `cm run -d` returns once the runtime has written the pid file (the container runs), or
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 import { OciRuntime } from "../runtime/runc.ts";
+import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 
 const START_TIMEOUT_MS = 60_000;
@@ -48,18 +49,21 @@ export async function monitor(dir: string): Promise<number> {
   // From here on this process owns the run: gc and ps look at it, not at the cm that started it.
   writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
   const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
-  const log = openSync(join(dir, RUN_FILES.log), "a", 0o600);
+  const log = new CappedLog(dir, record.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES);
   // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
   let status: number;
   try {
-    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
+    // Through pipes, not the file itself: the log is bounded (store/log.ts).
+    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", "pipe", "pipe"]);
+    child.stdout?.on("data", (c: Buffer) => log.write(c));
+    child.stderr?.on("data", (c: Buffer) => log.write(c));
     status = await new Promise<number>((resolve) => {
       child.on("error", () => resolve(125));
       child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
     });
   } finally {
-    closeSync(log);
+    log.close();
   }
   if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };

@@ -75,6 +75,8 @@ export interface RunOptions {
   /** absolute path inside; default /project */
   workdir?: string | undefined;
   detach?: boolean | undefined;
+  /** with detach: the log's size limit per file in bytes (store/log.ts; default 10 MiB) */
+  logMaxBytes?: number | undefined;
   /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
@@ -201,7 +203,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
       flags: runtimeFlags(kind, hostFacts, network),
     },
     cmStart: startTime(process.pid),
-    ...(opts.detach ? { detached: true } : {}),
+    ...(opts.detach ? { detached: true, ...(opts.logMaxBytes ? { logMaxBytes: opts.logMaxBytes } : {}) } : {}),
   };
   const runtime = new OciRuntime(runtimeBin, record.runtime?.root as string, record.runtime?.flags);
   if (opts.detach) {

@@ -23,6 +23,8 @@ export interface RunRecord {
   runtime?: { binary: string; root: string; flags: string[] } | undefined;
   /** started with --detach: output in container.log, exit status in exit.json */
   detached?: boolean | undefined;
+  /** a detached run's log limit in bytes per file (store/log.ts); absent: the default */
+  logMaxBytes?: number | undefined;
 }
 
 /** Files of a run directory besides config.json and run.json. */
@@ -31,6 +33,8 @@ export const RUN_FILES = {
   pid: "pid",
   /** a detached run's stdout and stderr */
   log: "container.log",
+  /** the previous log once container.log reached its size limit (store/log.ts) */
+  oldLog: "container.log.1",
   /** how a detached run ended: { status, ended } */
   exit: "exit.json",
 } as const;

@@ -1,0 +1,91 @@
+/**
+ * A container cannot make cm fail or fill the host (issue 12, 4): a tree deeper than PATH_MAX is
+ * removed by delete and gc; a detached run's log is bounded by default and by --log-max-size.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+
+/** Inside: /root/a(20 chars) nested 371 deep (7.4 KB of path), made by wrapping so no path is ever long. */
+const DEEP =
+  "cd /root; n=aaaaaaaaaaaaaaaaaaaa; mkdir $n; i=1; while [ $i -lt 371 ]; do mkdir w && mv $n w/ && mv w $n || exit 1; i=$((i+1)); done; chmod 000 $n";
+
+for (const as of USERS) {
+  describe(`what a container leaves (${as})`, () => {
+    const sb = sandbox(as);
+    const data = sb.env.CM_HOME as string;
+    const runs = join(sb.env.CM_STATE_DIR as string, "runs");
+    const ok = (args: string[]) => {
+      const r = sb.cm(args);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const create = () => ok(["create", "-q", "--from", `dir:${fixtures.busybox}`]);
+
+    test("a 371-level deep tree made inside: cm delete removes it", () => {
+      create();
+      ok(["run", "--", "sh", "-c", DEEP]);
+      const r = sb.cm(["delete"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(join(data, "proj")), false);
+    });
+
+    test("a 371-level deep tree in an interrupted delete's leftover: cm gc removes it", () => {
+      create();
+      ok(["run", "--", "sh", "-c", DEEP]);
+      // as a cm delete killed after its rename (pid 4194303: not running)
+      const aside = join(data, "proj", ".default.deleting-4194303");
+      renameSync(join(data, "proj", "default"), aside);
+      const r = sb.cm(["gc"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(aside), false, r.stdout + r.stderr);
+    });
+
+    test("cm run -d -- yes: the log stays bounded by default (10 MiB per file, two files)", async () => {
+      create();
+      const id = ok(["run", "-d", "--", "yes"]).trim();
+      const dir = join(runs, id);
+      const total = () =>
+        readdirSync(dir)
+          .filter((n) => n.startsWith("container.log"))
+          .reduce((s, n) => s + statSync(join(dir, n)).size, 0);
+      // until the first rotation happened (10 MiB written), then some more
+      await waitFor("the log to rotate", () => existsSync(join(dir, "container.log.1")), 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(total() <= 20 * 1024 * 1024, `log is ${total()} bytes`);
+      ok(["stop", "--time", "0", id]);
+      assert.ok(total() <= 20 * 1024 * 1024, `log is ${total()} bytes`);
+      ok(["gc"]);
+    });
+
+    test("--log-max-size: two files of at most that size, the newest lines kept; refused without -d", async () => {
+      const id = ok([
+        "run",
+        "-d",
+        "--log-max-size",
+        "8k",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done",
+      ]).trim();
+      const dir = join(runs, id);
+      await waitFor("the run to end", () => existsSync(join(dir, "exit.json")));
+      for (const n of ["container.log", "container.log.1"]) assert.ok(statSync(join(dir, n)).size <= 8192);
+      const out = ok(["logs", id]);
+      assert.match(out, /line 4999\n$/);
+      assert.doesNotMatch(out, /^line 0$/m, "the oldest output was dropped");
+      const lines = out.trim().split("\n");
+      // contiguous from the old file into the current one (the first line may be cut: skipped)
+      const from = Number(lines[1]?.split(" ")[1]);
+      lines.slice(1).forEach((l, i) => assert.equal(l, `line ${from + i}`));
+      const r = sb.cm(["run", "--log-max-size", "8k", "--", "true"]);
+      assert.equal(r.status, 125);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /--log-max-size needs --detach/);
+      ok(["gc"]);
+    });
+  });
+}
