@@ -31,6 +31,9 @@ import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
 import { loadProjectFile } from "./projectfile.ts";
 
+/** Seconds between SIGTERM and SIGKILL for the post_create container a killed create left running. */
+const POST_CREATE_GRACE_S = 10;
+
 export interface CreateOptions {
   bundle: string;
   project?: string | undefined;
@@ -116,6 +119,10 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     for (const l of leftovers(ctx.layout.data, project.key)) {
       if (l.bundle !== bundle || l.live) continue;
       if (l.kind === "creating") {
+        // A tree a live container uses is never removed under it: the post_create container of a
+        // killed create is stopped first (it belongs to that create), like delete does.
+        const rootfs = join(l.dir, "rootfs");
+        await stopProcesses(() => processesRootedIn(rootfs), POST_CREATE_GRACE_S, rootfs);
         // the extracting tar of a killed create may still be writing into it
         await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
         removeTree(l.dir);

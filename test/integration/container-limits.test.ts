@@ -3,10 +3,11 @@
  * removed by delete and gc; a detached run's log is bounded by default and by --log-max-size.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
 
 /** Inside: /root/a(20 chars) nested 371 deep (7.4 KB of path), made by wrapping so no path is ever long. */
 const DEEP =
@@ -85,6 +86,37 @@ for (const as of USERS) {
       assert.equal(r.status, 125);
       assert.ok(isOneLineError(r.stderr), r.stderr);
       assert.match(r.stderr, /--log-max-size needs --detach/);
+      ok(["gc"]);
+    });
+
+    test("a post_create container left running by a killed cm create is stopped before the next create removes its tree", async () => {
+      // a sleep no other test runs: its pids are this post_create's
+      const marker = as === "root" ? "3141592" : "2718281";
+      const sleeping = () => {
+        try {
+          return execFileSync("pgrep", ["-f", `^sleep ${marker}$`], { encoding: "utf8" })
+            .trim()
+            .split("\n")
+            .filter(Boolean);
+        } catch {
+          return [];
+        }
+      };
+      writeProjectFile(sb, `[bundle.pc.create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["sleep ${marker}"]\n`);
+      const child = sb.spawn(["create", "pc"]);
+      child.stdin?.end();
+      // 'exit', not the end of its output: the runtime it leaves behind holds the pipes
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      await waitFor("the post_create command to run", () => sleeping().length > 0, 60_000);
+      // kill -9 of cm (as the user would): its runtime and the container stay
+      execFileSync("kill", ["-9", String(child.pid)]);
+      await exited;
+      assert.ok(sleeping().length > 0, "the post_create container outlived its cm");
+      writeProjectFile(sb, `[bundle.pc.create]\nfrom = "dir:${fixtures.busybox}"\n`);
+      const r = sb.cm(["create", "pc", "-q"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(sleeping(), [], "a container kept running in a removed tree");
+      rmSync(join(sb.project, "cm.toml"));
       ok(["gc"]);
     });
   });
