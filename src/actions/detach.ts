@@ -8,16 +8,19 @@
  * `cm gc`. `cm run -d` returns once the runtime has written the pid file (the container runs), or
  * reports the failure when the monitor recorded an exit first.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
+import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { executeRun } from "./runexec.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -50,22 +53,21 @@ export async function monitor(dir: string): Promise<number> {
   writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
   const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
   const log = new CappedLog(dir, record.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES);
-  // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
-  for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
+  // A stop signal for the monitor goes to the container (forwarded while it runs): it ends, and its
+  // status is recorded; after that one must not end the monitor before exit.json is written.
+  for (const s of MONITOR_FORWARDED) process.on(s, () => {});
   let status: number;
   try {
+    const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
     // Through pipes, not the file itself: the log is bounded (store/log.ts).
-    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", "pipe", "pipe"]);
-    child.stdout?.on("data", (c: Buffer) => log.write(c));
-    child.stderr?.on("data", (c: Buffer) => log.write(c));
-    status = await new Promise<number>((resolve) => {
-      child.on("error", () => resolve(125));
-      child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
-    });
+    const onChild = (child: ChildProcess) => {
+      child.stdout?.on("data", (c: Buffer) => log.write(c));
+      child.stderr?.on("data", (c: Buffer) => log.write(c));
+    };
+    status = (await executeRun({ id: record.id, dir, record, runtime }, { stdio: ["ignore", "pipe", "pipe"], forward, onChild })).status;
   } finally {
     log.close();
   }
-  if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
@@ -82,8 +84,4 @@ function readLog(dir: string): string {
   } catch {
     return "";
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
 }

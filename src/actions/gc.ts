@@ -76,7 +76,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     }
     removeTree(c.dir);
     report.removed.push(
-      `run ${c.record.id} (${c.status === "exited" ? c.exit?.status == null ? "ended, exit status unknown: its monitor was gone" : `exited ${c.exit.status}` : "its cm was killed"}, ${c.record.projectName}/${c.record.bundle})`,
+      `run ${c.record.id} (${c.status === "exited" ? (c.exit?.status == null ? "ended, exit status unknown: its monitor was gone" : `exited ${c.exit.status}`) : "its cm was killed"}, ${c.record.projectName}/${c.record.bundle})`,
     );
   }
   // Runtime state without a record: runtimes keep one directory per container ID under their root.

@@ -8,9 +8,9 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } fro
 import { join } from "node:path";
 import { isatty } from "node:tty";
 import type { ProjectFile } from "../core/projectfile.ts";
+import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
 import type { Context } from "./context.ts";
-import type { RunOptions } from "./run.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";
