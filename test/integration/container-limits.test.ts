@@ -81,7 +81,7 @@ for (const as of USERS) {
       const lines = out.trim().split("\n");
       // contiguous from the old file into the current one (the first line may be cut: skipped)
       const from = Number(lines[1]?.split(" ")[1]);
-      lines.slice(1).forEach((l, i) => assert.equal(l, `line ${from + i}`));
+      for (const [i, l] of lines.slice(1).entries()) assert.equal(l, `line ${from + i}`);
       const r = sb.cm(["run", "--log-max-size", "8k", "--", "true"]);
       assert.equal(r.status, 125);
       assert.ok(isOneLineError(r.stderr), r.stderr);
