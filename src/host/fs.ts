@@ -27,7 +27,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import { CmError, isErrno } from "../errors.ts";
+import { CmError, isErrno, withPath } from "../errors.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
 
 const MAX_SYMLINKS = 40;
@@ -99,9 +99,12 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   try {
     writeSync(fd, content);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw withPath(err, path);
   }
+  closeSync(fd);
   renameSync(tmp, path);
 }
 

@@ -28,8 +28,23 @@ export class CappedLog {
     this.size = fstatSync(this.fd).size;
   }
 
-  /** Appends `chunk`, rotating whenever the current file would pass maxBytes. */
+  private failed = false;
+
+  /**
+   * Appends `chunk`, rotating whenever the current file would pass maxBytes. A log that cannot be
+   * written (a full state directory) drops the output from then on: the container is not stopped
+   * for it, and its pipes are still drained.
+   */
   write(chunk: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.append(chunk);
+    } catch {
+      this.failed = true;
+    }
+  }
+
+  private append(chunk: Buffer): void {
     let rest = chunk;
     while (rest.length > 0) {
       if (this.size >= this.maxBytes) this.rotate();

@@ -6,7 +6,7 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
-import { CmError, isErrno } from "../errors.ts";
+import { CmError, isErrno, withPath } from "../errors.ts";
 import { startTime } from "../host/proc.ts";
 
 export interface RunRecord {
@@ -102,7 +102,7 @@ export function createRunDir(
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw err;
+    throw withPath(err, dir);
   }
   return { dir, record };
 }

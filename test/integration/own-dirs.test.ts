@@ -3,7 +3,8 @@
  * only what cm wrote, delete removes only bundles, and every failure is one line (issue 12, 3 and 5).
  */
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
@@ -148,6 +149,27 @@ for (const as of USERS) {
       oneLine(["list"], { CM_HOME: "" }, /CM_HOME="" is empty/);
       oneLine(["list"], { CM_STATE_DIR: "rel/state" }, /CM_STATE_DIR="rel\/state" is not an absolute path/);
       oneLine(["list"], { HOME: "rel" }, /HOME\) is not an absolute path/);
+    });
+
+    test("a full state directory: one line naming the path and what to do, no run directory left", () => {
+      assert.equal(sb.cm(["create", "-q", "--force", "--from", `dir:${fixtures.busybox}`]).status, 0);
+      const mnt = sb.mkdir("fullstate");
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt]);
+      try {
+        chownSync(mnt, sb.uid, sb.gid);
+        // fill it: the per-run config.json (~16 KB) cannot be written
+        spawnSync("dd", ["if=/dev/zero", `of=${join(mnt, "fill")}`, "bs=4k", "count=64"], { stdio: "ignore" });
+        const r = sb.cm(["run", "--", "true"], { env: { CM_STATE_DIR: mnt } });
+        assert.equal(r.status, 125, r.stderr);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(`cm: ${mnt}/runs/[0-9a-f]+: no space left on the device .*free space on that filesystem`),
+        );
+        assert.deepEqual(readdirSync(join(mnt, "runs")), []);
+      } finally {
+        execFileSync("umount", [mnt]);
+      }
     });
   });
 }
