@@ -6,6 +6,7 @@
  * without a terminal and with stdin closed, its output shown. The first failing command fails the
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
+
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeRootName } from "../core/run/runtime.ts";
@@ -21,6 +22,7 @@ import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { projectCheck } from "./mountcheck.ts";
 import { executeRun } from "./runexec.ts";
 
 export interface PostCreateInput {
@@ -58,7 +60,13 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"] });
+    const spec = runSpec(input.spec, {
+      rootfsPath: rootfs,
+      args,
+      terminal: false,
+      env: ["DEBIAN_FRONTEND=noninteractive"],
+      mountChecks: [projectCheck(input.projectPath)],
+    });
     const id = newContainerId();
     const fields = {
       projectKey: input.projectKey,

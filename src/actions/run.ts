@@ -28,7 +28,7 @@ import { type MountCheck, type OciSpec, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
 import { type Checked, checkConfined, openChecked, readFileConfined } from "../host/confine.ts";
-import { removeTree } from "../host/fs.ts";
+import { removeHollowTree, removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
@@ -36,6 +36,7 @@ import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
+import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
@@ -110,6 +111,8 @@ function checkCommand(plan: RunPlan): void {
   const { args, origin, cwd, path, mounts } = plan.command;
   const first = args[0] as string;
   const found = findCommand(plan.spec.rootfsPath, first, { cwd, path, mounts });
+  // not found because cm delete is removing the bundle: not 127
+  if (found !== "found" && !existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
   if (found === "not-found") {
     throw new CmError("command-not-found", `${first}: command not found in bundle ${plan.bundle.name}`, {
       exitCode: EXIT_NOT_FOUND,
@@ -141,6 +144,14 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     const result = await executeRun(active, { forward: { signals: FORWARDED, via: "process" } });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
     // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
+    // A start that failed because cm delete removed the bundle meanwhile (the runtime saw a rootfs
+    // vanish: ENOENT, pivot_root EBUSY, ...) is said as such; a container delete stopped (128+N) is not that.
+    const bundleGone = !existsSync(join(plan.bundle.dir, "config.json")) || !existsSync(active.dir);
+    if (result.status !== 0 && result.status < 128 && !result.started && bundleGone) {
+      // runc may have re-created rootfs/dev, rootfs/proc ... at the bundle's old path: removed when it holds no data
+      if (!existsSync(join(plan.bundle.dir, "config.json"))) removeHollowTree(plan.bundle.dir);
+      throw bundleDeleted(plan.bundle.name);
+    }
     if (result.status !== 0 && existsSync(active.dir) && !result.started) {
       throw new CmError("start-failed", `the container did not start: ${basename(plan.runtime.binary)} failed (its error is above)`, {
         hint: "check the options (-w, -v, --runtime) and the bundle",
@@ -190,27 +201,6 @@ function resolveEnvLayer(opts: EnvLayer, host: HostEnv, projectPath: string): st
   }
   for (const e of opts.env ?? []) out.push(parseEnvArg(e, host, opts.where?.env));
   return out;
-}
-
-/**
- * The project directory as it is now: it must still be the recorded real path (not replaced by a
- * symlink since create); its device and inode go to the mount check (core/spec/verify.ts).
- */
-function projectCheck(projectPath: string): MountCheck {
-  let checked: Checked | undefined;
-  try {
-    checked = openChecked(projectPath);
-  } catch {
-    // reported below
-  }
-  if (checked?.real !== projectPath) {
-    throw new CmError(
-      "project-moved",
-      `the project directory ${projectPath} is gone or is now a symbolic link${checked ? ` to ${checked.real}` : ""}`,
-      { hint: "put the project directory back where it was created, or create the bundle again from its new place" },
-    );
-  }
-  return { destination: "/project", dev: checked.dev, ino: checked.ino };
 }
 
 /**

@@ -211,3 +211,34 @@ function removeDir(dir: string, dev: number, attempt = 0): void {
     rmdirSync(dir);
   }
 }
+
+/**
+ * Removes `path` if it holds no data: only directories, empty regular files, device nodes and
+ * symlinks (never followed) — what a runtime makes (MkdirAll of rootfs/dev, /proc; mount targets
+ * such as dev/null; dev/fd links) when it starts at a bundle path that cm delete just moved away.
+ * A file with content anywhere, or more than 10000 entries, keeps all of it. Returns whether removed.
+ */
+export function removeHollowTree(path: string): boolean {
+  let entries = 0;
+  const hollow = (p: string): boolean => {
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return true;
+    }
+    if (++entries > 10_000) return false;
+    if (st.isFile()) return st.size === 0;
+    if (!st.isDirectory()) return true;
+    let names: string[];
+    try {
+      names = readdirSync(p);
+    } catch {
+      return false;
+    }
+    return names.every((n) => hollow(join(p, n)));
+  };
+  if (!hollow(path)) return false;
+  removeTree(path);
+  return true;
+}

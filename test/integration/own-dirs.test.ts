@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm's own directories (${as})`, () => {
@@ -162,13 +162,33 @@ for (const as of USERS) {
         const r = sb.cm(["run", "--", "true"], { env: { CM_STATE_DIR: mnt } });
         assert.equal(r.status, 125, r.stderr);
         assert.ok(isOneLineError(r.stderr), r.stderr);
-        assert.match(
-          r.stderr,
-          new RegExp(`cm: ${mnt}/runs/[0-9a-f]+: no space left on the device .*free space on that filesystem`),
-        );
+        assert.match(r.stderr, new RegExp(`cm: ${mnt}/runs/[0-9a-f]+: no space left on the device .*free space on that filesystem`));
         assert.deepEqual(readdirSync(join(mnt, "runs")), []);
       } finally {
         execFileSync("umount", [mnt]);
+      }
+    });
+
+    test("runs racing cm delete: each ends 0 or with cm's one line (never 127), and nothing is left in the bundle's place", async () => {
+      for (let round = 0; round < 4; round++) {
+        assert.equal(sb.cm(["create", "-q", "--from", `dir:${fixtures.busybox}`]).status, 0);
+        const runs = Array.from({ length: 5 }, () => {
+          const c = sb.spawn(["run", "--", "true"]);
+          c.stdin?.end();
+          return finished(c);
+        });
+        await new Promise((r) => setTimeout(r, 20 * round));
+        const del = sb.cm(["delete", "--time", "1"]);
+        assert.equal(del.status, 0, del.stderr);
+        for (const r of await Promise.all(runs)) {
+          if (r.status === 0) continue;
+          assert.equal(r.status, 125, r.stderr);
+          const cmLines = r.stderr.split("\n").filter((l) => l.startsWith("cm: "));
+          assert.equal(cmLines.length, 1, r.stderr);
+          assert.match(cmLines[0] as string, /bundle default was deleted while this run was starting|no bundle "default"/);
+        }
+        // what the runtime may have re-created at the old path is gone: the next create works
+        assert.equal(existsSync(join(data, "proj", "default")), false);
       }
     });
   });
