@@ -13,7 +13,7 @@
  * With --detach, step 6 is the monitor's (actions/detach.ts) and cm returns once the container
  * runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
