@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
@@ -118,6 +118,33 @@ for (const as of USERS) {
       assert.deepEqual(sleeping(), [], "a container kept running in a removed tree");
       rmSync(join(sb.project, "cm.toml"));
       ok(["gc"]);
+    });
+
+    // rootless runc makes no cgroups on a cgroup v1 host without delegation: nothing to leave behind there
+    test("runtime state lost (monitor, runc and container killed): cm gc removes the container's cgroups", {
+      skip: as === "rootless" && !existsSync("/sys/fs/cgroup/cgroup.controllers") ? "rootless runc on cgroup v1 creates no cgroups" : false,
+    }, async () => {
+      create();
+      const id = ok(["run", "-d", "--", "sleep", "1000"]).trim();
+      const dir = join(runs, id);
+      const record = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as { cmPid: number };
+      const init = Number(readFileSync(join(dir, "pid"), "utf8"));
+      const cgroups = () =>
+        [join("/sys/fs/cgroup", id), ...readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c, id))].filter((p) =>
+          existsSync(p),
+        );
+      assert.ok(cgroups().length > 0, "the container has cgroups");
+      const runcPid = execFileSync("pgrep", ["-P", String(record.cmPid)], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .map(Number);
+      for (const pid of [record.cmPid, ...runcPid, init]) process.kill(pid, "SIGKILL");
+      await waitFor("the container to end", () => !existsSync(`/proc/${init}`));
+      rmSync(join(sb.env.CM_STATE_DIR as string, "runc", id), { recursive: true, force: true });
+      const r = sb.cm(["gc"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`removed cgroup /sys/fs/cgroup/.*${id}`));
+      assert.deepEqual(cgroups(), []);
     });
   });
 }
