@@ -171,7 +171,8 @@ for (const as of USERS) {
 
     test("runs racing cm delete: each ends 0 or with cm's one line (never 127), and nothing is left in the bundle's place", async () => {
       for (let round = 0; round < 4; round++) {
-        assert.equal(sb.cm(["create", "-q", "--from", `dir:${fixtures.busybox}`]).status, 0);
+        const made = sb.cm(["create", "-q", "--force", "--from", `dir:${fixtures.busybox}`]);
+        assert.equal(made.status, 0, made.stderr);
         const runs = Array.from({ length: 5 }, () => {
           const c = sb.spawn(["run", "--", "true"]);
           c.stdin?.end();
