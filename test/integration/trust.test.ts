@@ -158,5 +158,17 @@ sys.exit(p.wait())
       // a path outside the project, named as such, is the user's choice
       assert.equal(ok(["run", "--env-file", secret, "--", "sh", "-c", "echo $TOKEN"]), "host-secret\n");
     });
+
+    test("a dir: source in the project cannot lead out of it through a symbolic link (create would copy it)", () => {
+      const secret = sb.mkdir("secret-dir");
+      writeFileSync(join(secret, "id_rsa"), "KEY\n", { mode: 0o644 });
+      symlinkSync(secret, join(sb.project, "rootfs-src"));
+      writeProjectFile(sb, '[bundle.fromdir.create]\nfrom = "dir:rootfs-src"\n');
+      const r = sb.cm(["create", "fromdir"]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /source dir: .*rootfs-src leads out of the project directory/);
+      assert.equal(existsSync(join(sb.env.CM_HOME as string, "proj", "fromdir")), false);
+    });
   });
 }
