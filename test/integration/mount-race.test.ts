@@ -9,7 +9,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { runSpec } from "../../src/core/spec/index.ts";
 import { fixtures, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { storedSpec } from "../helpers/spec.ts";
 
 const RUNS = 40;
 
@@ -93,6 +95,46 @@ for (const as of USERS) {
         { cwd: sb.dir },
       );
       assert.equal(r.stdout, "mine\n");
+    });
+
+    // The second race (a container of the same bundle swapping the destination in the shared rootfs
+    // after the mount) cannot be timed in a test; its end state can be built: the swapped source
+    // mounted at the old destination, and the destination now a symlink to the checked directory
+    // seen through /project (the right device and inode, but not a mount point).
+    test("the mount check refuses a destination that leads to the checked directory without being its mount", () => {
+      const dir = sb.mkdir("hookcheck");
+      const project = sb.mkdir("hookcheck", "project");
+      sb.mkdir("hookcheck", "project", "cache");
+      const hook = runSpec(storedSpec(as === "rootless"), {
+        rootfsPath: "/r",
+        args: ["true"],
+        terminal: false,
+        mountChecks: [{ destination: "/x", dev: "DEV", ino: "INO" }],
+      }).hooks?.createContainer?.[0];
+      assert.ok(hook?.args);
+      const script = hook.args[2] as string;
+      writeFileSync(join(dir, "check.pl"), script, { mode: 0o644 });
+      const setup = [
+        "set -e",
+        `cd ${dir}`,
+        "mkdir -p rootfs/project rootfs/old rootfs/y",
+        "mount --bind project rootfs/project",
+        "mount --bind /etc rootfs/old",
+        "mount --bind project/cache rootfs/y",
+        "ln -s /project/cache rootfs/x",
+        "want=$(stat -c %d:%i project/cache)",
+        "cd rootfs",
+        // the attack's end state: refused
+        'if perl ../check.pl /x "$want"; then echo ACCEPTED-SYMLINK; fi',
+        // the same directory properly mounted: accepted
+        'perl ../check.pl /y "$want" && echo accepted-mount',
+      ].join("\n");
+      const unshare = as === "root" ? ["-m", "--propagation", "private"] : ["-Urm", "--propagation", "private"];
+      const r = sb.exec("unshare", [...unshare, "sh", "-c", setup]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /ACCEPTED-SYMLINK/);
+      assert.match(r.stderr, /cm: \/x is not what cm checked/);
+      assert.match(r.stdout, /accepted-mount/);
     });
   });
 }

@@ -10,8 +10,10 @@
  *     swapped for a symlink in between (renameat2 RENAME_EXCHANGE). An OCI createContainer hook
  *     runs after every mount is made and before the container's process starts, inside the
  *     container's mount namespace with the rootfs as its working directory: it chroots there (so
- *     the destination resolves as the runtime resolved it, symlinks inside the rootfs) and compares
- *     the device and inode of each destination with what cm checked. A mismatch fails the hook,
+ *     the destination resolves as the runtime resolved it, symlinks inside the rootfs) and checks
+ *     that each destination leads to a mount point of the container's mount table (read before the
+ *     chroot) whose device and inode are what cm checked: a symlink planted in a shared rootfs
+ *     towards another copy of the checked object is not a mount point. A mismatch fails the hook,
  *     and the runtime then fails the start: nothing runs. The hook is perl (perl-base is essential
  *     in Debian; ~3 ms), not a descriptor path: runc 1.1 cannot bind /proc/PID/fd/N of cm's
  *     descriptor (EINVAL as root, another mount namespace; EACCES rootless).
@@ -59,11 +61,18 @@ export const PERL = "/usr/bin/perl";
  * checked object, else a one-line message on stderr and exit 1. The state on stdin is not read.
  */
 const SCRIPT = [
+  "use Cwd ();",
+  // the mount points of this (the container's) mount namespace, as paths from the host's root
+  'my $root = Cwd::getcwd(); my %mp; open(my $mi, "<", "/proc/self/mountinfo") or die "cm: cannot check the mounts: $!\\n";',
+  'while (<$mi>) { my $m = (split / /)[4]; $m =~ s/\\\\([0-7]{3})/chr(oct($1))/ge; $mp{$m} = 1 } close($mi);',
   'chroot(".") or die "cm: cannot check the mounts: chroot: $!\\n";',
   "while (@ARGV) {",
   "  my ($d, $want) = splice(@ARGV, 0, 2);",
-  '  my @s = stat($d) or die "cm: mount check: $d: $!\\n";',
-  '  if ("$s[0]:$s[1]" ne $want) { print STDERR "cm: $d is not what cm checked: its source was replaced while the container started\\n"; exit 1 }',
+  // where the destination leads inside the rootfs (symlinks resolved in it, as the runtime did) must be a mount point...
+  '  my $r = Cwd::abs_path($d); my $at = defined($r) ? ($r eq "/" ? $root : $root . $r) : "";',
+  '  my @s = stat($d);',
+  // ... and its device and inode those cm checked
+  '  if (!$mp{$at} || !@s || "$s[0]:$s[1]" ne $want) { print STDERR "cm: $d is not what cm checked: its source was replaced while the container started\\n"; exit 1 }',
   "}",
 ].join(" ");
 
