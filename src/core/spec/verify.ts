@@ -64,13 +64,13 @@ const SCRIPT = [
   "use Cwd ();",
   // the mount points of this (the container's) mount namespace, as paths from the host's root
   'my $root = Cwd::getcwd(); my %mp; open(my $mi, "<", "/proc/self/mountinfo") or die "cm: cannot check the mounts: $!\\n";',
-  'while (<$mi>) { my $m = (split / /)[4]; $m =~ s/\\\\([0-7]{3})/chr(oct($1))/ge; $mp{$m} = 1 } close($mi);',
+  "while (<$mi>) { my $m = (split / /)[4]; $m =~ s/\\\\([0-7]{3})/chr(oct($1))/ge; $mp{$m} = 1 } close($mi);",
   'chroot(".") or die "cm: cannot check the mounts: chroot: $!\\n";',
   "while (@ARGV) {",
   "  my ($d, $want) = splice(@ARGV, 0, 2);",
   // where the destination leads inside the rootfs (symlinks resolved in it, as the runtime did) must be a mount point...
   '  my $r = Cwd::abs_path($d); my $at = defined($r) ? ($r eq "/" ? $root : $root . $r) : "";',
-  '  my @s = stat($d);',
+  "  my @s = stat($d);",
   // ... and its device and inode those cm checked
   '  if (!$mp{$at} || !@s || "$s[0]:$s[1]" ne $want) { print STDERR "cm: $d is not what cm checked: its source was replaced while the container started\\n"; exit 1 }',
   "}",
