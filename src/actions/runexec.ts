@@ -33,6 +33,8 @@ export interface ExecuteOptions {
   steps?: readonly RunStep[] | undefined;
   /** the runtime's process once spawned (ProcessOptions.onChild) */
   onChild?: ((child: import("node:child_process").ChildProcess) => void) | undefined;
+  /** `run --keep`: the runtime's state stays until the steps' afterExit ran (then it is removed as always) */
+  keep?: boolean | undefined;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Pro
       stdio: opts.stdio,
       forward: opts.forward,
       onChild: opts.onChild,
+      keep: opts.keep,
     });
     for (const step of opts.steps ?? []) if (step.afterExit) result = await step.afterExit(run, result);
     return result;
