@@ -103,7 +103,7 @@ for (const as of USERS) {
     // seen through /project (the right device and inode, but not a mount point).
     test("the mount check refuses a destination that leads to the checked directory without being its mount", () => {
       const dir = sb.mkdir("hookcheck");
-      const project = sb.mkdir("hookcheck", "project");
+      sb.mkdir("hookcheck", "project");
       sb.mkdir("hookcheck", "project", "cache");
       const hook = runSpec(storedSpec(as === "rootless"), {
         rootfsPath: "/r",
