@@ -156,7 +156,16 @@ export function listBundles(data: string, key?: string, onBroken?: (err: CmError
   const keys = key === undefined ? projectKeys(data) : [key];
   const out: BundleInfo[] = [];
   for (const k of keys) {
-    for (const b of bundleNames(data, k)) {
+    let names: string[];
+    try {
+      names = bundleNames(data, k);
+    } catch (err) {
+      // a symlink or another user's directory in the data directory: reported, not followed
+      if (!(err instanceof CmError)) throw err;
+      onBroken?.(err);
+      continue;
+    }
+    for (const b of names) {
       try {
         const info = readBundle(data, k, b);
         if (info) out.push(info);

@@ -192,5 +192,22 @@ for (const as of USERS) {
         assert.equal(existsSync(join(data, "proj", "default")), false);
       }
     });
+
+    test("cm list with a symlink and a file planted in the data directory: they are named, not followed", () => {
+      const link = join(data, "planted");
+      symlinkSync("/etc", link);
+      lchownSync(link, sb.uid, sb.gid);
+      writeFileSync(join(data, "stray.txt"), "x");
+      chownSync(join(data, "stray.txt"), sb.uid, sb.gid);
+      try {
+        const r = sb.cm(["list"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /planted is a symbolic link: cm did not make it/);
+        assert.match(r.stderr, /stray\.txt is not a directory: cm did not make it/);
+        assert.doesNotMatch(r.stdout, /passwd|hostname/);
+      } finally {
+        sb.exec("rm", ["-f", link, join(data, "stray.txt")]);
+      }
+    });
   });
 }
