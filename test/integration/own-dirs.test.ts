@@ -194,6 +194,7 @@ for (const as of USERS) {
     });
 
     test("cm list with a symlink and a file planted in the data directory: they are named, not followed", () => {
+      assert.equal(sb.cm(["create", "-q", "--force", "--from", `dir:${fixtures.busybox}`]).status, 0);
       const link = join(data, "planted");
       symlinkSync("/etc", link);
       lchownSync(link, sb.uid, sb.gid);
