@@ -1,5 +1,7 @@
 /** What cm checked of the project directory before a container mounts it (core/spec/verify.ts). */
+import { existsSync } from "node:fs";
 import type { MountCheck } from "../core/spec/index.ts";
+import { PERL } from "../core/spec/verify.ts";
 import { CmError } from "../errors.ts";
 import { type Checked, openChecked } from "../host/confine.ts";
 
@@ -8,6 +10,12 @@ import { type Checked, openChecked } from "../host/confine.ts";
  * symlink since create); its device and inode go to the mount check (core/spec/verify.ts).
  */
 export function projectCheck(projectPath: string): MountCheck {
+  // the check runs as the runtime's createContainer hook: without perl no container could start
+  if (!existsSync(PERL)) {
+    throw new CmError("tool-missing", `${PERL} is missing: cm checks every container's mounts with it`, {
+      hint: "install perl-base (apt-get install perl-base)",
+    });
+  }
   let checked: Checked | undefined;
   try {
     checked = openChecked(projectPath);
