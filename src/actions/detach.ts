@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runtimeKind } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/types.ts";
@@ -24,6 +24,7 @@ import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 import { keepForOom, oomStep, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -69,6 +70,12 @@ export async function monitor(dir: string): Promise<number> {
   const oom = oomStep((line) => log.write(Buffer.from(`cm: ${line}\n`)));
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
+    const sandbox = sandboxSteps(record, {
+      state: dirname(dirname(dir)),
+      rootless: process.getuid?.() !== 0,
+      rootfs: spec.root.path,
+      say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
+    });
     // Through pipes, not the file itself: the log is bounded (store/log.ts).
     const onChild = (child: ChildProcess) => {
       child.stdout?.on("data", (c: Buffer) => log.write(c));
@@ -76,7 +83,7 @@ export async function monitor(dir: string): Promise<number> {
     };
     const result = await executeRun(
       { id: record.id, dir, record, runtime },
-      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: keep ? [oom] : [], onChild },
+      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: [...sandbox, ...(keep ? [oom] : [])], onChild },
     );
     status = result.status;
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log

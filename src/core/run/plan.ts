@@ -18,6 +18,7 @@ import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
+import { planSandbox, type SandboxRecord } from "./sandbox.ts";
 import { runtimeLogFlags } from "./startup.ts";
 import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
@@ -32,6 +33,10 @@ export interface RunFacts {
   /** the new container's ID and its run directory <state>/runs/<id> (not created yet) */
   id: string;
   dir: string;
+  /** cm's state directory */
+  state: string;
+  /** cm's own Node binary (process.execPath) */
+  node: string;
   project: { key: string; name: string; path: string };
   bundle: { name: string; dir: string; spec: OciSpec };
   /** the bundle's rootfs, real path */
@@ -97,7 +102,7 @@ export interface RunPlan {
     detached?: true;
     /** a detached run's log limit per file (store/log.ts) */
     logMaxBytes?: number;
-  };
+  } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
   detach: boolean;
@@ -113,8 +118,22 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
     });
   }
-  const network = opts.network ?? "host";
   const kind = runtimeKind(facts.runtime.binary);
+  const sandbox = planSandbox(
+    opts,
+    {
+      rootless: facts.rootless,
+      dir: facts.dir,
+      id: facts.id,
+      state: facts.state,
+      node: facts.node,
+      projectPath: facts.project.path,
+      rootfs: facts.rootfs,
+      volumes: facts.volumes,
+    },
+    kind,
+  );
+  const network = sandbox.network ?? opts.network ?? "host";
   const host = { rootless: facts.rootless, cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
@@ -164,7 +183,9 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       workdir,
       runtime: kind,
       seccomp: facts.seccomp,
-      mountChecks: facts.mountChecks,
+      ...sandbox.spec,
+      // --review mounts /project as an overlay, not a bind of the checked directory
+      mountChecks: sandbox.spec.review ? facts.mountChecks?.filter((c) => c.destination !== "/project") : facts.mountChecks,
       init: init !== undefined,
       rlimits,
       shmBytes: opts.shmBytes,
@@ -177,6 +198,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       projectPath: facts.project.path,
       command: args,
       ...(opts.detach ? { detached: true as const, ...(opts.logMaxBytes ? { logMaxBytes: opts.logMaxBytes } : {}) } : {}),
+      ...sandbox.record,
     },
     files,
     detach: opts.detach === true,

@@ -70,18 +70,7 @@ export interface Linux {
   readonlyPaths: string[];
 }
 
-export interface OciSpec {
-  ociVersion: string;
-  process: Process;
-  root: { path: string; readonly: boolean };
-  hostname: string;
-  mounts: Mount[];
-  linux: Linux;
-  annotations: Record<string, string>;
-  /** cm writes only its own createContainer hook (spec/verify.ts); a stored spec's hooks are dropped */
-  hooks?: Hooks;
-}
-
+/** An OCI hook: `path` executed with `args` (args[0] is argv[0]), killed after `timeout` seconds. */
 export interface Hook {
   path: string;
   args?: string[];
@@ -89,6 +78,21 @@ export interface Hook {
   timeout?: number;
 }
 
+/** Only hooks cm writes itself: a stored spec's hooks are dropped (spec/verify.ts storedOnly). */
 export interface Hooks {
+  /** after the namespaces exist, before the container's process starts; in the runtime's namespaces */
+  createRuntime?: Hook[];
+  /** after the mounts, before pivot_root, in the container's mount namespace (cm's mount check) */
   createContainer?: Hook[];
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  hooks?: Hooks;
+  process: Process;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: Mount[];
+  linux: Linux;
+  annotations: Record<string, string>;
 }

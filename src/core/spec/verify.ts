@@ -82,7 +82,9 @@ export function verifyMounts(checks: readonly MountCheck[], perl = PERL): Transf
   return (spec: OciSpec) => ({
     ...spec,
     hooks: {
+      ...spec.hooks,
       createContainer: [
+        ...(spec.hooks?.createContainer ?? []),
         { path: perl, args: ["perl", "-e", SCRIPT, "--", ...checks.flatMap((c) => [c.destination, `${c.dev}:${c.ino}`])], timeout: 10 },
       ],
     },
