@@ -23,7 +23,7 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
       return r.stdout;
     };
-    const create = () => ok(["create", "-q", "--from", `dir:${fixtures.busybox}`]);
+    const create = () => ok(["create", "-q", "--force", "--from", `dir:${fixtures.busybox}`]);
 
     test("a 371-level deep tree made inside: cm delete removes it", () => {
       create();
