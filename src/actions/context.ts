@@ -14,15 +14,20 @@ export interface Context {
   cwd: string;
 }
 
-export function hostContext(): Context {
+/**
+ * `report`: cm doctor, which reports unusable directories as checks instead of refusing them here.
+ */
+export function hostContext(opts: { report?: boolean } = {}): Context {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const home = homedir();
   checkLayoutEnv(process.env, home);
   const paths = layout(process.env, uid, home);
   checkStateDir(paths.state, uid);
-  checkOwnDir(paths.data, uid, gid, "data directory", "CM_HOME");
-  checkOwnDir(paths.cache, uid, gid, "cache directory", "CM_CACHE_DIR");
+  if (!opts.report) {
+    checkOwnDir(paths.data, uid, gid, "data directory", "CM_HOME");
+    checkOwnDir(paths.cache, uid, gid, "cache directory", "CM_CACHE_DIR");
+  }
   let cwd = "";
   try {
     cwd = process.cwd();
