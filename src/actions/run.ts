@@ -54,7 +54,14 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // Beyond "found": a #! interpreter or dynamic loader missing, a format the kernel refuses, E2BIG.
   const { args, origin, cwd, path, mounts } = plan.command;
   const hint = origin && origin !== "command" ? commandHint(origin, args[0] as string) : undefined;
-  checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
+  try {
+    checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
+  } catch (err) {
+    // 126/127 because cm delete is removing the bundle: not the command's fault
+    if (err instanceof CmError && err.exitCode !== 125 && !existsSync(join(plan.bundle.dir, "config.json")))
+      throw bundleDeleted(plan.bundle.name);
+    throw err;
+  }
   return plan.detach ? startDetachedRun(ctx, plan, spec) : runForeground(ctx, plan, spec);
 }
 
