@@ -35,7 +35,8 @@ export type TrustState =
 export const TRUST_ALL_ENV = "CM_TRUST_ALL";
 
 async function sha256(text: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
+  // getBuiltinModule, not import(): the bundle runs from V8's code cache, where import() of a builtin fails
+  const { createHash } = process.getBuiltinModule("node:crypto");
   return createHash("sha256").update(text).digest("hex");
 }
 
