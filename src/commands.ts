@@ -25,6 +25,7 @@ export const COMMANDS: Commands = {
   apply: { summary: "write a --review run's changes into the project", load: async () => (await import("./cli/review.ts")).applyCommand },
   discard: { summary: "drop a --review run's changes", load: async () => (await import("./cli/review.ts")).discardCommand },
   gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  trust: { summary: "approve this project's cm.toml (cm uses it only once approved)", load: () => import("./cli/trust.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __layer: {

@@ -10,12 +10,13 @@
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes.
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, realpathSync, renameSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
 import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
+import { checkConfined } from "../host/confine.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopChildren } from "../host/tools.ts";
@@ -30,6 +31,9 @@ import type { Context } from "./context.ts";
 import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
 import { loadProjectFile } from "./projectfile.ts";
+
+/** Seconds between SIGTERM and SIGKILL for the post_create container a killed create left running. */
+const POST_CREATE_GRACE_S = 10;
 
 export interface CreateOptions {
   bundle: string;
@@ -125,8 +129,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
 async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress): Promise<CreatePlan> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
-  const projectFile = await loadProjectFile(project.path);
+  const projectFile = await loadProjectFile(ctx, project.path);
   const file = resolveCreate(defaultsFor(projectFile, bundle).create, opts, projectFile?.path);
+  confineSource(file.from, project.path);
   const source = await parseSource(file.from, {
     packages: file.packages,
     recommends: file.recommends,
@@ -170,6 +175,10 @@ async function removeLeftovers(ctx: Context, plan: CreatePlan): Promise<void> {
   for (const l of leftovers(ctx.layout.data, plan.project.key)) {
     if (l.bundle !== plan.bundle || l.live) continue;
     if (l.kind === "creating") {
+      // A tree a live container uses is never removed under it: the post_create container of a
+      // killed create is stopped first (it belongs to that create), like delete does.
+      const rootfs = join(l.dir, "rootfs");
+      await stopProcesses(() => processesRootedIn(rootfs), POST_CREATE_GRACE_S, rootfs);
       // the extracting tar of a killed create may still be writing into it
       await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
       removeTree(l.dir);
@@ -247,3 +256,23 @@ function commitBundle(plan: CreatePlan): void {
 }
 
 const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * A dir: or tar: source in the project (cm.toml's `from = "dir:rootfs"`) must still
+ * be in the project once symlinks are resolved: a container can replace it with a link to a host
+ * directory (~/.ssh), which create would then copy into the bundle. A missing path is the
+ * source's to report.
+ */
+function confineSource(from: string, projectPath: string): void {
+  const m = /^(dir|tar):(.+)$/.exec(from);
+  if (!m) return;
+  // create's current directory is the project: a relative path (a flag's) is relative to it
+  const lexical = resolve(projectPath, m[2] as string);
+  let real: string;
+  try {
+    real = realpathSync(lexical);
+  } catch {
+    return;
+  }
+  checkConfined(lexical, real, projectPath, `source ${m[1]}:`);
+}

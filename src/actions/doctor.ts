@@ -90,7 +90,7 @@ async function trustFacts(ctx: Context): Promise<TrustFacts | undefined> {
   }
   let file: ProjectFile | undefined;
   try {
-    file = await loadProjectFile(projectPath);
+    file = await loadProjectFile(ctx, projectPath);
   } catch {
     file = undefined; // cm run reports a bad cm.toml; here it only means "no host_ca from it"
   }

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type As = "root" | "rootless";
@@ -186,4 +186,16 @@ export async function waitFor(what: string, check: () => boolean, ms = 20_000): 
 export function isOneLineError(stderr: string): boolean {
   const lines = stderr.trim().split("\n");
   return lines.length === 1 && lines[0]?.startsWith("cm: ") === true && !/\n\s+at /.test(stderr);
+}
+
+/**
+ * Writes `text` as the cm.toml of `dir` (default: the sandbox's project) and approves it with
+ * `cm trust` as the sandbox's user, the way a user would after reviewing it: cm uses a project
+ * file only once approved. An invalid file is not approved (cm trust says why in one line naming
+ * the file), so a test of a bad file sees the same error from the command it runs.
+ */
+export function writeProjectFile(sb: Sandbox, text: string, dir = sb.project): void {
+  writeFileSync(join(dir, "cm.toml"), text, { mode: 0o644 });
+  const r = sb.cm(["trust"], { cwd: dir });
+  if (r.status !== 0) assert.ok(isOneLineError(r.stderr) && r.stderr.includes("cm.toml"), `cm trust failed: ${r.stderr}`);
 }

@@ -123,7 +123,7 @@ for (const as of USERS) {
       if (as === "root") {
         test("the container is removed also when the export fails (disk full mid-extraction)", () => {
           const small = sb.mkdir("small");
-          assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small]).status, 0);
+          assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", small]).status, 0);
           try {
             const r = sb.cm(["create", "full", "--from", `podman:${image}`], { env: { CM_HOME: small } });
             assert.equal(r.status, 125);

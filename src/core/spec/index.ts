@@ -45,10 +45,12 @@ import {
   writableRootfs,
 } from "./transforms.ts";
 import type { Hook, Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
+import { type MountCheck, storedOnly, verifyMounts } from "./verify.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
 export type { OciSpec } from "./types.ts";
+export type { MountCheck } from "./verify.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */
 export const ANNOTATION = {
@@ -140,6 +142,8 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** bind sources as cm checked them: the runtime must have mounted exactly these (spec/verify.ts) */
+  mountChecks?: readonly MountCheck[] | undefined;
   /** --allow-host: a private network, the proxy variables, the hook that opens the proxy's socket inside */
   egress?: { hook: Hook; env: readonly string[] } | undefined;
   /** --review: /project as an overlay with this upper and work directory (userxattr: rootless) */
@@ -159,6 +163,8 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins (it comes later).
   const env = [...(input.terminal && input.term ? [`TERM=${input.term}`] : []), ...(input.env ?? [])];
   return compose(
+    // only what cm wrote: a stored spec's hooks and foreign bind mounts are dropped (spec/verify.ts)
+    storedOnly(stored.annotations?.[ANNOTATION.projectPath] ?? ""),
     rootfsAt(input.rootfsPath),
     processArgs(input.args, input.terminal),
     input.init ? initArgs() : identity,
@@ -179,5 +185,7 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
     forRuntime(input.runtime ?? "runc"),
+    // gVisor does not run createContainer hooks in the container's mount namespace
+    input.runtime === "runsc" ? identity : verifyMounts(input.mountChecks ?? []),
   )(stored);
 }
