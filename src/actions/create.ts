@@ -11,12 +11,15 @@
  * bundle, and that the next create (or `cm gc`) removes.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
 import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
+import { chooseUserns, type UsernsChoice, type UsernsMode } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { userIdMap } from "../host/idmap.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
@@ -42,6 +45,8 @@ export interface CreateOptions {
   platform?: string | undefined;
   /** image sources: hosts that may be spoken to over plain HTTP */
   insecureRegistries?: string[] | undefined;
+  /** rootless: range or single id mapping (core/userns.ts); undefined: cm.toml's, else range where available */
+  userns?: UsernsMode | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -58,10 +63,12 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     insecureRegistries: opts.insecureRegistries,
   });
   const progress = makeProgress({ quiet: opts.quiet });
+  const userns = chooseBundleUserns(ctx, opts.userns, plan.userns);
   const sourceCtx = {
     rootless: ctx.rootless,
     uid: ctx.uid,
     gid: ctx.gid,
+    ids: userns.map,
     cache: ctx.layout.cache,
     refresh: opts.refresh,
     progress,
@@ -85,6 +92,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
   }
 
+  if (userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${userns.notice}\n`);
   // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
   if (source.streams) (await import("../host/lean.ts")).leanProcess();
   const pdir = projectDir(ctx.layout.data, project.key);
@@ -127,7 +135,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
     const made = await source.materialize(join(work, "rootfs"), sourceCtx);
     checkInterrupt();
-    prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
+    prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless, range: userns.map !== undefined });
     const spec = bundleSpec({
       projectName: project.name,
       projectPath: project.path,
@@ -138,6 +146,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       rootless: ctx.rootless,
       uid: ctx.uid,
       gid: ctx.gid,
+      ids: userns.map,
       resolvConf: existsSync("/etc/resolv.conf"),
       arch: process.arch,
       image: made?.image,
@@ -188,3 +197,17 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
 }
 
 const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** The new bundle's id mapping: the flag, else cm.toml's, else range where the user has one (core/userns.ts). */
+function chooseBundleUserns(ctx: Context, flag: UsernsMode | undefined, file: UsernsMode | undefined): UsernsChoice {
+  if (!ctx.rootless) {
+    if (flag !== undefined) {
+      throw new CmError("usage", "--userns applies to rootless bundles: as root, cm runs containers without a user namespace", {
+        hint: "drop --userns, or run cm create as your ordinary user",
+      });
+    }
+    return { mode: "none" };
+  }
+  const { map, why } = userIdMap(ctx.uid, ctx.gid);
+  return chooseUserns({ rootless: true, requested: flag ?? file, available: map, why, user: userInfo().username });
+}

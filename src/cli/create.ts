@@ -1,5 +1,6 @@
 import { hostContext } from "../actions/context.ts";
 import { create } from "../actions/create.ts";
+import { parseUsernsMode } from "../core/userns.ts";
 import { parse, str, tooMany } from "./args.ts";
 
 export const usage = `Usage: cm create [BUNDLE] [OPTIONS]
@@ -34,6 +35,11 @@ Options:
                        image sources: allow plain HTTP to HOST (loopback registries always may);
                        may be repeated
   --project NAME       use NAME as the project name instead of the directory's name
+  --userns range|single
+                       rootless: which ids the bundle maps. range (the default where you have
+                       /etc/subuid and /etc/subgid ranges and newuidmap): container root is you and
+                       ids 1..N are your subordinate ids, so packages with system users and
+                       setuid/setgid files work; single: only your own id (container root)
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
   -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
@@ -42,7 +48,7 @@ Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the ba
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 
-A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
+A cm.toml in the project directory sets defaults ([create] from, packages, post_create, userns; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
 bundle before it is put in place: if one fails, no bundle is created.
 `;
@@ -56,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     project: { type: "string" },
     force: { type: "boolean" },
     refresh: { type: "boolean" },
+    userns: { type: "string" },
     quiet: { type: "boolean", short: "q" },
   });
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
@@ -74,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     packages,
     platform: str(p.values.platform),
     insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
+    userns: str(p.values.userns) === undefined ? undefined : parseUsernsMode(str(p.values.userns) as string),
     force: p.values.force === true,
     refresh: p.values.refresh === true,
     quiet: p.values.quiet === true,

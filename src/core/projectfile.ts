@@ -21,6 +21,7 @@ import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
+import { parseUsernsMode, type UsernsMode } from "./userns.ts";
 
 export const PROJECT_FILE = "cm.toml";
 
@@ -30,6 +31,8 @@ export interface CreateDefaults {
   packages?: string[];
   /** shell command lines run inside the new bundle (sh -c) at the end of `cm create` */
   postCreate?: string[];
+  /** rootless id mapping of new bundles (core/userns.ts); ignored as root */
+  userns?: UsernsMode;
 }
 
 export interface EnvEntry {
@@ -78,7 +81,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "post_create"] as const;
+const CREATE_KEYS = ["from", "packages", "post_create", "userns"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -346,6 +349,12 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
     });
   }
   if (t.post_create !== undefined) out.postCreate = c.strings([...path, "post_create"], t.post_create, { nonEmpty: true });
+  if (t.userns !== undefined) {
+    const text = c.string([...path, "userns"], t.userns);
+    if (text !== "range" && text !== "single")
+      c.fail([...path, "userns"], `${JSON.stringify(text)} is not a user namespace mode`, "use range or single");
+    out.userns = parseUsernsMode(text, "userns");
+  }
   return out;
 }
 
@@ -556,6 +565,7 @@ export interface CreatePlan {
   from: string;
   packages: string[];
   postCreate: string[];
+  userns?: UsernsMode | undefined;
 }
 
 /**
@@ -578,5 +588,5 @@ export function resolveCreate(
       });
     }
   }
-  return { from, packages, postCreate: file.postCreate ?? [] };
+  return { from, packages, postCreate: file.postCreate ?? [], userns: file.userns };
 }

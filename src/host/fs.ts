@@ -26,7 +26,9 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
+import { runInUserns, userIdMap } from "./idmap.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
+import { requireTool } from "./tools.ts";
 
 const MAX_SYMLINKS = 40;
 
@@ -128,7 +130,15 @@ export function removeTree(path: string): void {
       hint: `unmount it (umount ${JSON.stringify(mounted[0])}) and run the command again`,
     });
   }
-  removeDir(path, st.dev);
+  try {
+    removeDir(path, st.dev);
+  } catch (err) {
+    // A rootfs owned by the user's subordinate ids (range mode): only root of a user namespace
+    // with the same mapping may change it. rm -rf there, after the mount check above.
+    const map = process.getuid?.() !== 0 && (isErrno(err, "EACCES") || isErrno(err, "EPERM")) ? userIdMap().map : undefined;
+    if (!map) throw err;
+    runInUserns(map, requireTool("rm"), ["-rf", "--one-file-system", "--", path], `removing ${path}`);
+  }
 }
 
 function removeDir(dir: string, dev: number, attempt = 0): void {

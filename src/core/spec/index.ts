@@ -6,6 +6,7 @@
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
 import { mergeEnv } from "../run/env.ts";
+import { type IdMap, USERNS_ANNOTATION } from "../userns.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
@@ -53,6 +54,8 @@ export interface BundleSpecInput {
   rootless: boolean;
   uid: number;
   gid: number;
+  /** Rootless range mode: the subordinate ranges mapped to container ids 1..N (core/userns.ts). */
+  ids?: IdMap | undefined;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
   /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
@@ -61,9 +64,14 @@ export interface BundleSpecInput {
   image?: ImageDefaults | undefined;
 }
 
+function coversUser(ids: IdMap | undefined, image: ImageDefaults): boolean {
+  if (!ids || !image.user) return false;
+  return image.user.uid <= ids.subuid.count && image.user.gid <= ids.subgid.count;
+}
+
 export function bundleSpec(input: BundleSpecInput): OciSpec {
   const build = compose(
-    input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
+    input.rootless ? userNamespace(input.uid, input.gid, input.ids) : rootfulDevices(),
     writableRootfs(),
     capabilities(DEFAULT_CAPABILITIES),
     hardening(input.arch),
@@ -92,8 +100,10 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.source]: input.source,
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
+      ...(input.rootless ? { [USERNS_ANNOTATION]: input.ids ? "range" : "single" } : {}),
     }),
-    input.image ? imageDefaults(input.image, input.rootless) : (spec) => spec,
+    // In range mode the image's user exists inside (when the range covers it), as rootful.
+    input.image ? imageDefaults(input.image, input.rootless && !coversUser(input.ids, input.image)) : (spec) => spec,
   );
   return build(baseSpec(input.rootless));
 }
