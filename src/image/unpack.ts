@@ -3,9 +3,10 @@
  * where its layers are applied, in order, to a root filesystem: each layer's bytes (verified as
  * they stream) go to cm's one tar writer (tar/extract.ts) with whiteouts and its diff_id.
  */
-import type { IdMap } from "../core/userns.ts";
+
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
+import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { extractTar } from "../tar/extract.ts";
 import { addReport, emptyReport, xattrNote } from "../tar/xattrs.ts";

@@ -6,10 +6,10 @@
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
 import { mergeEnv } from "../run/env.ts";
-import { type IdMap, USERNS_ANNOTATION } from "../userns.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
+import { type IdMap, USERNS_ANNOTATION } from "../userns.ts";
 import { baseSpec } from "./base.ts";
 import { hardening } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
