@@ -4,6 +4,7 @@ import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import { type Check, type DoctorFacts, doctorChecks } from "../core/doctor.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
+import { mapHelper } from "../host/idmap.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
 import { capture, findTool } from "../host/tools.ts";
 import type { Context } from "./context.ts";
@@ -67,14 +68,17 @@ export function doctor(ctx: Context): Check[] {
   } catch {
     disk = undefined;
   }
+  const uidmap = mapHelper("newuidmap");
+  const gidmap = mapHelper("newgidmap");
   const facts: DoctorFacts = {
     rootless: ctx.rootless,
     user,
     ...runcFacts(),
     runsc: findTool("runsc") !== undefined,
     userns: readUsernsFacts(),
-    newuidmap: findTool("newuidmap") !== undefined,
-    newgidmap: findTool("newgidmap") !== undefined,
+    newuidmap: uidmap.usable,
+    newgidmap: gidmap.usable,
+    idmapHow: { newuidmap: uidmap.how, newgidmap: gidmap.how },
     subuid: parseSubid(readText("/etc/subuid"), user, ctx.uid),
     subgid: parseSubid(readText("/etc/subgid"), user, ctx.gid),
     cgroups: readCgroupFacts(),

@@ -30,6 +30,7 @@ import {
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { formatBytes } from "../core/size.ts";
 import { imageProcess, runSpec } from "../core/spec/index.ts";
+import { USERNS_ANNOTATION } from "../core/userns.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
@@ -127,7 +128,11 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
   const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
   const kind = runtimeKind(runtimeBin);
-  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
+  const hostFacts = {
+    rootless: ctx.rootless,
+    cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false,
+    rangeBundle: bundle.spec.annotations[USERNS_ANNOTATION] === "range",
+  };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
   let rootfs: string;

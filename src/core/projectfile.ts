@@ -588,5 +588,5 @@ export function resolveCreate(
       });
     }
   }
-  return { from, packages, postCreate: file.postCreate ?? [], userns: file.userns };
+  return { from, packages, postCreate: file.postCreate ?? [], ...(file.userns ? { userns: file.userns } : {}) };
 }
