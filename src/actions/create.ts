@@ -92,9 +92,10 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
     });
   }
 
-  if (userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${userns.notice}\n`);
   // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
   if (source.streams) (await import("../host/lean.ts")).leanProcess();
+  // After the lean re-execution (which starts this cm again from the top): said once.
+  if (userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${userns.notice}\n`);
   const pdir = projectDir(ctx.layout.data, project.key);
   mkdirSync(pdir, { recursive: true, mode: 0o755 });
   const lock = tryLock(join(pdir, `.${bundle}.lock`));
