@@ -9,15 +9,41 @@
  * Each helper works with its current directory in the target, so `cm gc` finds and stops what a
  * killed create left running (host/procs.ts), and the extractor ends when the cm that started it dies.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { ExtractRequest } from "../cli/extract.ts";
 import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { inUserns } from "../host/idmap.ts";
-import { exitStatus, requireTool, stderrTail, track } from "../host/tools.ts";
+import { exitStatus, requireTool, stderrTail } from "../host/tools.ts";
 import type { ExtractProgress, ExtractResult } from "../tar/extract.ts";
+
+/**
+ * Spawns `file args` as root of the user namespace of `map`, in a process group of its own that an
+ * interrupted cm kills whole: `unshare --map-users` forks a child that waits for its parent to
+ * enter the namespace before running newuidmap, and would wait forever (holding our pipes) if only
+ * the parent were stopped at that moment. Its working directory is `cwd` (the target), so `cm gc`
+ * finds whatever a killed cm left running there.
+ */
+function spawnInUserns(map: IdMap, file: string, args: readonly string[], cwd: string, stdin: number | "pipe" | "ignore"): ChildProcess {
+  const [f, a] = inUserns(map, file, args);
+  const child = spawn(f, a, { stdio: [stdin, "pipe", "pipe"], cwd, detached: true });
+  const stop = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  for (const s of SIGNALS) process.prependListener(s, stop);
+  child.on("close", () => {
+    for (const s of SIGNALS) process.off(s, stop);
+  });
+  return child;
+}
+
+const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** The highest container ids a mapping covers (0 is the user, 1..count the range). */
 export function maxIds(map: IdMap): { uid: number; gid: number } {
@@ -40,11 +66,10 @@ export async function extractInUserns(
   if (opts.hostIds) req.hostIds = map;
   const script = process.argv[1];
   if (!script) throw new CmError("internal", "cannot find cm's own script to re-execute");
-  const [file, args] = inUserns(map, process.execPath, ["--", script, "__extract", target, JSON.stringify(req)]);
   const fd = "path" in input ? openSync(input.path, "r") : undefined;
-  let child: ReturnType<typeof spawn>;
+  let child: ChildProcess;
   try {
-    child = track(spawn(file, args, { stdio: [fd ?? "pipe", "pipe", "pipe"], cwd: target }));
+    child = spawnInUserns(map, process.execPath, ["--", script, "__extract", target, JSON.stringify(req)], target, fd ?? "pipe");
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -101,11 +126,10 @@ export async function extractInUserns(
  */
 export function copyInUserns(map: IdMap, from: string, to: string, ownership = true): Promise<void> {
   const cpArgs = ["-a", "--reflink=auto", ...(ownership ? [] : ["--no-preserve=ownership"]), "--", `${from}/.`, `${to}/`];
-  const [file, args] = inUserns(map, requireTool("cp"), cpArgs);
   return new Promise((resolve, reject) => {
-    const child = track(spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], cwd: to }));
+    const child = spawnInUserns(map, requireTool("cp"), cpArgs, to, "ignore");
     const stderr = stderrTail(child);
-    child.on("error", (err) => reject(new CmError("spawn-failed", `could not run ${file}: ${err.message}`)));
+    child.on("error", (err) => reject(new CmError("spawn-failed", `could not run unshare: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
       const last = stderr().trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
