@@ -6,6 +6,7 @@
  */
 import { createReadStream, readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
+import { PassThrough } from "node:stream";
 import { type IdMap, toContainerId } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { extractTar } from "../tar/extract.ts";
@@ -42,7 +43,14 @@ export async function main(argv: string[]): Promise<number> {
   const map = req.hostIds;
   let last = 0;
   try {
-    const r = await extractTar(createReadStream("", { fd: 0, highWaterMark: 1 << 20 }), target, {
+    // fd 0 must stay open: the extractor destroys its input at the end, and Node's ReadStream then
+    // closes its descriptor (autoClose or not), so the next pipe (setfattr's) would get fd 0, which
+    // libuv aborts on. The extractor gets a PassThrough; the descriptor's own stream is never destroyed.
+    const input = new PassThrough({ highWaterMark: 1 << 20 });
+    const raw = createReadStream("", { fd: 0, autoClose: false, highWaterMark: 1 << 20 });
+    raw.on("error", (err) => input.destroy(err));
+    raw.pipe(input);
+    const r = await extractTar(input, target, {
       rootless: false,
       what: req.what,
       whiteouts: req.whiteouts === true,

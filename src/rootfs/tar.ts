@@ -32,7 +32,7 @@ export class TarSource implements RootfsSource {
     const onProgress = extractionDetail(ctx.progress);
     if (ctx.ids) {
       const { extractInUserns, unmappedNote } = await import("./userns.ts");
-      const r = await extractInUserns(ctx.ids, { path: this.path }, target, { what: `tarball ${this.path}`, onProgress });
+      const r = await extractInUserns(ctx.ids, { file: this.path }, target, { what: `tarball ${this.path}`, onProgress });
       const note = [xattrNote(r.xattrs), unmappedNote(r.unmapped, ctx.ids)].filter(Boolean).join(" ");
       return note ? { note } : undefined;
     }

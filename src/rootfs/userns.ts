@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { ExtractRequest } from "../cli/extract.ts";
 import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
@@ -56,7 +56,7 @@ export function maxIds(map: IdMap): { uid: number; gid: number } {
  */
 export async function extractInUserns(
   map: IdMap,
-  input: Readable | { path: string },
+  input: Readable | { file: string },
   target: string,
   opts: { what: string; whiteouts?: boolean; diffId?: string | undefined; hostIds?: boolean; onProgress?: (p: ExtractProgress) => void },
 ): Promise<ExtractResult> {
@@ -66,7 +66,8 @@ export async function extractInUserns(
   if (opts.hostIds) req.hostIds = map;
   const script = process.argv[1];
   if (!script) throw new CmError("internal", "cannot find cm's own script to re-execute");
-  const fd = "path" in input ? openSync(input.path, "r") : undefined;
+  // (A ReadStream has a `path` too, of the whole file even when it reads a range: hence `file`.)
+  const fd = input instanceof Readable ? undefined : openSync(input.file, "r");
   let child: ChildProcess;
   try {
     child = spawnInUserns(map, process.execPath, ["--", script, "__extract", target, JSON.stringify(req)], target, fd ?? "pipe");
@@ -74,7 +75,7 @@ export async function extractInUserns(
     if (fd !== undefined) closeSync(fd);
   }
   let inputError: unknown;
-  if (!("path" in input) && child.stdin) {
+  if (input instanceof Readable && child.stdin) {
     const stdin = child.stdin;
     stdin.on("error", () => {
       // the extractor stopped reading (it failed, and says why on stdout)
