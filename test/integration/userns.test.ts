@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { assertNothingLeft, finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
@@ -195,6 +195,41 @@ for (const as of USERS) {
         assert.match(r.stderr, /runsc cannot run this bundle rootless.*--userns single/);
       });
 
+      test("dir: trees are read as host ids (yours -> 0, subordinate -> shifted back, others kept); tar owners beyond the range go to root", () => {
+        const subuid = firstRange("/etc/subuid", fixtures.user);
+        const subgid = firstRange("/etc/subgid", fixtures.user);
+        const tree = sb.mkdir("tree");
+        for (const d of ["bin", "etc", "data"]) mkdirSync(join(tree, d), { recursive: true });
+        const bb = join(tree, "bin/busybox");
+        writeFileSync(bb, readFileSync(join(fixtures.busybox, "bin/busybox")));
+        chmodSync(bb, 0o755);
+        for (const a of ["sh", "stat"]) spawnSync("ln", ["-s", "busybox", join(tree, "bin", a)]);
+        const file = (name: string, uid: number, gid: number) => {
+          writeFileSync(join(tree, "data", name), name);
+          chownSync(join(tree, "data", name), uid, gid);
+        };
+        file("mine", sb.uid, sb.gid);
+        file("shifted", subuid.start + 41, subgid.start + 41);
+        file("rootmade", 42, 42);
+        const r = sb.cm(["create", "tree", "--from", `dir:${tree}`]);
+        assert.equal(r.status, 0, r.stderr);
+        const s = sb.cm(["run", "tree", "--", "stat", "-c", "%n %u:%g", "/data/mine", "/data/shifted", "/data/rootmade"]);
+        assert.equal(s.status, 0, s.stderr);
+        assert.equal(s.stdout, "/data/mine 0:0\n/data/shifted 42:42\n/data/rootmade 42:42\n");
+        // A tarball with an owner the range cannot hold: given to root, and said so on the final line.
+        const tarball = join(sb.dir, "big-ids.tar");
+        const t = spawnSync("tar", ["-C", tree, "--owner=200000", "--group=200000", "--numeric-owner", "-cf", tarball, "."]);
+        assert.equal(t.status, 0, String(t.stderr));
+        chownSync(tarball, sb.uid, sb.gid);
+        const big = sb.cm(["create", "big", "--from", `tar:${tarball}`]);
+        assert.equal(big.status, 0, big.stderr);
+        assert.match(big.stderr, /file\(s\) owned by ids above your range of 65536 were given to root/);
+        const b = sb.cm(["run", "big", "--", "stat", "-c", "%u:%g", "/data/mine"]);
+        assert.equal(b.stdout, "0:0\n");
+        assert.equal(sb.cm(["delete", "proj", "tree"]).status, 0);
+        assert.equal(sb.cm(["delete", "proj", "big"]).status, 0);
+      });
+
       test("--userns single: the former one-id mode (APT told to stay root), by flag and by cm.toml", () => {
         const r = sb.cm(["create", "one", "--userns", "single", "--from", `tar:${fixtures.debianTar}`]);
         assert.equal(r.status, 0, r.stderr);
@@ -209,6 +244,20 @@ for (const as of USERS) {
           1,
         );
         assert.equal(sb.cm(["run", "--runtime", "runsc", "one", "--", "true"]).status, 0);
+        // cm.toml's [create] userns, under the flag
+        writeFileSync(join(sb.project, "cm.toml"), '[create]\nuserns = "single"\n');
+        try {
+          assert.equal(sb.cm(["create", "toml", "--from", `dir:${fixtures.busybox}`]).status, 0);
+          assert.equal(sb.cm(["create", "flag", "--userns", "range", "--from", `dir:${fixtures.busybox}`]).status, 0);
+          const mode = (b: string) =>
+            JSON.parse(readFileSync(join(sb.env.CM_HOME as string, "proj", b, "config.json"), "utf8")).annotations["dev.cm.userns"];
+          assert.equal(mode("toml"), "single");
+          assert.equal(mode("flag"), "range");
+        } finally {
+          rmSync(join(sb.project, "cm.toml"), { force: true });
+        }
+        assert.equal(sb.cm(["delete", "proj", "toml"]).status, 0);
+        assert.equal(sb.cm(["delete", "proj", "flag"]).status, 0);
         const bad = sb.cm(["create", "two", "--userns", "keep-id"]);
         assert.equal(bad.status, 125);
         assert.ok(isOneLineError(bad.stderr), bad.stderr);
