@@ -4,13 +4,12 @@
  * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
  */
 import { readFileSync } from "node:fs";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { isatty } from "node:tty";
 import type { OciSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { findCommand } from "../rootfs/command.ts";
-import { forwardSignals } from "../runtime/signals.ts";
+import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
 import { noTerminal } from "./terminal.ts";
@@ -46,12 +45,6 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   }
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
-  const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
-  const stop = forwardSignals(child);
-  const status = await new Promise<number>((resolve) => {
-    child.on("error", () => resolve(125));
-    child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
-  stop();
-  return status;
+  const result = await runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" } });
+  return result.status;
 }

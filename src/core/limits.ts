@@ -1,6 +1,7 @@
 /** Whether a resource limit can be enforced for this user on this host: a pure decision. */
 import { CmError } from "../errors.ts";
 import type { CgroupFacts } from "../host/cgroups.ts";
+import { formatBytes } from "./size.ts";
 
 export type Limit = "memory" | "cpu" | "pids";
 
@@ -33,3 +34,8 @@ export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: 
 
 /** Below this runc's own init cannot start; docker refuses less than 6MB for the same reason. */
 export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/** Why a memory limit of `bytes` is too small ("a container needs at least 6MiB"), or undefined when it is enough. */
+export function memoryTooSmall(bytes: number): string | undefined {
+  return bytes < MIN_MEMORY ? `a container needs at least ${formatBytes(MIN_MEMORY)}` : undefined;
+}
