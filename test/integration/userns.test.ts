@@ -195,6 +195,15 @@ for (const as of USERS) {
         assert.match(r.stderr, /runsc cannot run this bundle rootless.*--userns single/);
       });
 
+      test("cm doctor: the ranges, how newuidmap/newgidmap are installed, and that new bundles get range mode", () => {
+        const d = sb.cm(["doctor"]);
+        const line = d.stdout.split("\n").find((l) => /\bsubids\b/.test(l)) ?? "";
+        assert.match(line, /^OK/);
+        assert.match(line, /newuidmap setuid root, newgidmap setuid root/);
+        assert.match(line, new RegExp(`subuid ${firstRange("/etc/subuid", fixtures.user).start}\\+65536`));
+        assert.match(line, /--userns range/);
+      });
+
       test("dir: trees are read as host ids (yours -> 0, subordinate -> shifted back, others kept); tar owners beyond the range go to root", () => {
         const subuid = firstRange("/etc/subuid", fixtures.user);
         const subgid = firstRange("/etc/subgid", fixtures.user);
@@ -361,6 +370,15 @@ describe("a user without subordinate ids: the one-id mode, said once (rootless)"
     assert.match(range.stderr, /--userns range needs subordinate ids: no \/etc\/subuid range/);
     assert.equal(sb.cm(["delete"]).status, 0);
     assertNothingLeft(sb);
+  });
+
+  test("cm doctor says new bundles map only the user's own id, and how to get a range", () => {
+    const d = sb.cm(["doctor"]);
+    const line = d.stdout.split("\n").find((l) => /\bsubids\b/.test(l)) ?? "";
+    assert.match(line, /^WARN/);
+    assert.match(line, /subuid none, subgid none for cmtest-norange/);
+    assert.match(line, /--userns single/);
+    assert.match(line, /usermod --add-subuids 100000-165535 --add-subgids 100000-165535 cmtest-norange/);
   });
 
   test("a bundle made before range mode (no annotation) still runs", () => {
