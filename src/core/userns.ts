@@ -106,10 +106,11 @@ export function unshareArgs(map: IdMap): string[] {
 
 /**
  * The part of a base cache key that names the mapping a base's files are shifted by, so a base is
- * never shared between modes, users or ranges: "u1000.100000.65536-g1000.100000.65536".
+ * never shared between modes, users or ranges: "u1000-100000x65536-g1000-100000x65536" (the
+ * characters of other keys: lowercase letters, digits, "-").
  */
 export function mappingKey(map: IdMap): string {
-  return `u${map.uid}.${map.subuid.start}.${map.subuid.count}-g${map.gid}.${map.subgid.start}.${map.subgid.count}`;
+  return `u${map.uid}-${map.subuid.start}x${map.subuid.count}-g${map.gid}-${map.subgid.start}x${map.subgid.count}`;
 }
 
 /**

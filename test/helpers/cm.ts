@@ -187,3 +187,15 @@ export function isOneLineError(stderr: string): boolean {
   const lines = stderr.trim().split("\n");
   return lines.length === 1 && lines[0]?.startsWith("cm: ") === true && !/\n\s+at /.test(stderr);
 }
+
+/**
+ * The bundle argument for a `--runtime runsc` run: as root the default bundle; rootless a bundle
+ * "gv" made once with `--userns single` from the busybox fixture, since rootless gVisor refuses a
+ * range-mode bundle (its files may belong to subordinate ids, which gVisor cannot map).
+ */
+export function runscBundle(sb: Sandbox): string[] {
+  if (sb.as === "root") return [];
+  const r = sb.cm(["create", "gv", "--userns", "single", "--from", `dir:${fixtures.busybox}`]);
+  if (r.status !== 0) assert.match(r.stderr, /bundle "gv" .* already exists/, r.stderr);
+  return ["gv"];
+}

@@ -34,7 +34,7 @@ test("the default is range where the user has one, else single with one notice s
 
 test("unshare maps the user to 0 and the ranges to 1..N; base keys name the whole mapping", () => {
   assert.deepEqual(unshareArgs(map), ["--map-user=0", "--map-group=0", "--map-users=100000,1,65536", "--map-groups=300000,1,500"]);
-  assert.equal(mappingKey(map), "u1001.100000.65536-g1002.300000.500");
+  assert.equal(mappingKey(map), "u1001-100000x65536-g1002-300000x500");
   assert.notEqual(mappingKey(map), mappingKey({ ...map, uid: 1003 }));
 });
 
