@@ -220,6 +220,7 @@ async function buildBundle(
       projectPath: project.path,
       bundle,
       progress,
+      allowHosts: plan.file.allowHosts,
     },
     onPostCreate,
   );

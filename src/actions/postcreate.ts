@@ -8,8 +8,10 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { proxyEnv } from "../core/run/allowhost.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
 import { initMount } from "../core/run/init.ts";
+import { proxyHook } from "../core/run/proxyhook.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runtimeLogFlags } from "../core/run/startup.ts";
 import { resolveUlimits } from "../core/run/ulimit.ts";
@@ -27,6 +29,7 @@ import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { readMachineFacts, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -39,6 +42,8 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** cm.toml [create] allow_hosts: the commands' egress only through cm's proxy, to these */
+  allowHosts?: string[] | undefined;
 }
 
 /** Where a post_create run is, so that an interrupted create can stop it before removing the tree. */
@@ -60,6 +65,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
   const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
+  const allow = input.allowHosts?.length ? input.allowHosts : undefined;
   // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
   // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
   const machine = readMachineFacts(ctx.rootless, rootfs);
@@ -80,6 +86,8 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       ],
       init: machine.init !== undefined,
       rlimits,
+      // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
+      egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
     });
     const files = [
       { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
@@ -92,6 +100,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       projectPath: input.projectPath,
       command: args,
       runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
+      ...(allow ? { egress: { allow, rootless: ctx.rootless } } : {}),
     };
     const { record } = createRunDir(layout, id, fields, spec, files);
     const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
@@ -103,7 +112,9 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     let status: number;
     try {
       const forward = { signals: FORWARDED, via: "process" } as const;
-      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward });
+      const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+      const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
+      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps });
       status = result.status;
       const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
       if (failure) {

@@ -39,6 +39,7 @@ import { checkStart, keepForOom, oomStep, readMachineFacts, runtimeFailure } fro
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 import { seccompOverride } from "./security.ts";
 import { noTerminal } from "./terminal.ts";
 
@@ -81,6 +82,8 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     cgroups: () => (cgroups ??= readCgroupFacts()),
     id,
     dir: runDir(ctx.layout.runs, id),
+    state: ctx.layout.state,
+    node: process.execPath,
     project: { key: project.key, name: bundle.projectName, path: projectPath },
     bundle: { name: bundleName, dir: bundle.dir, spec: bundle.spec },
     rootfs,
@@ -138,10 +141,17 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
     if (!existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
     const keep = keepForOom(spec, plan.runtime.kind);
+    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const sandbox = sandboxSteps(active.record, {
+      state: ctx.layout.state,
+      rootless: ctx.rootless,
+      rootfs: plan.spec.rootfsPath,
+      say,
+    });
     const result = await executeRun(active, {
       forward: { signals: FORWARDED, via: "process", guard: true },
       keep,
-      steps: keep ? [oomStep((line) => process.stderr.write(`cm: ${line}\n`))] : [],
+      steps: [...sandbox, ...(keep ? [oomStep(say)] : [])],
     });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
     // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete

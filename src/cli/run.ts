@@ -28,6 +28,17 @@ Options:
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
+  --allow-host PATTERN
+                       egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
+                       or an address, optionally :PORT (default 80 and 443). Implies a private
+                       network whose only way out is the proxy (HTTP(S)_PROXY point at it inside);
+                       refused connections are reported on stderr (cm logs for -d)
+  -q, --quiet          do not report refused connections
+  --verbose            at the end, count the connections the proxy allowed and refused
+  --review             /project's changes are held back in cm's state, the project directory
+                       untouched: cm diff, cm apply, cm discard (one line at the end says so)
+  --ephemeral          the root filesystem's changes are discarded when the run ends (the
+                       bundle stays as created; /project and -v volumes are written as usual)
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
@@ -65,6 +76,11 @@ export async function main(argv: string[]): Promise<number> {
     "env-file": { type: "string", multiple: true },
     volume: { type: "string", short: "v", multiple: true },
     network: { type: "string" },
+    "allow-host": { type: "string", multiple: true },
+    quiet: { type: "boolean", short: "q" },
+    review: { type: "boolean" },
+    ephemeral: { type: "boolean" },
+    verbose: { type: "boolean" },
     memory: { type: "string" },
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
@@ -119,6 +135,11 @@ export async function main(argv: string[]): Promise<number> {
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    allowHosts: list(p.values["allow-host"]),
+    quiet: p.values.quiet === true ? true : undefined,
+    review: p.values.review === true ? true : undefined,
+    ephemeral: p.values.ephemeral === true ? true : undefined,
+    verbose: p.values.verbose === true ? true : undefined,
   });
 }
 

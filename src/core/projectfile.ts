@@ -4,9 +4,10 @@
  * smol-toml, loaded only when the file exists); this module turns the parsed document into typed,
  * validated defaults, finds the line of a bad key in the source text, and merges with flags.
  *
- *   [create]                 from, packages, post_create
+ *   [create]                 from, packages, post_create, allow_hosts (post_create's egress)
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir, init, ulimits, shm_size
+ *                            pids_limit, read_only, workdir, init, ulimits, shm_size, allow_hosts, review,
+ *                            ephemeral
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -17,6 +18,7 @@ import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { memoryTooSmall } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
+import { parseAllowHost } from "./run/allowhost.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
 import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
@@ -34,6 +36,8 @@ export interface CreateDefaults {
   postCreate?: string[];
   /** rootless id mapping of new bundles (core/userns.ts); ignored as root */
   userns?: UsernsMode;
+  /** post_create's egress: only through cm's proxy, to these (as `cm run --allow-host`) */
+  allowHosts?: string[];
 }
 
 export interface EnvEntry {
@@ -70,6 +74,10 @@ export interface RunDefaults {
   ulimits?: Limits;
   /** size of /dev/shm in bytes */
   shmBytes?: number;
+  /** --allow-host patterns, checked with its parser */
+  allowHosts?: string[];
+  review?: boolean;
+  ephemeral?: boolean;
 }
 
 export interface Defaults {
@@ -88,7 +96,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "post_create", "userns"] as const;
+const CREATE_KEYS = ["from", "packages", "post_create", "allow_hosts", "userns"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -105,6 +113,9 @@ const RUN_KEYS = [
   "init",
   "ulimits",
   "shm_size",
+  "allow_hosts",
+  "review",
+  "ephemeral",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -365,7 +376,16 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
       c.fail([...path, "userns"], `${JSON.stringify(text)} is not a user namespace mode`, "use range or single");
     out.userns = parseUsernsMode(text, "userns");
   }
+  if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, [...path, "allow_hosts"], t.allow_hosts);
   return out;
+}
+
+/** An array of --allow-host patterns, each checked with the flag's parser (empty: no list at all). */
+function checkAllowHosts(c: Checker, path: string[], v: Toml): string[] {
+  return c.strings(path, v).map((p, n) => {
+    c.check([...path, `[${n}]`], () => parseAllowHost(p));
+    return p;
+  });
 }
 
 function checkFrom(c: Checker, path: string[], from: string): string {
@@ -474,6 +494,13 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
       c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
     out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
   }
+  if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, at("allow_hosts"), t.allow_hosts);
+  for (const k of ["review", "ephemeral"] as const) {
+    const v = t[k];
+    if (v === undefined) continue;
+    if (typeof v !== "boolean") c.fail(at(k), `must be true or false, not ${typeName(v)}`);
+    out[k] = v;
+  }
   return out;
 }
 
@@ -532,7 +559,13 @@ export function keyError(file: ProjectFile, path: string[], message: string, hin
 /** The key that gives bundle `bundle` its value of `section.key`: the bundle's own section, else the top-level one. */
 export function originOf(file: ProjectFile, bundle: string, section: "create" | "run", key: string): string[] {
   const own = file.bundles[bundle]?.[section] as Record<string, unknown> | undefined;
-  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate", shm_size: "shmBytes" };
+  const typed: Record<string, string> = {
+    memory: "memoryBytes",
+    pids_limit: "pidsLimit",
+    post_create: "postCreate",
+    shm_size: "shmBytes",
+    allow_hosts: "allowHosts",
+  };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
 
@@ -599,6 +632,8 @@ export interface CreatePlan {
   packages: string[];
   postCreate: string[];
   userns?: UsernsMode | undefined;
+  /** post_create's egress allow list; empty: the host's network, as before */
+  allowHosts: string[];
 }
 
 /**
@@ -621,5 +656,11 @@ export function resolveCreate(
       });
     }
   }
-  return { from, packages, postCreate: file.postCreate ?? [], ...(file.userns ? { userns: file.userns } : {}) };
+  return {
+    from,
+    packages,
+    postCreate: file.postCreate ?? [],
+    allowHosts: file.allowHosts ?? [],
+    ...(file.userns ? { userns: file.userns } : {}),
+  };
 }

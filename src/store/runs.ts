@@ -6,6 +6,7 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
+import type { SandboxRecord } from "../core/run/sandbox.ts";
 import { type OciSpec, specJson } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { startTime } from "../host/proc.ts";
@@ -26,6 +27,12 @@ export interface RunRecord {
   runtime?: { binary: string; root: string; flags: string[] } | undefined;
   /** started with --detach: output in container.log, exit status in exit.json */
   detached?: boolean | undefined;
+  /** --allow-host: the patterns the owner's proxy lets through (the owner serves it: actions/runsteps.ts) */
+  egress?: SandboxRecord["egress"];
+  /** --review: /project is an overlay; its layer is <state>/reviews/<id> (review/store.ts) */
+  review?: true | undefined;
+  /** --ephemeral: / is an overlay whose upper is in the run directory, removed when the run ends */
+  ephemeral?: true | undefined;
 }
 
 /** Files of a run directory besides config.json and run.json. */

@@ -19,6 +19,7 @@ import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
+import { planSandbox, type SandboxRecord } from "./sandbox.ts";
 import { runtimeLogFlags } from "./startup.ts";
 import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
@@ -33,6 +34,10 @@ export interface RunFacts {
   /** the new container's ID and its run directory <state>/runs/<id> (not created yet) */
   id: string;
   dir: string;
+  /** cm's state directory */
+  state: string;
+  /** cm's own Node binary (process.execPath) */
+  node: string;
   project: { key: string; name: string; path: string };
   bundle: { name: string; dir: string; spec: OciSpec };
   /** the bundle's rootfs, real path */
@@ -87,7 +92,14 @@ export interface RunPlan {
   spec: RunSpecInput;
   runtime: { binary: string; kind: RuntimeKind; root: string; flags: string[] };
   /** run.json's fields; started, cmPid and cmStart are stamped when it is written */
-  record: { projectKey: string; projectName: string; bundle: string; projectPath: string; command: string[]; detached?: true };
+  record: {
+    projectKey: string;
+    projectName: string;
+    bundle: string;
+    projectPath: string;
+    command: string[];
+    detached?: true;
+  } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
   detach: boolean;
@@ -103,8 +115,22 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
     });
   }
-  const network = opts.network ?? "host";
   const kind = runtimeKind(facts.runtime.binary);
+  const sandbox = planSandbox(
+    opts,
+    {
+      rootless: facts.rootless,
+      dir: facts.dir,
+      id: facts.id,
+      state: facts.state,
+      node: facts.node,
+      projectPath: facts.project.path,
+      rootfs: facts.rootfs,
+      volumes: facts.volumes,
+    },
+    kind,
+  );
+  const network = sandbox.network ?? opts.network ?? "host";
   const host = {
     rootless: facts.rootless,
     cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
@@ -158,6 +184,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       workdir,
       runtime: kind,
       seccomp: facts.seccomp,
+      ...sandbox.spec,
       init: init !== undefined,
       rlimits,
       shmBytes: opts.shmBytes,
@@ -170,6 +197,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       projectPath: facts.project.path,
       command: args,
       ...(opts.detach ? { detached: true as const } : {}),
+      ...sandbox.record,
     },
     files,
     detach: opts.detach === true,

@@ -16,6 +16,7 @@ import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
 import {
   cpuLimit,
+  egressProxy,
   environment,
   forRuntime,
   memoryLimit,
@@ -24,7 +25,9 @@ import {
   pidsLimit,
   processArgs,
   readOnlyRootfs,
+  reviewOverlay,
   rootfsAt,
+  rootfsOverlay,
   volumes,
   workdir,
 } from "./run.ts";
@@ -42,7 +45,7 @@ import {
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
+import type { Hook, Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
@@ -147,6 +150,12 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** --allow-host: a private network, the proxy variables, the hook that opens the proxy's socket inside */
+  egress?: { hook: Hook; env: readonly string[] } | undefined;
+  /** --review: /project as an overlay with this upper and work directory (userxattr: rootless) */
+  review?: { project: string; upper: string; work: string; userxattr: boolean } | undefined;
+  /** --ephemeral: / as an overlay of the rootfs with this upper and work directory */
+  ephemeral?: { upper: string; work: string; userxattr: boolean } | undefined;
   /** run the args under the init (core/run/init.ts; its mount comes with `mounts`) */
   init?: boolean | undefined;
   /** the process's rlimits (core/run/ulimit.ts resolveUlimits); undefined keeps the stored ones */
@@ -174,6 +183,9 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.network ? network(input.network) : identity,
     input.cpu ? cpuLimit(input.cpu) : identity,
     input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : identity,
+    input.egress ? egressProxy(input.egress.hook, input.egress.env) : identity,
+    input.review ? reviewOverlay(input.review.project, input.review.upper, input.review.work, input.review.userxattr) : identity,
+    input.ephemeral ? rootfsOverlay(input.rootfsPath, input.ephemeral.upper, input.ephemeral.work, input.ephemeral.userxattr) : identity,
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
     forRuntime(input.runtime ?? "runc"),
