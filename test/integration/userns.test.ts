@@ -198,7 +198,7 @@ for (const as of USERS) {
       test("cm doctor: the ranges, how newuidmap/newgidmap are installed, and that new bundles get range mode", () => {
         const d = sb.cm(["doctor"]);
         const line = d.stdout.split("\n").find((l) => /\bsubids\b/.test(l)) ?? "";
-        assert.match(line, /^OK/);
+        assert.match(line, /^OK/, `${d.stdout}\n${d.stderr}`);
         assert.match(line, /newuidmap setuid root, newgidmap setuid root/);
         assert.match(line, new RegExp(`subuid ${firstRange("/etc/subuid", fixtures.user).start}\\+65536`));
         assert.match(line, /--userns range/);
