@@ -33,6 +33,7 @@ export const COMMANDS: Commands = {
     hidden: true,
     load: () => import("./cli/layer.ts"),
   },
+  __extract: { summary: "internal: extraction in a user namespace", hidden: true, load: () => import("./cli/extract.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
   export: {

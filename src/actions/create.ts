@@ -11,13 +11,16 @@
  * bundle, and that the next create (or `cm gc`) removes.
  */
 import { existsSync, mkdirSync, realpathSync, renameSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
 import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
+import { chooseUserns, type UsernsChoice, type UsernsMode } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { checkConfined } from "../host/confine.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { userIdMap } from "../host/idmap.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
@@ -54,6 +57,8 @@ export interface CreateOptions {
   platform?: string | undefined;
   /** image sources: hosts that may be spoken to over plain HTTP */
   insecureRegistries?: string[] | undefined;
+  /** rootless: range or single id mapping (core/userns.ts); undefined: cm.toml's, else range where available */
+  userns?: UsernsMode | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -67,6 +72,8 @@ interface CreatePlan {
   file: ReturnType<typeof resolveCreate>;
   source: Awaited<ReturnType<typeof parseSource>>;
   sourceCtx: SourceContext;
+  /** rootless id mapping of the new bundle (range: sourceCtx.ids too) */
+  userns: UsernsChoice;
   /** <data>/<project>/: the bundle's final place, and its work directory */
   pdir: string;
   final: string;
@@ -78,6 +85,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const plan = await planCreate(ctx, opts, progress);
   // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
   if (plan.source.streams) (await import("../host/lean.ts")).leanProcess();
+  // After the lean re-execution (which starts this cm again from the top): said once.
+  if (plan.userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${plan.userns.notice}\n`);
   mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
   const lock = tryLock(join(plan.pdir, `.${plan.bundle}.lock`));
   if (!("release" in lock)) {
@@ -140,10 +149,12 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
     platform: opts.platform,
     insecureRegistries: opts.insecureRegistries,
   });
+  const userns = chooseBundleUserns(ctx, opts.userns, file.userns);
   const sourceCtx = {
     rootless: ctx.rootless,
     uid: ctx.uid,
     gid: ctx.gid,
+    ids: userns.map,
     cache: ctx.layout.cache,
     refresh: opts.refresh,
     progress,
@@ -167,7 +178,7 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
     });
   }
   const pdir = projectDir(ctx.layout.data, project.key);
-  return { bundle, project, file, source, sourceCtx, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
+  return { bundle, project, file, source, sourceCtx, userns, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
 }
 
 /** What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock. */
@@ -201,7 +212,7 @@ async function buildBundle(
   mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
   const made = await source.materialize(join(work, "rootfs"), plan.sourceCtx);
   checkInterrupt();
-  prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
+  prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless, range: plan.userns.map !== undefined });
   const spec = bundleSpec({
     projectName: project.name,
     projectPath: project.path,
@@ -212,6 +223,7 @@ async function buildBundle(
     rootless: ctx.rootless,
     uid: ctx.uid,
     gid: ctx.gid,
+    ids: plan.userns.map,
     resolvConf: existsSync("/etc/resolv.conf"),
     arch: process.arch,
     image: made?.image,
@@ -275,4 +287,18 @@ function confineSource(from: string, projectPath: string): void {
     return;
   }
   checkConfined(lexical, real, projectPath, `source ${m[1]}:`);
+}
+
+/** The new bundle's id mapping: the flag, else cm.toml's, else range where the user has one (core/userns.ts). */
+function chooseBundleUserns(ctx: Context, flag: UsernsMode | undefined, file: UsernsMode | undefined): UsernsChoice {
+  if (!ctx.rootless) {
+    if (flag !== undefined) {
+      throw new CmError("usage", "--userns applies to rootless bundles: as root, cm runs containers without a user namespace", {
+        hint: "drop --userns, or run cm create as your ordinary user",
+      });
+    }
+    return { mode: "none" };
+  }
+  const { map, why } = userIdMap(ctx.uid, ctx.gid);
+  return chooseUserns({ rootless: true, requested: flag ?? file, available: map, why, user: userInfo().username });
 }

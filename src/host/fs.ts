@@ -28,7 +28,9 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { CmError, isErrno, withPath } from "../errors.ts";
+import { runInUserns, userIdMap } from "./idmap.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
+import { requireTool } from "./tools.ts";
 
 const MAX_SYMLINKS = 40;
 
@@ -136,8 +138,15 @@ export function removeTree(path: string): void {
   try {
     removeDir(path, st.dev);
   } catch (err) {
-    if (!isErrno(err, "ENAMETOOLONG")) throw err;
-    removeDeep(path);
+    if (isErrno(err, "ENAMETOOLONG")) {
+      removeDeep(path);
+      return;
+    }
+    // A rootfs owned by the user's subordinate ids (range mode): only root of a user namespace
+    // with the same mapping may change it. rm -rf there, after the mount check above.
+    const map = process.getuid?.() !== 0 && (isErrno(err, "EACCES") || isErrno(err, "EPERM")) ? userIdMap().map : undefined;
+    if (!map) throw err;
+    runInUserns(map, requireTool("rm"), ["-rf", "--one-file-system", "--", path], `removing ${path}`);
   }
 }
 
@@ -152,6 +161,12 @@ function removeDeep(path: string): void {
   spawnSync("chmod", ["-R", "u+rwx", "--", path], { stdio: "ignore" });
   const r = spawnSync("rm", ["-rf", "--one-file-system", "--", path], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
   if (r.status !== 0) {
+    // range mode: what belongs to subordinate ids is removed as root of the user namespace
+    const map = process.getuid?.() !== 0 ? userIdMap().map : undefined;
+    if (map) {
+      runInUserns(map, requireTool("rm"), ["-rf", "--one-file-system", "--", path], `removing ${path}`);
+      return;
+    }
     throw new CmError("remove-failed", `cannot remove ${path}: ${r.stderr.trim().split("\n").pop() ?? `rm exited ${r.status}`}`, {
       hint: "remove it by hand (rm -rf), then run the command again",
     });

@@ -11,6 +11,7 @@ import { checkLimitEnforceable, memoryTooSmall } from "../limits.ts";
 import { formatBytes } from "../size.ts";
 import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
+import { USERNS_ANNOTATION } from "../userns.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
@@ -140,7 +141,11 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     kind,
   );
   const network = sandbox.network ?? opts.network ?? "host";
-  const host = { rootless: facts.rootless, cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false };
+  const host = {
+    rootless: facts.rootless,
+    cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
+    rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
+  };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
 

@@ -10,6 +10,7 @@ import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import { rlimits, shmSize } from "../run/ulimit.ts";
 import type { VolumeSpec } from "../run/volume.ts";
+import { type IdMap, USERNS_ANNOTATION } from "../userns.ts";
 import { baseSpec } from "./base.ts";
 import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
@@ -74,6 +75,8 @@ export interface BundleSpecInput {
   rootless: boolean;
   uid: number;
   gid: number;
+  /** Rootless range mode: the subordinate ranges mapped to container ids 1..N (core/userns.ts). */
+  ids?: IdMap | undefined;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
   /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
@@ -82,9 +85,14 @@ export interface BundleSpecInput {
   image?: ImageDefaults | undefined;
 }
 
+function coversUser(ids: IdMap | undefined, image: ImageDefaults): boolean {
+  if (!ids || !image.user) return false;
+  return image.user.uid <= ids.subuid.count && image.user.gid <= ids.subgid.count;
+}
+
 export function bundleSpec(input: BundleSpecInput): OciSpec {
   const build = compose(
-    input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
+    input.rootless ? userNamespace(input.uid, input.gid, input.ids) : rootfulDevices(),
     writableRootfs(),
     capabilities(DEFAULT_CAPABILITIES),
     hardening(input.arch),
@@ -99,8 +107,10 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.source]: input.source,
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
+      ...(input.rootless ? { [USERNS_ANNOTATION]: input.ids ? "range" : "single" } : {}),
     }),
-    input.image ? imageDefaults(input.image, input.rootless) : identity,
+    // In range mode the image's user exists inside (when the range covers it), as rootful.
+    input.image ? imageDefaults(input.image, input.rootless && !coversUser(input.ids, input.image)) : identity,
   );
   return build(baseSpec(input.rootless));
 }
