@@ -120,10 +120,9 @@ for (const as of USERS) {
       ok(["gc"]);
     });
 
-    // rootless runc makes no cgroups on a cgroup v1 host without delegation: nothing to leave behind there
-    test("runtime state lost (monitor, runc and container killed): cm gc removes the container's cgroups", {
-      skip: as === "rootless" && !existsSync("/sys/fs/cgroup/cgroup.controllers") ? "rootless runc on cgroup v1 creates no cgroups" : false,
-    }, async () => {
+    // Rootless runc makes no cgroups on a cgroup v1 host without delegation: there the case is that
+    // nothing is left to remove (asserted, not skipped).
+    test("runtime state lost (monitor, runc and container killed): cm gc removes the container's cgroups", async () => {
       create();
       const id = ok(["run", "-d", "--", "sleep", "1000"]).trim();
       const dir = join(runs, id);
@@ -133,6 +132,12 @@ for (const as of USERS) {
         [join("/sys/fs/cgroup", id), ...readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c, id))].filter((p) =>
           existsSync(p),
         );
+      if (as === "rootless" && !existsSync("/sys/fs/cgroup/cgroup.controllers")) {
+        assert.deepEqual(cgroups(), [], "rootless runc on cgroup v1 makes no cgroups");
+        ok(["stop", id]);
+        ok(["gc"]);
+        return;
+      }
       assert.ok(cgroups().length > 0, "the container has cgroups");
       const runcPid = execFileSync("pgrep", ["-P", String(record.cmPid)], { encoding: "utf8" })
         .trim()
