@@ -50,8 +50,23 @@ export type ErrorCode =
   | "mount-in-tree"
   | "busy-tree"
   | "unsafe-state-dir"
+  | "unsafe-data"
+  | "bad-dir"
+  | "unsafe-dir"
+  | "remove-failed"
   | "interrupted"
   | "aborted"
+  // project files and mounts cm checks (cm trust, the mount check)
+  | "untrusted-project-file"
+  | "no-project-file"
+  | "config-dir"
+  | "unsafe-config-dir"
+  | "path-leaves-project"
+  | "project-moved"
+  | "mount-check"
+  // rootless id mappings (--userns)
+  | "userns-unavailable"
+  | "userns-failed"
   // reviewed runs (--review) and the egress proxy (--allow-host)
   | "no-review"
   | "review-running"
@@ -122,4 +137,14 @@ export const EXIT_NOT_FOUND = 127;
 
 export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+/**
+ * Gives an errno error from a write (which Node reports without a path: "ENOSPC: ..., write") the
+ * path it was about, so the entry point can name it. Returns `err` for rethrowing.
+ */
+export function withPath(err: unknown, path: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof e.code === "string" && e.path === undefined) e.path = path;
+  return err;
 }

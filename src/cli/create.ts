@@ -1,6 +1,7 @@
 import { hostContext } from "../actions/context.ts";
 import { create } from "../actions/create.ts";
 import { defineCommand } from "../core/command.ts";
+import { parseUsernsMode } from "../core/userns.ts";
 import { parseCommand, tooMany } from "./args.ts";
 
 export const command = defineCommand({
@@ -68,6 +69,14 @@ lower-case forms); on by default (as Podman), =false: off`,
       help: "image sources: allow plain HTTP to HOST (loopback registries always may); may be repeated",
     },
     project: { type: "string", value: "NAME", complete: "project", help: "use NAME as the project name instead of the directory's name" },
+    userns: {
+      type: "string",
+      value: "range|single",
+      complete: ["range", "single"],
+      help: `rootless: which ids the bundle maps. range (the default where you have /etc/subuid and
+/etc/subgid ranges and newuidmap): container root is you and ids 1..N are your subordinate ids, so
+packages with system users and setuid/setgid files work; single: only your own id (container root)`,
+    },
     force: { type: "boolean", help: "rebuild the bundle if it exists" },
     refresh: { type: "boolean", help: "bootstrap the cached base again instead of reusing it" },
     quiet: { type: "boolean", short: "q", help: "print only errors and the final line (also when stderr is not a terminal)" },
@@ -75,7 +84,7 @@ lower-case forms); on by default (as Podman), =false: off`,
   footer: `Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
 
-A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
+A cm.toml in the project directory sets defaults ([create] from, packages, post_create, userns; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
 bundle before it is put in place: if one fails, no bundle is created.
 
@@ -109,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     mirrors: v.mirror,
     httpProxy: v["http-proxy"],
     hostCa: v["host-ca"],
+    userns: v.userns === undefined ? undefined : parseUsernsMode(v.userns),
   });
   return 0;
 }

@@ -25,7 +25,7 @@ Each line starts with OK, WARN (cm works, with a weaker guarantee or without a f
 export async function main(argv: string[]): Promise<number> {
   const p = parseCommand(command, argv);
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("doctor", [...p.positionals, ...p.rest]);
-  const checks = await doctor(hostContext());
+  const checks = await doctor(hostContext({ report: true }));
   const failed = doctorFailed(checks);
   process.stdout.write(p.values.json ? `${JSON.stringify({ ok: !failed, checks }, null, 2)}\n` : `${formatChecks(checks)}\n`);
   return failed ? 1 : 0;

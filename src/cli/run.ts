@@ -128,6 +128,12 @@ image's Cmd is then not used. '' clears it`,
       short: "d",
       help: "start in the background and print the container ID; output goes to a log (cm logs ID), stop it with cm stop ID",
     },
+    "log-max-size": {
+      type: "string",
+      value: "SIZE",
+      help: `with -d: the log is kept to two files of at most SIZE each, the newest output (default 10m, so
+at most 20 MiB; like docker's max-size)`,
+    },
     tty: { type: "boolean", short: "t", help: "allocate a terminal (default: only when stdin is a terminal)" },
     "no-tty": { type: "boolean", short: "T", help: "do not allocate a terminal" },
     project: { type: "string", value: "NAME", complete: "project", help: "use the project NAME (its recorded directory is mounted)" },
@@ -181,6 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     readOnly: v["read-only"] === true ? true : undefined,
     workdir: v.workdir,
     detach: v.detach === true ? true : undefined,
+    logMaxBytes: logMaxSize(v["log-max-size"], v.detach === true),
     securityOpts: v["security-opt"] ?? [],
     httpProxy: v["http-proxy"],
     hostCa: v["host-ca"],
@@ -190,4 +197,17 @@ export async function main(argv: string[]): Promise<number> {
     ephemeral: v.ephemeral === true ? true : undefined,
     verbose: v.verbose === true ? true : undefined,
   });
+}
+
+/** --log-max-size in bytes: only with --detach (only a detached run keeps a log), at least 4 KiB. */
+function logMaxSize(value: string | undefined, detach: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  if (!detach) {
+    throw new CmError("usage", "run: --log-max-size needs --detach: only a detached run keeps a log", {
+      hint: "add -d, or leave out --log-max-size",
+    });
+  }
+  const bytes = parseSize(value, "--log-max-size");
+  if (bytes < 4096) throw new CmError("bad-size", `--log-max-size ${value} is too small`, { hint: "give 4k or more" });
+  return bytes;
 }
