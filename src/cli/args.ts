@@ -84,15 +84,6 @@ export function tooMany(command: string, extra: string[], hint?: string): CmErro
   });
 }
 
-export function str(v: Parsed["values"][string]): string | undefined {
-  return typeof v === "string" ? v : undefined;
-}
-
-/** A boolean flag's value: true, false (`--NAME=false`), or undefined when not given. */
-export function bool(v: Parsed["values"][string]): boolean | undefined {
-  return typeof v === "boolean" ? v : undefined;
-}
-
 /** -t / -T: a terminal forced on or off, or undefined to decide from stdin; both at once is an error. */
 export function ttyChoice(command: string, values: { tty?: boolean; "no-tty"?: boolean }): boolean | undefined {
   if (values.tty === true && values["no-tty"] === true) {
