@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileS
 import { availableParallelism, constants } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
-import { checkLimitEnforceable, MIN_MEMORY } from "../core/limits.ts";
+import { cgroupDriver, checkLimitEnforceable, MIN_MEMORY, systemdCgroupsPath } from "../core/limits.ts";
 import { checkBundleName } from "../core/names.ts";
 import { commandHint, runCommand } from "../core/run/command.ts";
 import { type HostEnv, mergeEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
@@ -127,9 +127,15 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
   const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
   const kind = runtimeKind(runtimeBin);
-  const hostFacts = { rootless: ctx.rootless, cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false };
+  const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
+  const hostFacts = {
+    rootless: ctx.rootless,
+    cgroupHybrid: kind === "crun" ? cgroups().hybrid === true : false,
+    // Runs without limits never read cgroup facts here: they stay on the runtime's default driver.
+    cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(cgroups(), ctx.rootless, true) : ("cgroupfs" as const),
+  };
   checkRuntimeUsable(kind, runtimeBin, hostFacts);
-  checkRuntimeLimits(kind, { pids: pids !== undefined });
+  checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: ctx.rootless });
   let rootfs: string;
   try {
     rootfs = realpathSync(join(bundle.dir, "rootfs"));
@@ -163,7 +169,9 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   const terminal = opts.detach ? false : (opts.tty ?? isatty(0));
   if (terminal && !isatty(0)) throw noTerminal("run");
+  const id = newContainerId();
   const spec = runSpec(bundle.spec, {
+    cgroupsPath: hostFacts.cgroupDriver === "systemd" ? systemdCgroupsPath(ctx.rootless, id) : undefined,
     rootfsPath: rootfs,
     args,
     terminal,
@@ -181,7 +189,6 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   });
 
   ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
-  const id = newContainerId();
   const dir = runDir(ctx.layout.runs, id);
   mkdirSync(dir, { mode: 0o700 });
   const record: RunRecord = {

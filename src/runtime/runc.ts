@@ -49,25 +49,25 @@ export class OciRuntime {
   }
 
   list(): ContainerState[] {
-    const r = capture(this.binary, this.args("list", "--format", "json"));
+    const r = capture(this.binary, this.args("list", "--format", "json"), { env: runcEnv(process.env) });
     if (r.status !== 0) throw new CmError("runc-failed", `${this.binary} list failed: ${lastLine(r.stderr)}`);
     return parseList(r.stdout);
   }
 
   state(id: string): ContainerState | undefined {
-    const r = capture(this.binary, this.args("state", id));
+    const r = capture(this.binary, this.args("state", id), { env: runcEnv(process.env) });
     if (r.status !== 0) return undefined;
     return JSON.parse(r.stdout) as ContainerState;
   }
 
   /** Sends a signal to the container's init; false when the container is already gone. */
   kill(id: string, signal: string): boolean {
-    return capture(this.binary, this.args("kill", id, signal)).status === 0;
+    return capture(this.binary, this.args("kill", id, signal), { env: runcEnv(process.env) }).status === 0;
   }
 
   /** Removes the container's state (killing what still runs). */
   delete(id: string): void {
-    capture(this.binary, this.args("delete", "--force", id));
+    capture(this.binary, this.args("delete", "--force", id), { env: runcEnv(process.env) });
   }
 
   /**
@@ -105,9 +105,18 @@ export class OciRuntime {
   }
 }
 
-/** The environment runc runs with: PATH only. */
-export function runcEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+/**
+ * The environment runc runs with: PATH, and where the user's D-Bus is (XDG_RUNTIME_DIR,
+ * DBUS_SESSION_BUS_ADDRESS), which the systemd cgroup driver needs rootless (runc and crun look
+ * there for the user's bus). Without XDG_RUNTIME_DIR (cm stop from cron, say), an ordinary user's
+ * is systemd's /run/user/UID.
+ */
+export function runcEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.() ?? 0): Record<string, string> {
+  const out: Record<string, string> = { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+  if (env.XDG_RUNTIME_DIR?.startsWith("/")) out.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
+  else if (uid !== 0) out.XDG_RUNTIME_DIR = `/run/user/${uid}`;
+  if (env.DBUS_SESSION_BUS_ADDRESS) out.DBUS_SESSION_BUS_ADDRESS = env.DBUS_SESSION_BUS_ADDRESS;
+  return out;
 }
 
 /** `runc list --format json` prints `null` when there are no containers. */

@@ -10,9 +10,13 @@
  *          is refused (checkRuntimeLimits).
  *   crun   needs cgroup v2 or a pure v1 layout: on a v1 "hybrid" host (an empty cgroup2 at
  *          /sys/fs/cgroup/unified) it cannot start containers, so cm refuses it up front.
+ *          Its cgroupfs driver ignores a limit it has no permission for (rootless): cm gives it
+ *          limits only through its systemd driver (core/limits.ts cgroupDriver).
+ *   runc, crun with the systemd cgroup driver: `--systemd-cgroup` (both take it).
  *   other  any other runtime is taken to behave like runc.
  */
 import { CmError } from "../../errors.ts";
+import type { CgroupDriver } from "../limits.ts";
 import type { Network } from "./resources.ts";
 
 export type RuntimeKind = "runc" | "runsc" | "crun" | "other";
@@ -53,11 +57,13 @@ export interface RuntimeHost {
   rootless: boolean;
   /** cgroup v1 with an (empty) cgroup2 at /sys/fs/cgroup/unified */
   cgroupHybrid: boolean;
+  /** core/limits.ts cgroupDriver(); default cgroupfs */
+  cgroupDriver?: CgroupDriver | undefined;
 }
 
 /** Global flags (before the subcommand), as every invocation for this container must repeat them. */
 export function runtimeFlags(kind: RuntimeKind, host: RuntimeHost, network: Network): string[] {
-  if (kind !== "runsc") return [];
+  if (kind !== "runsc") return host.cgroupDriver === "systemd" ? ["--systemd-cgroup"] : [];
   const flags = [`--network=${network}`];
   if (host.rootless) flags.push("--rootless", "--ignore-cgroups");
   return flags;
@@ -81,7 +87,13 @@ export function checkRuntimeUsable(kind: RuntimeKind, binary: string, host: Runt
  * memory and CPU keep their meaning, a process count does not (gVisor's own threads count, so a
  * small --pids-limit kills the sandbox, and a large one limits nothing inside). Refused.
  */
-export function checkRuntimeLimits(kind: RuntimeKind, limits: { pids: boolean }): void {
+export function checkRuntimeLimits(kind: RuntimeKind, limits: { pids: boolean; any?: boolean; rootless?: boolean }): void {
+  // Rootless gVisor runs with --ignore-cgroups: a limit would be dropped silently.
+  if (kind === "runsc" && limits.rootless && limits.any) {
+    throw new CmError("limit-unsupported", "limits cannot be enforced with runsc rootless: gVisor then runs without cgroups", {
+      hint: "leave out --memory, --cpus and --pids-limit, run cm as root, or use --runtime runc",
+    });
+  }
   if (kind === "runsc" && limits.pids) {
     throw new CmError(
       "limit-unsupported",

@@ -12,7 +12,7 @@ import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
 import { hardening } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
-import { cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
+import { cgroupsPath, cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
 import {
   annotations,
   baseEnvironment,
@@ -118,6 +118,8 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** linux.cgroupsPath (the systemd driver's "slice:prefix:name", core/limits.ts); unset: the runtime's default */
+  cgroupsPath?: string | undefined;
 }
 
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
@@ -149,6 +151,7 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : (s) => s,
     input.readOnly ? readOnlyRootfs() : (s) => s,
     input.workdir ? workdir(input.workdir) : (s) => s,
+    input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : (s) => s,
     forRuntime(input.runtime ?? "runc"),
   )(spec);
 }

@@ -45,6 +45,11 @@ export function pidsLimit(limit: number): Transform {
   return (spec) => ({ ...spec, linux: { ...spec.linux, resources: { ...spec.linux.resources, pids: { limit } } } });
 }
 
+/** Where the runtime puts the container's cgroup (for the systemd driver: "slice:prefix:name"). */
+export function cgroupsPath(path: string): Transform {
+  return (spec) => ({ ...spec, linux: { ...spec.linux, cgroupsPath: path } });
+}
+
 export function readOnlyRootfs(): Transform {
   return (spec) => ({ ...spec, root: { ...spec.root, readonly: true } });
 }
