@@ -46,7 +46,7 @@ function checksFor(as: "dev" | "root"): GuestCheck[] {
     {
       name: `${p}cpu`,
       as,
-      sh: `cm run --cpus 0.05 -- sh -c 'i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done; grep nr_throttled /sys/fs/cgroup/cpu.stat'`,
+      sh: `cm run --cpus 0.05 -- sh -c 'i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; grep nr_throttled /sys/fs/cgroup/cpu.stat'`,
     },
     { name: `${p}crun`, as, sh: "cm run --runtime crun -- echo hi" },
     { name: `${p}crun-limits`, as, sh: `cm run --runtime crun --memory 64m --cpus 0.5 --pids-limit 50 -- sh -c '${SHOW_LIMITS}'` },
