@@ -192,7 +192,9 @@ describe("systemd + cgroup v2 guest", { timeout: 30 * 60_000 }, () => {
         if (as === "dev") assert.match(r.stdout, /^CGROUP 0::\/user\.slice\/user-1000\.slice\/session-\d+\.scope$/m);
       });
       test("--memory --cpus --pids-limit are visible inside (memory.max, cpu.max, pids.max)", () => {
-        assert.equal(ok(`${p}limits`).stdout, `${MIB64}\n50000 100000\n50\n`);
+        const r = ok(`${p}limits`);
+        assert.equal(r.stdout, `${MIB64}\n50000 100000\n50\n`);
+        assert.equal(r.stderr, "", "no runtime log lines");
         ok(`${p}readme-limits`);
       });
       test("--memory is enforced: an out-of-memory kill exits 137", () => {

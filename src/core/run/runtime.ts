@@ -12,7 +12,8 @@
  *          /sys/fs/cgroup/unified) it cannot start containers, so cm refuses it up front.
  *          Its cgroupfs driver ignores a limit it has no permission for (rootless): cm gives it
  *          limits only through its systemd driver (core/limits.ts cgroupDriver).
- *   runc, crun with the systemd cgroup driver: `--systemd-cgroup` (both take it).
+ *   runc, crun with the systemd cgroup driver: `--systemd-cgroup` (both take it); runc also
+ *          `--log /dev/null` (see runtimeFlags).
  *   other  any other runtime is taken to behave like runc.
  */
 import { CmError } from "../../errors.ts";
@@ -63,7 +64,13 @@ export interface RuntimeHost {
 
 /** Global flags (before the subcommand), as every invocation for this container must repeat them. */
 export function runtimeFlags(kind: RuntimeKind, host: RuntimeHost, network: Network): string[] {
-  if (kind !== "runsc") return host.cgroupDriver === "systemd" ? ["--systemd-cgroup"] : [];
+  if (kind !== "runsc") {
+    if (host.cgroupDriver !== "systemd") return [];
+    // runc's systemd driver warns on stderr for each default device rule whose node is missing
+    // ("skipping device /dev/char/10:200 for systemd": /dev/net/tun without the tun module), a
+    // raw log line on every run. Its own log goes to /dev/null; its errors still reach stderr.
+    return kind === "runc" ? ["--systemd-cgroup", "--log", "/dev/null"] : ["--systemd-cgroup"];
+  }
   const flags = [`--network=${network}`];
   if (host.rootless) flags.push("--rootless", "--ignore-cgroups");
   return flags;
