@@ -7,8 +7,10 @@ import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { isatty } from "node:tty";
+import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { forwardSignals } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
@@ -46,7 +48,11 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   }
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
-  const child = runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty);
+  const runtime = runtimeOf(ctx, c.record);
+  const wrapper = execInUserScope(runtimeKind(runtime.binary), ctx.rootless, runtime.flags)
+    ? [requireTool("systemd-run"), ...USER_SCOPE_ARGS]
+    : [];
+  const child = runtime.exec(c.record.id, opts.command, tty, wrapper);
   const stop = forwardSignals(child);
   const status = await new Promise<number>((resolve) => {
     child.on("error", () => resolve(125));

@@ -43,9 +43,14 @@ export class OciRuntime {
     return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio, env: runcEnv(process.env) });
   }
 
-  /** `exec` a new process in a running container, with cm's stdio. */
-  exec(id: string, args: string[], tty: boolean): ChildProcess {
-    return spawn(this.binary, this.args("exec", ...(tty ? ["--tty"] : []), id, ...args), { stdio: "inherit", env: runcEnv(process.env) });
+  /**
+   * `exec` a new process in a running container, with cm's stdio. `wrapper` (a program and its
+   * arguments, ending in `--`) runs the runtime through it: core/run/runtime.ts execInUserScope.
+   */
+  exec(id: string, args: string[], tty: boolean, wrapper: readonly string[] = []): ChildProcess {
+    const argv = [this.binary, ...this.args("exec", ...(tty ? ["--tty"] : []), id, ...args)];
+    const [file, ...rest] = [...wrapper, ...argv] as [string, ...string[]];
+    return spawn(file, rest, { stdio: "inherit", env: runcEnv(process.env) });
   }
 
   list(): ContainerState[] {

@@ -220,7 +220,12 @@ export async function bootGuest(opts: {
         stderr: read(`results/${name}.err`),
       });
     }
-    return { results, log: `${read("guest.log")}\n--- checks:\n${read("checks.log")}`, bootSeconds: Number(read("uptime-start").trim()), wallSeconds };
+    return {
+      results,
+      log: `${read("guest.log")}\n--- checks:\n${read("checks.log")}`,
+      bootSeconds: Number(read("uptime-start").trim()),
+      wallSeconds,
+    };
   } finally {
     if (process.env.CM_TEST_VM_KEEP !== "1") rmSync(run, { recursive: true, force: true });
   }

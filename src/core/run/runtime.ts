@@ -76,6 +76,22 @@ export function runtimeFlags(kind: RuntimeKind, host: RuntimeHost, network: Netw
   return flags;
 }
 
+/**
+ * Whether `exec` must start in a scope of the user's own systemd. Measured with crun 1.8.1 in the
+ * test guest: rootless, with the systemd driver, `crun exec` from a login session fails with
+ * "writing file .../cm-<id>.scope/container/cgroup.procs: Permission denied": moving a process
+ * between cgroups needs write access to their common ancestor, and the session's scope and the
+ * container's scope meet only at user-UID.slice, which is root's. runc 1.1 asks systemd to move
+ * it instead. Started inside a transient scope of the user's manager (`systemd-run --user
+ * --scope`, what Podman does for itself), the common ancestor is the user's, and crun can.
+ */
+export function execInUserScope(kind: RuntimeKind, rootless: boolean, flags: readonly string[]): boolean {
+  return kind === "crun" && rootless && flags.includes("--systemd-cgroup");
+}
+
+/** The argv prefix that runs a command in a new transient scope of the user's systemd (collected when it ends). */
+export const USER_SCOPE_ARGS = ["--user", "--scope", "--quiet", "--collect", "--"] as const;
+
 /** Refuses a runtime that cannot work here, before anything is started. */
 export function checkRuntimeUsable(kind: RuntimeKind, binary: string, host: RuntimeHost): void {
   if (kind === "crun" && host.cgroupHybrid) {

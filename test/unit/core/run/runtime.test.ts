@@ -4,6 +4,7 @@ import {
   checkRuntimeArg,
   checkRuntimeLimits,
   checkRuntimeUsable,
+  execInUserScope,
   runtimeFlags,
   runtimeKind,
   runtimeRootName,
@@ -51,6 +52,12 @@ describe("runtimes", () => {
     assert.throws(() => checkRuntimeLimits("runsc", { pids: true }), /--pids-limit cannot be enforced with runsc/);
     checkRuntimeLimits("runsc", { pids: false });
     checkRuntimeLimits("runc", { pids: true });
+  });
+  test("crun exec goes through a user scope only rootless with the systemd driver", () => {
+    assert.equal(execInUserScope("crun", true, ["--systemd-cgroup"]), true);
+    assert.equal(execInUserScope("crun", false, ["--systemd-cgroup"]), false);
+    assert.equal(execInUserScope("crun", true, []), false);
+    assert.equal(execInUserScope("runc", true, ["--systemd-cgroup", "--log", "/dev/null"]), false);
   });
   test("rootless runsc (--ignore-cgroups) refuses every limit rather than dropping it", () => {
     assert.throws(
