@@ -21,11 +21,11 @@ import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/pr
 import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
-import { parseSource } from "../rootfs/source.ts";
+import { parseSource, type SourceContext } from "../rootfs/source.ts";
 import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
 import { tryLock } from "../store/lock.ts";
-import { makeProgress } from "../ui/progress.ts";
+import { makeProgress, type Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
@@ -47,17 +47,83 @@ export interface CreateOptions {
   quiet: boolean;
 }
 
+/** What a create will do, decided and checked before anything is touched (reads only). */
+interface CreatePlan {
+  bundle: string;
+  project: ReturnType<typeof resolveProject>;
+  /** cm.toml's [create] under the flags: from, packages, post_create */
+  file: ReturnType<typeof resolveCreate>;
+  source: Awaited<ReturnType<typeof parseSource>>;
+  sourceCtx: SourceContext;
+  /** <data>/<project>/: the bundle's final place, and its work directory */
+  pdir: string;
+  final: string;
+  work: string;
+}
+
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
+  const progress = makeProgress({ quiet: opts.quiet });
+  const plan = await planCreate(ctx, opts, progress);
+  // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
+  if (plan.source.streams) (await import("../host/lean.ts")).leanProcess();
+  mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
+  const lock = tryLock(join(plan.pdir, `.${plan.bundle}.lock`));
+  if (!("release" in lock)) {
+    throw new CmError(
+      "bundle-busy",
+      `bundle ${JSON.stringify(plan.bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`,
+      {
+        hint: "wait for it to finish, then try again",
+      },
+    );
+  }
+  (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
+  let postCreate: PostCreateHandle | undefined;
+  // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
+  // through the normal clean-up below, and the signal is raised again at the end so cm dies of it.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    progress.stop();
+    postCreate?.abort();
+    stopChildren();
+  };
+  const checkInterrupt = () => {
+    if (interrupted) throw new CmError("interrupted", `create interrupted by ${interrupted}`);
+  };
+  for (const s of INTERRUPTS) process.on(s, onSignal);
+  try {
+    await removeLeftovers(ctx, plan);
+    const made = await buildBundle(ctx, plan, progress, checkInterrupt, (h) => {
+      postCreate = h;
+    });
+    checkInterrupt();
+    commitBundle(plan);
+    progress.done(
+      `created bundle ${plan.bundle} of project ${displayName(plan.project.name)} from ${plan.source.description}${made?.note ? ` ${made.note}` : ""}`,
+    );
+  } catch (err) {
+    progress.stop();
+    removeTree(plan.work);
+    throw err;
+  } finally {
+    lock.release();
+    for (const s of INTERRUPTS) process.off(s, onSignal);
+    if (interrupted) process.kill(process.pid, interrupted);
+  }
+}
+
+/** Names, the project directory, cm.toml and the source, checked; nothing touched. */
+async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress): Promise<CreatePlan> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
-  const file = await loadProjectFile(project.path);
-  const plan = resolveCreate(defaultsFor(file, bundle).create, opts, file?.path);
-  const source = await parseSource(plan.from, {
-    packages: plan.packages,
+  const projectFile = await loadProjectFile(project.path);
+  const file = resolveCreate(defaultsFor(projectFile, bundle).create, opts, projectFile?.path);
+  const source = await parseSource(file.from, {
+    packages: file.packages,
     platform: opts.platform,
     insecureRegistries: opts.insecureRegistries,
   });
-  const progress = makeProgress({ quiet: opts.quiet });
   const sourceCtx = {
     rootless: ctx.rootless,
     uid: ctx.uid,
@@ -84,106 +150,85 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
       hint: `run it with cm run${bundle === "default" ? "" : ` ${bundle}`}, or rebuild it with cm create ${bundle} --force`,
     });
   }
-
-  // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
-  if (source.streams) (await import("../host/lean.ts")).leanProcess();
   const pdir = projectDir(ctx.layout.data, project.key);
-  mkdirSync(pdir, { recursive: true, mode: 0o755 });
-  const lock = tryLock(join(pdir, `.${bundle}.lock`));
-  if (!("release" in lock)) {
-    throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
-      hint: "wait for it to finish, then try again",
-    });
-  }
-  (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
-  const work = join(pdir, `.${bundle}.creating-${process.pid}`);
-  let postCreate: PostCreateHandle | undefined;
-  // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
-  // through the normal clean-up below, and the signal is raised again at the end so cm dies of it.
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupted = signal;
-    progress.stop();
-    postCreate?.abort();
-    stopChildren();
-  };
-  const checkInterrupt = () => {
-    if (interrupted) throw new CmError("interrupted", `create interrupted by ${interrupted}`);
-  };
-  for (const s of INTERRUPTS) process.on(s, onSignal);
-  try {
-    // What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock.
-    for (const l of leftovers(ctx.layout.data, project.key)) {
-      if (l.bundle !== bundle || l.live) continue;
-      if (l.kind === "creating") {
-        // the extracting tar of a killed create may still be writing into it
-        await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
-        removeTree(l.dir);
-      } else if (processesRootedIn(join(l.dir, "rootfs")).length === 0) {
-        removeTree(l.dir); // an old bundle set aside whose containers have all exited
-      }
+  return { bundle, project, file, source, sourceCtx, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
+}
+
+/** What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock. */
+async function removeLeftovers(ctx: Context, plan: CreatePlan): Promise<void> {
+  for (const l of leftovers(ctx.layout.data, plan.project.key)) {
+    if (l.bundle !== plan.bundle || l.live) continue;
+    if (l.kind === "creating") {
+      // the extracting tar of a killed create may still be writing into it
+      await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
+      removeTree(l.dir);
+    } else if (processesRootedIn(join(l.dir, "rootfs")).length === 0) {
+      removeTree(l.dir); // an old bundle set aside whose containers have all exited
     }
-    removeTree(work);
-    mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
-    const made = await source.materialize(join(work, "rootfs"), sourceCtx);
-    checkInterrupt();
-    prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
-    const spec = bundleSpec({
+  }
+}
+
+/** The work directory: rootfs materialised and prepared, post_create run, config.json written. */
+async function buildBundle(
+  ctx: Context,
+  plan: CreatePlan,
+  progress: Progress,
+  checkInterrupt: () => void,
+  onPostCreate: (h: PostCreateHandle) => void,
+) {
+  const { work, project, bundle, source } = plan;
+  removeTree(work);
+  mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
+  const made = await source.materialize(join(work, "rootfs"), plan.sourceCtx);
+  checkInterrupt();
+  prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
+  const spec = bundleSpec({
+    projectName: project.name,
+    projectPath: project.path,
+    bundle,
+    hostname: hostnameFor(project.name),
+    source: source.description,
+    created: new Date().toISOString(),
+    rootless: ctx.rootless,
+    uid: ctx.uid,
+    gid: ctx.gid,
+    resolvConf: existsSync("/etc/resolv.conf"),
+    arch: process.arch,
+    image: made?.image,
+  });
+  const postCreate = plan.file.postCreate;
+  await runPostCreate(
+    ctx,
+    {
+      rootfs: join(work, "rootfs"),
+      spec,
+      commands: postCreate,
+      projectKey: project.key,
       projectName: project.name,
       projectPath: project.path,
       bundle,
-      hostname: hostnameFor(project.name),
-      source: source.description,
-      created: new Date().toISOString(),
-      rootless: ctx.rootless,
-      uid: ctx.uid,
-      gid: ctx.gid,
-      resolvConf: existsSync("/etc/resolv.conf"),
-      arch: process.arch,
-      image: made?.image,
-    });
-    await runPostCreate(
-      ctx,
-      {
-        rootfs: join(work, "rootfs"),
-        spec,
-        commands: plan.postCreate,
-        projectKey: project.key,
-        projectName: project.name,
-        projectPath: project.path,
-        bundle,
-        progress,
-      },
-      (h) => {
-        postCreate = h;
-      },
-    );
-    // A source that measured its tree says so; post_create commands change it, so measure again after them.
-    const size = made?.sizeBytes !== undefined && plan.postCreate.length === 0 ? made.sizeBytes : await treeSize(join(work, "rootfs"));
-    spec.annotations[SIZE_ANNOTATION] = String(size);
-    writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
-    checkInterrupt();
-    if (existsSync(final)) {
-      const old = join(pdir, `.${bundle}.deleting-${process.pid}`);
-      renameSync(final, old);
-      renameSync(work, final);
-      // A container still running on the old rootfs keeps it: it stays aside (cm list reports it)
-      // until the next create or delete of this bundle finds it unused (delete stops the container).
-      if (processesRootedIn(join(old, "rootfs")).length === 0) removeTree(old);
-    } else {
-      renameSync(work, final);
-    }
-    progress.done(
-      `created bundle ${bundle} of project ${displayName(project.name)} from ${source.description}${made?.note ? ` ${made.note}` : ""}`,
-    );
-  } catch (err) {
-    progress.stop();
-    removeTree(work);
-    throw err;
-  } finally {
-    lock.release();
-    for (const s of INTERRUPTS) process.off(s, onSignal);
-    if (interrupted) process.kill(process.pid, interrupted);
+      progress,
+    },
+    onPostCreate,
+  );
+  // A source that measured its tree says so; post_create commands change it, so measure again after them.
+  const size = made?.sizeBytes !== undefined && postCreate.length === 0 ? made.sizeBytes : await treeSize(join(work, "rootfs"));
+  spec.annotations[SIZE_ANNOTATION] = String(size);
+  writeFileAtomic(join(work, "config.json"), `${JSON.stringify(spec, null, 2)}\n`);
+  return made;
+}
+
+/** The commit point: the work directory renamed into place (an old bundle set aside first). */
+function commitBundle(plan: CreatePlan): void {
+  if (existsSync(plan.final)) {
+    const old = join(plan.pdir, `.${plan.bundle}.deleting-${process.pid}`);
+    renameSync(plan.final, old);
+    renameSync(plan.work, plan.final);
+    // A container still running on the old rootfs keeps it: it stays aside (cm list reports it)
+    // until the next create or delete of this bundle finds it unused (delete stops the container).
+    if (processesRootedIn(join(old, "rootfs")).length === 0) removeTree(old);
+  } else {
+    renameSync(plan.work, plan.final);
   }
 }
 

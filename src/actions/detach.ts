@@ -15,8 +15,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
+import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
+import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { executeRun } from "./runexec.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -49,19 +52,16 @@ export async function monitor(dir: string): Promise<number> {
   writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
   const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
   const log = openSync(join(dir, RUN_FILES.log), "a", 0o600);
-  // A stop signal for the monitor goes to the container: it ends, and its status is recorded.
-  for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, () => runtime.kill(record.id, s.slice(3)));
+  // A stop signal for the monitor goes to the container (forwarded while it runs): it ends, and its
+  // status is recorded; after that one must not end the monitor before exit.json is written.
+  for (const s of MONITOR_FORWARDED) process.on(s, () => {});
   let status: number;
   try {
-    const child = runtime.run(record.id, dir, join(dir, RUN_FILES.pid), ["ignore", log, log]);
-    status = await new Promise<number>((resolve) => {
-      child.on("error", () => resolve(125));
-      child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
-    });
+    const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
+    status = (await executeRun({ id: record.id, dir, record, runtime }, { stdio: ["ignore", log, log], forward })).status;
   } finally {
     closeSync(log);
   }
-  if (runtime.hasState(record.id)) runtime.delete(record.id);
   const exit: ExitRecord = { status, ended: new Date().toISOString() };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
@@ -78,8 +78,4 @@ function readLog(dir: string): string {
   } catch {
     return "";
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
 }

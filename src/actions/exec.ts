@@ -4,7 +4,6 @@
  * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
  */
 import { readFileSync } from "node:fs";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { isatty } from "node:tty";
 import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
@@ -12,7 +11,7 @@ import type { OciSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
-import { forwardSignals } from "../runtime/signals.ts";
+import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
 import { noTerminal } from "./terminal.ts";
@@ -49,15 +48,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
   const runtime = runtimeOf(ctx, c.record);
+  // crun rootless with the systemd driver: start in a scope of the user's systemd (core/run/runtime.ts)
   const wrapper = execInUserScope(runtimeKind(runtime.binary), ctx.rootless, runtime.flags)
     ? [requireTool("systemd-run"), ...USER_SCOPE_ARGS]
     : [];
-  const child = runtime.exec(c.record.id, opts.command, tty, wrapper);
-  const stop = forwardSignals(child);
-  const status = await new Promise<number>((resolve) => {
-    child.on("error", () => resolve(125));
-    child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
-  stop();
-  return status;
+  const result = await runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper });
+  return result.status;
 }

@@ -6,23 +6,22 @@
  * without a terminal and with stdin closed, its output shown. The first failing command fails the
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
+import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { startTime } from "../host/proc.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { forwardSignals } from "../runtime/signals.ts";
-import { ensureStateDirs, RUN_FILES, type RunRecord, runDir } from "../store/runs.ts";
+import { FORWARDED } from "../runtime/signals.ts";
+import { createRunDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { executeRun } from "./runexec.ts";
 
 export interface PostCreateInput {
   /** the work directory's rootfs */
@@ -54,45 +53,31 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
-  ensureStateDirs(ctx.layout.state, ctx.layout.runs, ctx.uid);
+  const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false });
-    spec.process.env = [...spec.process.env.filter((e) => !e.startsWith("DEBIAN_FRONTEND=")), "DEBIAN_FRONTEND=noninteractive"];
+    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"] });
     const id = newContainerId();
-    const dir = runDir(ctx.layout.runs, id);
-    mkdirSync(dir, { mode: 0o700 });
-    const record: RunRecord = {
-      id,
+    const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,
       bundle: input.bundle,
       projectPath: input.projectPath,
       command: args,
-      started: new Date().toISOString(),
-      cmPid: process.pid,
-      cmStart: startTime(process.pid),
       runtime: { binary, root: runc.root, flags: [] },
     };
-    let stopForwarding = () => {};
+    const { dir, record } = createRunDir(layout, id, fields, spec);
     const cleanup = () => {
-      stopForwarding();
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
     };
     handle({ abort: cleanup });
     let status: number;
     try {
-      writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
-      writeFileSync(join(dir, "run.json"), JSON.stringify(record));
-      const child = runc.run(id, dir, join(dir, RUN_FILES.pid), ["ignore", "inherit", "inherit"]);
-      stopForwarding = forwardSignals(child);
-      status = await new Promise<number>((resolve) => {
-        child.on("error", () => resolve(125));
-        child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-      });
+      const forward = { signals: FORWARDED, via: "process" } as const;
+      status = (await executeRun({ id, dir, record, runtime: runc }, { stdio: ["ignore", "inherit", "inherit"], forward })).status;
     } finally {
       cleanup();
       handle({ abort: () => {} });

@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProjectFile } from "../core/projectfile.ts";
+import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
-import type { RunOptions } from "./run.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";

@@ -1,7 +1,7 @@
 /** Merging cm.toml's [run] defaults into cm run's options (loaded only when a cm.toml exists). */
 import { defaultsFor, type ProjectFile } from "../core/projectfile.ts";
+import type { RunOptions } from "../core/run/options.ts";
 import { parseVolume } from "../core/run/volume.ts";
-import type { RunOptions } from "./run.ts";
 
 /**
  * cm run's options with the project file's defaults for the bundle filled in. Flags win: a flag

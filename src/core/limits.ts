@@ -16,6 +16,7 @@
  */
 import { CmError } from "../errors.ts";
 import type { CgroupFacts } from "../host/cgroups.ts";
+import { formatBytes } from "./size.ts";
 
 export type Limit = "memory" | "cpu" | "pids";
 export type CgroupDriver = "cgroupfs" | "systemd";
@@ -93,3 +94,8 @@ export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: 
 
 /** Below this runc's own init cannot start; docker refuses less than 6MB for the same reason. */
 export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/** Why a memory limit of `bytes` is too small ("a container needs at least 6MiB"), or undefined when it is enough. */
+export function memoryTooSmall(bytes: number): string | undefined {
+  return bytes < MIN_MEMORY ? `a container needs at least ${formatBytes(MIN_MEMORY)}` : undefined;
+}

@@ -15,7 +15,7 @@
  */
 import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
-import { MIN_MEMORY } from "./limits.ts";
+import { memoryTooSmall } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
@@ -373,8 +373,8 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     if (typeof v !== "string" && typeof v !== "number")
       c.fail(at("memory"), `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
     out.memoryBytes = c.check(at("memory"), () => parseSize(String(v), "memory"));
-    if (out.memoryBytes < MIN_MEMORY)
-      c.fail(at("memory"), `${JSON.stringify(v)} is too small: a container needs at least 6MiB`, "give 6m or more");
+    const tooSmall = memoryTooSmall(out.memoryBytes);
+    if (tooSmall) c.fail(at("memory"), `${JSON.stringify(v)} is too small: ${tooSmall}`, "give 6m or more");
   }
   if (t.env !== undefined) {
     const env = c.table(at("env"), t.env);

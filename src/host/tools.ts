@@ -84,6 +84,17 @@ export function stderrTail(child: ChildProcess): () => string {
   return () => tail;
 }
 
+/** The last non-empty line of a tool's output (trimmed), for a one-line error message; "" when none. */
+export function lastLine(text: string): string {
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop() ?? ""
+  );
+}
+
 /** Resolves to a child's exit status: -1 when it could not start or was killed by a signal. */
 export function exitStatus(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
@@ -100,7 +111,7 @@ export function runQuiet(file: string, args: string[], what: string): Promise<vo
     child.on("error", (err) => reject(new CmError("spawn-failed", `could not run ${file}: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
-      const last = stderr().trim().split("\n").filter(Boolean).pop() ?? `exit ${code ?? signal}`;
+      const last = lastLine(stderr()) || `exit ${code ?? signal}`;
       reject(new CmError("tool-failed", `${what} failed: ${last}`));
     });
   });

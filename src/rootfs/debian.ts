@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
-import { exitStatus, findTool, requireTool, stderrTail, track } from "../host/tools.ts";
+import { exitStatus, findTool, lastLine, requireTool, stderrTail, track } from "../host/tools.ts";
 import { extractTar } from "../tar/extract.ts";
 import { xattrNote } from "../tar/xattrs.ts";
 import { extractionDetail } from "../ui/progress.ts";
@@ -182,11 +182,15 @@ export class DebianSource implements RootfsSource {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     if (status !== 0 && !(extractError instanceof CmError && extractError.code === "unsafe-archive")) {
-      throw new CmError("bootstrap-failed", `mmdebstrap failed for ${this.description}: ${lastLine(stderr()) || `exit status ${status}`}`, {
-        hint: ctx.rootless
-          ? "as an ordinary user mmdebstrap needs subordinate ids (/etc/subuid, /etc/subgid, package uidmap) and user namespaces"
-          : "check the suite and package names and that the Debian archive is reachable",
-      });
+      throw new CmError(
+        "bootstrap-failed",
+        `mmdebstrap failed for ${this.description}: ${lastAptLine(stderr()) || `exit status ${status}`}`,
+        {
+          hint: ctx.rootless
+            ? "as an ordinary user mmdebstrap needs subordinate ids (/etc/subuid, /etc/subgid, package uidmap) and user namespaces"
+            : "check the suite and package names and that the Debian archive is reachable",
+        },
+      );
     }
     if (extractError !== undefined) throw extractError;
     return note;
@@ -206,7 +210,7 @@ export class DebianSource implements RootfsSource {
       let out = "";
       const collect = (d: string) => {
         out = (out + d).slice(-4000);
-        const last = lastLine(d);
+        const last = lastAptLine(d);
         if (last) ctx.progress.detail(last.replace(/^I: /, "").slice(0, 60));
       };
       child.stdout.setEncoding("utf8").on("data", collect);
@@ -215,7 +219,7 @@ export class DebianSource implements RootfsSource {
       child.on("close", (code) => {
         if (code === 0) return resolve();
         reject(
-          new CmError("bootstrap-failed", `debootstrap failed for ${this.description}: ${lastLine(out) || `exit status ${code}`}`, {
+          new CmError("bootstrap-failed", `debootstrap failed for ${this.description}: ${lastAptLine(out) || `exit status ${code}`}`, {
             hint: "check the suite and package names and that the Debian archive is reachable",
           }),
         );
@@ -224,13 +228,7 @@ export class DebianSource implements RootfsSource {
   }
 }
 
-function lastLine(text: string): string {
-  return (
-    text
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .pop()
-      ?.replace(/^[EW]: /, "") ?? ""
-  );
+/** A tool's last line without apt's "E: " / "W: " prefix. */
+function lastAptLine(text: string): string {
+  return lastLine(text).replace(/^[EW]: /, "");
 }

@@ -6,9 +6,66 @@
  */
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
+import { constants } from "node:os";
 import { join } from "node:path";
-import { CmError } from "../errors.ts";
 import { capture } from "../host/tools.ts";
+import { forwardSignals } from "./signals.ts";
+
+/**
+ * How a container process ended: the one result of `runtime run` and `runtime exec`, for cm run
+ * (foreground and the detached monitor), cm exec and post_create.
+ */
+export interface ProcessResult {
+  /** the runtime's exit code (runc exits with the container's status, 128+N for signal N); null when killed by a signal or not started */
+  exitCode: number | null;
+  /** the signal that ended the runtime process itself, if one did */
+  signal: NodeJS.Signals | null;
+  /** the status as a shell reports it: exitCode, else 128+N for signal N, else 125 (the runtime could not be spawned) */
+  status: number;
+  /** the runtime wrote the pid file, so the container's process existed (always false when no pid file was asked for) */
+  started: boolean;
+}
+
+/** Where signals cm receives go while it waits for a container process. */
+export interface Forwarding {
+  signals: readonly NodeJS.Signals[];
+  /** "process": to the runtime process, which passes them on (runc run/exec do); "kill": `runtime kill ID SIG` */
+  via: "process" | "kill";
+}
+
+export interface ProcessOptions {
+  /** default: cm's own stdio */
+  stdio?: StdioOptions | undefined;
+  /** default: no forwarding */
+  forward?: Forwarding | undefined;
+  /** a program and its arguments (ending in `--`) the runtime runs through: core/run/runtime.ts execInUserScope */
+  wrapper?: readonly string[] | undefined;
+}
+
+/** The shell's status for a process that ended with `code` or by `signal`: 128+N for signal N (POSIX sh, docker). */
+export function shellStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
+
+/**
+ * Waits for a spawned process, forwarding signals while it runs; `pidFile` (if given) is checked at
+ * its end for `started`. Never rejects: a spawn failure is status 125 (cm's own error status).
+ */
+export function waitProcess(
+  child: ChildProcess,
+  opts: { pidFile?: string | undefined; forward?: ((signal: NodeJS.Signals) => void) | undefined; signals?: readonly NodeJS.Signals[] },
+): Promise<ProcessResult> {
+  const stop = opts.forward ? forwardSignals(opts.signals ?? [], opts.forward) : () => {};
+  return new Promise((resolve) => {
+    const done = (exitCode: number | null, signal: NodeJS.Signals | null, status: number) => {
+      stop();
+      resolve({ exitCode, signal, status, started: opts.pidFile !== undefined && existsSync(opts.pidFile) });
+    };
+    child.on("error", () => done(null, null, 125));
+    child.on("close", (code, signal) => done(code, signal, shellStatus(code, signal)));
+  });
+}
 
 export interface ContainerState {
   id: string;
@@ -34,29 +91,31 @@ export class OciRuntime {
   }
 
   /**
-   * `run` in the foreground: the caller waits for the child. The pid file names the container's
-   * init. The runtime gets only PATH from cm's environment: LISTEN_FDS/LISTEN_PID would make runc
-   * pass inherited sockets into the container (socket activation), and nothing else of the host's
-   * environment is its business.
+   * `run` in the foreground, to its end: the container's whole life. The runtime writes the pid
+   * file (the container's init) once the process exists. The runtime gets only PATH from cm's
+   * environment: LISTEN_FDS/LISTEN_PID would make runc pass inherited sockets into the container
+   * (socket activation), and nothing else of the host's environment is its business.
    */
-  run(id: string, bundleDir: string, pidFile: string, stdio: StdioOptions = "inherit"): ChildProcess {
-    return spawn(this.binary, this.args("run", "--bundle", bundleDir, "--pid-file", pidFile, id), { stdio, env: runcEnv(process.env) });
+  run(id: string, bundleDir: string, pidFile: string, opts: ProcessOptions = {}): Promise<ProcessResult> {
+    const child = this.spawn(["run", "--bundle", bundleDir, "--pid-file", pidFile, id], opts);
+    return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
-  /**
-   * `exec` a new process in a running container, with cm's stdio. `wrapper` (a program and its
-   * arguments, ending in `--`) runs the runtime through it: core/run/runtime.ts execInUserScope.
-   */
-  exec(id: string, args: string[], tty: boolean, wrapper: readonly string[] = []): ChildProcess {
-    const argv = [this.binary, ...this.args("exec", ...(tty ? ["--tty"] : []), id, ...args)];
-    const [file, ...rest] = [...wrapper, ...argv] as [string, ...string[]];
-    return spawn(file, rest, { stdio: "inherit", env: runcEnv(process.env) });
+  /** `exec` a new process in a running container, to its end. */
+  exec(id: string, args: string[], tty: boolean, opts: ProcessOptions = {}): Promise<ProcessResult> {
+    const child = this.spawn(["exec", ...(tty ? ["--tty"] : []), id, ...args], opts);
+    return waitProcess(child, this.forwarding(id, child, opts.forward));
   }
 
-  list(): ContainerState[] {
-    const r = capture(this.binary, this.args("list", "--format", "json"), { env: runcEnv(process.env) });
-    if (r.status !== 0) throw new CmError("runc-failed", `${this.binary} list failed: ${lastLine(r.stderr)}`);
-    return parseList(r.stdout);
+  private spawn(rest: string[], opts: ProcessOptions): ChildProcess {
+    const [file, ...argv] = [...(opts.wrapper ?? []), this.binary, ...this.args(...rest)] as [string, ...string[]];
+    return spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+  }
+
+  private forwarding(id: string, child: ChildProcess, f: Forwarding | undefined) {
+    if (!f) return {};
+    const forward = f.via === "process" ? (s: NodeJS.Signals) => void child.kill(s) : (s: NodeJS.Signals) => void this.kill(id, s.slice(3));
+    return { forward, signals: f.signals };
   }
 
   state(id: string): ContainerState | undefined {
@@ -122,14 +181,4 @@ export function runcEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.() ?? 0): 
   else if (uid !== 0) out.XDG_RUNTIME_DIR = `/run/user/${uid}`;
   if (env.DBUS_SESSION_BUS_ADDRESS) out.DBUS_SESSION_BUS_ADDRESS = env.DBUS_SESSION_BUS_ADDRESS;
   return out;
-}
-
-/** `runc list --format json` prints `null` when there are no containers. */
-export function parseList(text: string): ContainerState[] {
-  const parsed = JSON.parse(text.trim() || "null") as ContainerState[] | null;
-  return parsed ?? [];
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop() ?? "";
 }

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.ts";
-import { sameProcess, startTime } from "../host/proc.ts";
+import { alive, sameProcess, startTime } from "../host/proc.ts";
 
 export interface BaseMeta {
   key: string;
@@ -68,15 +68,6 @@ export function listBases(cache: string): BaseInfo[] {
   return out;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
-}
-
 /** Work directories (`.<key>.tmp-<pid>`, `.<key>.old-<pid>`) whose cm is gone. */
 export function staleWork(cache: string, key?: string): string[] {
   let names: string[];
@@ -89,7 +80,7 @@ export function staleWork(cache: string, key?: string): string[] {
   for (const n of names) {
     const m = /^\.(.+)\.(tmp|old)-(\d+)$/.exec(n);
     if (!m || (key !== undefined && m[1] !== key)) continue;
-    if (!pidAlive(Number(m[3]))) out.push(join(basesDir(cache), n));
+    if (!alive(Number(m[3]))) out.push(join(basesDir(cache), n));
   }
   return out;
 }

@@ -3,9 +3,11 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { RunFile } from "../core/run/plan.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { startTime } from "../host/proc.ts";
 
 export interface RunRecord {
   id: string;
@@ -61,6 +63,44 @@ export function readPid(dir: string): number | undefined {
 
 export function runDir(runs: string, id: string): string {
   return join(runs, id);
+}
+
+/** A run record before it is written: createRunDir stamps id, started, cmPid and cmStart. */
+export type NewRunRecord = Omit<RunRecord, "id" | "started" | "cmPid" | "cmStart">;
+
+const RESERVED = new Set<string>(["config.json", "run.json", ...Object.values(RUN_FILES)]);
+
+/**
+ * The one place a run directory is made: `<runs>/<id>/` (0700, must not exist yet) with the run's
+ * own files, config.json (the spec given to the runtime) and run.json (the record, written last:
+ * a run with a record is complete). The state directories are created and checked first. On a
+ * failed write the directory is removed again. Returns the directory and the record as written.
+ */
+export function createRunDir(
+  layout: { state: string; runs: string; uid: number },
+  id: string,
+  fields: NewRunRecord,
+  spec: unknown,
+  files: readonly RunFile[] = [],
+): { dir: string; record: RunRecord } {
+  ensureStateDirs(layout.state, layout.runs, layout.uid);
+  const dir = runDir(layout.runs, id);
+  const record: RunRecord = { id, ...fields, started: new Date().toISOString(), cmPid: process.pid, cmStart: startTime(process.pid) };
+  mkdirSync(dir, { mode: 0o700 });
+  try {
+    for (const f of files) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.name) || RESERVED.has(f.name)) {
+        throw new CmError("internal", `run file name ${JSON.stringify(f.name)} is not a plain, free name in the run directory`);
+      }
+      writeFileSync(join(dir, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
+    }
+    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, record };
 }
 
 /**

@@ -50,12 +50,18 @@ export function parseEnvFile(text: string, file: string, host: HostEnv): string[
   return out;
 }
 
-/** Applies KEY=VALUE entries over a base environment: a later entry replaces an earlier one. */
+/**
+ * The one environment merge (run options, image config, spec): KEY=VALUE entries over a base; a
+ * later entry of a key replaces the earlier one and takes its place at the end (so the order says
+ * which layer set it). Entries without '=' or with an empty name are dropped (an image config may
+ * have them; the OCI spec requires KEY=VALUE).
+ */
 export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
-  const keyOf = (e: string) => e.slice(0, e.indexOf("=") < 0 ? e.length : e.indexOf("="));
   const map = new Map<string, string>();
   for (const e of [...base, ...extra]) {
-    const k = keyOf(e);
+    const eq = e.indexOf("=");
+    if (eq <= 0) continue;
+    const k = e.slice(0, eq);
     map.delete(k);
     map.set(k, e);
   }

@@ -8,6 +8,7 @@
  *     root (the image's user is recorded in the annotations).
  *   - WorkingDir: recorded; the working directory stays /project.
  */
+import { mergeEnv } from "../run/env.ts";
 import type { Transform } from "./transforms.ts";
 import type { OciSpec } from "./types.ts";
 
@@ -32,17 +33,6 @@ export const IMAGE_ANNOTATION = {
   workingDir: "dev.cm.image.workdir",
   digest: "dev.cm.image.digest",
 } as const;
-
-function envName(e: string): string {
-  const eq = e.indexOf("=");
-  return eq < 0 ? e : e.slice(0, eq);
-}
-
-export function mergeEnv(base: string[], overrides: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...overrides]) if (envName(e) !== "" && e.includes("=")) out.set(envName(e), e);
-  return [...out.values()];
-}
 
 export function imageDefaults(d: ImageDefaults, rootless: boolean): Transform {
   return (spec) => {

@@ -5,14 +5,27 @@
  *                              so the bundle directory is a valid OCI bundle on its own)
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
-import { mergeEnv } from "../run/env.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
-import { hardening } from "./hardening.ts";
+import { hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
-import { cgroupsPath, cpuLimit, forRuntime, network, pidsLimit, readOnlyRootfs, volumes, workdir } from "./run.ts";
+import {
+  cgroupsPath,
+  cpuLimit,
+  environment,
+  forRuntime,
+  memoryLimit,
+  mounts,
+  network,
+  pidsLimit,
+  processArgs,
+  readOnlyRootfs,
+  rootfsAt,
+  volumes,
+  workdir,
+} from "./run.ts";
 import {
   annotations,
   baseEnvironment,
@@ -20,12 +33,14 @@ import {
   compose,
   DEFAULT_CAPABILITIES,
   hostname,
+  hostResolvConf,
+  identity,
   projectMount,
   rootfulDevices,
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { OciSpec, Seccomp } from "./types.ts";
+import type { Mount, OciSpec, Seccomp } from "./types.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
@@ -69,21 +84,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
     hardening(input.arch),
     baseEnvironment(),
     hostname(input.hostname),
-    (spec) =>
-      input.resolvConf
-        ? {
-            ...spec,
-            mounts: [
-              ...spec.mounts,
-              {
-                destination: "/etc/resolv.conf",
-                type: "bind",
-                source: "/etc/resolv.conf",
-                options: ["rbind", "ro", "nosuid", "nodev", "noexec"],
-              },
-            ],
-          }
-        : spec,
+    input.resolvConf ? hostResolvConf() : identity,
     projectMount(input.projectPath),
     annotations({
       [ANNOTATION.projectName]: input.projectName,
@@ -93,7 +94,7 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
     }),
-    input.image ? imageDefaults(input.image, input.rootless) : (spec) => spec,
+    input.image ? imageDefaults(input.image, input.rootless) : identity,
   );
   return build(baseSpec(input.rootless));
 }
@@ -110,6 +111,8 @@ export interface RunSpecInput {
   env?: readonly string[] | undefined;
   /** extra bind mounts, sources already real paths */
   volumes?: readonly VolumeSpec[] | undefined;
+  /** other mounts a feature adds (an init, per-run files), after the volumes; one per destination */
+  mounts?: readonly Mount[] | undefined;
   network?: Network | undefined;
   cpu?: CpuLimit | undefined;
   pidsLimit?: number | undefined;
@@ -122,36 +125,24 @@ export interface RunSpecInput {
   cgroupsPath?: string | undefined;
 }
 
+/** The per-run spec: the stored one with one transform per concern of the run (spec/run.ts). */
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
-  // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins.
-  const withTerm = input.terminal && input.term ? mergeEnv(stored.process.env, [`TERM=${input.term}`]) : stored.process.env;
-  const env = mergeEnv(withTerm, input.env ?? []);
-  const spec: OciSpec = {
-    ...stored,
-    root: { ...stored.root, path: input.rootfsPath },
-    process: { ...stored.process, args: [...input.args], terminal: input.terminal, env },
-  };
-  if (input.seccomp !== undefined) {
-    const linux = { ...spec.linux };
-    if (input.seccomp === null) delete linux.seccomp;
-    else linux.seccomp = input.seccomp;
-    spec.linux = linux;
-  }
-  if (input.memoryBytes !== undefined) {
-    spec.linux = {
-      ...spec.linux,
-      // swap = limit: no swap on top of the limit, so going over it is an out-of-memory kill.
-      resources: { ...spec.linux.resources, memory: { limit: input.memoryBytes, swap: input.memoryBytes } },
-    };
-  }
+  // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins (it comes later).
+  const env = [...(input.terminal && input.term ? [`TERM=${input.term}`] : []), ...(input.env ?? [])];
   return compose(
+    rootfsAt(input.rootfsPath),
+    processArgs(input.args, input.terminal),
+    environment(env),
+    input.seccomp !== undefined ? seccomp(input.seccomp) : identity,
+    input.memoryBytes !== undefined ? memoryLimit(input.memoryBytes) : identity,
     volumes(input.volumes ?? []),
-    input.network ? network(input.network) : (s) => s,
-    input.cpu ? cpuLimit(input.cpu) : (s) => s,
-    input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : (s) => s,
-    input.readOnly ? readOnlyRootfs() : (s) => s,
-    input.workdir ? workdir(input.workdir) : (s) => s,
-    input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : (s) => s,
+    mounts(input.mounts ?? []),
+    input.network ? network(input.network) : identity,
+    input.cpu ? cpuLimit(input.cpu) : identity,
+    input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : identity,
+    input.readOnly ? readOnlyRootfs() : identity,
+    input.workdir ? workdir(input.workdir) : identity,
+    input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : identity,
     forRuntime(input.runtime ?? "runc"),
-  )(spec);
+  )(stored);
 }

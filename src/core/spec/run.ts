@@ -1,10 +1,45 @@
 /**
  * Per-run transforms: what `cm run` options change in the spec. Pure, like the others.
  */
+
+import { mergeEnv } from "../run/env.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
+import type { Mount } from "./types.ts";
+
+/** The run's rootfs: an absolute real path (the stored spec says "rootfs", relative to the bundle). */
+export function rootfsAt(path: string): Transform {
+  return (spec) => ({ ...spec, root: { ...spec.root, path } });
+}
+
+/** What the container runs, and whether it gets a terminal. */
+export function processArgs(args: readonly string[], terminal: boolean): Transform {
+  return (spec) => ({ ...spec, process: { ...spec.process, args: [...args], terminal } });
+}
+
+/** KEY=VALUE entries over the spec's environment (core/run/env.ts mergeEnv: a later key wins). */
+export function environment(extra: readonly string[]): Transform {
+  return (spec) => (extra.length ? { ...spec, process: { ...spec.process, env: mergeEnv(spec.process.env, extra) } } : spec);
+}
+
+/** A memory limit in bytes; swap = limit: no swap on top of it, so going over it is an out-of-memory kill. */
+export function memoryLimit(bytes: number): Transform {
+  return (spec) => ({
+    ...spec,
+    linux: { ...spec.linux, resources: { ...spec.linux.resources, memory: { limit: bytes, swap: bytes } } },
+  });
+}
+
+/** Mounts a feature adds (an init binary, per-run files): each replaces a mount at the same destination. */
+export function mounts(list: readonly Mount[]): Transform {
+  return (spec) => {
+    if (list.length === 0) return spec;
+    const dests = new Set(list.map((m) => m.destination));
+    return { ...spec, mounts: [...spec.mounts.filter((m) => !dests.has(m.destination)), ...list.map((m) => ({ ...m }))] };
+  };
+}
 
 /** Extra bind mounts (sources already real host paths). /project changes only its mode. */
 export function volumes(list: readonly VolumeSpec[]): Transform {

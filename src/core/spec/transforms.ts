@@ -93,6 +93,20 @@ export function annotations(values: Record<string, string>): Transform {
   return (spec) => ({ ...spec, annotations: { ...spec.annotations, ...values } });
 }
 
+/** Bind the host's /etc/resolv.conf read-only, so that DNS works on the host network. */
+export function hostResolvConf(): Transform {
+  return (spec) => ({
+    ...spec,
+    mounts: [
+      ...spec.mounts,
+      { destination: "/etc/resolv.conf", type: "bind", source: "/etc/resolv.conf", options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
+    ],
+  });
+}
+
+/** No change: for an option that is not set. */
+export const identity: Transform = (spec) => spec;
+
 export function compose(...transforms: Transform[]): Transform {
   return (spec) => transforms.reduce((acc, t) => t(acc), spec);
 }

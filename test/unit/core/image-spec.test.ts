@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mergeEnv, recordedImageDefaults } from "../../../src/core/spec/image.ts";
+import { mergeEnv } from "../../../src/core/run/env.ts";
+import { recordedImageDefaults } from "../../../src/core/spec/image.ts";
 import { bundleSpec, IMAGE_ANNOTATION, imageProcess } from "../../../src/core/spec/index.ts";
 
 const input = {

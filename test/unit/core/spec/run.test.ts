@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { bundleSpec, runSpec } from "../../../../src/core/spec/index.ts";
+import { runSpec } from "../../../../src/core/spec/index.ts";
+import { storedSpec } from "../../../helpers/spec.ts";
 
-function stored(rootless: boolean) {
-  return bundleSpec({
-    projectName: "p",
-    projectPath: "/home/u/p",
-    bundle: "default",
-    hostname: "p",
-    source: "dir:/x",
-    created: "2026-01-01T00:00:00.000Z",
-    arch: "x64",
-    rootless,
-    uid: 1000,
-    gid: 1000,
-    resolvConf: true,
-  });
-}
+const stored = (rootless: boolean) => storedSpec(rootless);
 const base = { rootfsPath: "/data/p/default/rootfs", args: ["true"], terminal: false };
 
 for (const rootless of [false, true]) {

@@ -1,0 +1,56 @@
+/**
+ * Executing a written run directory: `runtime run` to the container's end, for the foreground
+ * `cm run`, the detached monitor (actions/detach.ts) and post_create. Around the runtime there are
+ * two places for features: steps before the start (the run directory exists, the container not
+ * yet: start a helper that lives as long as the container, prepare a mount) and after the exit
+ * (the process has ended, the runtime's state not yet removed: read what it left, map the status).
+ */
+import { join } from "node:path";
+import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/runc.ts";
+import { RUN_FILES, type RunRecord } from "../store/runs.ts";
+
+/** A run directory that is written and about to be (or being) executed. */
+export interface ActiveRun {
+  id: string;
+  dir: string;
+  record: RunRecord;
+  runtime: OciRuntime;
+}
+
+/**
+ * One feature's part in the execution. beforeStart may return a cleanup, called on every way out
+ * (in reverse order of the steps), after the container has ended. afterExit may replace the result
+ * (e.g. a status from the cgroup's OOM counters, 126/127 for a start failure).
+ */
+export interface RunStep {
+  beforeStart?(run: ActiveRun): Promise<(() => void) | undefined> | (() => void) | undefined;
+  afterExit?(run: ActiveRun, result: ProcessResult): Promise<ProcessResult> | ProcessResult;
+}
+
+export interface ExecuteOptions {
+  stdio?: import("node:child_process").StdioOptions | undefined;
+  forward?: Forwarding | undefined;
+  steps?: readonly RunStep[] | undefined;
+}
+
+/**
+ * Runs the container of `run` to its end and resolves to how it ended. On every way out the
+ * steps' cleanups run and any runtime state left is removed (runc run removes its own when the
+ * container exits; if the runtime itself was killed it may not have). The run directory stays:
+ * the caller removes it (foreground) or records the exit in it (detached).
+ */
+export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Promise<ProcessResult> {
+  const cleanups: (() => void)[] = [];
+  try {
+    for (const step of opts.steps ?? []) {
+      const cleanup = await step.beforeStart?.(run);
+      if (cleanup) cleanups.push(cleanup);
+    }
+    let result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), { stdio: opts.stdio, forward: opts.forward });
+    for (const step of opts.steps ?? []) if (step.afterExit) result = await step.afterExit(run, result);
+    return result;
+  } finally {
+    for (const cleanup of cleanups.reverse()) cleanup();
+    if (run.runtime.hasState(run.id)) run.runtime.delete(run.id);
+  }
+}

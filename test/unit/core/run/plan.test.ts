@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { RunOptions } from "../../../../src/core/run/options.ts";
+import { planRun, type RunFacts } from "../../../../src/core/run/plan.ts";
+import { runSpec } from "../../../../src/core/spec/index.ts";
+import type { CmError } from "../../../../src/errors.ts";
+import { storedSpec } from "../../../helpers/spec.ts";
+
+function facts(over: Partial<RunFacts> = {}): RunFacts {
+  const spec = storedSpec(false, { uid: 0, resolvConf: false });
+  return {
+    rootless: false,
+    cpuCount: 2,
+    cgroups: () => ({ version: "v2", delegated: ["memory", "cpu", "pids"] }),
+    id: "abc123",
+    dir: "/state/runs/abc123",
+    project: { key: "p-1", name: "p", path: "/home/u/p" },
+    bundle: { name: "default", dir: "/data/p-1/default", spec },
+    rootfs: "/data/p-1/default/rootfs",
+    runtime: { binary: "/usr/bin/runc", root: "/state/runc" },
+    env: [],
+    volumes: [],
+    defaultShell: () => ["/bin/sh", "-l"],
+    seccomp: undefined,
+    stdinTty: false,
+    term: "xterm-256color",
+    ...over,
+  };
+}
+const opts = (o: Partial<RunOptions> = {}): RunOptions => ({ bundle: "default", command: ["true"], ...o });
+
+describe("planRun", () => {
+  test("the plain run: command checked at /project on the stored PATH, record fields, runc without flags", () => {
+    const p = planRun(opts(), facts());
+    assert.deepEqual(p.command.args, ["true"]);
+    assert.equal(p.command.cwd, "/project");
+    assert.match(p.command.path, /\/usr\/bin/);
+    assert.deepEqual(p.command.mounts, [{ destination: "/project", source: "/home/u/p" }]);
+    assert.deepEqual(p.record, { projectKey: "p-1", projectName: "p", bundle: "default", projectPath: "/home/u/p", command: ["true"] });
+    assert.deepEqual(p.runtime, { binary: "/usr/bin/runc", root: "/state/runc", kind: "runc", flags: [] });
+    assert.deepEqual(p.files, []);
+    assert.equal(p.detach, false);
+  });
+  test("no command and no image default: the default shell", () => {
+    assert.deepEqual(planRun(opts({ command: [] }), facts()).spec.args, ["/bin/sh", "-l"]);
+  });
+  test("-e values reach the spec, and the PATH the command is looked up on", () => {
+    const p = planRun(opts(), facts({ env: ["PATH=/opt/bin", "A=1"] }));
+    assert.equal(p.command.path, "/opt/bin");
+    const spec = runSpec(facts().bundle.spec, p.spec);
+    assert.ok(spec.process.env.includes("A=1"));
+  });
+  test("--detach: no terminal, recorded as detached; with --tty refused", () => {
+    const p = planRun(opts({ detach: true }), facts({ stdinTty: true }));
+    assert.equal(p.terminal, false);
+    assert.equal(p.record.detached, true);
+    assert.throws(
+      () => planRun(opts({ detach: true, tty: true }), facts()),
+      (e: CmError) => e.code === "usage",
+    );
+  });
+  test("limits: too little memory refused (6MiB), a limit the host cannot enforce refused", () => {
+    assert.throws(() => planRun(opts({ memoryBytes: 1024 * 1024 }), facts()), /too small: a container needs at least 6MiB/);
+    const noDelegation = () => ({ version: "v2" as const, delegated: [] });
+    assert.throws(
+      () => planRun(opts({ pidsLimit: 10 }), facts({ rootless: true, cgroups: noDelegation })),
+      (e: CmError) => e.code === "limit-unsupported",
+    );
+  });
+  test("cgroup facts are read only when a limit or the runtime needs them", () => {
+    let reads = 0;
+    const cgroups = () => {
+      reads++;
+      return { version: "v2" as const, delegated: [] };
+    };
+    planRun(opts(), facts({ cgroups }));
+    assert.equal(reads, 0);
+    assert.throws(
+      () => planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups })),
+      /--memory cannot be enforced/,
+    );
+    assert.equal(reads, 1);
+  });
+  test("systemd + cgroup v2: a limit puts the container in a cm-<id>.scope through the systemd driver; no limit, no scope", () => {
+    const desktop = () => ({
+      version: "v2" as const,
+      delegated: [],
+      systemd: true,
+      userManager: { path: "/user.slice/user-1000.slice/user@1000.service", controllers: ["cpu", "memory", "pids"] },
+      bus: "/run/user/1000/bus",
+    });
+    const limited = planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups: desktop }));
+    assert.deepEqual(limited.runtime.flags, ["--systemd-cgroup", "--log", "/dev/null"]);
+    assert.equal(runSpec(facts().bundle.spec, limited.spec).linux.cgroupsPath, "user.slice:cm:abc123");
+    const crun = planRun(opts({ cpus: 1 }), facts({ cgroups: desktop, runtime: { binary: "/usr/bin/crun", root: "/s" } }));
+    assert.deepEqual(crun.runtime.flags, ["--systemd-cgroup"]);
+    assert.equal(crun.spec.cgroupsPath, "system.slice:cm:abc123");
+    const plain = planRun(opts(), facts({ rootless: true, cgroups: desktop }));
+    assert.deepEqual(plain.runtime.flags, []);
+    assert.equal(runSpec(facts().bundle.spec, plain.spec).linux.cgroupsPath, undefined);
+    assert.throws(
+      () =>
+        planRun(
+          opts({ cpus: 1 }),
+          facts({ rootless: true, cgroups: () => ({ ...desktop(), userManager: { path: "/u", controllers: ["memory", "pids"] } }) }),
+        ),
+      /--cpus cannot be enforced .*cpu controller is not delegated/,
+    );
+  });
+  test("runsc: its global flags, and --pids-limit refused", () => {
+    const p = planRun(opts({ network: "none" }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/state/runsc" } }));
+    assert.deepEqual(p.runtime.flags, ["--network=none"]);
+    assert.throws(() => planRun(opts({ pidsLimit: 10 }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/s" } })), /runsc/);
+  });
+});
