@@ -153,6 +153,8 @@ describe("systemd + cgroup v2 guest", { timeout: 30 * 60_000 }, () => {
         image,
         installDir: dirname(dirname(install)),
         checks: CHECKS,
+        // measured 6-7 min on 2 loaded cores; emulation slows 3x more when the host is busy
+        timeoutMs: 22 * 60_000,
         // nodeleg's user manager gets memory and pids only (as systemd < 252 gives everyone)
         setup:
           "mkdir -p /etc/systemd/system/user@1001.service.d && printf '[Service]\\nDelegate=\\nDelegate=memory pids\\n' > /etc/systemd/system/user@1001.service.d/delegate.conf && systemctl daemon-reload",
