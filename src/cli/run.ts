@@ -28,7 +28,9 @@ Options:
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
-                       Limits are refused where they cannot be enforced (rootless on cgroup v1)
+                       Limits are refused where they cannot be enforced (rootless: on cgroup v1,
+                       or a controller your systemd was not delegated); on systemd + cgroup v2 a
+                       run with limits goes in a transient scope cm-ID.scope
   --entrypoint CMD     run CMD (one executable; its arguments go after --) instead of the
                        image's Entrypoint; the image's Cmd is then not used. '' clears it
   --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
