@@ -7,12 +7,14 @@
  *   exited    a detached run ended: exit.json holds its status, container.log its output
  *   gone      its owner died and so did the container (cm run killed): left for cm gc
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeKind } from "../core/run/runtime.ts";
 import { CmError } from "../errors.ts";
-import { alive, sameProcess } from "../host/proc.ts";
+import { sameProcess, startedBy } from "../host/proc.ts";
 import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
-import { type ExitRecord, listRuns, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
+import { type ExitRecord, listRuns, pidWrittenAt, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { resolveProject } from "./project.ts";
 
@@ -40,10 +42,41 @@ export function inspect(dir: string, record: RunRecord): Container {
   const ownerAlive = sameProcess(record.cmPid, record.cmStart);
   let status: Status;
   if (exit) status = "exited";
-  else if (pid !== undefined && alive(pid)) status = "running";
+  // A stored pid is checked, never trusted: after the container died (with its monitor, or at a
+  // reboot) the pid may belong to another process, started after the runtime wrote the pid file.
+  else if (pid !== undefined && isContainerInit(record, pid, dir)) status = "running";
   else if (ownerAlive) status = "starting";
   else status = "gone";
   return { record, dir, status, pid: status === "running" ? pid : undefined, ownerAlive, exit };
+}
+
+/**
+ * Whether `pid` (from the run's pid file) is still the container's init. runc records the init's
+ * pid and start time in its state (`<root>/<id>/state.json`: init_process_pid, init_process_start,
+ * the /proc/PID/stat start time): when it is there, the start time must match. Otherwise (other
+ * runtimes, or state removed) the process must have started before the runtime wrote the pid file:
+ * one started after it was only given the same pid.
+ */
+function isContainerInit(record: RunRecord, pid: number, dir: string): boolean {
+  if (record.runtime && runtimeKind(record.runtime.binary) === "runc") {
+    const state = runcInitProcess(record.runtime.root, record.id);
+    if (state && state.pid === pid) return sameProcess(pid, state.start);
+  }
+  return startedBy(pid, pidWrittenAt(dir) ?? 0);
+}
+
+function runcInitProcess(root: string, id: string): { pid: number; start: number } | undefined {
+  try {
+    const s = JSON.parse(readFileSync(join(root, id, "state.json"), "utf8")) as {
+      init_process_pid?: unknown;
+      init_process_start?: unknown;
+    };
+    return typeof s.init_process_pid === "number" && typeof s.init_process_start === "number"
+      ? { pid: s.init_process_pid, start: s.init_process_start }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function containers(ctx: Context): Container[] {

@@ -9,9 +9,11 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { runtimeKind } from "../core/run/runtime.ts";
+import type { OciSpec } from "../core/spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
@@ -19,6 +21,7 @@ import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
+import { keepForOom, oomStep, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
 
 const START_TIMEOUT_MS = 60_000;
@@ -33,8 +36,11 @@ export async function startDetached(dir: string, id: string): Promise<void> {
     if (readPid(dir) !== undefined) return;
     const exit = readExit(dir);
     if (exit) {
-      throw new CmError("start-failed", `container ${id} did not start: ${lastLine(readLog(dir)) || `exit status ${exit.status}`}`, {
+      // the monitor's own line (the runtime's error, translated) is already worded for the user
+      const line = lastLine(readLog(dir)).replace(/^cm: (the container did not start: )?/, "");
+      throw new CmError("start-failed", `container ${id} did not start: ${line || `exit status ${exit.status}`}`, {
         hint: `its output: cm logs ${id}`,
+        ...(exit.status === 126 || exit.status === 127 ? { exitCode: exit.status } : {}),
       });
     }
     await sleep(5);
@@ -56,13 +62,27 @@ export async function monitor(dir: string): Promise<number> {
   // status is recorded; after that one must not end the monitor before exit.json is written.
   for (const s of MONITOR_FORWARDED) process.on(s, () => {});
   let status: number;
+  // runc with a memory limit keeps the container after its exit, so its cgroup can be read (actions/machine.ts)
+  const spec = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as OciSpec;
+  const keep = keepForOom(spec, runtimeKind(record.runtime.binary));
+  const oom = oomStep((line) => writeSync(log, `cm: ${line}\n`));
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
-    status = (await executeRun({ id: record.id, dir, record, runtime }, { stdio: ["ignore", log, log], forward })).status;
+    const result = await executeRun(
+      { id: record.id, dir, record, runtime },
+      { stdio: ["ignore", log, log], forward, keep, steps: keep ? [oom] : [] },
+    );
+    status = result.status;
+    // not started: the runtime's error (from its JSON log) as one cm: line in the container's log
+    const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, basename(record.runtime.binary)) : undefined;
+    if (failure) {
+      writeSync(log, `cm: ${failure.message}\n`);
+      status = failure.exitCode;
+    }
   } finally {
     closeSync(log);
   }
-  const exit: ExitRecord = { status, ended: new Date().toISOString() };
+  const exit: ExitRecord = { status, ended: new Date().toISOString(), ...(oom.oomKilled ? { oomKilled: true } : {}) };
   try {
     writeFileAtomic(join(dir, RUN_FILES.exit), JSON.stringify(exit), 0o600);
   } catch (err) {

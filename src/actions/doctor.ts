@@ -1,8 +1,10 @@
 /** cm doctor: read the host facts (thin readers), then the pure verdicts of core/doctor. */
+
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import { type Check, type DoctorFacts, doctorChecks } from "../core/doctor.ts";
+import { INIT_BINARY } from "../core/run/init.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
 import { capture, findTool } from "../host/tools.ts";
@@ -80,6 +82,7 @@ export function doctor(ctx: Context): Check[] {
     cgroups: readCgroupFacts(),
     mmdebstrap: findTool("mmdebstrap") !== undefined,
     setfattr: findTool("setfattr") !== undefined,
+    init: findTool(INIT_BINARY) !== undefined,
     dirs: [
       { name: "data", path: ctx.layout.data, ...writable(ctx.layout.data) },
       { name: "cache", path: ctx.layout.cache, ...writable(ctx.layout.cache) },

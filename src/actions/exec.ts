@@ -4,16 +4,16 @@
  * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { isatty } from "node:tty";
 import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/index.ts";
-import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { CmError } from "../errors.ts";
 import { requireTool } from "../host/tools.ts";
-import { findCommand } from "../rootfs/command.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
+import { checkStart, runtimeFailure, runtimeLogSize } from "./machine.ts";
 import { noTerminal } from "./terminal.ts";
 
 export interface ExecOptions {
@@ -29,22 +29,21 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const c = resolveContainer(ctx, opts.container, ["running"]);
   requireRunning(c);
   const spec = JSON.parse(readFileSync(join(c.dir, "config.json"), "utf8")) as OciSpec;
-  const command = opts.command[0] as string;
-  const found = findCommand(spec.root.path, command, {
-    cwd: spec.process.cwd,
-    path: spec.process.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "/usr/local/bin:/usr/bin:/bin",
-    mounts: spec.mounts
-      .filter((m) => m.type === "bind" && m.source)
-      .map((m) => ({ destination: m.destination, source: m.source as string })),
-  });
-  if (found === "not-found") {
-    throw new CmError("command-not-found", `${command}: command not found in container ${c.record.id}`, { exitCode: EXIT_NOT_FOUND });
-  }
-  if (found === "not-executable") {
-    throw new CmError("command-not-executable", `${command}: not executable in container ${c.record.id}`, {
-      exitCode: EXIT_NOT_EXECUTABLE,
-    });
-  }
+  // 127/126 with the cause before the runtime starts anything (core/run/startup.ts), as cm run
+  checkStart(
+    spec.root.path,
+    spec,
+    opts.command,
+    {
+      cwd: spec.process.cwd,
+      path: spec.process.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "/usr/local/bin:/usr/bin:/bin",
+      mounts: spec.mounts
+        .filter((m) => m.type === "bind" && m.source)
+        .map((m) => ({ destination: m.destination, source: m.source as string })),
+    },
+    `container ${c.record.id}`,
+    false,
+  );
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
   const runtime = runtimeOf(ctx, c.record);
@@ -52,6 +51,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const wrapper = execInUserScope(runtimeKind(runtime.binary), ctx.rootless, runtime.flags)
     ? [requireTool("systemd-run"), ...USER_SCOPE_ARGS]
     : [];
+  const logAt = runtimeLogSize(c.dir);
   const result = await runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper });
+  // the runtime's own failure (its JSON log grew): one cm: line with its status
+  const failure = result.status !== 0 ? runtimeFailure(c.dir, basename(c.record.runtime?.binary ?? "runc"), logAt) : undefined;
+  if (failure) throw failure;
   return result.status;
 }

@@ -8,7 +8,11 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
+import { initMount } from "../core/run/init.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
+import { runtimeLogFlags } from "../core/run/startup.ts";
+import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/spec/index.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
@@ -18,9 +22,10 @@ import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
-import { createRunDir } from "../store/runs.ts";
+import { createRunDir, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
+import { readMachineFacts, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
 
 export interface PostCreateInput {
@@ -55,20 +60,41 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
   const layout = { ...ctx.layout, uid: ctx.uid };
   const total = input.commands.length;
+  // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
+  // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
+  const machine = readMachineFacts(ctx.rootless, rootfs);
+  const rlimits = resolveUlimits({}, machine.ulimits);
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
     const args = ["/bin/sh", "-c", command];
-    const spec = runSpec(input.spec, { rootfsPath: rootfs, args, terminal: false, env: ["DEBIAN_FRONTEND=noninteractive"] });
     const id = newContainerId();
+    const dir = runDir(ctx.layout.runs, id);
+    const spec = runSpec(input.spec, {
+      rootfsPath: rootfs,
+      args,
+      terminal: false,
+      env: ["DEBIAN_FRONTEND=noninteractive"],
+      mounts: [
+        ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+        ...(machine.init ? [initMount(machine.init)] : []),
+      ],
+      init: machine.init !== undefined,
+      rlimits,
+    });
+    const files = [
+      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+    ];
     const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,
       bundle: input.bundle,
       projectPath: input.projectPath,
       command: args,
-      runtime: { binary, root: runc.root, flags: [] },
+      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
     };
-    const { dir, record } = createRunDir(layout, id, fields, spec);
+    const { record } = createRunDir(layout, id, fields, spec, files);
+    const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
     const cleanup = () => {
       if (existsSync(join(runc.root, id))) runc.delete(id);
       removeTree(dir);
@@ -77,7 +103,14 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     let status: number;
     try {
       const forward = { signals: FORWARDED, via: "process" } as const;
-      status = (await executeRun({ id, dir, record, runtime: runc }, { stdio: ["ignore", "inherit", "inherit"], forward })).status;
+      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward });
+      status = result.status;
+      const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
+      if (failure) {
+        throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
+          hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+        });
+      }
     } finally {
       cleanup();
       handle({ abort: () => {} });

@@ -18,6 +18,8 @@ export interface PsEntry {
   ended: string | null;
   /** exit status (detached runs that ended), else null */
   exitCode: number | null;
+  /** a detached run that ended: whether the kernel killed a process of it for memory (read from its cgroup; runc with --memory); else null */
+  oomKilled: boolean | null;
   command: string[];
   detached: boolean;
   runtime: string;
@@ -35,6 +37,7 @@ export function ps(ctx: Context, all: boolean): PsEntry[] {
       started: c.record.started,
       ended: c.exit?.ended ?? null,
       exitCode: c.exit?.status ?? null,
+      oomKilled: c.exit ? c.exit.oomKilled === true : null,
       command: c.record.command,
       detached: c.record.detached === true,
       runtime: c.record.runtime?.binary ?? "runc",

@@ -25,7 +25,7 @@ import { planRun, type RunFacts, type RunPlan } from "../core/run/plan.ts";
 import { checkRuntimeArg, runtimeRootName } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { type OciSpec, runSpec } from "../core/spec/index.ts";
-import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
@@ -35,6 +35,7 @@ import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
+import { checkStart, keepForOom, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
@@ -47,6 +48,10 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   checkCommand(plan);
   if (plan.terminal && !isatty(0)) throw noTerminal("run");
   const spec = runSpec(plan.bundle.spec, plan.spec);
+  // Beyond "found": a #! interpreter or dynamic loader missing, a format the kernel refuses, E2BIG.
+  const { args, origin, cwd, path, mounts } = plan.command;
+  const hint = origin && origin !== "command" ? commandHint(origin, args[0] as string) : undefined;
+  checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
   return plan.detach ? startDetachedRun(ctx, plan, spec) : runForeground(ctx, plan, spec);
 }
 
@@ -69,6 +74,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
   const env = resolveEnv(opts, process.env);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
   const id = newContainerId();
+  const rootfs = bundleRootfs(bundle.dir, bundleName);
   const facts: RunFacts = {
     rootless: ctx.rootless,
     cpuCount: availableParallelism(),
@@ -77,12 +83,13 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     dir: runDir(ctx.layout.runs, id),
     project: { key: project.key, name: bundle.projectName, path: projectPath },
     bundle: { name: bundleName, dir: bundle.dir, spec: bundle.spec },
-    rootfs: bundleRootfs(bundle.dir, bundleName),
+    rootfs,
     runtime: { binary: runtimeBin, root: join(ctx.layout.state, runtimeRootName(runtimeBin)) },
     env,
     volumes,
     defaultShell: () => defaultShell(facts.rootfs),
     seccomp,
+    ...readMachineFacts(ctx.rootless, rootfs),
     stdinTty: isatty(0),
     term: process.env.TERM,
   };
@@ -113,12 +120,7 @@ function checkCommand(plan: RunPlan): void {
       hint: commandHint(origin ?? "command", first),
     });
   }
-  if (found === "not-executable") {
-    throw new CmError("command-not-executable", `${first}: not executable in bundle ${plan.bundle.name}`, {
-      exitCode: EXIT_NOT_EXECUTABLE,
-      ...(origin && origin !== "command" ? { hint: commandHint(origin, first) } : {}),
-    });
-  }
+  // not executable (or a directory): checkStart says which, once the spec is built
 }
 
 /** The writes: the run directory with its per-run files, config.json and run.json (store/runs.ts). */
@@ -135,13 +137,22 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
   try {
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
     if (!existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
-    const result = await executeRun(active, { forward: { signals: FORWARDED, via: "process" } });
+    const keep = keepForOom(spec, plan.runtime.kind);
+    const result = await executeRun(active, {
+      forward: { signals: FORWARDED, via: "process", guard: true },
+      keep,
+      steps: keep ? [oomStep((line) => process.stderr.write(`cm: ${line}\n`))] : [],
+    });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
-    // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
+    // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete
+    // stopping this container, is not that.)
     if (result.status !== 0 && existsSync(active.dir) && !result.started) {
-      throw new CmError("start-failed", `the container did not start: ${basename(plan.runtime.binary)} failed (its error is above)`, {
-        hint: "check the options (-w, -v, --runtime) and the bundle",
-      });
+      throw (
+        runtimeFailure(active.dir, basename(plan.runtime.binary)) ??
+        new CmError("start-failed", `the container did not start: ${basename(plan.runtime.binary)} failed (its error is above)`, {
+          hint: "check the options (-w, -v, --runtime) and the bundle",
+        })
+      );
     }
     return result.status;
   } finally {

@@ -8,7 +8,7 @@ import { parseVolume } from "../core/run/volume.ts";
  * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
  * a variable wins); the file's volumes are kept unless a -v has the same destination.
  * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- * pids_limit, read_only, workdir).
+ * pids_limit, read_only, workdir, init, ulimits, shm_size).
  */
 export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
   if (!file) return opts;
@@ -29,6 +29,9 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
     runtime: opts.runtime ?? d.runtime,
     readOnly: opts.readOnly ?? d.readOnly,
     workdir: opts.workdir ?? d.workdir,
+    init: opts.init ?? d.init,
+    shmBytes: opts.shmBytes ?? d.shmBytes,
+    ulimits: d.ulimits || opts.ulimits ? { ...d.ulimits, ...opts.ulimits } : undefined,
     volumes: volumes.length > 0 ? volumes : opts.volumes,
     fileEnv:
       d.env || d.envFile

@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   stdio?: import("node:child_process").StdioOptions | undefined;
   forward?: Forwarding | undefined;
   steps?: readonly RunStep[] | undefined;
+  /** `run --keep`: the runtime's state stays until the steps' afterExit ran (then it is removed as always) */
+  keep?: boolean | undefined;
 }
 
 /**
@@ -46,7 +48,11 @@ export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Pro
       const cleanup = await step.beforeStart?.(run);
       if (cleanup) cleanups.push(cleanup);
     }
-    let result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), { stdio: opts.stdio, forward: opts.forward });
+    let result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
+      stdio: opts.stdio,
+      forward: opts.forward,
+      keep: opts.keep,
+    });
     for (const step of opts.steps ?? []) if (step.afterExit) result = await step.afterExit(run, result);
     return result;
   } finally {

@@ -14,7 +14,8 @@ Options:
   -a, --all    also list exited and gone containers
   --json       a JSON array of objects with the fields id, project, bundle, status, pid (null when
                not running), started and ended (ISO 8601, ended null unless exited), exitCode
-               (null unless exited), command (array), detached (boolean), runtime (path)
+               (null unless exited), oomKilled (true when killed for memory; null unless exited),
+               command (array), detached (boolean), runtime (path)
   -h, --help   show this help
 `;
 
@@ -37,7 +38,7 @@ function table(entries: PsEntry[]): string {
       e.id,
       e.project,
       e.bundle,
-      e.status === "exited" ? `exited (${e.exitCode ?? "unknown"})` : e.status,
+      e.status === "exited" ? `exited (${e.exitCode ?? "unknown"}${e.oomKilled ? ", out of memory" : ""})` : e.status,
       e.pid === null ? "-" : String(e.pid),
       e.started.replace("T", " ").replace(/\.\d+Z$/, "Z"),
       e.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" "),

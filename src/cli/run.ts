@@ -1,7 +1,9 @@
 import { hostContext } from "../actions/context.ts";
 import { run } from "../actions/run.ts";
 import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.ts";
+import { parseShmSize, parseUlimits } from "../core/run/ulimit.ts";
 import { parseSize } from "../core/size.ts";
+import { CmError } from "../errors.ts";
 import { parse, str, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
@@ -9,8 +11,9 @@ export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 Start a container from a bundle of the current project, with the project directory mounted
 read-write at /project (the working directory). Without a COMMAND: an interactive login shell
 (a bundle made from an image: the image's command, below). BUNDLE defaults to "default".
-Exits with the command's status: 128+N if it died of signal N, 127 if the command was not
-found, 126 if it is not executable, 125 for cm's own errors.
+Exits with the command's status: 128+N if it died of signal N, 127 if the command (or its #!
+interpreter) was not found, 126 if it cannot run (not executable, exec format error, argument
+list too long), 125 for cm's own errors.
 
 A bundle made from an image runs as Docker runs it: without a COMMAND, the image's Entrypoint
 followed by its Cmd (a login shell when it has neither); a COMMAND replaces the Cmd and is
@@ -31,6 +34,15 @@ Options:
                        Limits are refused where they cannot be enforced (rootless: on cgroup v1,
                        or a controller your systemd was not delegated); on systemd + cgroup v2 a
                        run with limits goes in a transient scope cm-ID.scope
+  --ulimit NAME=SOFT[:HARD]
+                       a resource limit (Docker's names: nofile, nproc, core, memlock, stack,
+                       ...; unlimited or -1 for none); repeatable. Default: your own limits.
+                       Above your hard limit: refused (only root can raise one)
+  --shm-size SIZE      size of /dev/shm (default 64m), units as --memory
+  --init               run an init (tini) as PID 1 that passes signals on to the command and
+                       reaps orphans (the default): Ctrl-C and SIGTERM work, a third Ctrl-C
+                       kills the container
+  --no-init            run the command itself as PID 1
   --entrypoint CMD     run CMD (one executable; its arguments go after --) instead of the
                        image's Entrypoint; the image's Cmd is then not used. '' clears it
   --runtime NAME|PATH  the OCI runtime: runc (default), runsc (gVisor), crun, or a path to one
@@ -58,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
     memory: { type: "string" },
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
+    ulimit: { type: "string", multiple: true },
+    "shm-size": { type: "string" },
+    init: { type: "boolean" },
+    "no-init": { type: "boolean" },
     runtime: { type: "string" },
     entrypoint: { type: "string" },
     "read-only": { type: "boolean" },
@@ -80,6 +96,10 @@ export async function main(argv: string[]): Promise<number> {
   const pids = str(p.values["pids-limit"]);
   const network = str(p.values.network);
   const tty = ttyChoice("run", p.values);
+  if (p.values.init && p.values["no-init"]) {
+    throw new CmError("usage", "run: --init and --no-init cannot be combined", { hint: "give one of them" });
+  }
+  const shm = str(p.values["shm-size"]);
   return run(hostContext(), {
     bundle: p.positionals[0] ?? "default",
     project: str(p.values.project),
@@ -93,6 +113,9 @@ export async function main(argv: string[]): Promise<number> {
     network: network === undefined ? undefined : parseNetwork(network),
     cpus: cpus === undefined ? undefined : parseCpus(cpus),
     pidsLimit: pids === undefined ? undefined : parsePidsLimit(pids),
+    ulimits: p.values.ulimit ? parseUlimits(p.values.ulimit as string[]) : undefined,
+    shmBytes: shm === undefined ? undefined : parseShmSize(shm),
+    init: p.values.init ? true : p.values["no-init"] ? false : undefined,
     runtime: str(p.values.runtime),
     readOnly: p.values["read-only"] === true ? true : undefined,
     workdir: str(p.values.workdir),

@@ -35,6 +35,8 @@ export interface DoctorFacts {
   mmdebstrap: boolean;
   /** setfattr (package attr): file capabilities and user.* attributes from tarballs and images */
   setfattr: boolean;
+  /** tini-static (package tini): the containers' init; without it cm run needs --no-init */
+  init: boolean;
   dirs: { name: string; path: string; writable: boolean; reason?: string }[];
   disk: { path: string; freeBytes: number } | undefined;
 }
@@ -169,6 +171,13 @@ export function doctorChecks(f: DoctorFacts): Check[] {
     f.mmdebstrap ? "ok" : "warn",
     f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
     f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
+  );
+
+  add(
+    "init",
+    f.init ? "ok" : "warn",
+    f.init ? "tini-static present (the containers' init, PID 1)" : "tini-static missing: cm run is refused unless --no-init",
+    f.init ? undefined : "apt-get install tini",
   );
 
   add(

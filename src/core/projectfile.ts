@@ -6,7 +6,7 @@
  *
  *   [create]                 from, packages, post_create
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir
+ *                            pids_limit, read_only, workdir, init, ulimits, shm_size
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -19,6 +19,7 @@ import { memoryTooSmall } from "./limits.ts";
 import { SAFE_NAME } from "./names.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
+import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
 
@@ -60,6 +61,12 @@ export interface RunDefaults {
   pidsLimit?: number;
   readOnly?: boolean;
   workdir?: string;
+  /** run an init as PID 1 (default true) */
+  init?: boolean;
+  /** rlimits by Docker's name (`ulimits = { nofile = "4096:65536" }`), merged per name */
+  ulimits?: Limits;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number;
 }
 
 export interface Defaults {
@@ -92,6 +99,9 @@ const RUN_KEYS = [
   "pids_limit",
   "read_only",
   "workdir",
+  "init",
+  "ulimits",
+  "shm_size",
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -433,6 +443,28 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const w = c.string(at("workdir"), t.workdir);
     out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
   }
+  if (t.init !== undefined) {
+    if (typeof t.init !== "boolean") c.fail(at("init"), `must be true or false, not ${typeName(t.init)}`);
+    out.init = t.init;
+  }
+  if (t.ulimits !== undefined) {
+    const limits: Limits = {};
+    for (const [name, value] of Object.entries(c.table(at("ulimits"), t.ulimits))) {
+      const p = [...at("ulimits"), name];
+      if (typeof value !== "string" && !(typeof value === "number" && Number.isInteger(value))) {
+        c.fail(p, `must be "SOFT[:HARD]" or a whole number, not ${typeName(value)}`, 'for example nofile = "4096:65536"');
+      }
+      const [n, limit] = c.check(p, () => parseUlimit(`${name}=${value}`, "ulimit"));
+      limits[n] = limit;
+    }
+    out.ulimits = limits;
+  }
+  if (t.shm_size !== undefined) {
+    const v = t.shm_size;
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
+  }
   return out;
 }
 
@@ -491,7 +523,7 @@ export function keyError(file: ProjectFile, path: string[], message: string, hin
 /** The key that gives bundle `bundle` its value of `section.key`: the bundle's own section, else the top-level one. */
 export function originOf(file: ProjectFile, bundle: string, section: "create" | "run", key: string): string[] {
   const own = file.bundles[bundle]?.[section] as Record<string, unknown> | undefined;
-  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate" };
+  const typed: Record<string, string> = { memory: "memoryBytes", pids_limit: "pidsLimit", post_create: "postCreate", shm_size: "shmBytes" };
   return own?.[typed[key] ?? key] !== undefined ? ["bundle", bundle, section, key] : [section, key];
 }
 
@@ -533,6 +565,7 @@ export function mergeRun(low: RunDefaults, high: RunDefaults): RunDefaults {
   if (env) out.env = env;
   const volumes = mergeVolumes(low.volumes, high.volumes);
   if (volumes) out.volumes = volumes;
+  if (low.ulimits || high.ulimits) out.ulimits = { ...low.ulimits, ...high.ulimits };
   return out;
 }
 

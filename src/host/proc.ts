@@ -38,3 +38,27 @@ export function sameProcess(pid: number, start: number | undefined): boolean {
   const now = startTime(pid);
   return now === undefined || now === start;
 }
+
+/** Clock ticks per second of /proc/PID/stat's start time (USER_HZ: 100 on every Linux architecture cm runs on). */
+const USER_HZ = 100;
+
+/**
+ * Whether process `pid` (alive, not a zombie) was started no later than `wallMs` (milliseconds since
+ * the epoch, plus `slackMs` for the 10 ms ticks and clock adjustments). A pid file written by a
+ * runtime names a process that existed when it was written; a process started after that time has
+ * only been given the same pid (the container died, the machine rebooted), and is not it. The
+ * start time is boot-relative: it is placed on the wall clock through /proc/uptime.
+ */
+export function startedBy(pid: number, wallMs: number, slackMs = 1000): boolean {
+  if (!alive(pid)) return false;
+  const ticks = startTime(pid);
+  if (ticks === undefined) return true; // cannot tell: do not declare a live process dead
+  let uptime: number;
+  try {
+    uptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+  } catch {
+    return true;
+  }
+  const bootMs = Date.now() - uptime * 1000;
+  return bootMs + (ticks / USER_HZ) * 1000 <= wallMs + slackMs;
+}

@@ -4,8 +4,10 @@
  * for both). Paths are resolved as the container sees them: bind mounts first, then the rootfs
  * with symlinks kept inside it.
  */
-import { statSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { posix } from "node:path";
+import { argvTooLong, classifyHeader, ELF_MACHINE, HEADER_BYTES, type StartFailure } from "../core/run/startup.ts";
+import { EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { resolveInRoot } from "../host/fs.ts";
 
 export interface Lookup {
@@ -38,17 +40,131 @@ function probe(host: string): Found {
 }
 
 export function findCommand(rootfs: string, command: string, lookup: Lookup): Found {
-  if (command === "") return "not-found";
+  return locateCommand(rootfs, command, lookup).found;
+}
+
+/** findCommand, with the host path of what was found (the file the container would execute). */
+export function locateCommand(rootfs: string, command: string, lookup: Lookup): { found: Found; host?: string } {
+  if (command === "") return { found: "not-found" };
   if (command.includes("/")) {
     const abs = command.startsWith("/") ? command : posix.join(lookup.cwd, command);
-    return probe(hostPath(rootfs, abs, lookup.mounts));
+    const host = hostPath(rootfs, abs, lookup.mounts);
+    return { found: probe(host), host };
   }
   let sawNonExecutable = false;
   for (const dir of lookup.path.split(":")) {
     if (!dir.startsWith("/")) continue;
-    const r = probe(hostPath(rootfs, posix.join(dir, command), lookup.mounts));
-    if (r === "found") return r;
+    const host = hostPath(rootfs, posix.join(dir, command), lookup.mounts);
+    const r = probe(host);
+    if (r === "found") return { found: r, host };
     if (r === "not-executable") sawNonExecutable = true;
   }
-  return sawNonExecutable ? "not-executable" : "not-found";
+  return { found: sawNonExecutable ? "not-executable" : "not-found" };
+}
+
+export interface StartCheck extends Lookup {
+  /** what the process would be started with: argv (the init's words included) and its environment */
+  args: readonly string[];
+  env: readonly string[];
+  /** the container's RLIMIT_STACK soft limit in bytes (Infinity: unlimited) */
+  stackSoft: number;
+  /** Node's process.arch, for the ELF machine check */
+  arch: string;
+  /** names the place in messages: "bundle NAME" or "container ID" */
+  where: string;
+}
+
+/**
+ * Everything that would make execve fail for the command `command` (found by locateCommand at
+ * `host`): a directory or a file without execute permission (126), a `#!` interpreter or an ELF
+ * dynamic loader missing inside (127), a file in no executable format or for another machine
+ * (126), argv + environment over the kernel's limits (126). Undefined when it should start.
+ * A file cm cannot read is left to the kernel.
+ */
+export function startFailure(rootfs: string, command: string, check: StartCheck): StartFailure | undefined {
+  const { found, host } = locateCommand(rootfs, command, check);
+  if (found === "not-found") return { status: EXIT_NOT_FOUND, reason: `${command}: command not found in ${check.where}` };
+  if (found === "not-executable" || !host) {
+    const dir = host !== undefined && isDirectory(host);
+    return { status: EXIT_NOT_EXECUTABLE, reason: `${command}: ${dir ? "is a directory" : "not executable"} in ${check.where}` };
+  }
+  const failure = fileFailure(rootfs, command, host, check, 0);
+  if (failure) return failure;
+  const tooLong = argvTooLong(check.args, check.env, check.stackSoft);
+  if (tooLong) return { status: EXIT_NOT_EXECUTABLE, reason: `${command}: argument list too long: ${tooLong}` };
+  return undefined;
+}
+
+/** Linux follows at most 4 levels of #! interpreters (BINPRM_MAX_RECURSION). */
+const MAX_INTERPRETER_DEPTH = 4;
+
+function fileFailure(rootfs: string, command: string, host: string, check: StartCheck, depth: number): StartFailure | undefined {
+  const header = readHeader(host);
+  if (!header) return undefined;
+  const h = classifyHeader(header.head, header.readAt);
+  header.close();
+  if (h.kind === "unknown") {
+    return { status: EXIT_NOT_EXECUTABLE, reason: `${command}: exec format error in ${check.where}: not an executable and no #! line` };
+  }
+  if (h.kind === "elf") {
+    const own = ELF_MACHINE[check.arch];
+    if (own !== undefined && h.machine !== own && !binfmtMisc()) {
+      return { status: EXIT_NOT_EXECUTABLE, reason: `${command}: exec format error in ${check.where}: a program for another machine type` };
+    }
+    if (h.interpreter && locateCommand(rootfs, h.interpreter, { ...check, cwd: "/" }).found !== "found") {
+      return {
+        status: EXIT_NOT_FOUND,
+        reason: `${command}: its dynamic loader ${h.interpreter} is missing in ${check.where}`,
+      };
+    }
+    return undefined;
+  }
+  // the kernel resolves a relative interpreter against the working directory
+  const interp = locateCommand(rootfs, h.interpreter.startsWith("/") ? h.interpreter : posix.join(check.cwd, h.interpreter), check);
+  if (interp.found === "not-found") {
+    return { status: EXIT_NOT_FOUND, reason: `${command}: its interpreter ${h.interpreter} (the #! line) is not found in ${check.where}` };
+  }
+  if (interp.found === "not-executable" || !interp.host) {
+    return {
+      status: EXIT_NOT_EXECUTABLE,
+      reason: `${command}: its interpreter ${h.interpreter} (the #! line) is not executable in ${check.where}`,
+    };
+  }
+  if (depth + 1 >= MAX_INTERPRETER_DEPTH) return undefined;
+  return fileFailure(rootfs, h.interpreter, interp.host, check, depth + 1);
+}
+
+function readHeader(host: string): { head: Buffer; readAt: (offset: number, length: number) => Buffer; close: () => void } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  const readAt = (offset: number, length: number) => {
+    const buf = Buffer.alloc(Math.max(0, Math.min(length, 65536)));
+    try {
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, offset));
+    } catch {
+      return Buffer.alloc(0);
+    }
+  };
+  return { head: readAt(0, HEADER_BYTES), readAt, close: () => closeSync(fd) };
+}
+
+function isDirectory(host: string): boolean {
+  try {
+    return statSync(host).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the host runs foreign binaries through binfmt_misc (qemu-user): then the machine type says nothing. */
+function binfmtMisc(): boolean {
+  try {
+    return readdirSync("/proc/sys/fs/binfmt_misc").some((n) => n !== "register" && n !== "status");
+  } catch {
+    return false;
+  }
 }

@@ -31,6 +31,8 @@ export interface Forwarding {
   signals: readonly NodeJS.Signals[];
   /** "process": to the runtime process, which passes them on (runc run/exec do); "kill": `runtime kill ID SIG` */
   via: "process" | "kill";
+  /** never leave the container running unattended: the third SIGINT or an unanswered SIGHUP kills it (runtime/signals.ts) */
+  guard?: boolean | undefined;
 }
 
 export interface ProcessOptions {
@@ -40,6 +42,8 @@ export interface ProcessOptions {
   forward?: Forwarding | undefined;
   /** a program and its arguments (ending in `--`) the runtime runs through: core/run/runtime.ts execInUserScope */
   wrapper?: readonly string[] | undefined;
+  /** `run --keep`: the runtime keeps the stopped container (its cgroup) until `delete` (actions/machine.ts keepForOom) */
+  keep?: boolean | undefined;
 }
 
 /** The shell's status for a process that ended with `code` or by `signal`: 128+N for signal N (POSIX sh, docker). */
@@ -54,9 +58,14 @@ export function shellStatus(code: number | null, signal: NodeJS.Signals | null):
  */
 export function waitProcess(
   child: ChildProcess,
-  opts: { pidFile?: string | undefined; forward?: ((signal: NodeJS.Signals) => void) | undefined; signals?: readonly NodeJS.Signals[] },
+  opts: {
+    pidFile?: string | undefined;
+    forward?: ((signal: NodeJS.Signals) => void) | undefined;
+    signals?: readonly NodeJS.Signals[];
+    kill?: ((why: string) => void) | undefined;
+  },
 ): Promise<ProcessResult> {
-  const stop = opts.forward ? forwardSignals(opts.signals ?? [], opts.forward) : () => {};
+  const stop = opts.forward ? forwardSignals(opts.signals ?? [], opts.forward, opts.kill) : () => {};
   return new Promise((resolve) => {
     const done = (exitCode: number | null, signal: NodeJS.Signals | null, status: number) => {
       stop();
@@ -97,7 +106,7 @@ export class OciRuntime {
    * (socket activation), and nothing else of the host's environment is its business.
    */
   run(id: string, bundleDir: string, pidFile: string, opts: ProcessOptions = {}): Promise<ProcessResult> {
-    const child = this.spawn(["run", "--bundle", bundleDir, "--pid-file", pidFile, id], opts);
+    const child = this.spawn(["run", ...(opts.keep ? ["--keep"] : []), "--bundle", bundleDir, "--pid-file", pidFile, id], opts);
     return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
@@ -115,7 +124,13 @@ export class OciRuntime {
   private forwarding(id: string, child: ChildProcess, f: Forwarding | undefined) {
     if (!f) return {};
     const forward = f.via === "process" ? (s: NodeJS.Signals) => void child.kill(s) : (s: NodeJS.Signals) => void this.kill(id, s.slice(3));
-    return { forward, signals: f.signals };
+    const kill = f.guard
+      ? (why: string) => {
+          process.stderr.write(`cm: ${why}: killing container ${id}\n`);
+          this.kill(id, "KILL");
+        }
+      : undefined;
+    return { forward, signals: f.signals, kill };
   }
 
   state(id: string): ContainerState | undefined {

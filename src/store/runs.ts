@@ -3,9 +3,10 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
+import { type OciSpec, specJson } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { startTime } from "../host/proc.ts";
 
@@ -41,11 +42,22 @@ export interface ExitRecord {
   /** exit status as a shell reports it (128+N for signal N); null when nobody saw it (its monitor was gone) */
   status: number | null;
   ended: string;
+  /** the kernel killed a process of the container for memory (its cgroup's OOM kill count); absent: no, or not known */
+  oomKilled?: boolean | undefined;
 }
 
 export function readExit(dir: string): ExitRecord | undefined {
   try {
     return JSON.parse(readFileSync(join(dir, RUN_FILES.exit), "utf8")) as ExitRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid file's modification time (ms since the epoch): the pid named existed then. */
+export function pidWrittenAt(dir: string): number | undefined {
+  try {
+    return statSync(join(dir, RUN_FILES.pid)).mtimeMs;
   } catch {
     return undefined;
   }
@@ -80,7 +92,7 @@ export function createRunDir(
   layout: { state: string; runs: string; uid: number },
   id: string,
   fields: NewRunRecord,
-  spec: unknown,
+  spec: OciSpec,
   files: readonly RunFile[] = [],
 ): { dir: string; record: RunRecord } {
   ensureStateDirs(layout.state, layout.runs, layout.uid);
@@ -94,7 +106,7 @@ export function createRunDir(
       }
       writeFileSync(join(dir, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
     }
-    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    writeFileSync(join(dir, "config.json"), specJson(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

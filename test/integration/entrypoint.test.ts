@@ -69,6 +69,13 @@ for (const as of USERS) {
       for (const tag of ["both", "entry-only", "cmd-only", "none", "missing-entry", "not-exec-entry"]) create(sb, tag, tag);
     });
 
+    test("an image bundle runs under the init too: PID 1 is /dev/init, the entrypoint its child", () => {
+      const out = ok(sb, ["run", "both", "--", "exec", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]);
+      assert.match(out, /^\/dev\/init -g -- \/entry\.sh --from-image exec sh -c /m);
+      const killed = sb.cm(["run", "both", "--", "exec", "sh", "-c", "kill -9 $$"]);
+      assert.equal(killed.status, 137, killed.stderr);
+    });
+
     test("Entrypoint and Cmd are recorded apart; the bundle's args are both, in order", () => {
       const cfg = JSON.parse(readFileSync(configPath(sb, "both"), "utf8")) as {
         process: { args: string[] };

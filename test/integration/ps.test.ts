@@ -74,6 +74,7 @@ for (const as of USERS) {
         "ended",
         "exitCode",
         "id",
+        "oomKilled",
         "pid",
         "project",
         "runtime",
@@ -85,6 +86,7 @@ for (const as of USERS) {
       const q = all.find((e) => e.id === quick) as Entry;
       assert.equal(q.status, "exited");
       assert.equal(q.exitCode, 4);
+      assert.equal((q as unknown as { oomKilled: boolean }).oomKilled, false);
       assert.equal(q.pid, null);
       assert.ok(q.ended !== null);
 

@@ -245,8 +245,11 @@ for (const as of USERS) {
         "tty",
         "urandom",
         "zero",
+        "init", // the container's init (tini): a read-only regular file, no device
       ]);
       for (const n of nodes) assert.ok(allowed.has(n), `unexpected /dev/${n}`);
+      const init = sb.cm(["run", "--", "sh", "-c", "test -f /dev/init && grep -qE '^[^ ]+ /dev/init [^ ]+ ro[, ]' /proc/mounts"]);
+      assert.equal(init.status, 0, "/dev/init is a read-only regular file");
       for (const must of ["null", "zero", "full", "random", "urandom", "tty", "ptmx"])
         assert.ok(nodes.includes(must), `/dev/${must} missing`);
       for (const dev of ["b 8 0", "c 1 1", "c 10 237"]) {

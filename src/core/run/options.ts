@@ -5,6 +5,7 @@
  * (actions/run.ts). A new run option is a field here, a step of the plan, and a spec transform.
  */
 import type { Network } from "./resources.ts";
+import type { Limits } from "./ulimit.ts";
 
 /**
  * Everything a run can be given.
@@ -37,6 +38,12 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --init / --no-init: an init as PID 1 (default true; core/run/init.ts) */
+  init?: boolean | undefined;
+  /** --ulimit values by name, over the invoking user's own limits (core/run/ulimit.ts) */
+  ulimits?: Limits | undefined;
+  /** --shm-size in bytes */
+  shmBytes?: number | undefined;
 }
 
 /** env files, then variables; `where` names their origin in messages */

@@ -13,9 +13,13 @@ import { imageProcess, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
+import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "./hosts.ts";
+import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
+import { runtimeLogFlags } from "./startup.ts";
+import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
 
 /** What the host and the stored bundle say, read before planning (actions/run.ts readRunFacts). */
@@ -42,6 +46,12 @@ export interface RunFacts {
   defaultShell: () => string[];
   /** --security-opt seccomp=: the profile, null unconfined, undefined the stored one */
   seccomp: Seccomp | null | undefined;
+  /** the host's init (tini-static) when it is installed (core/run/init.ts) */
+  init: string | undefined;
+  /** cm's and the invoker's rlimits, nr_open (host/rlimits.ts) */
+  ulimits: UlimitFacts;
+  /** the text of the bundle's own /etc/hosts ("" when none), read without following links out of it */
+  bundleHosts: string;
   /** whether cm's stdin is a terminal, and the host's TERM */
   stdinTty: boolean;
   term: string | undefined;
@@ -112,6 +122,16 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
   const mounts: Mount[] = [];
   const env = [...facts.env];
   const files: RunFile[] = [];
+  // A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits.
+  if (opts.init !== false && facts.init === undefined) throw initMissing();
+  const init = opts.init === false ? undefined : facts.init;
+  const rlimits = resolveUlimits(opts.ulimits ?? {}, facts.ulimits);
+  files.push(
+    { name: HOSTS_FILE, content: hostsFile(stored.hostname, facts.bundleHosts), mode: 0o644 },
+    { name: HOSTNAME_FILE, content: hostnameFile(stored.hostname), mode: 0o644 },
+  );
+  mounts.push(...etcMounts({ hosts: `${facts.dir}/${HOSTS_FILE}`, hostname: `${facts.dir}/${HOSTNAME_FILE}` }));
+  if (init) mounts.push(initMount(init));
   return {
     id: facts.id,
     dir: facts.dir,
@@ -140,8 +160,11 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       runtime: kind,
       seccomp: facts.seccomp,
       cgroupsPath: host.cgroupDriver === "systemd" ? systemdCgroupsPath(facts.rootless, facts.id) : undefined,
+      init: init !== undefined,
+      rlimits,
+      shmBytes: opts.shmBytes,
     },
-    runtime: { ...facts.runtime, kind, flags: runtimeFlags(kind, host, network) },
+    runtime: { ...facts.runtime, kind, flags: [...runtimeFlags(kind, host, network), ...runtimeLogFlags(kind, facts.dir)] },
     record: {
       projectKey: facts.project.key,
       projectName: facts.project.name,

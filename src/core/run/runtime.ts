@@ -12,8 +12,7 @@
  *          /sys/fs/cgroup/unified) it cannot start containers, so cm refuses it up front.
  *          Its cgroupfs driver ignores a limit it has no permission for (rootless): cm gives it
  *          limits only through its systemd driver (core/limits.ts cgroupDriver).
- *   runc, crun with the systemd cgroup driver: `--systemd-cgroup` (both take it); runc also
- *          `--log /dev/null` (see runtimeFlags).
+ *   runc, crun with the systemd cgroup driver: `--systemd-cgroup` (both take it).
  *   other  any other runtime is taken to behave like runc.
  */
 import { CmError } from "../../errors.ts";
@@ -64,13 +63,10 @@ export interface RuntimeHost {
 
 /** Global flags (before the subcommand), as every invocation for this container must repeat them. */
 export function runtimeFlags(kind: RuntimeKind, host: RuntimeHost, network: Network): string[] {
-  if (kind !== "runsc") {
-    if (host.cgroupDriver !== "systemd") return [];
-    // runc's systemd driver warns on stderr for each default device rule whose node is missing
-    // ("skipping device /dev/char/10:200 for systemd": /dev/net/tun without the tun module), a
-    // raw log line on every run. Its own log goes to /dev/null; its errors still reach stderr.
-    return kind === "runc" ? ["--systemd-cgroup", "--log", "/dev/null"] : ["--systemd-cgroup"];
-  }
+  // runc's systemd driver warns for each default device rule whose node is missing ("skipping
+  // device /dev/char/10:200": /dev/net/tun without the tun module): those lines go to the runtime's
+  // JSON log in the run directory (startup.ts runtimeLogFlags), never to the terminal.
+  if (kind !== "runsc") return host.cgroupDriver === "systemd" ? ["--systemd-cgroup"] : [];
   const flags = [`--network=${network}`];
   if (host.rootless) flags.push("--rootless", "--ignore-cgroups");
   return flags;

@@ -47,6 +47,18 @@ export function cgroupNamespace(): Transform {
   });
 }
 
+/**
+ * /sys/fs/cgroup read-only as a whole: on cgroup v1 the runtime mounts a tmpfs there (writable as
+ * root) and the hierarchies read-only below it; listed in readonlyPaths, the tmpfs is remounted
+ * read-only too. Applied at every run, so bundles made before get it.
+ */
+export function cgroupReadOnly(): Transform {
+  return (spec) =>
+    spec.linux.readonlyPaths.includes("/sys/fs/cgroup")
+      ? spec
+      : { ...spec, linux: { ...spec.linux, readonlyPaths: [...spec.linux.readonlyPaths, "/sys/fs/cgroup"] } };
+}
+
 /** The seccomp profile: cm's default for `arch`, a given profile, or none (null: unconfined). */
 export function seccomp(profile: Seccomp | null): Transform {
   return (spec) => {

@@ -5,11 +5,13 @@
  *                              so the bundle directory is a valid OCI bundle on its own)
  *   runSpec(stored, input)  -> the per-run config.json written for one `cm run`
  */
+import { initArgs } from "../run/init.ts";
 import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
+import { rlimits, shmSize } from "../run/ulimit.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { baseSpec } from "./base.ts";
-import { hardening, seccomp } from "./hardening.ts";
+import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
 import {
   cgroupsPath,
@@ -40,7 +42,7 @@ import {
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { Mount, OciSpec, Seccomp } from "./types.ts";
+import type { Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
@@ -99,6 +101,21 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
   return build(baseSpec(input.rootless));
 }
 
+/** RLIM_INFINITY as config.json spells it (a uint64 JSON number cannot be written from a double). */
+const RLIM_INFINITY = "18446744073709551615";
+const INFINITY_TOKEN = "\u0000rlim-infinity\u0000";
+
+/**
+ * A spec as config.json text. Rlimit values of Infinity (core/run/ulimit.ts UNLIMITED) are written
+ * as RLIM_INFINITY (2^64-1): JSON.stringify would write null, and 2^64 as a double is out of uint64.
+ */
+export function specJson(spec: OciSpec): string {
+  const text = JSON.stringify(spec, (key, value) =>
+    (key === "soft" || key === "hard") && value === Number.POSITIVE_INFINITY ? INFINITY_TOKEN : value,
+  );
+  return text.replaceAll(JSON.stringify(INFINITY_TOKEN), RLIM_INFINITY);
+}
+
 export interface RunSpecInput {
   /** Absolute real path of the bundle's rootfs (runc refuses a symlinked rootfs). */
   rootfsPath: string;
@@ -123,6 +140,12 @@ export interface RunSpecInput {
   seccomp?: Seccomp | null | undefined;
   /** linux.cgroupsPath (the systemd driver's "slice:prefix:name", core/limits.ts); unset: the runtime's default */
   cgroupsPath?: string | undefined;
+  /** run the args under the init (core/run/init.ts; its mount comes with `mounts`) */
+  init?: boolean | undefined;
+  /** the process's rlimits (core/run/ulimit.ts resolveUlimits); undefined keeps the stored ones */
+  rlimits?: readonly Rlimit[] | undefined;
+  /** size of /dev/shm in bytes */
+  shmBytes?: number | undefined;
 }
 
 /** The per-run spec: the stored one with one transform per concern of the run (spec/run.ts). */
@@ -132,6 +155,10 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   return compose(
     rootfsAt(input.rootfsPath),
     processArgs(input.args, input.terminal),
+    input.init ? initArgs() : identity,
+    input.rlimits ? rlimits(input.rlimits) : identity,
+    input.shmBytes !== undefined ? shmSize(input.shmBytes) : identity,
+    cgroupReadOnly(),
     environment(env),
     input.seccomp !== undefined ? seccomp(input.seccomp) : identity,
     input.memoryBytes !== undefined ? memoryLimit(input.memoryBytes) : identity,

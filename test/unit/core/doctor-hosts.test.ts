@@ -33,6 +33,7 @@ function checksOn(name: string) {
     cgroups: readCgroupFacts(root, 1000, { XDG_RUNTIME_DIR: "/run/user/1000" }),
     mmdebstrap: true,
     setfattr: true,
+    init: true,
     dirs: [],
     disk: { path: "/home", freeBytes: 50 * 2 ** 30 },
   };

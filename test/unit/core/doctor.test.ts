@@ -19,6 +19,7 @@ const facts: DoctorFacts = {
   cgroups: { version: "v1", delegated: [] },
   mmdebstrap: true,
   setfattr: true,
+  init: true,
   dirs: [{ name: "data", path: "/home/alice/.local/share/cm", writable: true }],
   disk: { path: "/home", freeBytes: 50 * 2 ** 30 },
 };
@@ -96,6 +97,8 @@ test("subordinate ids, mmdebstrap and setfattr are warnings with a fix", () => {
   assert.equal(byId({ ...facts, mmdebstrap: false }).mmdebstrap?.status, "warn");
   assert.equal(byId({ ...facts, setfattr: false }).setfattr?.status, "warn");
   assert.equal(byId({ ...facts, setfattr: false }).setfattr?.fix, "apt-get install attr");
+  assert.equal(byId({ ...facts, init: false }).init?.status, "warn");
+  assert.equal(byId({ ...facts, init: false }).init?.fix, "apt-get install tini");
 });
 
 test("one line per check, status first, fix appended", () => {

@@ -399,3 +399,25 @@ describe("resolveCreate", () => {
     );
   });
 });
+
+describe("[run] init, ulimits, shm_size", () => {
+  test("typed values; ulimits merge per name, a bundle's wins", () => {
+    const f = load(
+      '[run]\ninit = false\nulimits = { nofile = "1024:4096", core = 0, stack = "unlimited" }\nshm_size = "1g"\n[bundle.b.run]\nulimits = { nofile = 99 }\n',
+    );
+    assert.equal(f.run.init, false);
+    assert.equal(f.run.shmBytes, 1024 ** 3);
+    assert.deepEqual(f.run.ulimits?.nofile, { soft: 1024, hard: 4096 });
+    assert.deepEqual(f.run.ulimits?.stack, { soft: Number.POSITIVE_INFINITY, hard: Number.POSITIVE_INFINITY });
+    const b = defaultsFor(f, "b").run;
+    assert.deepEqual(b.ulimits?.nofile, { soft: 99, hard: 99 });
+    assert.deepEqual(b.ulimits?.core, { soft: 0, hard: 0 });
+  });
+  test("bad values name the file, line and key", () => {
+    assert.match(error('[run]\ninit = "yes"\n').message, /cm\.toml:2: run\.init: must be true or false/);
+    assert.match(error('[run]\nulimits = { nofile = "abc" }\n').message, /cm\.toml:2: run\.ulimits\.nofile: invalid ulimit/);
+    assert.match(error("[run]\nulimits = { files = 10 }\n").message, /run\.ulimits\.files: .*unknown limit "files"/);
+    assert.match(error("[run]\nulimits = { nofile = 1.5 }\n").message, /run\.ulimits\.nofile: must be/);
+    assert.match(error('[run]\nshm_size = "-1"\n').message, /cm\.toml:2: run\.shm_size: invalid/);
+  });
+});

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { findCommand } from "../../../src/rootfs/command.ts";
+import { findCommand, startFailure } from "../../../src/rootfs/command.ts";
 
 function setup() {
   const root = mkdtempSync(join(tmpdir(), "cm-cmd-"));
@@ -43,4 +43,29 @@ test("paths in /project and relative to the working directory resolve through th
   assert.equal(findCommand(root, "./script.sh", lookup), "found");
   assert.equal(findCommand(root, "/project/script.sh", lookup), "found");
   assert.equal(findCommand(root, "./other.sh", lookup), "not-found");
+});
+
+test("startFailure: interpreters, loaders, formats, directories, E2BIG", () => {
+  const { root, lookup } = setup();
+  const check = { ...lookup, args: ["x"], env: ["PATH=/usr/bin"], stackSoft: 8 * 1024 * 1024, arch: process.arch, where: "bundle b" };
+  const file = (name: string, content: string | Buffer) => {
+    writeFileSync(join(root, "usr/bin", name), content);
+    chmodSync(join(root, "usr/bin", name), 0o755);
+  };
+  file("ok", readFileSync("/usr/bin/tini-static")); // a static ELF: no loader needed
+  file("sh", "#!/usr/bin/ok\n");
+  file("good.sh", "#!/usr/bin/sh -e\necho\n");
+  file("py", "#!/usr/bin/python3\n");
+  file("junk", "garbage");
+  file("elf", readFileSync("/usr/bin/true")); // dynamic: its loader is not in this root
+  const f = (cmd: string, extra = {}) => startFailure(root, cmd, { ...check, ...extra });
+  assert.equal(f("good.sh"), undefined); // an interpreter that is itself a script is followed
+  assert.deepEqual(f("py"), { status: 127, reason: "py: its interpreter /usr/bin/python3 (the #! line) is not found in bundle b" });
+  assert.equal(f("junk")?.status, 126);
+  assert.match(f("junk")?.reason ?? "", /exec format error/);
+  assert.equal(f("elf")?.status, 127);
+  assert.match(f("elf")?.reason ?? "", /dynamic loader \/lib.*ld-linux/);
+  assert.match(f("/usr/bin")?.reason ?? "", /is a directory/);
+  assert.equal(f("missing")?.status, 127);
+  assert.match(f("good.sh", { args: ["good.sh", "x".repeat(200_000)] })?.reason ?? "", /argument list too long/);
 });

@@ -22,6 +22,9 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     volumes: [],
     defaultShell: () => ["/bin/sh", "-l"],
     seccomp: undefined,
+    init: "/usr/bin/tini-static",
+    ulimits: { own: { nofile: { soft: 1048576, hard: 1048576 } }, invoker: { nofile: { soft: 1024, hard: 4096 } }, privileged: true },
+    bundleHosts: "",
     stdinTty: false,
     term: "xterm-256color",
     ...over,
@@ -30,15 +33,23 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
 const opts = (o: Partial<RunOptions> = {}): RunOptions => ({ bundle: "default", command: ["true"], ...o });
 
 describe("planRun", () => {
-  test("the plain run: command checked at /project on the stored PATH, record fields, runc without flags", () => {
+  test("the plain run: command checked at /project on the stored PATH, record fields, runc logging to the run directory", () => {
     const p = planRun(opts(), facts());
     assert.deepEqual(p.command.args, ["true"]);
     assert.equal(p.command.cwd, "/project");
     assert.match(p.command.path, /\/usr\/bin/);
     assert.deepEqual(p.command.mounts, [{ destination: "/project", source: "/home/u/p" }]);
     assert.deepEqual(p.record, { projectKey: "p-1", projectName: "p", bundle: "default", projectPath: "/home/u/p", command: ["true"] });
-    assert.deepEqual(p.runtime, { binary: "/usr/bin/runc", root: "/state/runc", kind: "runc", flags: [] });
-    assert.deepEqual(p.files, []);
+    assert.deepEqual(p.runtime, {
+      binary: "/usr/bin/runc",
+      root: "/state/runc",
+      kind: "runc",
+      flags: ["--log", "/state/runs/abc123/runtime.log", "--log-format", "json"],
+    });
+    assert.deepEqual(
+      p.files.map((f) => f.name),
+      ["hosts", "hostname"],
+    );
     assert.equal(p.detach, false);
   });
   test("no command and no image default: the default shell", () => {
@@ -90,13 +101,13 @@ describe("planRun", () => {
       bus: "/run/user/1000/bus",
     });
     const limited = planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups: desktop }));
-    assert.deepEqual(limited.runtime.flags, ["--systemd-cgroup", "--log", "/dev/null"]);
+    assert.equal(limited.runtime.flags[0], "--systemd-cgroup");
     assert.equal(runSpec(facts().bundle.spec, limited.spec).linux.cgroupsPath, "user.slice:cm:abc123");
     const crun = planRun(opts({ cpus: 1 }), facts({ cgroups: desktop, runtime: { binary: "/usr/bin/crun", root: "/s" } }));
-    assert.deepEqual(crun.runtime.flags, ["--systemd-cgroup"]);
+    assert.equal(crun.runtime.flags[0], "--systemd-cgroup");
     assert.equal(crun.spec.cgroupsPath, "system.slice:cm:abc123");
     const plain = planRun(opts(), facts({ rootless: true, cgroups: desktop }));
-    assert.deepEqual(plain.runtime.flags, []);
+    assert.ok(!plain.runtime.flags.includes("--systemd-cgroup"));
     assert.equal(runSpec(facts().bundle.spec, plain.spec).linux.cgroupsPath, undefined);
     assert.throws(
       () =>
@@ -109,7 +120,52 @@ describe("planRun", () => {
   });
   test("runsc: its global flags, and --pids-limit refused", () => {
     const p = planRun(opts({ network: "none" }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/state/runsc" } }));
-    assert.deepEqual(p.runtime.flags, ["--network=none"]);
+    assert.deepEqual(p.runtime.flags, ["--network=none"]); // no --log: runsc's is its debug log
     assert.throws(() => planRun(opts({ pidsLimit: 10 }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/s" } })), /runsc/);
+  });
+});
+
+describe("planRun: a machine (issue 13)", () => {
+  test("the init, the hosts files, the invoker's rlimits; the spec runs the command under the init", () => {
+    const f = facts();
+    const p = planRun(opts({ command: ["sleep", "1"], ulimits: { core: { soft: 0, hard: 0 } }, shmBytes: 1 << 20 }), f);
+    assert.equal(p.spec.init, true);
+    assert.deepEqual(p.command.args, ["sleep", "1"]); // the check looks at the command, not at the init
+    const spec = runSpec(f.bundle.spec, p.spec);
+    assert.deepEqual(spec.process.args, ["/dev/init", "-g", "--", "sleep", "1"]);
+    assert.deepEqual(
+      spec.mounts.filter((m) => ["/dev/init", "/etc/hosts", "/etc/hostname"].includes(m.destination)).map((m) => [m.destination, m.source]),
+      [
+        ["/etc/hosts", "/state/runs/abc123/hosts"],
+        ["/etc/hostname", "/state/runs/abc123/hostname"],
+        ["/dev/init", "/usr/bin/tini-static"],
+      ],
+    );
+    assert.deepEqual(
+      spec.process.rlimits.filter((r) => r.type === "RLIMIT_NOFILE" || r.type === "RLIMIT_CORE"),
+      [
+        { type: "RLIMIT_CORE", soft: 0, hard: 0 },
+        { type: "RLIMIT_NOFILE", soft: 1024, hard: 4096 },
+      ],
+    );
+    assert.ok(spec.mounts.find((m) => m.destination === "/dev/shm")?.options?.includes("size=1024k"));
+    assert.ok(spec.linux.readonlyPaths.includes("/sys/fs/cgroup"));
+    assert.match(p.files.find((x) => x.name === "hosts")?.content ?? "", /^127\.0\.1\.1\t/m);
+  });
+  test("--no-init: the command is PID 1; no tini on the host: refused unless --no-init", () => {
+    const f = facts({ init: undefined });
+    assert.throws(
+      () => planRun(opts(), f),
+      (e: CmError) => e.exitCode === 125 && /tini-static not found/.test(e.message) && /--no-init/.test(e.hint ?? ""),
+    );
+    const p = planRun(opts({ init: false }), f);
+    assert.deepEqual(runSpec(f.bundle.spec, p.spec).process.args, ["true"]);
+  });
+  test("a hard limit above the user's: refused, naming the limit", () => {
+    const f = facts({ ulimits: { own: { nofile: { soft: 1024, hard: 4096 } }, privileged: false } });
+    assert.throws(
+      () => planRun(opts({ ulimits: { nofile: { soft: 1, hard: 5000 } } }), f),
+      (e: CmError) => /nofile/.test(e.message),
+    );
   });
 });

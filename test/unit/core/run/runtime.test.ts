@@ -37,7 +37,7 @@ describe("runtimes", () => {
   });
   test("the systemd cgroup driver: --systemd-cgroup for runc, crun and others; never for runsc", () => {
     const host = { rootless: true, cgroupHybrid: false, cgroupDriver: "systemd" as const };
-    assert.deepEqual(runtimeFlags("runc", host, "host"), ["--systemd-cgroup", "--log", "/dev/null"]);
+    assert.deepEqual(runtimeFlags("runc", host, "host"), ["--systemd-cgroup"]);
     assert.deepEqual(runtimeFlags("crun", host, "host"), ["--systemd-cgroup"]);
     assert.deepEqual(runtimeFlags("other", host, "host"), ["--systemd-cgroup"]);
     assert.deepEqual(runtimeFlags("runc", { ...host, cgroupDriver: "cgroupfs" }, "host"), []);
@@ -57,7 +57,7 @@ describe("runtimes", () => {
     assert.equal(execInUserScope("crun", true, ["--systemd-cgroup"]), true);
     assert.equal(execInUserScope("crun", false, ["--systemd-cgroup"]), false);
     assert.equal(execInUserScope("crun", true, []), false);
-    assert.equal(execInUserScope("runc", true, ["--systemd-cgroup", "--log", "/dev/null"]), false);
+    assert.equal(execInUserScope("runc", true, ["--systemd-cgroup"]), false);
   });
   test("rootless runsc (--ignore-cgroups) refuses every limit rather than dropping it", () => {
     assert.throws(

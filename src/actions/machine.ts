@@ -1,0 +1,156 @@
+/**
+ * What makes a run behave like a Linux machine (issue 13), the parts that touch the host: the facts
+ * a run is planned from (is tini installed, the user's rlimits, the bundle's own /etc/hosts), the
+ * start check after the spec is built (126/127 before anything starts), the runtime's errors read
+ * from its JSON log instead of the terminal, and the OOM kill read from the cgroup before the
+ * runtime removes it (a RunStep of actions/runexec.ts). The decisions are pure: core/run/init.ts,
+ * hosts.ts, ulimit.ts, startup.ts, oom.ts and plan.ts.
+ */
+import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { MAX_BUNDLE_HOSTS } from "../core/run/hosts.ts";
+import { INIT_ARGS, INIT_BINARY } from "../core/run/init.ts";
+import { oomMessage } from "../core/run/oom.ts";
+import type { RuntimeKind } from "../core/run/runtime.ts";
+import { RUNTIME_LOG, runtimeLogMessages, type StartFailure, shortRuntimeMessage, startFailureFromRuntime } from "../core/run/startup.ts";
+import { stackSoft, type UlimitFacts } from "../core/run/ulimit.ts";
+import { formatBytes } from "../core/size.ts";
+import type { OciSpec } from "../core/spec/types.ts";
+import { CmError } from "../errors.ts";
+import { readOomKill, runcCgroupPaths } from "../host/oom.ts";
+import { readUlimitFacts } from "../host/rlimits.ts";
+import { startFailure } from "../rootfs/command.ts";
+import type { RunStep } from "./runexec.ts";
+
+/** The host's init when it is installed (its packaged path only: it is mounted into containers). */
+export function findInit(): string | undefined {
+  try {
+    accessSync(INIT_BINARY, constants.X_OK);
+    return INIT_BINARY;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine facts of core/run/plan.ts RunFacts: ~0.2 ms of /proc and file reads. */
+export function readMachineFacts(
+  rootless: boolean,
+  rootfs: string,
+): { init: string | undefined; ulimits: UlimitFacts; bundleHosts: string } {
+  return { init: findInit(), ulimits: readUlimitFacts(!rootless), bundleHosts: readBundleHosts(rootfs) };
+}
+
+/**
+ * Checks that the command can start (126/127 with the cause, before anything starts): the first
+ * word of `args` as the container will execute it, argv (the init's words included) and the
+ * environment against the kernel's limits with the spec's stack limit. Throws the CmError.
+ */
+export function checkStart(
+  rootfs: string,
+  spec: Pick<OciSpec, "process">,
+  args: readonly string[],
+  lookup: { cwd: string; path: string; mounts: { destination: string; source: string }[] },
+  where: string,
+  underInit: boolean,
+  hint?: string,
+): void {
+  const failure = startFailure(rootfs, args[0] as string, {
+    ...lookup,
+    args: underInit ? [...INIT_ARGS, ...args] : args,
+    env: spec.process.env,
+    stackSoft: stackSoft(spec.process.rlimits),
+    arch: process.arch,
+    where,
+  });
+  if (failure) throw startError(failure, hint);
+}
+
+function startError(f: StartFailure, hint?: string): CmError {
+  return new CmError(f.status === 127 ? "command-not-found" : "command-not-executable", f.reason, {
+    exitCode: f.status,
+    ...(hint ? { hint } : {}),
+  });
+}
+
+/** The runtime log's size now: a later runtimeFailure reads only what was added after it. */
+export function runtimeLogSize(dir: string): number {
+  try {
+    return statSync(join(dir, RUNTIME_LOG)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * After the runtime failed: its error, from its JSON log in `dir` (from byte `offset`), as a
+ * CmError: 126/127 for an exec failure, else 125 "the container did not start". Undefined when the
+ * log says nothing (runsc, or a failure that was not the runtime's).
+ */
+export function runtimeFailure(dir: string, runtimeName: string, offset = 0): CmError | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, RUNTIME_LOG)).subarray(offset).toString("utf8");
+  } catch {
+    return undefined;
+  }
+  const messages = runtimeLogMessages(text);
+  if (messages.length === 0) return undefined;
+  const start = startFailureFromRuntime(messages);
+  if (start) return startError(start);
+  const last = shortRuntimeMessage(messages[messages.length - 1] as string);
+  return new CmError("start-failed", `the container did not start: ${runtimeName}: ${last}`, {
+    hint: "check the options (-w, -v, --runtime) and the bundle",
+  });
+}
+
+/**
+ * Whether a run keeps the runtime's state after its exit (`run --keep`) so that its memory cgroup
+ * can be read: runc with a memory limit (without one there is no limit to name, and keeping costs
+ * one more `runc delete`).
+ */
+export function keepForOom(spec: Pick<OciSpec, "linux">, kind: RuntimeKind): boolean {
+  return kind === "runc" && spec.linux.resources?.memory?.limit !== undefined;
+}
+
+/**
+ * The step that names an OOM kill: after the exit, before the runtime's state (and the cgroup) is
+ * removed, reads the cgroup's OOM kill count; `report` gets `killed: out of memory (limit 32 MiB)`.
+ * `oomKilled` is set when it did.
+ */
+export function oomStep(report: (line: string) => void): RunStep & { oomKilled: boolean } {
+  const step = {
+    oomKilled: false,
+    afterExit(run: Parameters<NonNullable<RunStep["afterExit"]>>[0], result: Parameters<NonNullable<RunStep["afterExit"]>>[1]) {
+      const oom = readOomKill(runcCgroupPaths(run.runtime.root, run.id));
+      if (oom) {
+        step.oomKilled = true;
+        report(oomMessage(oom, formatBytes));
+      }
+      return result;
+    },
+  };
+  return step;
+}
+
+/**
+ * The bundle's own /etc/hosts (at most MAX_BUNDLE_HOSTS bytes), read without following a symlink
+ * out of the root filesystem: /etc is opened with O_NOFOLLOW|O_DIRECTORY and hosts through that
+ * descriptor with O_NOFOLLOW (a container may have replaced either). "" when there is none.
+ */
+export function readBundleHosts(rootfs: string): string {
+  let dirFd: number | undefined;
+  let fd: number | undefined;
+  try {
+    dirFd = openSync(join(rootfs, "etc"), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fd = openSync(`/proc/self/fd/${dirFd}/hosts`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    if (!fstatSync(fd).isFile()) return "";
+    const buf = Buffer.alloc(MAX_BUNDLE_HOSTS);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.toString("utf8", 0, n);
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    if (dirFd !== undefined) closeSync(dirFd);
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * A container that behaves like a Linux machine (issue 13), with the real cm on the real runc, as
+ * root and rootless: the init as PID 1 (signals, exit statuses, zombies), start failures with their
+ * status and cause, /etc/hosts and /etc/hostname, rlimits and /dev/shm, OOM kills named, stored
+ * pids checked. runsc where it applies.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chownSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+
+/** A file in the project directory, owned by the sandbox's user. */
+function projectFile(sb: Sandbox, name: string, content: string | Buffer, mode: number): string {
+  const path = join(sb.project, name);
+  writeFileSync(path, content, { mode });
+  chownSync(path, sb.uid, sb.gid);
+  return `/project/${name}`;
+}
+
+/** cm run in the background, `signal` sent to cm once the container's command runs (it prints "up"). */
+async function signalled(sb: Sandbox, args: string[], signals: NodeJS.Signals[]): Promise<{ status: number; stderr: string }> {
+  const child = sb.spawn(["run", "-T", ...args]);
+  child.stdin?.end();
+  let out = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  const done = finished(child);
+  await waitFor("the command to start", () => out.includes("up"));
+  for (const s of signals) {
+    child.kill(s);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const r = await done;
+  return { status: r.status, stderr: r.stderr };
+}
+
+function limitsOfThisProcess(name: string): [string, string] {
+  const line = readFileSync("/proc/self/limits", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(name));
+  const [soft, hard] = (line ?? "").slice(name.length).trim().split(/\s+/);
+  return [soft as string, hard as string];
+}
+
+for (const as of USERS) {
+  describe(`a machine-like container (${as})`, () => {
+    const sb = sandbox(as, "machine");
+    test("setup: a busybox bundle", () => {
+      const r = sb.cm(["create", "--from", `dir:${fixtures.busybox}`]);
+      assert.equal(r.status, 0, r.stderr);
+    });
+
+    describe("init", () => {
+      test("PID 1 is the init, the command its child; --no-init makes the command PID 1", () => {
+        const r = sb.cm(["run", "--", "sh", "-c", 'tr "\\0" " " < /proc/1/cmdline; echo; echo $$']);
+        assert.equal(r.status, 0, r.stderr);
+        const [pid1, own] = r.stdout.trim().split("\n");
+        assert.match(pid1 as string, /^\/dev\/init -g -- sh -c /);
+        assert.notEqual(own, "1");
+        const bare = sb.cm(["run", "--no-init", "--", "sh", "-c", "echo $$"]);
+        assert.equal(bare.stdout.trim(), "1");
+      });
+
+      test("SIGTERM to cm ends `sleep 60` with 143, SIGINT with 130 (the kernel no longer drops them)", async () => {
+        assert.equal((await signalled(sb, ["--", "sh", "-c", "echo up; exec sleep 60"], ["SIGTERM"])).status, 143);
+        assert.equal((await signalled(sb, ["--", "sh", "-c", "echo up; exec sleep 60"], ["SIGINT"])).status, 130);
+        // a shell waiting for its child: the whole process group gets it, as from a terminal
+        assert.equal((await signalled(sb, ["--", "sh", "-c", "echo up; sleep 60; echo after"], ["SIGINT"])).status, 130);
+      });
+
+      test("kill -9 $$ inside is 137; the command's own status is unchanged", () => {
+        assert.equal(sb.cm(["run", "--", "sh", "-c", "kill -9 $$"]).status, 137);
+        assert.equal(sb.cm(["run", "--", "sh", "-c", "exit 3"]).status, 3);
+        assert.equal(sb.cm(["run", "--", "sh", "-c", "exit 0"]).status, 0);
+      });
+
+      test("orphans are reaped (with --no-init the command as PID 1 leaves a zombie)", () => {
+        // the orphaned sleep's parent becomes PID 1; the exec'd `sleep 2` never waits for it
+        const script = "(sleep 0.2 &); (sleep 1; ps -o stat,comm > /project/ps.txt) & exec sleep 2";
+        assert.equal(sb.cm(["run", "--", "sh", "-c", script]).status, 0);
+        assert.doesNotMatch(readFileSync(join(sb.project, "ps.txt"), "utf8"), /^Z/m);
+        assert.equal(sb.cm(["run", "--no-init", "--", "sh", "-c", script]).status, 0);
+        assert.match(readFileSync(join(sb.project, "ps.txt"), "utf8"), /^Z/m);
+      });
+
+      test("three SIGINTs kill a container that ignores them; a SIGHUP it ignores kills it after a grace", async () => {
+        const three = await signalled(sb, ["--", "sh", "-c", "trap '' INT; echo up; sleep 60"], ["SIGINT", "SIGINT", "SIGINT"]);
+        assert.equal(three.status, 137);
+        assert.match(three.stderr, /^cm: interrupted 3 times: killing container [0-9a-f]{12}$/m);
+        const hup = await signalled(sb, ["--", "sh", "-c", "trap '' HUP; echo up; sleep 60"], ["SIGHUP"]);
+        assert.equal(hup.status, 137);
+        assert.match(hup.stderr, /^cm: its terminal hung up: killing container/m);
+        assert.equal(sb.cm(["ps", "--all"]).stdout.trim().split("\n").length, 1, "nothing left running");
+      });
+
+      test("cm exec runs its command without the init; a detached run stops at SIGTERM (143)", () => {
+        const id = sb.cm(["run", "-d", "--", "sleep", "60"]).stdout.trim();
+        assert.match(id, /^[0-9a-f]{12}$/);
+        const e = sb.cm(["exec", id, "--", "sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline; exit 4"]);
+        assert.equal(e.status, 4);
+        assert.match(e.stdout, /^sh -c /);
+        assert.equal(sb.cm(["exec", id, "--", "sh", "-c", "kill -9 $$"]).status, 137);
+        assert.equal(sb.cm(["stop", "--time", "30", id]).status, 0);
+        const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; exitCode: number; oomKilled: boolean }[];
+        assert.equal(ps.find((p) => p.id === id)?.exitCode, 143);
+        assert.equal(ps.find((p) => p.id === id)?.oomKilled, false);
+        sb.cm(["gc"]);
+      });
+
+      test("/sys/fs/cgroup is read-only inside", () => {
+        const r = sb.cm(["run", "--", "sh", "-c", "touch /sys/fs/cgroup/x"]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Read-only file system/);
+      });
+
+      test("cm.toml [run] init = false", () => {
+        writeFileSync(join(sb.project, "cm.toml"), "[run]\ninit = false\n", { mode: 0o644 });
+        try {
+          assert.equal(sb.cm(["run", "--", "sh", "-c", "echo $$"]).stdout.trim(), "1");
+          assert.notEqual(sb.cm(["run", "--init", "--", "sh", "-c", "echo $$"]).stdout.trim(), "1");
+          writeFileSync(join(sb.project, "cm.toml"), '[run]\ninit = "yes"\n', { mode: 0o644 });
+          const bad = sb.cm(["run", "--", "true"]);
+          assert.equal(bad.status, 125);
+          assert.ok(isOneLineError(bad.stderr), bad.stderr);
+        } finally {
+          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+        }
+      });
+
+      test("runsc: the init is PID 1 there too", () => {
+        const r = sb.cm(["run", "--runtime", "runsc", "--", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; kill -9 $$"]);
+        assert.equal(r.status, 137, r.stderr);
+        assert.match(r.stdout, /^\/dev\/init -g -- /);
+      });
+    });
+
+    describe("start failures: 126/127 with one cm: line naming the cause", () => {
+      const cases: { name: string; file: () => string; status: number; why: RegExp }[] = [
+        { name: "exec format error", file: () => projectFile(sb, "notbin", "garbage\n", 0o755), status: 126, why: /exec format error/ },
+        {
+          name: "a missing #! interpreter",
+          file: () => projectFile(sb, "script.py", "#!/usr/bin/python3\nprint(1)\n", 0o755),
+          status: 127,
+          why: /interpreter \/usr\/bin\/python3 .*not found in (bundle default|container)/,
+        },
+        {
+          name: "a missing dynamic loader",
+          file: () => projectFile(sb, "dyn", readFileSync("/usr/bin/true"), 0o755),
+          status: 127,
+          why: /dynamic loader \/lib.*ld-linux.* is missing/,
+        },
+        { name: "permission", file: () => projectFile(sb, "noexec.sh", "#!/bin/sh\n", 0o644), status: 126, why: /not executable/ },
+        { name: "a directory", file: () => "/project", status: 126, why: /is a directory/ },
+      ];
+      for (const c of cases) {
+        test(`${c.name}: run, run --no-init, run -d, exec`, () => {
+          const path = c.file();
+          for (const args of [["run"], ["run", "--no-init"], ["run", "-d"]]) {
+            const r = sb.cm([...args, "--", path]);
+            assert.equal(r.status, c.status, `${args.join(" ")}: ${r.stderr}`);
+            assert.ok(isOneLineError(r.stderr), r.stderr);
+            assert.match(r.stderr, c.why);
+            assert.doesNotMatch(r.stderr, /level=error|time="/);
+          }
+          const id = sb.cm(["run", "-d", "--", "sleep", "60"]).stdout.trim();
+          const e = sb.cm(["exec", id, "--", path]);
+          assert.equal(e.status, c.status, e.stderr);
+          assert.ok(isOneLineError(e.stderr), e.stderr);
+          assert.match(e.stderr, c.why);
+          sb.cm(["stop", "--time", "0", id]);
+          sb.cm(["gc"]);
+        });
+      }
+
+      test("E2BIG: an environment variable over the kernel's limit is 126", () => {
+        const envFile = join(sb.dir, "big.env");
+        writeFileSync(envFile, `BIG=${"x".repeat(200_000)}\n`, { mode: 0o644 });
+        const r = sb.cm(["run", "--env-file", envFile, "--", "true"]);
+        assert.equal(r.status, 126, r.stderr);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, /argument list too long/);
+      });
+
+      test("a runtime failure is one cm: line, never runc's log line", () => {
+        // a -w inside a file: runc cannot make it the working directory
+        projectFile(sb, "afile", "x", 0o644);
+        const r = sb.cm(["run", "-w", "/project/afile/sub", "--", "true"]);
+        assert.notEqual(r.status, 0);
+        assert.doesNotMatch(r.stderr, /level=error|time="/);
+        assert.match(r.stderr, /^cm: /m);
+        const d = sb.cm(["run", "-d", "-w", "/project/afile/sub", "--", "true"]);
+        assert.equal(d.status, 125);
+        assert.ok(isOneLineError(d.stderr), d.stderr);
+        assert.match(d.stderr, /^cm: container [0-9a-f]{12} did not start: runc: /);
+        const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; exitCode: number }[];
+        assert.ok(ps.some((p) => p.exitCode === 125));
+        assert.match(
+          sb.cm(["logs", (ps.find((p) => p.exitCode === 125) as { id: string }).id]).stdout,
+          /^cm: the container did not start: runc: /m,
+        );
+        sb.cm(["gc"]);
+      });
+
+      test("post_create: a command that cannot start fails the create with its cause", () => {
+        const path = projectFile(sb, "pc.py", "#!/usr/bin/python3\n", 0o755);
+        writeFileSync(join(sb.project, "cm.toml"), `[create]\npost_create = ["${path}"]\n`, { mode: 0o644 });
+        try {
+          const r = sb.cm(["create", "pc", "--from", `dir:${fixtures.busybox}`]);
+          assert.notEqual(r.status, 0);
+          assert.match(r.stderr, /post_create command 1 of 1 failed with exit status 127/);
+          assert.doesNotMatch(r.stderr, /level=error|time="/);
+        } finally {
+          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+        }
+      });
+    });
+
+    describe("/etc/hosts and /etc/hostname", () => {
+      const check =
+        "tail -1 /etc/hosts; grep -c '^127.0.0.1.localhost$' /etc/hosts; grep -c '^::1.localhost ip6-localhost ip6-loopback$' /etc/hosts; cat /etc/hostname; hostname";
+      // (tini may warn on stderr, in a detached run's log, when the command ended as cm stop signalled it)
+      const expect = (out: string) =>
+        assert.deepEqual(
+          out
+            .trim()
+            .split("\n")
+            .filter((l) => !l.startsWith("[WARN  tini")),
+          ["127.0.1.1\tmachine", "1", "1", "machine", "machine"],
+        );
+      test("run, --network none, runsc, exec, detached", () => {
+        for (const args of [
+          [],
+          ["--network", "none"],
+          ["--runtime", "runsc"],
+          ["--runtime", "runsc", "--network", "none"],
+          ["--no-init"],
+        ]) {
+          const r = sb.cm(["run", ...args, "--", "sh", "-c", check]);
+          assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+          expect(r.stdout);
+        }
+        const id = sb.cm(["run", "-d", "--", "sh", "-c", `${check}; sleep 60`]).stdout.trim();
+        const e = sb.cm(["exec", id, "--", "sh", "-c", check]);
+        expect(e.stdout);
+        sb.cm(["stop", "--time", "0", id]);
+        expect(sb.cm(["logs", id]).stdout);
+        sb.cm(["gc"]);
+      });
+      test("read-only inside; the bundle's own lines are kept", () => {
+        const r = sb.cm(["run", "--", "sh", "-c", "echo 10.1.1.1 db >> /etc/hosts"]);
+        assert.notEqual(r.status, 0);
+        const rootfs = join(sb.env.CM_HOME as string, "machine", "default", "rootfs");
+        writeFileSync(join(rootfs, "etc", "hosts"), "127.0.0.1 localhost\n10.1.1.1 db db.internal\n", { mode: 0o644 });
+        const own = sb.cm(["run", "--", "cat", "/etc/hosts"]);
+        assert.match(own.stdout, /^10\.1\.1\.1 db db\.internal$/m);
+        assert.equal(own.stdout.match(/^127\.0\.0\.1\s+localhost$/gm)?.length, 1);
+      });
+      test("names resolve: getent in a Debian bundle (localhost, the hostname), post_create too", () => {
+        writeFileSync(
+          join(sb.project, "cm.toml"),
+          '[create]\npost_create = ["getent hosts localhost $(hostname) > /project/pc-hosts.txt"]\n',
+          {
+            mode: 0o644,
+          },
+        );
+        try {
+          const c = sb.cm(["create", "deb", "--from", `tar:${fixtures.debianTar}`]);
+          assert.equal(c.status, 0, c.stderr);
+        } finally {
+          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+        }
+        assert.match(readFileSync(join(sb.project, "pc-hosts.txt"), "utf8"), /127\.0\.1\.1\s+machine/);
+        const r = sb.cm(["run", "deb", "--", "sh", "-c", "getent hosts localhost; getent hosts $(hostname)"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^(127\.0\.0\.1|::1)\s+localhost/m);
+        assert.match(r.stdout, /^127\.0\.1\.1\s+machine$/m);
+      });
+    });
+
+    describe("rlimits and /dev/shm", () => {
+      test("default: the limits of the process that started cm, not 1024/1024", () => {
+        const [soft, hard] = limitsOfThisProcess("Max open files");
+        const r = sb.cm(["run", "--", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.stdout.trim().split("\n"), [soft, hard]);
+      });
+      test("--ulimit NAME=SOFT[:HARD] and cm.toml ulimits; the flag wins per name", () => {
+        const r = sb.cm(["run", "--ulimit", "nofile=512:1000", "--ulimit", "core=0", "--", "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -c"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.stdout.trim().split("\n"), ["512", "1000", "0"]);
+        writeFileSync(join(sb.project, "cm.toml"), '[run]\nulimits = { nofile = "300:400", stack = 4194304 }\nshm_size = "16m"\n', {
+          mode: 0o644,
+        });
+        try {
+          const f = sb.cm(["run", "--", "sh", "-c", "ulimit -n; ulimit -s; df -k /dev/shm | tail -1"]);
+          assert.equal(f.status, 0, f.stderr);
+          assert.match(f.stdout, /^300\n4096\nshm\s+16384 /);
+          const both = sb.cm(["run", "--ulimit", "nofile=200", "--", "sh", "-c", "ulimit -n; ulimit -s"]);
+          assert.deepEqual(both.stdout.trim().split("\n"), ["200", "4096"]);
+        } finally {
+          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+        }
+      });
+      test("above what the user may set: refused before starting, naming the limit", () => {
+        const [, hard] = limitsOfThisProcess("Max open files");
+        const over = as === "root" ? "nofile=1024:99999999" : `nofile=1024:${Number(hard) + 1}`;
+        const r = sb.cm(["run", "--ulimit", over, "--", "true"]);
+        assert.equal(r.status, 125);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, /nofile/);
+      });
+      test("--shm-size sizes /dev/shm", () => {
+        const r = sb.cm(["run", "--shm-size", "128m", "--", "sh", "-c", "df -k /dev/shm | tail -1"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^shm\s+131072 /);
+      });
+      test("bad values: one cm: line, 125", () => {
+        for (const args of [
+          ["--ulimit", "nofile=abc"],
+          ["--ulimit", "files=10"],
+          ["--ulimit", "nofile=10:5"],
+          ["--shm-size", "-1"],
+          ["--shm-size", "0"],
+          ["--init", "--no-init"],
+        ]) {
+          const r = sb.cm(["run", ...args, "--", "true"]);
+          assert.equal(r.status, 125, `${args.join(" ")}: ${r.stderr}`);
+          assert.ok(isOneLineError(r.stderr), r.stderr);
+        }
+      });
+    });
+
+    describe("a stored pid is checked, never trusted", () => {
+      test("a detached container whose pid now belongs to another process is not running", async () => {
+        const id = sb.cm(["run", "-d", "--", "sleep", "60"]).stdout.trim();
+        const runDir = join(sb.env.CM_STATE_DIR as string, "runs", id);
+        const pidFile = join(runDir, "pid");
+        // the container had run for a while when it died
+        const written = new Date(statSync(pidFile).mtimeMs - 10_000);
+        const monitor = (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { cmPid: number }).cmPid;
+        sb.cm(["stop", "--time", "0", id]);
+        await waitFor("the monitor to end", () => !existsSync(`/proc/${monitor}`));
+        // as after a crash that took the monitor along (no exit record) and a later process that
+        // was given the same pid: started after the runtime wrote the pid file
+        rmSync(join(runDir, "exit.json"));
+        const other = spawn("sleep", ["60"], { stdio: "ignore" });
+        writeFileSync(pidFile, String(other.pid));
+        utimesSync(pidFile, written, written);
+        after(() => other.kill());
+        const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; status: string; pid: number | null }[];
+        assert.equal(ps.find((p) => p.id === id)?.status, "gone");
+        const e = sb.cm(["exec", id, "--", "true"]);
+        assert.equal(e.status, 125);
+        assert.match(e.stderr, /not running \(gone\)/);
+        // stop and gc treat it as ended: the process that now has the pid is never signalled
+        assert.equal(sb.cm(["stop", "--time", "1", id]).status, 0);
+        assert.equal(other.exitCode, null);
+        assert.ok(existsSync(`/proc/${other.pid}`));
+        const gc = sb.cm(["gc"]);
+        assert.match(gc.stdout, new RegExp(`removed run ${id}`));
+      });
+    });
+  });
+}
+
+describe("out of memory is named (root: rootless memory limits cannot be set on this cgroup v1 host)", () => {
+  const sb = sandbox("root", "oom");
+  const eat = "a=$(yes | head -c 200000000); echo survived";
+  test("setup", () => assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0));
+  test("foreground: 137 and one line with the limit", () => {
+    const r = sb.cm(["run", "--memory", "32m", "--", "sh", "-c", eat]);
+    assert.equal(r.status, 137, r.stderr);
+    assert.match(r.stderr, /^cm: killed: out of memory \(limit 32 MiB\)$/m);
+    assert.doesNotMatch(r.stdout, /survived/);
+    // a SIGKILL that is not the OOM killer's says nothing of memory
+    const k = sb.cm(["run", "--memory", "32m", "--", "sh", "-c", "kill -9 $$"]);
+    assert.equal(k.status, 137);
+    assert.doesNotMatch(k.stderr, /out of memory/);
+  });
+  test("detached: cm ps -a --json oomKilled, the line in cm logs", async () => {
+    const id = sb.cm(["run", "-d", "--memory", "32m", "--", "sh", "-c", `sleep 0.5; ${eat}`]).stdout.trim();
+    await waitFor("the run to end", () => sb.cm(["ps", "--all", "--json"]).stdout.includes('"exited"'));
+    const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; exitCode: number; oomKilled: boolean }[];
+    assert.deepEqual(
+      ps.filter((p) => p.id === id).map((p) => [p.exitCode, p.oomKilled]),
+      [[137, true]],
+    );
+    assert.match(sb.cm(["logs", id]).stdout, /^cm: killed: out of memory \(limit 32 MiB\)$/m);
+    assert.match(sb.cm(["ps", "--all"]).stdout, /exited \(137, out of memory\)/);
+    sb.cm(["gc"]);
+  });
+});
