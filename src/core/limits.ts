@@ -50,6 +50,18 @@ export function systemdCgroupsPath(rootless: boolean, id: string): string {
   return `${rootless ? "user.slice" : "system.slice"}:cm:${id}`;
 }
 
+/**
+ * The cgroup directory the systemd driver puts a container's scope in, from its cgroupsPath
+ * (systemdCgroupsPath): `user.slice` of the user's manager rootless, `system.slice` as root.
+ * undefined for any other path (cgroupfs runs). Its memory.events counts the scope's OOM kills
+ * too (hierarchical), and it outlives the scope, which systemd removes when the container ends.
+ */
+export function systemdScopeParent(cgroupsPath: string | undefined, uid: number): string | undefined {
+  const m = /^(user|system)\.slice:cm:[0-9a-f]{12}$/.exec(cgroupsPath ?? "");
+  if (!m) return undefined;
+  return m[1] === "user" ? `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service/user.slice` : "/sys/fs/cgroup/system.slice";
+}
+
 /** The name of the scope the systemd driver makes for container `id`. */
 export function scopeName(id: string): string {
   return `cm-${id}.scope`;

@@ -49,3 +49,21 @@ export function oomMessage(oom: OomKill, format: (bytes: number) => string): str
   const limit = oom.limitBytes === undefined ? "" : ` (limit ${format(oom.limitBytes).replace(/^([\d.]+)(\D)/, "$1 $2")})`;
   return `killed: out of memory${limit}`;
 }
+
+/**
+ * An OOM kill of a container whose own cgroup is gone when it is read: systemd removes a
+ * transient scope (the systemd cgroup driver's) as soon as it is empty, before cm can read its
+ * memory.events. The scope's parent slice counts its kills too (memory.events is hierarchical),
+ * so a kill is named when that count grew during the run and the container died of SIGKILL
+ * (137). Another container of the same slice killed for memory in the same moment while this one
+ * got SIGKILL otherwise would be misnamed: both together, not one alone.
+ */
+export function oomFromSlice(
+  before: number | undefined,
+  after: number | undefined,
+  status: number,
+  limitBytes: number | undefined,
+): OomKill | undefined {
+  if (before === undefined || after === undefined || status !== 137 || after <= before) return undefined;
+  return { kills: after - before, limitBytes };
+}

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cgroupDriver, checkLimitEnforceable, DELEGATE_DROPIN, scopeName, systemdCgroupsPath } from "../../../src/core/limits.ts";
+import {
+  cgroupDriver,
+  checkLimitEnforceable,
+  DELEGATE_DROPIN,
+  scopeName,
+  systemdCgroupsPath,
+  systemdScopeParent,
+} from "../../../src/core/limits.ts";
 import { CmError } from "../../../src/errors.ts";
 import type { CgroupFacts } from "../../../src/host/cgroups.ts";
 
@@ -70,4 +77,15 @@ test("scopes: user.slice rootless, system.slice as root, named cm-<id>.scope", (
   assert.equal(systemdCgroupsPath(true, "0123456789ab"), "user.slice:cm:0123456789ab");
   assert.equal(systemdCgroupsPath(false, "0123456789ab"), "system.slice:cm:0123456789ab");
   assert.equal(scopeName("0123456789ab"), "cm-0123456789ab.scope");
+});
+
+test("the slice a systemd scope lives in, from its cgroupsPath", () => {
+  assert.equal(
+    systemdScopeParent("user.slice:cm:0123456789ab", 1000),
+    "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice",
+  );
+  assert.equal(systemdScopeParent("system.slice:cm:0123456789ab", 0), "/sys/fs/cgroup/system.slice");
+  assert.equal(systemdScopeParent(undefined, 0), undefined);
+  assert.equal(systemdScopeParent("/cm/0123456789ab", 0), undefined, "cgroupfs paths");
+  assert.equal(systemdScopeParent("user.slice:cm:../../x", 1000), undefined);
 });
