@@ -51,15 +51,16 @@ export function systemdCgroupsPath(rootless: boolean, id: string): string {
 }
 
 /**
- * The cgroup directory the systemd driver puts a container's scope in, from its cgroupsPath
- * (systemdCgroupsPath): `user.slice` of the user's manager rootless, `system.slice` as root.
- * undefined for any other path (cgroupfs runs). Its memory.events counts the scope's OOM kills
- * too (hierarchical), and it outlives the scope, which systemd removes when the container ends.
+ * Where an OOM kill in a container's systemd scope is still counted after systemd removed the
+ * empty scope: an ancestor whose memory.events (hierarchical) always exists. Rootless the user's
+ * manager `user@UID.service` (memory is delegated to it; its `user.slice`, the scope's parent, has
+ * the memory controller only while a unit in it asks for it: measured, a first limited run found
+ * no memory.events there); as root `system.slice`. undefined for any other cgroupsPath (cgroupfs).
  */
 export function systemdScopeParent(cgroupsPath: string | undefined, uid: number): string | undefined {
   const m = /^(user|system)\.slice:cm:[0-9a-f]{12}$/.exec(cgroupsPath ?? "");
   if (!m) return undefined;
-  return m[1] === "user" ? `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service/user.slice` : "/sys/fs/cgroup/system.slice";
+  return m[1] === "user" ? `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service` : "/sys/fs/cgroup/system.slice";
 }
 
 /** The name of the scope the systemd driver makes for container `id`. */

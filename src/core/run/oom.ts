@@ -53,10 +53,10 @@ export function oomMessage(oom: OomKill, format: (bytes: number) => string): str
 /**
  * An OOM kill of a container whose own cgroup is gone when it is read: systemd removes a
  * transient scope (the systemd cgroup driver's) as soon as it is empty, before cm can read its
- * memory.events. The scope's parent slice counts its kills too (memory.events is hierarchical),
- * so a kill is named when that count grew during the run and the container died of SIGKILL
- * (137). Another container of the same slice killed for memory in the same moment while this one
- * got SIGKILL otherwise would be misnamed: both together, not one alone.
+ * memory.events. An ancestor counts its kills too (memory.events is hierarchical: core/limits.ts
+ * systemdScopeParent), so a kill is named when that count grew during the run and the container died of SIGKILL
+ * (137). Another process under that ancestor killed for memory in the same moment while this
+ * container got SIGKILL otherwise would be misnamed: both together, not one alone.
  */
 export function oomFromSlice(
   before: number | undefined,

@@ -25,6 +25,7 @@ import {
   processArgs,
   readOnlyRootfs,
   rootfsAt,
+  systemdProperty,
   volumes,
   workdir,
 } from "./run.ts";
@@ -170,6 +171,9 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
     input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : identity,
+    // systemd stops a scope when the kernel kills one of its processes for memory (OOMPolicy=stop):
+    // the whole container would end for one killed process, unlike cgroup v1 and Docker. continue.
+    input.cgroupsPath && input.runtime === "runc" ? systemdProperty("OOMPolicy", "'continue'") : identity,
     forRuntime(input.runtime ?? "runc"),
   )(stored);
 }

@@ -80,10 +80,7 @@ test("scopes: user.slice rootless, system.slice as root, named cm-<id>.scope", (
 });
 
 test("the slice a systemd scope lives in, from its cgroupsPath", () => {
-  assert.equal(
-    systemdScopeParent("user.slice:cm:0123456789ab", 1000),
-    "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice",
-  );
+  assert.equal(systemdScopeParent("user.slice:cm:0123456789ab", 1000), "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service");
   assert.equal(systemdScopeParent("system.slice:cm:0123456789ab", 0), "/sys/fs/cgroup/system.slice");
   assert.equal(systemdScopeParent(undefined, 0), undefined);
   assert.equal(systemdScopeParent("/cm/0123456789ab", 0), undefined, "cgroupfs paths");

@@ -102,10 +102,13 @@ describe("planRun", () => {
     });
     const limited = planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups: desktop }));
     assert.equal(limited.runtime.flags[0], "--systemd-cgroup");
-    assert.equal(runSpec(facts().bundle.spec, limited.spec).linux.cgroupsPath, "user.slice:cm:abc123");
+    const limitedSpec = runSpec(facts().bundle.spec, limited.spec);
+    assert.equal(limitedSpec.linux.cgroupsPath, "user.slice:cm:abc123");
+    assert.equal(limitedSpec.annotations?.["org.systemd.property.OOMPolicy"], "'continue'", "one killed process does not stop the scope");
     const crun = planRun(opts({ cpus: 1 }), facts({ cgroups: desktop, runtime: { binary: "/usr/bin/crun", root: "/s" } }));
     assert.equal(crun.runtime.flags[0], "--systemd-cgroup");
     assert.equal(crun.spec.cgroupsPath, "system.slice:cm:abc123");
+    assert.equal(runSpec(facts().bundle.spec, crun.spec).annotations?.["org.systemd.property.OOMPolicy"], undefined, "runc only");
     const plain = planRun(opts(), facts({ rootless: true, cgroups: desktop }));
     assert.ok(!plain.runtime.flags.includes("--systemd-cgroup"));
     assert.equal(runSpec(facts().bundle.spec, plain.spec).linux.cgroupsPath, undefined);
