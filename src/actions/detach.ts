@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runtimeKind } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/types.ts";
@@ -23,6 +23,7 @@ import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 import { keepForOom, oomSlice, oomStep, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -68,9 +69,15 @@ export async function monitor(dir: string): Promise<number> {
   const oom = oomStep((line) => writeSync(log, `cm: ${line}\n`), oomSlice(spec));
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
+    const sandbox = sandboxSteps(record, {
+      state: dirname(dirname(dir)),
+      rootless: process.getuid?.() !== 0,
+      rootfs: spec.root.path,
+      say: (line) => writeSync(log, `cm: ${line}\n`),
+    });
     const result = await executeRun(
       { id: record.id, dir, record, runtime },
-      { stdio: ["ignore", log, log], forward, keep, steps: keep ? [oom] : [] },
+      { stdio: ["ignore", log, log], forward, keep, steps: [...sandbox, ...(keep ? [oom] : [])] },
     );
     status = result.status;
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log

@@ -3,6 +3,7 @@
  * --all also exited detached runs and runs left behind by a killed cm ("gone", until cm gc).
  * The JSON fields are stable (documented in the README): add fields, never rename or drop them.
  */
+import { listReviews } from "../review/store.ts";
 import { type Container, containers } from "./containers.ts";
 import type { Context } from "./context.ts";
 
@@ -10,7 +11,8 @@ export interface PsEntry {
   id: string;
   project: string;
   bundle: string;
-  status: Container["status"];
+  /** "review": a --review run that ended, its changes pending (cm diff/apply/discard) */
+  status: Container["status"] | "review";
   /** host pid of the container's init while it runs, else null */
   pid: number | null;
   started: string;
@@ -23,10 +25,13 @@ export interface PsEntry {
   command: string[];
   detached: boolean;
   runtime: string;
+  /** a --review run whose changes are pending */
+  review: boolean;
 }
 
 export function ps(ctx: Context, all: boolean): PsEntry[] {
-  return containers(ctx)
+  const reviews = new Map(listReviews(ctx.layout.state).map((r) => [r.id, r]));
+  const entries: PsEntry[] = containers(ctx)
     .filter((c) => all || c.status === "running" || c.status === "starting")
     .map((c) => ({
       id: c.record.id,
@@ -41,5 +46,27 @@ export function ps(ctx: Context, all: boolean): PsEntry[] {
       command: c.record.command,
       detached: c.record.detached === true,
       runtime: c.record.runtime?.binary ?? "runc",
+      review: reviews.has(c.record.id),
     }));
+  if (!all) return entries;
+  const listed = new Set(entries.map((e) => e.id));
+  for (const r of reviews.values()) {
+    if (listed.has(r.id)) continue;
+    entries.push({
+      id: r.id,
+      project: r.projectName,
+      bundle: r.bundle,
+      status: "review",
+      pid: null,
+      started: r.started,
+      ended: null,
+      exitCode: null,
+      oomKilled: null,
+      command: [],
+      detached: false,
+      runtime: "",
+      review: true,
+    });
+  }
+  return entries;
 }

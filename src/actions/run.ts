@@ -22,6 +22,7 @@ import { commandHint } from "../core/run/command.ts";
 import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import type { EnvLayer, RunOptions } from "../core/run/options.ts";
 import { planRun, type RunFacts, type RunPlan } from "../core/run/plan.ts";
+import { hostProxyEnv } from "../core/run/proxy.ts";
 import { checkRuntimeArg, runtimeRootName } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { type OciSpec, runSpec } from "../core/spec/index.ts";
@@ -39,6 +40,7 @@ import { checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFai
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
+import { sandboxSteps } from "./runsteps.ts";
 import { seccompOverride } from "./security.ts";
 import { noTerminal } from "./terminal.ts";
 
@@ -81,6 +83,8 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     cgroups: () => (cgroups ??= readCgroupFacts()),
     id,
     dir: runDir(ctx.layout.runs, id),
+    state: ctx.layout.state,
+    node: process.execPath,
     project: { key: project.key, name: bundle.projectName, path: projectPath },
     bundle: { name: bundleName, dir: bundle.dir, spec: bundle.spec },
     rootfs,
@@ -92,8 +96,18 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     ...readMachineFacts(ctx.rootless, rootfs),
     stdinTty: isatty(0),
     term: process.env.TERM,
+    hostProxy: hostProxyEnv(process.env).vars,
+    // read before anything is written: a bad SSL_CERT_FILE is refused up front
+    hostCa: opts.hostCa ? await readHostCa(bundle.dir, bundleName) : undefined,
   };
   return [opts, facts];
+}
+
+/** --host-ca: the host's certificates ($SSL_CERT_FILE or the system bundle) and the bundle's own store's. */
+async function readHostCa(dir: string, name: string): Promise<{ host: string[]; own: string[] }> {
+  const { readHostBundle, readRootfsBundle } = await import("../host/ca.ts");
+  const host = readHostBundle(process.env).certs;
+  return { host, own: readRootfsBundle(bundleRootfs(dir, name))?.certs ?? [] };
 }
 
 function bundleRootfs(dir: string, name: string): string {
@@ -138,10 +152,17 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
     if (!existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
     const keep = keepForOom(spec, plan.runtime.kind);
+    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const sandbox = sandboxSteps(active.record, {
+      state: ctx.layout.state,
+      rootless: ctx.rootless,
+      rootfs: plan.spec.rootfsPath,
+      say,
+    });
     const result = await executeRun(active, {
       forward: { signals: FORWARDED, via: "process", guard: true },
       keep,
-      steps: keep ? [oomStep((line) => process.stderr.write(`cm: ${line}\n`), oomSlice(spec))] : [],
+      steps: [...sandbox, ...(keep ? [oomStep(say, oomSlice(spec))] : [])],
     });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
     // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete

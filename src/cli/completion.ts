@@ -1,6 +1,6 @@
+import type { Commands } from "../commands.ts";
 import { bashScript, type CommandInfo, describeUsage, fishScript, zshScript } from "../core/completion.ts";
 import { CmError } from "../errors.ts";
-import type { Commands } from "../main.ts";
 import { parse, tooMany } from "./args.ts";
 
 export const usage = `Usage: cm completion bash|zsh|fish

@@ -8,14 +8,16 @@ List cm's containers: ID, project, bundle, status, PID (of the container's init,
 when it started, and its command.
 
 Status: running; starting; exited (a detached run that ended, with its exit status: its log is
-kept until cm gc); gone (its cm was killed and the container ended: cm gc removes it).
+kept until cm gc); gone (its cm was killed and the container ended: cm gc removes it); review
+(with --all: a --review run that ended, its changes pending: cm diff, cm apply, cm discard).
 
 Options:
   -a, --all    also list exited and gone containers
   --json       a JSON array of objects with the fields id, project, bundle, status, pid (null when
                not running), started and ended (ISO 8601, ended null unless exited), exitCode
                (null unless exited), oomKilled (true when killed for memory; null unless exited),
-               command (array), detached (boolean), runtime (path)
+               command (array), detached (boolean), runtime (path), review (boolean: its changes
+               are pending review)
   -h, --help   show this help
 `;
 

@@ -4,7 +4,7 @@ import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.t
 import { parseShmSize, parseUlimits } from "../core/run/ulimit.ts";
 import { parseSize } from "../core/size.ts";
 import { CmError } from "../errors.ts";
-import { parse, str, tooMany, ttyChoice } from "./args.ts";
+import { bool, parse, str, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
@@ -21,13 +21,35 @@ appended to the Entrypoint.
 
 Options:
   -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
-                       (which must have it). Your environment is not passed in otherwise.
+                       (which must have it). Your environment is not passed in otherwise
+                       (except the proxy variables: --http-proxy).
   --env-file FILE      KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped.
                        Applied before --env, so --env wins
   -v, --volume SRC:DST[:ro]
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
+  --http-proxy[=false]
+                       pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case
+                       forms) in, as set; on by default (as Podman). --http-proxy=false: off.
+                       A bundle's own value of one, and --env, win
+  --host-ca[=false]
+                       trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
+                       /etc/ssl/certs/ca-certificates.crt): combined with the bundle's own store
+                       at /run/cm/ca/ca-certificates.crt (read-only), named by SSL_CERT_FILE,
+                       CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO
+                       and APT_CONFIG (apt's https); off by default (see README)
+  --allow-host PATTERN
+                       egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
+                       or an address, optionally :PORT (default 80 and 443). Implies a private
+                       network whose only way out is the proxy (HTTP(S)_PROXY point at it inside);
+                       refused connections are reported on stderr (cm logs for -d)
+  -q, --quiet          do not report refused connections
+  --verbose            at the end, count the connections the proxy allowed and refused
+  --review             /project's changes are held back in cm's state, the project directory
+                       untouched: cm diff, cm apply, cm discard (one line at the end says so)
+  --ephemeral          the root filesystem's changes are discarded when the run ends (the
+                       bundle stays as created; /project and -v volumes are written as usual)
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
@@ -59,6 +81,10 @@ Options:
 
 A cm.toml in the project directory sets defaults for these options and the command ([run], and
 [bundle.NAME.run] for one bundle); flags win.
+
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -67,6 +93,11 @@ export async function main(argv: string[]): Promise<number> {
     "env-file": { type: "string", multiple: true },
     volume: { type: "string", short: "v", multiple: true },
     network: { type: "string" },
+    "allow-host": { type: "string", multiple: true },
+    quiet: { type: "boolean", short: "q" },
+    review: { type: "boolean" },
+    ephemeral: { type: "boolean" },
+    verbose: { type: "boolean" },
     memory: { type: "string" },
     cpus: { type: "string" },
     "pids-limit": { type: "string" },
@@ -83,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
     "security-opt": { type: "string", multiple: true },
+    "http-proxy": { type: "boolean" },
+    "host-ca": { type: "boolean" },
   });
   if (p.positionals.length > 1) {
     throw tooMany(
@@ -121,6 +154,13 @@ export async function main(argv: string[]): Promise<number> {
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    httpProxy: bool(p.values["http-proxy"]),
+    hostCa: bool(p.values["host-ca"]),
+    allowHosts: list(p.values["allow-host"]),
+    quiet: p.values.quiet === true ? true : undefined,
+    review: p.values.review === true ? true : undefined,
+    ephemeral: p.values.ephemeral === true ? true : undefined,
+    verbose: p.values.verbose === true ? true : undefined,
   });
 }
 

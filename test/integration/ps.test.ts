@@ -77,6 +77,7 @@ for (const as of USERS) {
         "oomKilled",
         "pid",
         "project",
+        "review",
         "runtime",
         "started",
         "status",

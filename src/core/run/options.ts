@@ -38,6 +38,22 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --http-proxy: pass the host's proxy variables (undefined: cm.toml's, else true) */
+  httpProxy?: boolean | undefined;
+  /** --host-ca: trust the host's certificate authorities (undefined: cm.toml's, else false) */
+  hostCa?: boolean | undefined;
+  /** --allow-host patterns (core/run/allowhost.ts): egress only through cm's proxy, to these */
+  allowHosts?: string[] | undefined;
+  /** where allowHosts came from, for messages: "--allow-host" or a cm.toml key */
+  allowHostsWhere?: string | undefined;
+  /** --review: /project's changes go to a layer in cm's state, for cm diff/apply/discard */
+  review?: boolean | undefined;
+  /** --ephemeral: the root filesystem's changes are discarded at exit (an overlay over the bundle's) */
+  ephemeral?: boolean | undefined;
+  /** -q: no report of refused connections */
+  quiet?: boolean | undefined;
+  /** --verbose: the count of allowed and refused connections at the end */
+  verbose?: boolean | undefined;
   /** --init / --no-init: an init as PID 1 (default true; core/run/init.ts) */
   init?: boolean | undefined;
   /** --ulimit values by name, over the invoking user's own limits (core/run/ulimit.ts) */

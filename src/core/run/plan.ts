@@ -13,11 +13,14 @@ import { imageProcess, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
+import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "./hosts.ts";
 import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
+import { proxyEnvFor } from "./proxy.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
+import { planSandbox, type SandboxRecord } from "./sandbox.ts";
 import { runtimeLogFlags } from "./startup.ts";
 import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
@@ -32,6 +35,10 @@ export interface RunFacts {
   /** the new container's ID and its run directory <state>/runs/<id> (not created yet) */
   id: string;
   dir: string;
+  /** cm's state directory */
+  state: string;
+  /** cm's own Node binary (process.execPath) */
+  node: string;
   project: { key: string; name: string; path: string };
   bundle: { name: string; dir: string; spec: OciSpec };
   /** the bundle's rootfs, real path */
@@ -55,6 +62,10 @@ export interface RunFacts {
   /** whether cm's stdin is a terminal, and the host's TERM */
   stdinTty: boolean;
   term: string | undefined;
+  /** the host's proxy variables (core/run/proxy.ts hostProxyEnv().vars) */
+  hostProxy: string[];
+  /** --host-ca: the host's certificates and the rootfs store's (host/ca.ts), read only when asked for */
+  hostCa?: { host: string[]; own: string[] } | undefined;
 }
 
 /** A file cm writes into the run directory before the container starts (e.g. a per-run /etc/hosts, bind-mounted). */
@@ -86,7 +97,14 @@ export interface RunPlan {
   spec: RunSpecInput;
   runtime: { binary: string; kind: RuntimeKind; root: string; flags: string[] };
   /** run.json's fields; started, cmPid and cmStart are stamped when it is written */
-  record: { projectKey: string; projectName: string; bundle: string; projectPath: string; command: string[]; detached?: true };
+  record: {
+    projectKey: string;
+    projectName: string;
+    bundle: string;
+    projectPath: string;
+    command: string[];
+    detached?: true;
+  } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
   detach: boolean;
@@ -102,8 +120,22 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       hint: "leave out -t (cm exec -t gives a terminal in a running container)",
     });
   }
-  const network = opts.network ?? "host";
   const kind = runtimeKind(facts.runtime.binary);
+  const sandbox = planSandbox(
+    opts,
+    {
+      rootless: facts.rootless,
+      dir: facts.dir,
+      id: facts.id,
+      state: facts.state,
+      node: facts.node,
+      projectPath: facts.project.path,
+      rootfs: facts.rootfs,
+      volumes: facts.volumes,
+    },
+    kind,
+  );
+  const network = sandbox.network ?? opts.network ?? "host";
   const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
   const host = {
     rootless: facts.rootless,
@@ -120,8 +152,19 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
   const terminal = opts.detach ? false : (opts.tty ?? facts.stdinTty);
   // Features add here: extra mounts (spec.mounts), variables (before facts.env, so the user's win), files.
   const mounts: Mount[] = [];
-  const env = [...facts.env];
+  const env: string[] = [];
   const files: RunFile[] = [];
+  // --http-proxy (default on): the host's proxy variables, under the bundle's own values of them.
+  // Not with --allow-host: the container sees cm's proxy only (which goes on through the host's).
+  if (opts.httpProxy !== false && !sandbox.spec.egress) env.push(...proxyEnvFor(stored.process.env, facts.hostProxy));
+  // --host-ca: the combined bundle and apt.conf as run files, bound read-only, and the variables naming them
+  if (opts.hostCa) {
+    if (!facts.hostCa) throw new CmError("internal", "--host-ca: the certificates were not read");
+    files.push(...hostCaFiles(facts.hostCa.host, facts.hostCa.own));
+    mounts.push(...hostCaMounts(facts.dir));
+    env.push(...hostCaEnv());
+  }
+  env.push(...facts.env);
   // A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits.
   if (opts.init !== false && facts.init === undefined) throw initMissing();
   const init = opts.init === false ? undefined : facts.init;
@@ -159,6 +202,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       workdir,
       runtime: kind,
       seccomp: facts.seccomp,
+      ...sandbox.spec,
       cgroupsPath: host.cgroupDriver === "systemd" ? systemdCgroupsPath(facts.rootless, facts.id) : undefined,
       init: init !== undefined,
       rlimits,
@@ -172,6 +216,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       projectPath: facts.project.path,
       command: args,
       ...(opts.detach ? { detached: true as const } : {}),
+      ...sandbox.record,
     },
     files,
     detach: opts.detach === true,

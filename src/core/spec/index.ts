@@ -16,6 +16,7 @@ import { type ImageDefaults, imageDefaults } from "./image.ts";
 import {
   cgroupsPath,
   cpuLimit,
+  egressProxy,
   environment,
   forRuntime,
   memoryLimit,
@@ -24,7 +25,9 @@ import {
   pidsLimit,
   processArgs,
   readOnlyRootfs,
+  reviewOverlay,
   rootfsAt,
+  rootfsOverlay,
   systemdProperty,
   volumes,
   workdir,
@@ -43,7 +46,7 @@ import {
   userNamespace,
   writableRootfs,
 } from "./transforms.ts";
-import type { Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
+import type { Hook, Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
@@ -139,6 +142,12 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** --allow-host: a private network, the proxy variables, the hook that opens the proxy's socket inside */
+  egress?: { hook: Hook; env: readonly string[] } | undefined;
+  /** --review: /project as an overlay with this upper and work directory (userxattr: rootless) */
+  review?: { project: string; upper: string; work: string; userxattr: boolean } | undefined;
+  /** --ephemeral: / as an overlay of the rootfs with this upper and work directory */
+  ephemeral?: { upper: string; work: string; userxattr: boolean } | undefined;
   /** linux.cgroupsPath (the systemd driver's "slice:prefix:name", core/limits.ts); unset: the runtime's default */
   cgroupsPath?: string | undefined;
   /** run the args under the init (core/run/init.ts; its mount comes with `mounts`) */
@@ -168,6 +177,9 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.network ? network(input.network) : identity,
     input.cpu ? cpuLimit(input.cpu) : identity,
     input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : identity,
+    input.egress ? egressProxy(input.egress.hook, input.egress.env) : identity,
+    input.review ? reviewOverlay(input.review.project, input.review.upper, input.review.work, input.review.userxattr) : identity,
+    input.ephemeral ? rootfsOverlay(input.rootfsPath, input.ephemeral.upper, input.ephemeral.work, input.ephemeral.userxattr) : identity,
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
     input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : identity,

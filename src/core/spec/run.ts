@@ -7,7 +7,7 @@ import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import type { VolumeSpec } from "../run/volume.ts";
 import { PROJECT_MOUNT, type Transform } from "./transforms.ts";
-import type { Mount } from "./types.ts";
+import type { Hook, Mount } from "./types.ts";
 
 /** The run's rootfs: an absolute real path (the stored spec says "rootfs", relative to the bundle). */
 export function rootfsAt(path: string): Transform {
@@ -113,4 +113,59 @@ export function forRuntime(kind: RuntimeKind): Transform {
     const { uidMappings: _u, gidMappings: _g, ...linux } = spec.linux;
     return { ...spec, linux: { ...linux, namespaces: linux.namespaces.filter((n) => n.type !== "network" && n.type !== "user") } };
   };
+}
+
+/**
+ * `--allow-host`: a private network namespace (loopback only), the proxy variables pointing at
+ * cm's proxy inside it (replacing any the bundle or flags set), and the createRuntime hook that
+ * lets cm open the proxy's socket in the namespace before the process starts (proxy/netns.ts).
+ */
+export function egressProxy(hook: Hook, env: readonly string[]): Transform {
+  return (spec) => {
+    const names = new Set(env.map((e) => e.slice(0, e.indexOf("="))));
+    const kept = spec.process.env.filter((e) => !names.has(e.slice(0, e.indexOf("="))) && !/^(all_proxy|ALL_PROXY)=/.test(e));
+    return {
+      ...network("none")(spec),
+      process: { ...spec.process, env: [...kept, ...env] },
+      hooks: { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), hook] },
+    };
+  };
+}
+
+/**
+ * `--review`: /project is an overlay of the project directory (read-only lower) with an upper and
+ * work directory in cm's state, so the run's writes never reach the project. No metacopy and no
+ * redirects (review/changes.ts reads the upper as whole copies, renames as delete + add); rootless
+ * (a user namespace) keeps the overlay's attributes as user.overlay.* (`userxattr`).
+ */
+export function reviewOverlay(project: string, upper: string, work: string, userxattr: boolean): Transform {
+  const options = [`lowerdir=${project}`, `upperdir=${upper}`, `workdir=${work}`];
+  if (userxattr) options.push("userxattr");
+  else options.push("redirect_dir=off", "metacopy=off", "index=off");
+  return (spec) => ({
+    ...spec,
+    mounts: [
+      ...spec.mounts.filter((m) => m.destination !== PROJECT_MOUNT),
+      { destination: PROJECT_MOUNT, type: "overlay", source: "overlay", options },
+    ],
+  });
+}
+
+/**
+ * `--ephemeral`: the root filesystem is an overlay of the bundle's rootfs (read-only lower) with
+ * an upper and work directory of the run's own, mounted by the runtime over root.path before any
+ * other mount (runc mounts a "/" destination on the rootfs itself; measured and decided in
+ * ARCHITECTURE.md). The bundle is never written; several runs of one bundle each have their
+ * upper. No index, no metacopy, no redirects: nothing in the upper refers to the lower by handle.
+ */
+export function rootfsOverlay(lower: string, upper: string, work: string, userxattr: boolean): Transform {
+  // volatile: no sync of the upper's file system (on every fsync inside, and at the unmount): the
+  // upper is thrown away anyway.
+  const options = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`, "volatile"];
+  if (userxattr) options.push("userxattr");
+  else options.push("redirect_dir=off", "metacopy=off", "index=off");
+  return (spec) => ({
+    ...spec,
+    mounts: [{ destination: "/", type: "overlay", source: "overlay", options }, ...spec.mounts.filter((m) => m.destination !== "/")],
+  });
 }

@@ -70,8 +70,22 @@ export interface Linux {
   readonlyPaths: string[];
 }
 
+/** An OCI hook: `path` executed with `args` (args[0] is argv[0]), killed after `timeout` seconds. */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  /** after the namespaces exist, before the container's process starts; in the runtime's namespaces */
+  createRuntime?: Hook[];
+}
+
 export interface OciSpec {
   ociVersion: string;
+  hooks?: Hooks;
   process: Process;
   root: { path: string; readonly: boolean };
   hostname: string;

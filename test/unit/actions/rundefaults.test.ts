@@ -66,6 +66,20 @@ describe("withProjectDefaults", () => {
     assert.equal(withProjectDefaults({ bundle: "dev", command: [], entrypoint: "" }, file).entrypoint, "");
   });
 
+  test("allow_hosts, review and ephemeral: the file's apply without flags; --allow-host replaces the whole list", () => {
+    const text = '[run]\nallow_hosts = ["github.com"]\nreview = true\nephemeral = true\n';
+    const f = checkProjectFile(parse(text), "/p/cm.toml", text, "/p");
+    const o = withProjectDefaults({ bundle: "default", command: [] }, f);
+    assert.deepEqual(o.allowHosts, ["github.com"]);
+    assert.equal(o.allowHostsWhere, "/p/cm.toml: run.allow_hosts");
+    assert.equal(o.review, true);
+    assert.equal(o.ephemeral, true);
+    const flagged = withProjectDefaults({ bundle: "default", command: [], allowHosts: ["pypi.org"] }, f);
+    assert.deepEqual(flagged.allowHosts, ["pypi.org"]);
+    assert.equal(flagged.allowHostsWhere, undefined);
+    assert.equal(withProjectDefaults({ bundle: "default", command: [] }, file).allowHosts, undefined);
+  });
+
   test("no file: the options as given", () => {
     const opts = { bundle: "default", command: [] };
     assert.equal(withProjectDefaults(opts, undefined), opts);

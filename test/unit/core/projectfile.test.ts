@@ -189,6 +189,19 @@ describe("checkProjectFile", () => {
     ["a bad bundle name", '[bundle."../x".run]\nmemory = "1g"\n', /:1: bundle\."\.\.\/x": invalid bundle name "\.\.\/x"$/],
     ["bundle not a table", 'bundle = "x"\n', /:1: bundle: must be a table/],
     ["a date value", "[run]\nmemory = 2024-01-01\n", /:2: run\.memory: must be a size string .* not a date$/],
+    [
+      "a bad allow_hosts pattern",
+      '[run]\nallow_hosts = ["ok.example", "*.com"]\n',
+      /:2: run\.allow_hosts\[1\]: value "\*\.com": a wildcard needs/,
+    ],
+    ["allow_hosts as a string", '[run]\nallow_hosts = "a.example"\n', /:2: run\.allow_hosts: must be an array of strings, not a string$/],
+    [
+      "a bad port in [create] allow_hosts",
+      '[create]\nallow_hosts = ["a.example:0"]\n',
+      /:2: create\.allow_hosts\[0\]: value "a\.example:0": bad port/,
+    ],
+    ["review as a string", '[run]\nreview = "yes"\n', /:2: run\.review: must be true or false, not a string$/],
+    ["ephemeral as a number", "[run]\nephemeral = 1\n", /:2: run\.ephemeral: must be true or false, not an integer$/],
     ["a NUL in a string", '[run]\nworkdir = "/a\\u0000b"\n', /:2: run\.workdir: must not contain a NUL character$/],
   ];
   for (const [what, text, pattern] of bad) {
@@ -372,24 +385,74 @@ describe("precedence", () => {
   });
 });
 
+describe("the sandbox keys", () => {
+  test("[run] allow_hosts, review, ephemeral and [create] allow_hosts, per bundle too", () => {
+    const f = load(
+      '[create]\nallow_hosts = ["deb.debian.org"]\n[run]\nallow_hosts = ["github.com", "*.githubusercontent.com:443"]\nreview = true\nephemeral = false\n[bundle.dev.run]\nephemeral = true\nallow_hosts = []\n',
+    );
+    assert.deepEqual(f.create.allowHosts, ["deb.debian.org"]);
+    assert.deepEqual(f.run, { allowHosts: ["github.com", "*.githubusercontent.com:443"], review: true, ephemeral: false });
+    assert.deepEqual(defaultsFor(f, "dev").run, { allowHosts: [], review: true, ephemeral: true });
+    assert.deepEqual(resolveCreate(defaultsFor(f, "dev").create, {}).allowHosts, ["deb.debian.org"]);
+    assert.deepEqual(originOf(f, "dev", "run", "allow_hosts"), ["bundle", "dev", "run", "allow_hosts"]);
+    assert.deepEqual(originOf(f, "other", "run", "allow_hosts"), ["run", "allow_hosts"]);
+  });
+});
+
 describe("resolveCreate", () => {
   test("defaults: debian:bookworm, no packages, no post_create", () => {
-    assert.deepEqual(resolveCreate({}, {}), { from: "debian:bookworm", packages: [], postCreate: [] });
+    assert.deepEqual(resolveCreate({}, {}), {
+      from: "debian:bookworm",
+      packages: [],
+      postCreate: [],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
+    });
   });
 
   test("the file's values apply when no flag is given; flags win", () => {
     const file = { from: "debian:trixie", packages: ["git"], postCreate: ["true"] };
-    assert.deepEqual(resolveCreate(file, {}), { from: "debian:trixie", packages: ["git"], postCreate: ["true"] });
+    assert.deepEqual(resolveCreate(file, {}), {
+      from: "debian:trixie",
+      packages: ["git"],
+      postCreate: ["true"],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
+    });
     assert.deepEqual(resolveCreate(file, { from: "debian:bookworm", packages: ["vim"] }), {
       from: "debian:bookworm",
       packages: ["vim"],
       postCreate: ["true"],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
     });
     assert.deepEqual(resolveCreate(file, { from: "debian:bookworm" }).packages, ["git"]);
   });
 
   test("--from a non-Debian source leaves the file's packages out", () => {
-    assert.deepEqual(resolveCreate({ packages: ["git"] }, { from: "dir:/x" }), { from: "dir:/x", packages: [], postCreate: [] });
+    assert.deepEqual(resolveCreate({ packages: ["git"] }, { from: "dir:/x" }), {
+      from: "dir:/x",
+      packages: [],
+      postCreate: [],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
+    });
+  });
+
+  test("install_recommends, http_proxy, host_ca: the file's value unless a flag is given", () => {
+    const file = { installRecommends: false, httpProxy: false, hostCa: true };
+    const plan = resolveCreate(file, {});
+    assert.deepEqual([plan.recommends, plan.httpProxy, plan.hostCa], [false, false, true]);
+    const flagged = resolveCreate(file, { installRecommends: true, httpProxy: true, hostCa: false });
+    assert.deepEqual([flagged.recommends, flagged.httpProxy, flagged.hostCa], [true, true, false]);
   });
 
   test("a file that pairs packages with a non-Debian source is refused, naming the file", () => {
@@ -419,5 +482,22 @@ describe("[run] init, ulimits, shm_size", () => {
     assert.match(error("[run]\nulimits = { files = 10 }\n").message, /run\.ulimits\.files: .*unknown limit "files"/);
     assert.match(error("[run]\nulimits = { nofile = 1.5 }\n").message, /run\.ulimits\.nofile: must be/);
     assert.match(error('[run]\nshm_size = "-1"\n').message, /cm\.toml:2: run\.shm_size: invalid/);
+  });
+});
+
+describe("http_proxy, host_ca, install_recommends", () => {
+  test("booleans in [run], [create] and per bundle", () => {
+    const f = load(
+      "[create]\ninstall_recommends = false\nhttp_proxy = false\nhost_ca = true\n[run]\nhttp_proxy = false\nhost_ca = true\n[bundle.dev.run]\nhost_ca = false\n",
+    );
+    assert.deepEqual(f.create, { installRecommends: false, httpProxy: false, hostCa: true });
+    assert.deepEqual(f.run, { httpProxy: false, hostCa: true });
+    assert.equal(defaultsFor(f, "dev").run.hostCa, false);
+    assert.equal(defaultsFor(f, "other").run.hostCa, true);
+  });
+
+  test("a non-boolean is refused with file:line: key", () => {
+    assert.match(error('[run]\nhost_ca = "yes"\n').message, /cm\.toml:2: run\.host_ca: must be true or false, not a string/);
+    assert.match(error("[create]\ninstall_recommends = 1\n").message, /cm\.toml:2: create\.install_recommends: must be true or false/);
   });
 });

@@ -1,0 +1,139 @@
+/**
+ * cm diff / cm apply / cm discard: the pending review of a `--review` run (review/). RUN is a
+ * review's ID or a unique prefix; without it, the latest pending review of the current project.
+ * A review whose run is still going is refused by apply and discard.
+ */
+import { spawnSync } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { join, sep } from "node:path";
+import { reviewPaths } from "../core/run/sandbox.ts";
+import { CmError } from "../errors.ts";
+import { removeTree } from "../host/fs.ts";
+import { findTool } from "../host/tools.ts";
+import { applyChanges } from "../review/apply.ts";
+import { type Change, readChanges } from "../review/changes.ts";
+import { listReviews, type ReviewRecord } from "../review/store.ts";
+import { containers } from "./containers.ts";
+import type { Context } from "./context.ts";
+
+/** The review named by `ref`, or the current project's latest. */
+export function resolveReview(ctx: Context, ref: string | undefined): ReviewRecord {
+  const all = listReviews(ctx.layout.state);
+  if (ref !== undefined) {
+    const found = all.filter((r) => r.id.startsWith(ref));
+    if (found.length === 1) return found[0] as ReviewRecord;
+    throw new CmError("no-review", found.length ? `${ref} names ${found.length} reviews` : `no pending review ${ref}`, {
+      hint: found.length ? "give more of the ID" : "cm ps -a lists pending reviews",
+    });
+  }
+  let cwd = ctx.cwd;
+  try {
+    cwd = realpathSync(ctx.cwd);
+  } catch {
+    // reported below as no review here
+  }
+  const mine = all.filter((r) => cwd === r.projectPath || cwd.startsWith(r.projectPath + sep));
+  const latest = mine[mine.length - 1];
+  if (!latest)
+    throw new CmError("no-review", "no pending review for this project", {
+      hint: "cm run --review ... first; cm ps -a lists pending reviews",
+    });
+  return latest;
+}
+
+function refuseRunning(ctx: Context, r: ReviewRecord, what: string) {
+  const c = containers(ctx).find((c) => c.record.id === r.id);
+  if (c && (c.status === "running" || c.status === "starting")) {
+    throw new CmError("review-running", `cannot ${what} review ${r.id}: its run is still going`, {
+      hint: `wait for it, or cm stop ${r.id}`,
+    });
+  }
+}
+
+export function reviewChanges(ctx: Context, r: ReviewRecord): Change[] {
+  return readChanges(reviewPaths(ctx.layout.state, r.id).upper, r.projectPath);
+}
+
+/** The one line printed when a reviewed run ends; removes a review with no changes. */
+export function reviewSummary(state: string, r: ReviewRecord): string {
+  const changes = readChanges(reviewPaths(state, r.id).upper, r.projectPath);
+  if (changes.length === 0) {
+    removeTree(reviewPaths(state, r.id).dir);
+    return "cm: review: the run changed nothing in /project";
+  }
+  const files = changes.length === 1 ? "1 change" : `${changes.length} changes`;
+  return `cm: review: ${files} to /project held back: cm diff ${r.id} | cm apply ${r.id} | cm discard ${r.id}`;
+}
+
+const LETTER = { added: "A", modified: "M", deleted: "D" } as const;
+
+function describe(c: Change, ctxMode = true): string {
+  const kind =
+    c.type === "dir" || (c.kind === "deleted" && c.before === "dir")
+      ? "/"
+      : c.type === "symlink" && c.target !== undefined
+        ? ` -> ${c.target}`
+        : "";
+  const mode = ctxMode && c.modeOnly && c.mode !== undefined ? ` (mode ${c.mode.toString(8)})` : "";
+  return `${LETTER[c.kind]} ${c.path}${kind}${mode}`;
+}
+
+/** cm diff: a list, then a unified diff of the files; `stat`: the list with line counts; `json`. */
+export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boolean; json?: boolean }, write: (s: string) => void): number {
+  const r = resolveReview(ctx, ref);
+  const changes = reviewChanges(ctx, r);
+  const { upper } = reviewPaths(ctx.layout.state, r.id);
+  if (opts.json) {
+    write(`${JSON.stringify({ id: r.id, project: r.projectName, projectPath: r.projectPath, changes }, null, 2)}\n`);
+    return 0;
+  }
+  const diffTool = findTool("diff");
+  const unified = (c: Change): string => {
+    if (c.modeOnly || c.type === "dir" || (c.kind === "deleted" && c.before === "dir")) return "";
+    if (!diffTool) throw new CmError("tool-missing", "cm diff needs diff (diffutils)", { hint: "apt-get install diffutils" });
+    const before = c.kind === "added" || c.before !== "file" ? "/dev/null" : join(r.projectPath, c.path);
+    const after = c.kind === "deleted" || c.type !== "file" ? "/dev/null" : join(upper, c.path);
+    const res = spawnSync(diffTool, ["-u", "--label", `a/${c.path}`, "--label", `b/${c.path}`, before, after], {
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+    });
+    return res.stdout;
+  };
+  if (opts.stat) {
+    for (const c of changes) {
+      const d = unified(c);
+      const plus = d.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++")).length;
+      const minus = d.split("\n").filter((l) => l.startsWith("-") && !l.startsWith("---")).length;
+      write(`${describe(c)}${d ? ` | +${plus} -${minus}` : ""}\n`);
+    }
+    write(`${changes.length} changed\n`);
+    return 0;
+  }
+  for (const c of changes) write(`${describe(c)}\n`);
+  if (changes.length) write("\n");
+  for (const c of changes) write(unified(c));
+  return 0;
+}
+
+/** cm apply: writes the review's changes into the project, then removes the review. */
+export function apply(ctx: Context, ref: string | undefined, force: boolean, write: (s: string) => void): number {
+  const r = resolveReview(ctx, ref);
+  refuseRunning(ctx, r, "apply");
+  const { upper, dir } = reviewPaths(ctx.layout.state, r.id);
+  const changes = readChanges(upper, r.projectPath);
+  const res = applyChanges({ id: r.id, upper, project: r.projectPath, startedMs: r.startedMs, changes, force, keepOwners: !ctx.rootless });
+  removeTree(dir);
+  write(
+    `cm: applied review ${r.id} to ${r.projectPath}: ${res.written} written, ${res.deleted} deleted${res.skipped ? `, ${res.skipped} already applied` : ""}\n`,
+  );
+  return 0;
+}
+
+/** cm discard: drops the review's changes. */
+export function discard(ctx: Context, ref: string | undefined, write: (s: string) => void): number {
+  const r = resolveReview(ctx, ref);
+  refuseRunning(ctx, r, "discard");
+  removeTree(reviewPaths(ctx.layout.state, r.id).dir);
+  write(`cm: discarded review ${r.id}\n`);
+  return 0;
+}

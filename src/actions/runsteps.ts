@@ -1,0 +1,105 @@
+/**
+ * The sandbox options' part in executing a run (actions/runexec.ts steps), built from the run
+ * record alone, so that `cm run` in the foreground, the monitor of a detached run and post_create
+ * start the same helpers:
+ *   --allow-host  before the start: serve cm's proxy into the container's network namespace
+ *                 (proxy/egress.ts); at the end: close it, and with --verbose count what it did
+ *   --review      before the start: the review's layer (review/store.ts); at the end: one line
+ *                 saying what the run changed in /project (the review is dropped if nothing)
+ *   --ephemeral   before the start: the root filesystem's upper and work directory in the run
+ *                 directory; at the end: removed, so the run's changes are gone
+ * Modules are loaded only for the options a run uses (`cm run -- true` is benchmarked).
+ */
+import { chmodSync, chownSync, lstatSync, mkdirSync } from "node:fs";
+import { ephemeralPaths } from "../core/run/sandbox.ts";
+import { CmError } from "../errors.ts";
+import { removeTree } from "../host/fs.ts";
+import type { RunRecord } from "../store/runs.ts";
+import type { RunStep } from "./runexec.ts";
+
+export interface SandboxStepOptions {
+  /** cm's state directory (reviews) */
+  state: string;
+  rootless: boolean;
+  /** the bundle's rootfs (real path): the ephemeral upper's root takes its mode and owner */
+  rootfs: string;
+  /** where cm's own lines go: stderr in the foreground, the log of a detached run; no "cm: " prefix */
+  say: (line: string) => void;
+}
+
+/** The steps for the sandbox options in `record` (none: an empty list). */
+export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunStep[] {
+  const steps: RunStep[] = [];
+  const egress = record.egress;
+  if (egress) {
+    steps.push({
+      async beforeStart(run) {
+        const { parseAllowHost } = await import("../core/run/allowhost.ts");
+        const { startEgress } = await import("../proxy/egress.ts");
+        const proxy = startEgress(run.dir, {
+          allow: egress.allow.map((p) => parseAllowHost(p)),
+          rootless: egress.rootless,
+          report: (line) => {
+            if (!egress.quiet) opts.say(line);
+          },
+        });
+        return () => {
+          proxy.close();
+          const { allowed, blocked } = proxy.stats;
+          if (egress.verbose) opts.say(`egress: ${allowed} connection${allowed === 1 ? "" : "s"} allowed, ${blocked} refused`);
+        };
+      },
+    });
+  }
+  if (record.review) {
+    steps.push({
+      async beforeStart(run) {
+        const { createReview } = await import("../review/store.ts");
+        const { reviewSummary } = await import("./review.ts");
+        const startedMs = Date.now();
+        const review = {
+          id: run.id,
+          projectKey: record.projectKey,
+          projectName: record.projectName,
+          projectPath: record.projectPath,
+          bundle: record.bundle,
+          started: new Date(startedMs).toISOString(),
+          startedMs,
+        };
+        createReview(opts.state, review, !opts.rootless);
+        return () => {
+          try {
+            opts.say(reviewSummary(opts.state, review).replace(/^cm: /, ""));
+          } catch (err) {
+            // the run's own result stands; the review stays for cm diff / cm discard
+            if (!(err instanceof CmError)) throw err;
+            opts.say(`review ${run.id}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+          }
+        };
+      },
+    });
+  }
+  if (record.ephemeral) {
+    steps.push({
+      beforeStart(run) {
+        const p = ephemeralPaths(run.dir);
+        mkdirSync(p.dir, { mode: 0o700 });
+        mkdirSync(p.upper);
+        mkdirSync(p.work);
+        // The upper's root is the container's "/": it takes the rootfs's mode and owner.
+        const st = lstatSync(opts.rootfs);
+        chmodSync(p.upper, st.mode & 0o7777);
+        if (!opts.rootless) chownSync(p.upper, st.uid, st.gid);
+        return () => {
+          try {
+            removeTree(p.dir);
+          } catch (err) {
+            // the run's own result stands; cm gc removes the run directory with it
+            opts.say(`could not remove this run's root filesystem changes (${p.dir}): ${(err as Error).message}`);
+          }
+        };
+      },
+    });
+  }
+  return steps;
+}

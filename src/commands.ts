@@ -1,0 +1,42 @@
+/**
+ * The command table: each command's one-line summary and how to load its module (lazily: a
+ * command's code is initialised only when it runs). main.ts dispatches from it, `cm completion`
+ * reads every command's --help through it, and scripts/man.ts writes the man page cm.1 from it.
+ */
+export interface CommandModule {
+  usage: string;
+  /** `commands` is the table below (cm completion reads every command's --help from it) */
+  main(argv: string[], commands: Commands): Promise<number>;
+}
+
+/** hidden: not listed in help (internal helpers: the detached-run monitor, completion's names) */
+export type Commands = Record<string, { summary: string; hidden?: boolean; load: () => Promise<CommandModule> }>;
+
+export const COMMANDS: Commands = {
+  create: { summary: "make a bundle (root filesystem + config.json) for this project", load: () => import("./cli/create.ts") },
+  run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
+  list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
+  delete: { summary: "stop a project's containers and remove its bundles", load: () => import("./cli/delete.ts") },
+  ps: { summary: "list cm's containers", load: () => import("./cli/ps.ts") },
+  exec: { summary: "run a command in a running container", load: () => import("./cli/exec.ts") },
+  stop: { summary: "stop a container (SIGTERM, then SIGKILL)", load: () => import("./cli/stop.ts") },
+  logs: { summary: "show the output of a detached container", load: () => import("./cli/logs.ts") },
+  diff: { summary: "show what a --review run changed in /project", load: async () => (await import("./cli/review.ts")).diffCommand },
+  apply: { summary: "write a --review run's changes into the project", load: async () => (await import("./cli/review.ts")).applyCommand },
+  discard: { summary: "drop a --review run's changes", load: async () => (await import("./cli/review.ts")).discardCommand },
+  gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
+  __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
+  __layer: {
+    summary: "internal: the tar of a rootfs in its user namespace (cm export)",
+    hidden: true,
+    load: () => import("./cli/layer.ts"),
+  },
+  __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
+  doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
+  export: {
+    summary: "write a bundle as an OCI image (OCI layout, docker-archive, registry) or a Kubernetes Pod",
+    load: () => import("./cli/export.ts"),
+  },
+  cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
+};

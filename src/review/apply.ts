@@ -1,0 +1,165 @@
+/**
+ * `cm apply`: a reviewed run's changes (review/changes.ts) written into the project directory.
+ *
+ *   1. check: a host path that changed since the run started (its ctime is later than the start,
+ *      or it is gone while the run changed it, or it appeared where the run added one) is a
+ *      conflict, unless it already is what the run made (so an interrupted apply can run again);
+ *      every parent on the host must be a real directory (never followed through a symlink).
+ *      Conflicts refuse the whole apply, naming them; `force` takes the run's version.
+ *   2. stage: every file and symlink the run made is copied into `<project>/.cm-apply-<id>/`
+ *      (same file system) with its mode, before anything in the project changes;
+ *   3. commit: deletions (deepest first), then directories, and each staged file renamed into
+ *      place (atomic per file). Interrupted here, `cm apply` again finishes it: what is already
+ *      in place is recognised in step 1 and skipped.
+ */
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  symlinkSync,
+} from "node:fs";
+import { join } from "node:path";
+import { CmError } from "../errors.ts";
+import { removeTree } from "../host/fs.ts";
+import { type Change, sameContent } from "./changes.ts";
+
+export interface ApplyInput {
+  id: string;
+  upper: string;
+  project: string;
+  /** when the run started (ms since the epoch): host changes after it are conflicts */
+  startedMs: number;
+  changes: Change[];
+  force?: boolean | undefined;
+  /** root: keep the owner the run gave a file (rootless: everything is the user's anyway) */
+  keepOwners?: boolean | undefined;
+}
+
+export interface ApplyResult {
+  written: number;
+  deleted: number;
+  /** already as the run made them (an earlier, interrupted apply) */
+  skipped: number;
+}
+
+function lstatOr(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the host path already is what the run made. */
+function alreadyApplied(c: Change, upper: string, host: string): boolean {
+  const h = lstatOr(host);
+  if (c.kind === "deleted") return h === undefined;
+  if (!h) return false;
+  const u = lstatSync(upper);
+  if (c.type === "dir") return h.isDirectory() && (h.mode & 0o7777) === (u.mode & 0o7777);
+  if (c.type === "symlink") return h.isSymbolicLink() && readlinkSync(host) === readlinkSync(upper);
+  return h.isFile() && (h.mode & 0o7777) === (u.mode & 0o7777) && sameContent(upper, host);
+}
+
+/** The paths that changed on the host since the run started (and are not already the run's). */
+export function conflicts(input: ApplyInput): string[] {
+  const out: string[] = [];
+  const replacedDirs = new Set(input.changes.filter((c) => c.type === "dir").map((c) => c.path));
+  for (const c of input.changes) {
+    const host = join(input.project, c.path);
+    const upper = join(input.upper, c.path);
+    // parents: real directories on the host, or made by this apply
+    const parts = c.path.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      const st = lstatOr(join(input.project, parent));
+      if (st && !st.isDirectory() && !replacedDirs.has(parent)) {
+        out.push(`${parent} (not a directory on the host)`);
+      }
+    }
+    if (alreadyApplied(c, upper, host)) continue;
+    const h = lstatOr(host);
+    if (h && h.ctimeMs > input.startedMs) out.push(c.path);
+    else if (!h && c.kind !== "added") out.push(`${c.path} (gone from the project)`);
+    else if (h && c.kind === "added" && c.type !== "dir") out.push(c.path);
+  }
+  return [...new Set(out)];
+}
+
+/** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
+export function applyChanges(input: ApplyInput): ApplyResult {
+  if (!input.force) {
+    const found = conflicts(input);
+    if (found.length) {
+      const shown = found.slice(0, 10).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
+      throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
+        hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
+      });
+    }
+  }
+  const result: ApplyResult = { written: 0, deleted: 0, skipped: 0 };
+  const todo = input.changes.filter((c) => {
+    if (alreadyApplied(c, join(input.upper, c.path), join(input.project, c.path))) {
+      result.skipped++;
+      return false;
+    }
+    return true;
+  });
+  const stage = join(input.project, `.cm-apply-${input.id}`);
+  removeTree(stage);
+  mkdirSync(stage, { mode: 0o700 });
+  try {
+    // 2. stage every file and symlink
+    const staged = new Map<string, string>();
+    for (const [n, c] of todo.entries()) {
+      if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
+      const from = join(input.upper, c.path);
+      const to = join(stage, String(n));
+      const u = lstatSync(from);
+      if (c.type === "symlink") symlinkSync(readlinkSync(from), to);
+      else {
+        copyFileSync(from, to);
+        chmodSync(to, u.mode & 0o7777);
+      }
+      if (input.keepOwners) lchownSync(to, u.uid, u.gid);
+      staged.set(c.path, to);
+    }
+    // 3. deletions (and what a new type replaces), deepest first
+    for (const c of [...todo].reverse()) {
+      const host = join(input.project, c.path);
+      const h = lstatOr(host);
+      if (!h) continue;
+      const replaced = c.kind === "modified" && c.before !== undefined && c.before !== c.type;
+      if (c.kind === "deleted" || replaced) {
+        rmSync(host, { recursive: true, force: true });
+        if (c.kind === "deleted") result.deleted++;
+      }
+    }
+    // then directories and files, parents first
+    for (const c of todo) {
+      if (c.kind === "deleted") continue;
+      const host = join(input.project, c.path);
+      const u = lstatSync(join(input.upper, c.path));
+      if (c.type === "dir") {
+        if (!lstatOr(host)) mkdirSync(host);
+        chmodSync(host, u.mode & 0o7777);
+        if (input.keepOwners) chownSync(host, u.uid, u.gid);
+      } else if (c.modeOnly) {
+        chmodSync(host, u.mode & 0o7777);
+      } else {
+        renameSync(staged.get(c.path) as string, host);
+      }
+      result.written++;
+    }
+  } finally {
+    removeTree(stage);
+  }
+  return result;
+}

@@ -1,0 +1,191 @@
+/**
+ * What a `--review` run changed: its overlayfs upper directory read against the project (the
+ * lower directory). The upper holds every file and directory the run created or modified (a whole
+ * copy: cm mounts with metacopy=off and redirect_dir=off, so no metadata-only copies and no
+ * redirects), plus:
+ *   - whiteouts, a deleted name: a character device 0/0, or (kernel "xwhiteout") an empty file
+ *     with the `overlay.whiteout` xattr;
+ *   - opaque directories, a directory that replaced the lower one entirely: the xattr
+ *     `overlay.opaque` = "y" (or "x" for a directory holding xwhiteouts);
+ * under `trusted.` as root, `user.` when mounted with `userxattr` (rootless).
+ * A rename shows as a delete plus an add (without redirect_dir the kernel makes userspace copy a
+ * renamed directory). A file copied up but left equal (opened for writing, touched) is no change.
+ * The xattrs are read with one `getfattr -R` for the whole upper (Node has no getxattr).
+ */
+import { spawnSync } from "node:child_process";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { CmError } from "../errors.ts";
+import { requireTool } from "../host/tools.ts";
+
+export type ChangeKind = "added" | "modified" | "deleted";
+
+export interface Change {
+  /** relative to the project, "/"-separated */
+  path: string;
+  kind: ChangeKind;
+  /** what the path is after the run (absent for deleted) */
+  type?: "file" | "dir" | "symlink" | undefined;
+  /** what it was before (absent for added) */
+  before?: "file" | "dir" | "symlink" | "other" | undefined;
+  /** a symlink's target after the run */
+  target?: string | undefined;
+  /** permission bits after the run */
+  mode?: number | undefined;
+  /** only the permission bits changed */
+  modeOnly?: boolean | undefined;
+}
+
+type Kind = "file" | "dir" | "symlink" | "other";
+
+function kindOf(st: Stats): Kind {
+  return st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Overlay xattrs of every entry below `upper`: relative path -> { name: value } (names without trusted./user.). */
+export function overlayXattrs(upper: string): Map<string, Record<string, string>> {
+  const getfattr = requireTool("getfattr");
+  const r = spawnSync(getfattr, ["-R", "-P", "-h", "-d", "-m", "^(trusted|user)\\.overlay\\.", "-e", "text", "--absolute-names", upper], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  const out = new Map<string, Record<string, string>>();
+  let current: Record<string, string> | undefined;
+  for (const line of r.stdout.split("\n")) {
+    if (line.startsWith("# file: ")) {
+      const abs = unescapeGetfattr(line.slice(8));
+      const rel = abs === upper ? "" : abs.slice(upper.length + 1);
+      current = {};
+      out.set(rel, current);
+    } else if (current && line.includes("=")) {
+      const eq = line.indexOf("=");
+      const name = line.slice(0, eq).replace(/^(trusted|user)\.overlay\./, "");
+      current[name] = line.slice(eq + 1).replace(/^"|"$/g, "");
+    }
+  }
+  return out;
+}
+
+/** getfattr escapes odd bytes in names as \ooo (octal). */
+function unescapeGetfattr(s: string): string {
+  return Buffer.from(
+    s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8))),
+    "latin1",
+  ).toString("utf8");
+}
+
+function isWhiteout(st: Stats, x: Record<string, string> | undefined): boolean {
+  if (st.isCharacterDevice() && st.rdev === 0) return true;
+  return st.isFile() && st.size === 0 && x?.whiteout !== undefined;
+}
+
+/** Whether two regular files have the same bytes. */
+export function sameContent(a: string, b: string): boolean {
+  const sa = lstatSync(a);
+  const sb = lstatSync(b);
+  if (sa.size !== sb.size) return false;
+  return readFileSync(a).equals(readFileSync(b));
+}
+
+/** Everything below `lower/rel` (for an opaque directory or a replaced one): deleted, deepest last. */
+function lowerTree(lower: string, rel: string, out: Change[]) {
+  const st = lstatOrUndefined(join(lower, rel));
+  if (!st) return;
+  if (st.isDirectory()) {
+    for (const name of readdirSync(join(lower, rel)).sort()) {
+      const child = rel ? `${rel}/${name}` : name;
+      out.push({ path: child, kind: "deleted", before: kindOf(lstatSync(join(lower, child))) });
+      lowerTree(lower, child, out);
+    }
+  }
+}
+
+/**
+ * The changes of an upper directory against `lower`, in path order (parents before children).
+ * Entries of other kinds in the upper (devices, FIFOs, sockets) are refused: they cannot be applied.
+ */
+export function readChanges(upper: string, lower: string): Change[] {
+  const xattrs = overlayXattrs(upper);
+  const out: Change[] = [];
+  const walk = (rel: string, lowerVisible: boolean) => {
+    for (const name of readdirSync(rel ? join(upper, rel) : upper).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(upper, path));
+      const x = xattrs.get(path);
+      const low = lowerVisible ? lstatOrUndefined(join(lower, path)) : undefined;
+      if (isWhiteout(st, x)) {
+        if (low) {
+          out.push({ path, kind: "deleted", before: kindOf(low) });
+          if (low.isDirectory()) lowerTree(lower, path, out);
+        }
+        continue;
+      }
+      const type = kindOf(st);
+      if (type === "other") {
+        throw new CmError(
+          "review-unsupported",
+          `the run created ${path}, a ${st.isFIFO() ? "FIFO" : st.isSocket() ? "socket" : "device"}: cm cannot apply it`,
+          {
+            hint: "cm discard, or copy what you need from cm diff",
+          },
+        );
+      }
+      const mode = st.mode & 0o7777;
+      if (type === "dir") {
+        const opaque = x?.opaque === "y" || x?.opaque === "x";
+        if (!low) out.push({ path, kind: "added", type, mode });
+        else if (!low.isDirectory()) {
+          out.push({ path, kind: "modified", type, before: kindOf(low), mode });
+        } else {
+          if ((low.mode & 0o7777) !== mode) out.push({ path, kind: "modified", type, before: "dir", mode, modeOnly: true });
+          if (opaque) {
+            // the directory was removed and made again: whatever of the lower is not in the upper is gone
+            const kept = new Set(readdirSync(join(upper, path)));
+            for (const n of readdirSync(join(lower, path)).sort()) {
+              if (kept.has(n)) continue;
+              const child = `${path}/${n}`;
+              out.push({ path: child, kind: "deleted", before: kindOf(lstatSync(join(lower, child))) });
+              lowerTree(lower, child, out);
+            }
+          }
+        }
+        walk(path, low?.isDirectory() === true && !opaque);
+        continue;
+      }
+      if (!low) {
+        out.push({ path, kind: "added", type, ...linkOrMode(type, join(upper, path), mode) });
+        continue;
+      }
+      const lowKind = kindOf(low);
+      if (lowKind !== type) {
+        out.push({ path, kind: "modified", type, before: lowKind, ...linkOrMode(type, join(upper, path), mode) });
+        if (lowKind === "dir") lowerTree(lower, path, out);
+        continue;
+      }
+      if (type === "symlink") {
+        const target = readlinkSync(join(upper, path));
+        if (target !== readlinkSync(join(lower, path))) out.push({ path, kind: "modified", type, before: type, target });
+        continue;
+      }
+      const same = sameContent(join(upper, path), join(lower, path));
+      const modeSame = (low.mode & 0o7777) === mode;
+      if (!same || !modeSame) out.push({ path, kind: "modified", type, before: type, mode, modeOnly: same });
+    }
+  };
+  walk("", true);
+  // deletions found under a replaced directory come after it; keep parents before children overall
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function linkOrMode(type: Kind, upperPath: string, mode: number): { target: string } | { mode: number } {
+  return type === "symlink" ? { target: readlinkSync(upperPath) } : { mode };
+}

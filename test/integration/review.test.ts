@@ -1,0 +1,166 @@
+/**
+ * --review, cm diff / apply / discard: a busybox run creates, modifies, deletes, renames, chmods and
+ * symlinks in /project; the host project stays as it was until cm apply, which writes exactly the
+ * run's result, refuses files changed on the host meanwhile, and cm discard leaves nothing.
+ */
+import assert from "node:assert/strict";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+
+/** path -> "file:MODE:content" | "dir:MODE" | "link:target", for the whole tree */
+function snapshot(root: string, rel = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(root, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(join(root, p));
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isSymbolicLink()) out[p] = `link:${readlinkSync(join(root, p))}`;
+    else if (st.isDirectory()) {
+      out[p] = `dir:${mode}`;
+      Object.assign(out, snapshot(root, p));
+    } else out[p] = `file:${mode}:${readFileSync(join(root, p), "utf8")}`;
+  }
+  return out;
+}
+
+const SCRIPT = [
+  "cd /project",
+  "echo changed >> mod.txt",
+  "echo new > new.txt",
+  "rm del.txt",
+  "mv ren.txt renamed.txt",
+  "chmod 755 tool.sh",
+  "ln -s mod.txt link",
+  "rm -rf gone",
+  "rm -rf again && mkdir again && echo fresh > again/fresh",
+  "mkdir -p newdir/deep && echo d > newdir/deep/f",
+].join(" && ");
+
+for (const as of USERS) {
+  describe(`cm run --review (${as})`, () => {
+    const sb = sandbox(as, "reviewproj");
+    const seed = () => {
+      sb.exec("sh", [
+        "-c",
+        [
+          `cd ${sb.project}`,
+          "rm -rf ./*",
+          "printf 'one\\n' > mod.txt",
+          "echo del > del.txt",
+          "echo ren > ren.txt",
+          "echo '#!/bin/sh' > tool.sh",
+          "chmod 644 tool.sh",
+          "mkdir -p gone/sub && echo g > gone/sub/g",
+          "mkdir -p again/old && echo o > again/old/o",
+          "echo keep > keep.txt",
+        ].join(" && "),
+      ]);
+    };
+
+    test("setup", () => {
+      assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
+    });
+
+    test("the host is untouched, diff is exact, apply makes the project what the run saw", () => {
+      seed();
+      const before = snapshot(sb.project);
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", `${SCRIPT} && find /project | sort > /tmp/seen && cat /tmp/seen`]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm diff ([0-9a-f]+)/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      assert.match(
+        r.stderr,
+        /cm: review: 16 changes to \/project held back: cm diff [0-9a-f]+ \| cm apply [0-9a-f]+ \| cm discard [0-9a-f]+\n$/,
+      );
+      assert.deepEqual(snapshot(sb.project), before, "the host project changed during a --review run");
+
+      const list = sb
+        .cm(["diff", "--stat"])
+        .stdout.split("\n")
+        .filter((l) => /^[AMD] /.test(l));
+      assert.deepEqual(list, [
+        "A again/fresh | +1 -0",
+        "D again/old/",
+        "D again/old/o | +0 -1",
+        "D del.txt | +0 -1",
+        "D gone/",
+        "D gone/sub/",
+        "D gone/sub/g | +0 -1",
+        "A link -> mod.txt",
+        "M mod.txt | +1 -0",
+        "A new.txt | +1 -0",
+        "A newdir/",
+        "A newdir/deep/",
+        "A newdir/deep/f | +1 -0",
+        "D ren.txt | +0 -1",
+        "A renamed.txt | +1 -0",
+        "M tool.sh (mode 755)",
+      ]);
+      const full = sb.cm(["diff", id]).stdout;
+      assert.ok(full.includes("--- a/mod.txt\n+++ b/mod.txt\n@@ -1 +1,2 @@\n one\n+changed\n"), full);
+      const json = JSON.parse(sb.cm(["diff", "--json"]).stdout) as { id: string; changes: { path: string; kind: string }[] };
+      assert.equal(json.id, id);
+      assert.deepEqual(
+        json.changes.filter((c) => c.kind === "deleted").map((c) => c.path),
+        ["again/old", "again/old/o", "del.txt", "gone", "gone/sub", "gone/sub/g", "ren.txt"],
+      );
+      const ps = JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string; review: boolean }[];
+      assert.ok(ps.some((e) => e.id === id && e.status === "review" && e.review));
+      assert.equal(sb.cm(["gc"]).status, 0);
+
+      const applied = sb.cm(["apply"]);
+      assert.equal(applied.status, 0, applied.stderr);
+      assert.deepEqual(snapshot(sb.project), {
+        again: "dir:755",
+        "again/fresh": "file:644:fresh\n",
+        "keep.txt": "file:644:keep\n",
+        link: "link:mod.txt",
+        "mod.txt": "file:644:one\nchanged\n",
+        "new.txt": "file:644:new\n",
+        newdir: "dir:755",
+        "newdir/deep": "dir:755",
+        "newdir/deep/f": "file:644:d\n",
+        "renamed.txt": "file:644:ren\n",
+        "tool.sh": "file:755:#!/bin/sh\n",
+      });
+      const none = sb.cm(["diff"]);
+      assert.equal(none.status, 125);
+      assert.ok(isOneLineError(none.stderr), none.stderr);
+    });
+
+    test("a host file changed since the run started is a conflict; --force takes the run's; discard leaves the project", () => {
+      seed();
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo run > /project/mod.txt; echo run > /project/keep.txt"]);
+      assert.equal(r.status, 0, r.stderr);
+      writeFileSync(join(sb.project, "keep.txt"), "host\n");
+      const refused = sb.cm(["apply"]);
+      assert.equal(refused.status, 125);
+      assert.ok(isOneLineError(refused.stderr), refused.stderr);
+      assert.match(refused.stderr, /keep\.txt/);
+      assert.doesNotMatch(refused.stderr, /mod\.txt/);
+      assert.equal(readFileSync(join(sb.project, "mod.txt"), "utf8"), "one\n", "a refused apply wrote something");
+      assert.equal(sb.cm(["apply", "--force"]).status, 0);
+      assert.equal(readFileSync(join(sb.project, "keep.txt"), "utf8"), "run\n");
+      assert.equal(readFileSync(join(sb.project, "mod.txt"), "utf8"), "run\n");
+
+      seed();
+      const before = snapshot(sb.project);
+      assert.equal(sb.cm(["run", "--review", "--", "sh", "-c", SCRIPT]).status, 0);
+      const d = sb.cm(["discard"]);
+      assert.equal(d.status, 0, d.stderr);
+      assert.deepEqual(snapshot(sb.project), before);
+      assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "reviews")), []);
+    });
+
+    test("a run that changes nothing leaves no review; bad combinations are one line", () => {
+      const r = sb.cm(["run", "--review", "--", "cat", "/project/keep.txt"]);
+      assert.equal(r.status, 0);
+      assert.match(r.stderr, /changed nothing/);
+      const bad = sb.cm(["run", "--review", "-v", ".:/project:ro", "--", "true"]);
+      assert.equal(bad.status, 125);
+      assert.ok(isOneLineError(bad.stderr), bad.stderr);
+    });
+  });
+}
