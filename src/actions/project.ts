@@ -18,6 +18,8 @@ export interface Project {
   explicit: boolean;
   /** Set when the current directory is below the project's: its path relative to the project. */
   subdir?: string | undefined;
+  /** The bundle read to find the project (enclosingProject): requireBundle does not read it again. */
+  seen?: BundleInfo | undefined;
 }
 
 function inside(path: string, dir: string): boolean {
@@ -97,8 +99,9 @@ function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
     } catch {
       continue;
     }
-    if (firstBundle(ctx, key)?.projectPath === dir) {
-      return { name, key, path: dir, explicit: false, subdir: dir === cwdPath ? undefined : relative(dir, cwdPath) };
+    const seen = firstBundle(ctx, key);
+    if (seen?.projectPath === dir) {
+      return { name, key, path: dir, explicit: false, subdir: dir === cwdPath ? undefined : relative(dir, cwdPath), seen };
     }
   }
   return undefined;
@@ -109,6 +112,11 @@ function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
  * recorded directory is used (you named the project); otherwise the directories must match.
  */
 export function checkOwnership(project: Project, bundle: BundleInfo): string {
+  if (!bundle.projectPath.startsWith("/")) {
+    throw new CmError("bad-bundle", `${bundle.dir}/config.json is damaged: it does not record its project directory`, {
+      hint: `remove the bundle with cm delete ${JSON.stringify(bundle.projectKey)} ${bundle.bundle}, or rebuild it with cm create ${bundle.bundle} --force`,
+    });
+  }
   if (bundle.projectPath === project.path) return bundle.projectPath;
   if (project.explicit && bundle.projectPath) return bundle.projectPath;
   throw new CmError(
@@ -127,8 +135,9 @@ export function missingBundle(ctx: Context, project: Project, bundle: string): C
   return new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(project.name)}`, { hint });
 }
 
+/** The bundle's config.json (read once per command: the one enclosingProject read is reused). */
 export function requireBundle(ctx: Context, project: Project, bundle: string): BundleInfo {
-  const info = readBundle(ctx.layout.data, project.key, bundle);
+  const info = project.seen?.bundle === bundle ? project.seen : readBundle(ctx.layout.data, project.key, bundle);
   if (!info) throw missingBundle(ctx, project, bundle);
   return info;
 }

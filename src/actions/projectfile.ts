@@ -4,39 +4,117 @@
  * `cm run` in a project without one starts as fast as before. Validation and merging are pure
  * (core/projectfile.ts); merging into cm run's options is in ./rundefaults.ts.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { isatty } from "node:tty";
 import type { ProjectFile } from "../core/projectfile.ts";
 import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
+import type { Context } from "./context.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";
 
-export async function loadProjectFile(projectDir: string): Promise<ProjectFile | undefined> {
+/** The project file as read once: its real path and its bytes (what is hashed is what is parsed). */
+export interface ProjectFileText {
+  path: string;
+  text: string;
+}
+
+/**
+ * Reads `<projectDir>/cm.toml` once, without following a symlink (a container could point it at
+ * any file of the user's); undefined when there is none. `projectDir` is a real path.
+ */
+export function readProjectFileText(projectDir: string): ProjectFileText | undefined {
   const path = join(projectDir, PROJECT_FILE);
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
-    const reason = isErrno(err, "EISDIR") ? "is a directory" : (err as Error).message;
+    const reason = isErrno(err, "ELOOP") ? "is a symbolic link (cm reads only a regular file there)" : (err as Error).message;
     throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, {
       hint: "make it a readable TOML file, or remove it",
     });
   }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw new CmError("bad-project-file", `cannot read the project file ${path}: not a regular file`, {
+        hint: "make it a readable TOML file, or remove it",
+      });
+    }
+    return { path, text: readFileSync(fd, "utf8") };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parses and validates project file text (syntax and keys; nothing is approved here). */
+export async function parseProjectFile(file: ProjectFileText, projectDir: string): Promise<ProjectFile> {
   const [{ parse, TomlError }, { checkProjectFile, syntaxError }] = await Promise.all([
     import("smol-toml"),
     import("../core/projectfile.ts"),
   ]);
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = parse(file.text);
   } catch (err) {
-    if (err instanceof TomlError) throw syntaxError(path, err.message, err.line);
+    if (err instanceof TomlError) throw syntaxError(file.path, err.message, err.line);
     throw err;
   }
-  return checkProjectFile(doc, path, text, projectDir);
+  return checkProjectFile(doc, file.path, file.text, projectDir);
+}
+
+/**
+ * The project's cm.toml, validated, once it is approved (store/trust.ts); undefined when there is
+ * none. This is the one place cm reads a project file: create, run and post_create all come here.
+ * A new or changed file: an interactive cm (stdin and stderr terminals) shows it and asks; otherwise
+ * it is refused (exit 125) with the command that approves it.
+ */
+export async function loadProjectFile(ctx: Context, projectDir: string): Promise<ProjectFile | undefined> {
+  const file = readProjectFileText(projectDir);
+  if (!file) return undefined;
+  // Parsing and validating are pure: an invalid file is reported as such, approved or not.
+  const parsed = await parseProjectFile(file, projectDir);
+  const { trustState, approve, lineDiff } = await import("../store/trust.ts");
+  const place = { config: ctx.layout.config, uid: ctx.uid, env: process.env };
+  const state = await trustState(place, file.path, file.text);
+  if (state.state === "new" || state.state === "changed") {
+    const why = state.state === "new" ? "is not trusted yet" : "changed since you trusted it";
+    if (!(isatty(0) && isatty(2))) {
+      throw new CmError("untrusted-project-file", `${file.path} ${why}: cm does not use it until you approve it`, {
+        hint: `review it (cm trust --show), then run cm trust in ${projectDir}`,
+      });
+    }
+    const shown = state.state === "new" ? file.text.split("\n").map((l) => `+ ${l}`) : lineDiff(state.record.text, file.text);
+    process.stderr.write(`cm: ${file.path} ${why}${state.state === "changed" ? " (- approved, + now)" : ""}:\n${shown.join("\n")}\n`);
+    process.stderr.write("cm: trust it and use it? [y/N] ");
+    if (!/^y(es)?$/i.test(readAnswer().trim())) {
+      throw new CmError("untrusted-project-file", `${file.path} was not approved`, {
+        hint: `run cm trust in ${projectDir} once you trust it`,
+      });
+    }
+    await approve(place, file.path, file.text);
+  }
+  return parsed;
+}
+
+/** One line from the terminal on stdin (synchronously: nothing else runs yet). */
+function readAnswer(): string {
+  const buf = Buffer.alloc(256);
+  let out = "";
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      if (isErrno(err, "EAGAIN")) continue;
+      return out;
+    }
+    if (n === 0) return out;
+    out += buf.subarray(0, n).toString("utf8");
+    if (out.includes("\n")) return out.slice(0, out.indexOf("\n"));
+  }
 }
 
 /**
@@ -44,8 +122,9 @@ export async function loadProjectFile(projectDir: string): Promise<ProjectFile |
  * flags. A resource limit that comes from the file and that this host cannot enforce is refused
  * here, naming the file, line and key (the flag's own check would name a flag that was not given).
  */
-export async function withProjectFile(opts: RunOptions, projectDir: string, rootless: boolean): Promise<RunOptions> {
-  const file = await loadProjectFile(projectDir);
+export async function withProjectFile(ctx: Context, opts: RunOptions, projectDir: string): Promise<RunOptions> {
+  const rootless = ctx.rootless;
+  const file = await loadProjectFile(ctx, projectDir);
   if (!file) return opts;
   const [{ withProjectDefaults }, { keyError, originOf }] = await Promise.all([
     import("./rundefaults.ts"),

@@ -42,6 +42,8 @@ export interface ProcessOptions {
   forward?: Forwarding | undefined;
   /** a program and its arguments (ending in `--`) the runtime runs through: core/run/runtime.ts execInUserScope */
   wrapper?: readonly string[] | undefined;
+  /** given the runtime's process once spawned: for stdio "pipe" (the detached run's bounded log) */
+  onChild?: ((child: ChildProcess) => void) | undefined;
   /** `run --keep`: the runtime keeps the stopped container (its cgroup) until `delete` (actions/machine.ts keepForOom) */
   keep?: boolean | undefined;
 }
@@ -118,7 +120,9 @@ export class OciRuntime {
 
   private spawn(rest: string[], opts: ProcessOptions): ChildProcess {
     const [file, ...argv] = [...(opts.wrapper ?? []), this.binary, ...this.args(...rest)] as [string, ...string[]];
-    return spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    const child = spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    opts.onChild?.(child);
+    return child;
   }
 
   private forwarding(id: string, child: ChildProcess, f: Forwarding | undefined) {

@@ -9,8 +9,9 @@ import { CmError } from "../../errors.ts";
 import type { CgroupFacts } from "../../host/cgroups.ts";
 import { cgroupDriver, checkLimitEnforceable, memoryTooSmall, systemdCgroupsPath } from "../limits.ts";
 import { formatBytes } from "../size.ts";
-import { imageProcess, type RunSpecInput } from "../spec/index.ts";
+import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
+import { USERNS_ANNOTATION } from "../userns.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
@@ -49,6 +50,8 @@ export interface RunFacts {
   env: string[];
   /** -v values with real source paths */
   volumes: VolumeSpec[];
+  /** the project and -v sources as cm checked them: the runtime must mount exactly these (spec/verify.ts) */
+  mountChecks?: MountCheck[] | undefined;
   /** the default command when none is given: bash -l or sh -l, by what the rootfs has (read on use) */
   defaultShell: () => string[];
   /** --security-opt seccomp=: the profile, null unconfined, undefined the stored one */
@@ -104,6 +107,8 @@ export interface RunPlan {
     projectPath: string;
     command: string[];
     detached?: true;
+    /** a detached run's log limit per file (store/log.ts) */
+    logMaxBytes?: number;
   } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
@@ -142,6 +147,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
     // Runs without limits never read cgroup facts for this: they keep the runtime's default driver (no scope, no D-Bus).
     cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(facts.cgroups(), facts.rootless, true) : ("cgroupfs" as const),
+    rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
   };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
   checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: facts.rootless });
@@ -204,6 +210,8 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       seccomp: facts.seccomp,
       ...sandbox.spec,
       cgroupsPath: host.cgroupDriver === "systemd" ? systemdCgroupsPath(facts.rootless, facts.id) : undefined,
+      // --review mounts /project as an overlay, not a bind of the checked directory
+      mountChecks: sandbox.spec.review ? facts.mountChecks?.filter((c) => c.destination !== "/project") : facts.mountChecks,
       init: init !== undefined,
       rlimits,
       shmBytes: opts.shmBytes,
@@ -215,7 +223,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       bundle: facts.bundle.name,
       projectPath: facts.project.path,
       command: args,
-      ...(opts.detach ? { detached: true as const } : {}),
+      ...(opts.detach ? { detached: true as const, ...(opts.logMaxBytes ? { logMaxBytes: opts.logMaxBytes } : {}) } : {}),
       ...sandbox.record,
     },
     files,
