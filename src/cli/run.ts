@@ -92,7 +92,9 @@ apply, cm discard (one line at the end says so)`,
     "pids-limit": {
       type: "string",
       value: "N",
-      help: "at most N processes (and threads) inside. Limits are refused where they cannot be enforced (rootless on cgroup v1)",
+      help: `at most N processes (and threads) inside. Limits are refused where they cannot be enforced (rootless: on
+cgroup v1, or a controller your systemd was not delegated); on systemd + cgroup v2 a run with limits goes in a
+transient scope cm-ID.scope`,
     },
     ulimit: {
       type: "string",

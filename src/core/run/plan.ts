@@ -7,7 +7,7 @@
  */
 import { CmError } from "../../errors.ts";
 import type { CgroupFacts } from "../../host/cgroups.ts";
-import { checkLimitEnforceable, memoryTooSmall } from "../limits.ts";
+import { cgroupDriver, checkLimitEnforceable, memoryTooSmall, systemdCgroupsPath } from "../limits.ts";
 import { formatBytes } from "../size.ts";
 import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
@@ -128,7 +128,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
   const kind = runtimeKind(facts.runtime.binary);
   const sandbox = sandboxFor(opts, facts, kind);
   const network = sandbox.network ?? opts.network ?? "host";
-  const host = runtimeHost(facts, kind, pids);
+  const host = runtimeHost(opts, facts, kind, cpu, pids);
 
   const stored = facts.bundle.spec;
   const resolved = runCommand(imageProcess(stored.annotations), opts);
@@ -167,6 +167,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       runtime: kind,
       seccomp: facts.seccomp,
       ...sandbox.spec,
+      cgroupsPath: host.cgroupDriver === "systemd" ? systemdCgroupsPath(facts.rootless, facts.id) : undefined,
       // --review mounts /project as an overlay, not a bind of the checked directory
       mountChecks: sandbox.spec.review ? facts.mountChecks?.filter((c) => c.destination !== "/project") : facts.mountChecks,
       init: init !== undefined,
@@ -196,14 +197,17 @@ function sandboxFor(opts: RunOptions, facts: RunFacts, kind: RuntimeKind) {
 }
 
 /** The host as the runtime sees it; a runtime that cannot work here, or cannot enforce the limits, is refused. */
-function runtimeHost(facts: RunFacts, kind: RuntimeKind, pids: number | undefined) {
+function runtimeHost(opts: RunOptions, facts: RunFacts, kind: RuntimeKind, cpu: CpuLimit | undefined, pids: number | undefined) {
+  const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
   const host = {
     rootless: facts.rootless,
     cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
+    // Runs without limits never read cgroup facts for this: they keep the runtime's default driver (no scope, no D-Bus).
+    cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(facts.cgroups(), facts.rootless, true) : ("cgroupfs" as const),
     rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
   };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
-  checkRuntimeLimits(kind, { pids: pids !== undefined });
+  checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: facts.rootless });
   return host;
 }
 
