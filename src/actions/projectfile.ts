@@ -4,25 +4,31 @@
  * `cm run` in a project without one starts as fast as before. Validation and merging are pure
  * (core/projectfile.ts); merging into cm run's options is in ./rundefaults.ts.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProjectFile } from "../core/projectfile.ts";
 import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { NotSmallRegularFile, readSmallFile } from "../host/fs.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";
+/** A cm.toml larger than this is refused (the longest real ones are a few KiB). */
+const MAX_PROJECT_FILE_BYTES = 1 << 20;
 
 export async function loadProjectFile(projectDir: string): Promise<ProjectFile | undefined> {
   const path = join(projectDir, PROJECT_FILE);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // The container can write the project: cm.toml may be a FIFO, a device or a link to a host file.
+    text = readSmallFile(path, MAX_PROJECT_FILE_BYTES);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
-    const reason = isErrno(err, "EISDIR") ? "is a directory" : (err as Error).message;
+    const reason =
+      err instanceof NotSmallRegularFile
+        ? `it is ${err.reason === "too large" ? "larger than 1 MiB" : err.reason}`
+        : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, {
-      hint: "make it a readable TOML file, or remove it",
+      hint: "replace it with a regular TOML file, not a link, FIFO or device, or remove it",
     });
   }
   const [{ parse, TomlError }, { checkProjectFile, syntaxError }] = await Promise.all([

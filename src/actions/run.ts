@@ -13,7 +13,7 @@
  * With --detach, step 6 is the monitor's (actions/detach.ts) and cm returns once the container
  * runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
@@ -27,7 +27,7 @@ import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.
 import { type OciSpec, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
-import { removeTree } from "../host/fs.ts";
+import { NotSmallRegularFile, readSmallFile, removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
@@ -184,6 +184,9 @@ async function startDetachedRun(ctx: Context, plan: RunPlan, spec: OciSpec): Pro
   return 0;
 }
 
+/** An env file larger than this is refused. */
+const MAX_ENV_FILE_BYTES = 1 << 20;
+
 /** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
 function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
   return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host) : []), ...resolveEnvLayer(opts, host)];
@@ -194,11 +197,17 @@ function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
   for (const file of opts.envFiles ?? []) {
     let text: string;
     try {
-      if (!statSync(file).isFile()) throw new Error("not a regular file");
-      text = readFileSync(file, "utf8");
+      // cm.toml's env_file is in the project, which the container writes: never a link out of it.
+      text = readSmallFile(file, MAX_ENV_FILE_BYTES, opts.where === undefined);
     } catch (err) {
       const why =
-        (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+        err instanceof NotSmallRegularFile
+          ? err.reason === "too large"
+            ? "larger than 1 MiB"
+            : err.reason
+          : (err as NodeJS.ErrnoException).code === "ENOENT"
+            ? "no such file"
+            : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
       throw new CmError("bad-env-file", `${opts.where?.envFile ?? "--env-file"} ${file}: ${why}`, {
         hint: "give a readable file of KEY=VALUE lines",
       });

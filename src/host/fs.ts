@@ -5,18 +5,22 @@
  *   - writeFileInRoot: write a file inside a rootfs without following a planted symlink out of it;
  *   - removeTree: delete a tree that a container may have left with odd modes, never crossing into
  *     another filesystem (a mount);
- *   - writeFileAtomic: a complete file or none.
+ *   - writeFileAtomic: a complete file or none;
+ *   - readSmallFile: read a file a container may have planted (a FIFO, a device, a symlink) without
+ *     blocking, following it out or reading without end.
  */
 import {
   chmodSync,
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readlinkSync,
+  readSync,
   realpathSync,
   renameSync,
   rmdirSync,
@@ -85,6 +89,51 @@ export function writeFileInRoot(root: string, path: string, content: string, mod
   const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
   try {
     writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why readSmallFile refused a file: the file is there but is not a small regular file. */
+export class NotSmallRegularFile extends Error {
+  readonly reason: "a symbolic link" | "not a regular file" | "too large";
+  constructor(reason: "a symbolic link" | "not a regular file" | "too large") {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Reads `path` as UTF-8 when it is a regular file of at most `maxBytes` bytes, for files that
+ * code in a container can write (the project directory's cm.toml and env files). The open never
+ * blocks (`O_NONBLOCK`: a FIFO would wait for a writer for ever) and, unless `followSymlink` (for a
+ * path the user typed), never follows a symlink in the last component (`O_NOFOLLOW`: a link planted
+ * in the project would make cm, maybe as root, read any host file); the type and size are checked on the open file, so a swap after a check cannot
+ * matter; at most `maxBytes` + 1 bytes are read (`/dev/zero` or a growing file end there).
+ * Errors: `NotSmallRegularFile` with the reason; open errors (ENOENT, EACCES, ...) as thrown.
+ */
+export function readSmallFile(path: string, maxBytes: number, followSymlink = false): string {
+  let fd: number;
+  try {
+    const nofollow = followSymlink ? 0 : constants.O_NOFOLLOW;
+    fd = openSync(path, constants.O_RDONLY | nofollow | constants.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, "ELOOP")) throw new NotSmallRegularFile("a symbolic link");
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotSmallRegularFile("not a regular file");
+    if (st.size > maxBytes) throw new NotSmallRegularFile("too large");
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) throw new NotSmallRegularFile("too large");
+    }
+    return buf.toString("utf8", 0, n);
   } finally {
     closeSync(fd);
   }
