@@ -9,6 +9,7 @@
  * still initialises each command's modules (and the node: modules they import) only when the
  * command's lazy import() runs, so `cm --version` does not load what `cm create` needs.
  */
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,20 +73,52 @@ await build({
   logLevel: "warning",
 });
 writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
-// dist/main.js is the entry: it turns on Node's compile cache before loading the bundle, so the
-// ~500 KB bundle is not compiled again on every start (measured: cm --version 35 -> 29 ms). The
-// cache lives in cm's cache directory, per user; where it cannot be written Node silently runs
-// without it.
+// dist/main.js is the entry (bin/cm runs it on cm's Node). It compiles the bundle with a V8 code
+// cache made *after* a command ran (vm.Script createCachedData at exit), so
+// the cache holds every function that command ran, not only the top level (Node's own compile
+// cache, used before, is made right after compiling, and each lazily compiled function of the run
+// path was compiled again on every start: bench/README.md has the figures). One cache file per
+// command and build, in cm's cache directory (per user), written once (tmp + rename) by a run that
+// ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
+// is written again), and a new one removes other builds' files. Where nothing can be read or
+// written cm just compiles. The CommonJS wrapper is written out here: node:module (for
+// Module.wrap) would load its source-map support too.
+const bundleHash = createHash("sha256")
+  .update(readFileSync(join(root, "dist/cm.js")))
+  .digest("hex")
+  .slice(0, 16);
 writeFileSync(
   join(root, "dist/main.js"),
   `"use strict";
+const fs = require("node:fs");
+const file = \`\${__dirname}/cm.js\`;
+const source = fs.readFileSync(file, "utf8");
+let cacheFile;
+let cached;
 try {
   const env = process.env;
   const abs = (v) => (v && v.startsWith("/") ? v : undefined);
-  const cache = abs(env.CM_CACHE_DIR) ?? \`\${abs(env.XDG_CACHE_HOME) ?? \`\${env.HOME || require("node:os").homedir()}/.cache\`}/cm\`;
-  require("node:module").enableCompileCache?.(\`\${cache}/node-compile-cache\`);
+  const dir = \`\${abs(env.CM_CACHE_DIR) ?? \`\${abs(env.XDG_CACHE_HOME) ?? \`\${env.HOME || require("node:os").homedir()}/.cache\`}/cm\`}/code-cache\`;
+  const command = /^[a-z_]{1,16}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+  cacheFile = \`\${dir}/${bundleHash}-\${command}\`;
+  cached = fs.readFileSync(cacheFile);
 } catch {}
-require("./cm.js");
+const script = new (require("node:vm").Script)(\`(function (exports, require, module, __filename, __dirname) { \${source}\n});\`, { filename: file, cachedData: cached });
+if (cacheFile && (cached === undefined || script.cachedDataRejected)) {
+  process.once("exit", (code) => {
+    if (code !== 0 || process.argv.includes("--help") || process.argv.includes("-h")) return;
+    try {
+      const tmp = \`\${cacheFile}.\${process.pid}\`;
+      fs.mkdirSync(require("node:path").dirname(cacheFile), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      fs.renameSync(tmp, cacheFile);
+      // other builds' caches (an upgrade leaves them behind)
+      const dir = require("node:path").dirname(cacheFile);
+      for (const name of fs.readdirSync(dir)) if (!name.startsWith("${bundleHash}-")) fs.rmSync(\`\${dir}/\${name}\`, { force: true });
+    } catch {}
+  });
+}
+script.runInThisContext()(exports, require, module, file, __dirname);
 `,
 );
 // bin/cm is the launcher, a POSIX shell script (see LAUNCHER): it finds the Node cm ships relative

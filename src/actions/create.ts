@@ -38,6 +38,14 @@ export interface CreateOptions {
   from?: string | undefined;
   /** undefined: cm.toml's, else none */
   packages?: string[] | undefined;
+  /** false: --no-install-recommends; undefined: cm.toml's, else true */
+  installRecommends?: boolean | undefined;
+  /** --mirror values (debian sources) */
+  mirrors?: string[] | undefined;
+  /** post_create: the host's proxy variables; undefined: cm.toml's, else true */
+  httpProxy?: boolean | undefined;
+  /** post_create: the host's certificate authorities; undefined: cm.toml's, else false */
+  hostCa?: boolean | undefined;
   /** image sources: OS/ARCH[/VARIANT] */
   platform?: string | undefined;
   /** image sources: hosts that may be spoken to over plain HTTP */
@@ -121,6 +129,9 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
   const file = resolveCreate(defaultsFor(projectFile, bundle).create, opts, projectFile?.path);
   const source = await parseSource(file.from, {
     packages: file.packages,
+    recommends: file.recommends,
+    mirrors: opts.mirrors,
+    debianFlags: [...(opts.installRecommends === false ? ["--no-install-recommends"] : []), ...(opts.mirrors?.length ? ["--mirror"] : [])],
     platform: opts.platform,
     insecureRegistries: opts.insecureRegistries,
   });
@@ -208,6 +219,8 @@ async function buildBundle(
       projectPath: project.path,
       bundle,
       progress,
+      httpProxy: plan.file.httpProxy,
+      hostCa: plan.file.hostCa,
       allowHosts: plan.file.allowHosts,
     },
     onPostCreate,

@@ -2,13 +2,19 @@
 
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
-import { dirname } from "node:path";
-import { type Check, type DoctorFacts, doctorChecks } from "../core/doctor.ts";
+import { dirname, join } from "node:path";
+import { type Check, type DoctorFacts, doctorChecks, type TrustFacts } from "../core/doctor.ts";
+import { defaultsFor, type ProjectFile } from "../core/projectfile.ts";
+import { missingCertificates } from "../core/run/hostca.ts";
 import { INIT_BINARY } from "../core/run/init.ts";
+import { type HostBundle, readHostBundle, readRootfsBundle } from "../host/ca.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
 import { capture, findTool } from "../host/tools.ts";
+import { type BundleInfo, listBundles } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
+import { resolveProject } from "./project.ts";
+import { loadProjectFile } from "./projectfile.ts";
 
 /** The directory itself if it exists, else its nearest existing ancestor (where it would be made). */
 function nearestExisting(path: string): string {
@@ -59,7 +65,55 @@ function runcFacts(): Pick<DoctorFacts, "runc" | "runcDebian"> {
   return { runc: { path, version }, runcDebian };
 }
 
-export function doctor(ctx: Context): Check[] {
+/**
+ * The host's CA bundle against each bundle of the current project (none when the current
+ * directory is no project with bundles). Reads certificates only (host/ca.ts); names the missing
+ * authorities by their subject's CN (or first field).
+ */
+async function trustFacts(ctx: Context): Promise<TrustFacts | undefined> {
+  let bundles: BundleInfo[];
+  let projectPath: string;
+  try {
+    const project = resolveProject(ctx, undefined, { cwdIsProject: false });
+    bundles = listBundles(ctx.layout.data, project.key);
+    projectPath = bundles[0]?.projectPath ?? project.path;
+  } catch {
+    return undefined; // not a project (home directory, /): nothing to compare
+  }
+  if (bundles.length === 0) return undefined;
+  let host: HostBundle;
+  try {
+    host = readHostBundle(process.env);
+  } catch (err) {
+    const names = bundles.map((b) => ({ name: b.bundle, store: undefined, missing: [], hostCa: false }));
+    return { host: { error: (err as Error).message.replace(/^--host-ca: /, "") }, bundles: names };
+  }
+  let file: ProjectFile | undefined;
+  try {
+    file = await loadProjectFile(projectPath);
+  } catch {
+    file = undefined; // cm run reports a bad cm.toml; here it only means "no host_ca from it"
+  }
+  const { X509Certificate } = await import("node:crypto");
+  const subject = (b64: string) => {
+    try {
+      const s = new X509Certificate(Buffer.from(b64, "base64")).subject.split("\n");
+      return (s.find((l) => l.startsWith("CN=")) ?? s[0] ?? "?").replace(/^CN=/, "");
+    } catch {
+      return "an unparsable certificate";
+    }
+  };
+  return {
+    host: { path: host.path, count: new Set(host.certs).size },
+    bundles: bundles.map((b) => {
+      const store = readRootfsBundle(join(b.dir, "rootfs"));
+      const missing = missingCertificates(host.certs, store?.certs ?? []);
+      return { name: b.bundle, store: store?.path, missing: missing.map(subject), hostCa: defaultsFor(file, b.bundle).run.hostCa === true };
+    }),
+  };
+}
+
+export async function doctor(ctx: Context): Promise<Check[]> {
   const user = userInfo().username;
   let disk: DoctorFacts["disk"];
   try {
@@ -89,6 +143,7 @@ export function doctor(ctx: Context): Check[] {
       { name: "state", path: ctx.layout.state, ...writable(ctx.layout.state) },
     ],
     disk,
+    trust: await trustFacts(ctx),
   };
   return doctorChecks(facts);
 }

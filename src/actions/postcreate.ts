@@ -9,14 +9,17 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { proxyEnv } from "../core/run/allowhost.ts";
+import { hostCaEnv, hostCaFiles, hostCaMounts } from "../core/run/hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
 import { initMount } from "../core/run/init.ts";
+import type { RunFile } from "../core/run/plan.ts";
+import { hostProxyEnv, proxyEnvFor } from "../core/run/proxy.ts";
 import { proxyHook } from "../core/run/proxyhook.ts";
 import { runtimeRootName } from "../core/run/runtime.ts";
 import { runtimeLogFlags } from "../core/run/startup.ts";
 import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/spec/index.ts";
-import type { OciSpec } from "../core/spec/types.ts";
+import type { Mount, OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
@@ -42,6 +45,10 @@ export interface PostCreateInput {
   projectPath: string;
   bundle: string;
   progress: Progress;
+  /** the host's proxy variables go in (cm create --http-proxy, default true) */
+  httpProxy?: boolean | undefined;
+  /** the host's certificate authorities are trusted (cm create --host-ca) */
+  hostCa?: boolean | undefined;
   /** cm.toml [create] allow_hosts: the commands' egress only through cm's proxy, to these */
   allowHosts?: string[] | undefined;
 }
@@ -60,6 +67,10 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",
     });
   }
+  // --http-proxy and --host-ca as for cm run (core/run/plan.ts): read up front, a bad SSL_CERT_FILE fails first
+  const proxy = input.httpProxy === false ? [] : proxyEnvFor(input.spec.process.env, hostProxyEnv(process.env).vars);
+  const ca = input.hostCa ? await import("../host/ca.ts") : undefined;
+  const hostCerts = ca?.readHostBundle(process.env).certs;
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
   const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
@@ -75,24 +86,33 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
     const args = ["/bin/sh", "-c", command];
     const id = newContainerId();
     const dir = runDir(ctx.layout.runs, id);
+    // with allow_hosts the commands see cm's proxy only (it goes on through the host's)
+    const env = [...(allow ? [] : proxy), "DEBIAN_FRONTEND=noninteractive"];
+    const files: RunFile[] = [
+      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+    ];
+    const mounts: Mount[] = [
+      ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+      ...(machine.init ? [initMount(machine.init)] : []),
+    ];
+    if (ca && hostCerts) {
+      // the store as it is now: an earlier command may have installed ca-certificates
+      files.push(...hostCaFiles(hostCerts, ca.readRootfsBundle(rootfs)?.certs ?? []));
+      mounts.push(...hostCaMounts(dir));
+      env.unshift(...hostCaEnv());
+    }
     const spec = runSpec(input.spec, {
       rootfsPath: rootfs,
       args,
       terminal: false,
-      env: ["DEBIAN_FRONTEND=noninteractive"],
-      mounts: [
-        ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
-        ...(machine.init ? [initMount(machine.init)] : []),
-      ],
+      env,
+      mounts,
       init: machine.init !== undefined,
       rlimits,
       // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
       egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
     });
-    const files = [
-      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
-      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
-    ];
     const fields = {
       projectKey: input.projectKey,
       projectName: input.projectName,

@@ -18,6 +18,8 @@ export interface Project {
   explicit: boolean;
   /** Set when the current directory is below the project's: its path relative to the project. */
   subdir?: string | undefined;
+  /** The bundle read to find the project (enclosingProject): requireBundle does not read it again. */
+  seen?: BundleInfo | undefined;
 }
 
 function inside(path: string, dir: string): boolean {
@@ -97,8 +99,9 @@ function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
     } catch {
       continue;
     }
-    if (firstBundle(ctx, key)?.projectPath === dir) {
-      return { name, key, path: dir, explicit: false, subdir: dir === cwdPath ? undefined : relative(dir, cwdPath) };
+    const seen = firstBundle(ctx, key);
+    if (seen?.projectPath === dir) {
+      return { name, key, path: dir, explicit: false, subdir: dir === cwdPath ? undefined : relative(dir, cwdPath), seen };
     }
   }
   return undefined;
@@ -127,8 +130,9 @@ export function missingBundle(ctx: Context, project: Project, bundle: string): C
   return new CmError("no-bundle", `no bundle ${JSON.stringify(bundle)} in project ${JSON.stringify(project.name)}`, { hint });
 }
 
+/** The bundle's config.json (read once per command: the one enclosingProject read is reused). */
 export function requireBundle(ctx: Context, project: Project, bundle: string): BundleInfo {
-  const info = readBundle(ctx.layout.data, project.key, bundle);
+  const info = project.seen?.bundle === bundle ? project.seen : readBundle(ctx.layout.data, project.key, bundle);
   if (!info) throw missingBundle(ctx, project, bundle);
   return info;
 }

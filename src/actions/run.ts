@@ -22,6 +22,7 @@ import { commandHint } from "../core/run/command.ts";
 import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import type { EnvLayer, RunOptions } from "../core/run/options.ts";
 import { planRun, type RunFacts, type RunPlan } from "../core/run/plan.ts";
+import { hostProxyEnv } from "../core/run/proxy.ts";
 import { checkRuntimeArg, runtimeRootName } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
 import { type OciSpec, runSpec } from "../core/spec/index.ts";
@@ -95,8 +96,18 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     ...readMachineFacts(ctx.rootless, rootfs),
     stdinTty: isatty(0),
     term: process.env.TERM,
+    hostProxy: hostProxyEnv(process.env).vars,
+    // read before anything is written: a bad SSL_CERT_FILE is refused up front
+    hostCa: opts.hostCa ? await readHostCa(bundle.dir, bundleName) : undefined,
   };
   return [opts, facts];
+}
+
+/** --host-ca: the host's certificates ($SSL_CERT_FILE or the system bundle) and the bundle's own store's. */
+async function readHostCa(dir: string, name: string): Promise<{ host: string[]; own: string[] }> {
+  const { readHostBundle, readRootfsBundle } = await import("../host/ca.ts");
+  const host = readHostBundle(process.env).certs;
+  return { host, own: readRootfsBundle(bundleRootfs(dir, name))?.certs ?? [] };
 }
 
 function bundleRootfs(dir: string, name: string): string {

@@ -8,7 +8,8 @@ import { parseVolume } from "../core/run/volume.ts";
  * replaces the file's value; the file's env comes before --env-file and --env (a flag's value of
  * a variable wins); the file's volumes are kept unless a -v has the same destination.
  * Wired: every [run] key (memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- * pids_limit, read_only, workdir, init, ulimits, shm_size, allow_hosts, review, ephemeral). --allow-host
+ * pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size, allow_hosts, review,
+ * ephemeral). --allow-host
  * flags replace the file's allow_hosts (what is given on the command line is the whole list).
  */
 export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefined): RunOptions {
@@ -30,6 +31,8 @@ export function withProjectDefaults(opts: RunOptions, file: ProjectFile | undefi
     runtime: opts.runtime ?? d.runtime,
     readOnly: opts.readOnly ?? d.readOnly,
     workdir: opts.workdir ?? d.workdir,
+    httpProxy: opts.httpProxy ?? d.httpProxy,
+    hostCa: opts.hostCa ?? d.hostCa,
     ...(opts.allowHosts?.length || !d.allowHosts?.length
       ? {}
       : { allowHosts: d.allowHosts, allowHostsWhere: `${file.path}: ${keyName(originOf(file, opts.bundle, "run", "allow_hosts"))}` }),

@@ -15,12 +15,47 @@ export interface Parsed {
   rest: string[];
 }
 
+/**
+ * Boolean options also take Podman's (pflag's) `--NAME=true` and `--NAME=false` spellings, which
+ * node's parseArgs has no form for: they are taken out of argv before parsing (never the value of
+ * a preceding string option) and their value set after it. A plain `--NAME` is true; a later
+ * spelling wins. (`--help` texts show the flags where turning off matters as `--NAME[=false]`.)
+ */
 export function parse(command: string, argv: string[], options: OptionSpec): Parsed {
   const dash = argv.indexOf("--");
-  const head = dash < 0 ? argv : argv.slice(0, dash);
+  let head = dash < 0 ? argv : argv.slice(0, dash);
   const rest = dash < 0 ? [] : argv.slice(dash + 1);
+  const explicit = new Map<string, boolean>();
+  const boolValued = Object.keys(options).filter((k) => options[k]?.type === "boolean");
+  if (boolValued.length > 0) {
+    const kept: string[] = [];
+    for (let i = 0; i < head.length; i++) {
+      const a = head[i] as string;
+      kept.push(a);
+      if (takesValue(a, options) && i + 1 < head.length) {
+        kept.push(head[++i] as string);
+        continue;
+      }
+      const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(a);
+      const name = m?.[1];
+      if (!m || name === undefined || !boolValued.includes(name)) continue;
+      const value = m[2];
+      if (value === undefined) {
+        explicit.set(name, true);
+      } else if (value === "true" || value === "false") {
+        explicit.set(name, value === "true");
+      } else {
+        throw new CmError("usage", `${command}: --${name}=${value}: the value must be true or false`, {
+          hint: `see cm ${command} --help`,
+        });
+      }
+      kept.pop();
+    }
+    head = kept;
+  }
   try {
     const { values, positionals } = parseArgs({ args: head, options, allowPositionals: true, strict: true });
+    for (const [name, value] of explicit) (values as Record<string, unknown>)[name] = value;
     return { values: values as Parsed["values"], positionals, rest };
   } catch (err) {
     const lines = (err as Error).message.split("\n");
@@ -43,10 +78,22 @@ export function str(v: Parsed["values"][string]): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** A boolean flag's value: true, false (`--NAME=false`), or undefined when not given. */
+export function bool(v: Parsed["values"][string]): boolean | undefined {
+  return typeof v === "boolean" ? v : undefined;
+}
+
 /** -t / -T: a terminal forced on or off, or undefined to decide from stdin; both at once is an error. */
 export function ttyChoice(command: string, values: Parsed["values"]): boolean | undefined {
   if (values.tty === true && values["no-tty"] === true) {
     throw new CmError("usage", `${command}: -t/--tty and -T/--no-tty contradict each other`, { hint: "give one of them" });
   }
   return values["no-tty"] === true ? false : values.tty === true ? true : undefined;
+}
+
+/** Whether argv token `a` is a string option whose value is the next token (`--env`, `-e`; not `--env=X`, `-eX`). */
+function takesValue(a: string, options: OptionSpec): boolean {
+  if (a.startsWith("--")) return !a.includes("=") && options[a.slice(2)]?.type === "string";
+  if (a.length !== 2 || !a.startsWith("-")) return false;
+  return Object.values(options).some((o) => o.short === a[1] && o.type === "string");
 }

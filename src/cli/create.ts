@@ -1,6 +1,6 @@
 import { hostContext } from "../actions/context.ts";
 import { create } from "../actions/create.ts";
-import { parse, str, tooMany } from "./args.ts";
+import { bool, parse, str, tooMany } from "./args.ts";
 
 export const usage = `Usage: cm create [BUNDLE] [OPTIONS]
 
@@ -27,7 +27,20 @@ Options:
                          docker-archive:PATH
                                           an image saved with docker save
   --packages A,B,C     extra Debian packages to include (debian sources only; replaces
-                       cm.toml's packages)
+                       cm.toml's packages), installed as apt-get install does: with their
+                       Recommends
+  --no-install-recommends
+                       a slim bundle: the packages without their Recommends
+  --mirror MIRROR      debian sources: bootstrap from MIRROR instead of deb.debian.org: a URI
+                       (http://mirror.example/debian) or one sources.list line ('deb
+                       [trusted=yes] copy:///srv/repo ./'); repeat for several. The bundle's
+                       sources.list lists them (no automatic -updates/-security entries then)
+  --http-proxy[=false]
+                       post_create commands get the host's HTTP_PROXY, HTTPS_PROXY, FTP_PROXY,
+                       NO_PROXY (and lower-case forms); on by default (as Podman), =false: off
+  --host-ca[=false]
+                       post_create commands trust the host's certificate authorities (see
+                       cm run --help); off by default
   --platform OS/ARCH[/VARIANT]
                        image sources: which image of a multi-platform index (default: this host's)
   --insecure-registry HOST[:PORT]
@@ -42,6 +55,10 @@ Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the ba
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
   -h, --help           show this help
 
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.
+
 A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
 bundle before it is put in place: if one fails, no bundle is created.
@@ -51,6 +68,10 @@ export async function main(argv: string[]): Promise<number> {
   const p = parse("create", argv, {
     from: { type: "string" },
     packages: { type: "string" },
+    "no-install-recommends": { type: "boolean" },
+    mirror: { type: "string", multiple: true },
+    "http-proxy": { type: "boolean" },
+    "host-ca": { type: "boolean" },
     platform: { type: "string" },
     "insecure-registry": { type: "string", multiple: true },
     project: { type: "string" },
@@ -72,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     project: str(p.values.project),
     from: str(p.values.from),
     packages,
+    installRecommends: p.values["no-install-recommends"] === true ? false : undefined,
+    mirrors: Array.isArray(p.values.mirror) ? p.values.mirror : undefined,
+    httpProxy: bool(p.values["http-proxy"]),
+    hostCa: bool(p.values["host-ca"]),
     platform: str(p.values.platform),
     insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
     force: p.values.force === true,

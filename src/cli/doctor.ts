@@ -9,7 +9,9 @@ Check this host for cm, one line per check with what to do about it: runc and it
 known runc CVEs that version has (CVE-2024-21626, CVE-2024-45310, CVE-2025-31133, CVE-2025-52565,
 CVE-2025-52881; distribution backports counted), seccomp support, user namespaces, newuidmap and
 subordinate id ranges, cgroup version and which limits can be enforced for you, mmdebstrap, cm's
-directories and free disk space.
+directories and free disk space. In a project with bundles: whether each bundle trusts the
+certificate authorities the host trusts ($SSL_CERT_FILE, else the system bundle), and if not,
+how to make its runs trust them (--host-ca).
 
 Each line starts with OK, WARN (cm works, with a weaker guarantee or without a feature) or FAIL
 (cm cannot work as this user). Exit status: 0 when nothing FAILs, 1 when something does.
@@ -22,7 +24,7 @@ Options:
 export async function main(argv: string[]): Promise<number> {
   const p = parse("doctor", argv, { json: { type: "boolean" } });
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("doctor", [...p.positionals, ...p.rest]);
-  const checks = doctor(hostContext());
+  const checks = await doctor(hostContext());
   const failed = doctorFailed(checks);
   process.stdout.write(p.values.json ? `${JSON.stringify({ ok: !failed, checks }, null, 2)}\n` : `${formatChecks(checks)}\n`);
   return failed ? 1 : 0;

@@ -4,7 +4,7 @@ import { parseCpus, parseNetwork, parsePidsLimit } from "../core/run/resources.t
 import { parseShmSize, parseUlimits } from "../core/run/ulimit.ts";
 import { parseSize } from "../core/size.ts";
 import { CmError } from "../errors.ts";
-import { parse, str, tooMany, ttyChoice } from "./args.ts";
+import { bool, parse, str, tooMany, ttyChoice } from "./args.ts";
 
 export const usage = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
 
@@ -21,13 +21,24 @@ appended to the Entrypoint.
 
 Options:
   -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value from your environment
-                       (which must have it). Your environment is not passed in otherwise.
+                       (which must have it). Your environment is not passed in otherwise
+                       (except the proxy variables: --http-proxy).
   --env-file FILE      KEY=VALUE (or KEY) lines; '#' comments and blank lines are skipped.
                        Applied before --env, so --env wins
   -v, --volume SRC:DST[:ro]
                        bind-mount host path SRC (must exist) at absolute path DST; ro: read-only.
                        Not on or below /project, except -v .:/project:ro (project read-only)
   --network MODE       host (default): the host's network; none: a private network, loopback only
+  --http-proxy[=false]
+                       pass your HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY (and lower-case
+                       forms) in, as set; on by default (as Podman). --http-proxy=false: off.
+                       A bundle's own value of one, and --env, win
+  --host-ca[=false]
+                       trust the certificate authorities your host trusts ($SSL_CERT_FILE, else
+                       /etc/ssl/certs/ca-certificates.crt): combined with the bundle's own store
+                       at /run/cm/ca/ca-certificates.crt (read-only), named by SSL_CERT_FILE,
+                       CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO
+                       and APT_CONFIG (apt's https); off by default (see README)
   --allow-host PATTERN
                        egress only to this host, through cm's proxy (repeatable): NAME, *.DOMAIN
                        or an address, optionally :PORT (default 80 and 443). Implies a private
@@ -68,6 +79,10 @@ Options:
 
 A cm.toml in the project directory sets defaults for these options and the command ([run], and
 [bundle.NAME.run] for one bundle); flags win.
+
+On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
+own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
+--host-ca=false a cm.toml host_ca = true.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -97,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
     "security-opt": { type: "string", multiple: true },
+    "http-proxy": { type: "boolean" },
+    "host-ca": { type: "boolean" },
   });
   if (p.positionals.length > 1) {
     throw tooMany(
@@ -135,6 +152,8 @@ export async function main(argv: string[]): Promise<number> {
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
+    httpProxy: bool(p.values["http-proxy"]),
+    hostCa: bool(p.values["host-ca"]),
     allowHosts: list(p.values["allow-host"]),
     quiet: p.values.quiet === true ? true : undefined,
     review: p.values.review === true ? true : undefined,

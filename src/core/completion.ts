@@ -32,7 +32,8 @@ const KINDS: Record<string, Positional> = {
   CONTAINER: { kind: "container" },
 };
 
-const FLAG_LINE = /^ {2}(?:(-[A-Za-z0-9])(?:, )?)?(--[a-z][a-z0-9-]*)?(?: ([^\s]+))?(?: {2,}(.*))?$/;
+// `--NAME[=false]`: a boolean flag that also takes Podman's =true/=false spelling (completed as --NAME)
+const FLAG_LINE = /^ {2}(?:(-[A-Za-z0-9])(?:, )?)?(--[a-z][a-z0-9-]*)?(?:\[=[a-z]+\])?(?: ([^\s]+))?(?: {2,}(.*))?$/;
 
 /** A command's --help text -> its flags and positional arguments. */
 export function describeUsage(name: string, summary: string, usage: string): CommandInfo {

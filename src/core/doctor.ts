@@ -38,6 +38,23 @@ export interface DoctorFacts {
   init: boolean;
   dirs: { name: string; path: string; writable: boolean; reason?: string }[];
   disk: { path: string; freeBytes: number } | undefined;
+  /** the host's CA bundle and what the current project's bundles trust of it (absent: no bundles here) */
+  trust?: TrustFacts | undefined;
+}
+
+/** What `--host-ca` would add, per bundle of the current project. */
+export interface TrustFacts {
+  /** the host's bundle ($SSL_CERT_FILE or the system's), or why it could not be read */
+  host: { path: string; count: number } | { error: string };
+  bundles: {
+    name: string;
+    /** the store inside (/etc/ssl/certs/ca-certificates.crt, ...), undefined when it has none */
+    store: string | undefined;
+    /** subjects (a short name each) of the host's authorities the store lacks */
+    missing: string[];
+    /** cm.toml sets host_ca = true for this bundle's runs */
+    hostCa: boolean;
+  }[];
 }
 
 /** Whether an ordinary user can create a user namespace, and if not, why. */
@@ -191,6 +208,8 @@ export function doctorChecks(f: DoctorFacts): Check[] {
     );
   }
 
+  if (f.trust) for (const c of trustChecks(f.trust)) checks.push(c);
+
   if (!f.disk) add("disk", "warn", "free disk space unknown", "check that the data directory's filesystem is mounted");
   else {
     const free = formatBytes(f.disk.freeBytes);
@@ -203,6 +222,56 @@ export function doctorChecks(f: DoctorFacts): Check[] {
     );
   }
   return checks;
+}
+
+/**
+ * Whether each bundle trusts what the host trusts (one check per bundle, id `ca-BUNDLE`): "warn"
+ * when the host trusts authorities the bundle's own store lacks and its runs do not use
+ * `--host-ca` from cm.toml (a TLS-inspecting proxy's authority is the usual case: `npm ci` fails
+ * with SELF_SIGNED_CERT_IN_CHAIN inside); the fix names the flag and the key.
+ */
+export function trustChecks(t: TrustFacts): Check[] {
+  if ("error" in t.host) {
+    return t.bundles.length === 0
+      ? []
+      : [
+          {
+            id: "host-ca",
+            status: "warn",
+            message: `the host's CA bundle: ${t.host.error}`,
+            fix: "set SSL_CERT_FILE to the PEM bundle your host trusts",
+          },
+        ];
+  }
+  const host = t.host;
+  return t.bundles.map((b): Check => {
+    const id = `ca-${b.name}`;
+    if (b.missing.length === 0) {
+      return { id, status: "ok", message: `bundle ${b.name} trusts every authority the host trusts (${host.count} in ${host.path})` };
+    }
+    if (b.hostCa) {
+      return {
+        id,
+        status: "ok",
+        message: `bundle ${b.name}: cm.toml sets host_ca, so its runs trust the host's ${host.count} authorities (${host.path})`,
+      };
+    }
+    const names = b.missing.slice(0, 3).join("; ") + (b.missing.length > 3 ? `; and ${b.missing.length - 3} more` : "");
+    const message =
+      b.store === undefined
+        ? `bundle ${b.name} has no CA store: it trusts none of the ${host.count} authorities the host trusts (${host.path})`
+        : `bundle ${b.name} does not trust ${b.missing.length} of the authorities the host trusts (${host.path}): ${names}`;
+    const key = `host_ca = true in cm.toml's [run] (or [bundle.${b.name}.run])`;
+    return {
+      id,
+      status: "warn",
+      message,
+      fix:
+        b.store === undefined
+          ? `cm run ${b.name} --host-ca, or ${key}; or install ca-certificates in it for Debian's own`
+          : `cm run ${b.name} --host-ca, or ${key}`,
+    };
+  });
 }
 
 export function doctorFailed(checks: Check[]): boolean {

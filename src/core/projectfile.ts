@@ -4,10 +4,11 @@
  * smol-toml, loaded only when the file exists); this module turns the parsed document into typed,
  * validated defaults, finds the line of a bad key in the source text, and merges with flags.
  *
- *   [create]                 from, packages, post_create, allow_hosts (post_create's egress)
+ *   [create]                 from, packages, install_recommends, post_create, http_proxy, host_ca,
+ *                            allow_hosts (post_create's egress)
  *   [run]                    memory, env, env_file, volumes, network, runtime, command, entrypoint, cpus,
- *                            pids_limit, read_only, workdir, init, ulimits, shm_size, allow_hosts, review,
- *                            ephemeral
+ *                            pids_limit, read_only, workdir, http_proxy, host_ca, init, ulimits, shm_size,
+ *                            allow_hosts, review, ephemeral
  *   [bundle.NAME.create]     the same keys as [create], for bundle NAME only
  *   [bundle.NAME.run]        the same keys as [run], for bundle NAME only
  *
@@ -31,8 +32,14 @@ export interface CreateDefaults {
   /** rootfs source text; tar:/dir: paths made absolute against the project directory */
   from?: string;
   packages?: string[];
+  /** false: a slim bundle, the packages without their Recommends (--no-install-recommends) */
+  installRecommends?: boolean;
   /** shell command lines run inside the new bundle (sh -c) at the end of `cm create` */
   postCreate?: string[];
+  /** post_create commands get the host's proxy variables (default true; --http-proxy) */
+  httpProxy?: boolean;
+  /** post_create commands trust the host's certificate authorities (--host-ca) */
+  hostCa?: boolean;
   /** post_create's egress: only through cm's proxy, to these (as `cm run --allow-host`) */
   allowHosts?: string[];
 }
@@ -65,6 +72,10 @@ export interface RunDefaults {
   pidsLimit?: number;
   readOnly?: boolean;
   workdir?: string;
+  /** pass the host's proxy variables (default true; --http-proxy) */
+  httpProxy?: boolean;
+  /** trust the host's certificate authorities (--host-ca) */
+  hostCa?: boolean;
   /** run an init as PID 1 (default true) */
   init?: boolean;
   /** rlimits by Docker's name (`ulimits = { nofile = "4096:65536" }`), merged per name */
@@ -93,7 +104,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "post_create", "allow_hosts"] as const;
+const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca", "allow_hosts"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -107,6 +118,8 @@ const RUN_KEYS = [
   "pids_limit",
   "read_only",
   "workdir",
+  "http_proxy",
+  "host_ca",
   "init",
   "ulimits",
   "shm_size",
@@ -367,8 +380,16 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
     });
   }
   if (t.post_create !== undefined) out.postCreate = c.strings([...path, "post_create"], t.post_create, { nonEmpty: true });
+  if (t.install_recommends !== undefined) out.installRecommends = checkBool(c, [...path, "install_recommends"], t.install_recommends);
+  if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, [...path, "http_proxy"], t.http_proxy);
+  if (t.host_ca !== undefined) out.hostCa = checkBool(c, [...path, "host_ca"], t.host_ca);
   if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, [...path, "allow_hosts"], t.allow_hosts);
   return out;
+}
+
+function checkBool(c: Checker, path: string[], v: Toml): boolean {
+  if (typeof v !== "boolean") c.fail(path, `must be true or false, not ${typeName(v)}`);
+  return v;
 }
 
 /** An array of --allow-host patterns, each checked with the flag's parser (empty: no list at all). */
@@ -463,6 +484,8 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
     const w = c.string(at("workdir"), t.workdir);
     out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
   }
+  if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, at("http_proxy"), t.http_proxy);
+  if (t.host_ca !== undefined) out.hostCa = checkBool(c, at("host_ca"), t.host_ca);
   if (t.init !== undefined) {
     if (typeof t.init !== "boolean") c.fail(at("init"), `must be true or false, not ${typeName(t.init)}`);
     out.init = t.init;
@@ -554,6 +577,9 @@ export function originOf(file: ProjectFile, bundle: string, section: "create" | 
     memory: "memoryBytes",
     pids_limit: "pidsLimit",
     post_create: "postCreate",
+    install_recommends: "installRecommends",
+    http_proxy: "httpProxy",
+    host_ca: "hostCa",
     shm_size: "shmBytes",
     allow_hosts: "allowHosts",
   };
@@ -621,7 +647,13 @@ function isDebian(from: string): boolean {
 export interface CreatePlan {
   from: string;
   packages: string[];
+  /** install the packages' Recommends (apt-get install's default) */
+  recommends: boolean;
   postCreate: string[];
+  /** post_create: the host's proxy variables (default true) */
+  httpProxy: boolean;
+  /** post_create: the host's certificate authorities (default false) */
+  hostCa: boolean;
   /** post_create's egress allow list; empty: the host's network, as before */
   allowHosts: string[];
 }
@@ -633,7 +665,13 @@ export interface CreatePlan {
  */
 export function resolveCreate(
   file: CreateDefaults,
-  flags: { from?: string | undefined; packages?: string[] | undefined },
+  flags: {
+    from?: string | undefined;
+    packages?: string[] | undefined;
+    installRecommends?: boolean | undefined;
+    httpProxy?: boolean | undefined;
+    hostCa?: boolean | undefined;
+  },
   fileName = PROJECT_FILE,
 ): CreatePlan {
   const from = flags.from ?? file.from ?? DEFAULT_FROM;
@@ -646,5 +684,13 @@ export function resolveCreate(
       });
     }
   }
-  return { from, packages, postCreate: file.postCreate ?? [], allowHosts: file.allowHosts ?? [] };
+  return {
+    from,
+    packages,
+    recommends: flags.installRecommends ?? file.installRecommends ?? true,
+    postCreate: file.postCreate ?? [],
+    httpProxy: flags.httpProxy ?? file.httpProxy ?? true,
+    hostCa: flags.hostCa ?? file.hostCa ?? false,
+    allowHosts: file.allowHosts ?? [],
+  };
 }

@@ -21,6 +21,7 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import { connect, isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { addressAllowed, type HostPattern, matchHost, normalizeHost } from "../core/run/allowhost.ts";
+import { bypassesProxy, hostProxyEnv } from "../core/run/proxy.ts";
 
 export interface UpstreamProxy {
   host: string;
@@ -360,7 +361,8 @@ function upstreamFor(up: ProxyOptions["upstream"], host: string, port: number): 
   if (!up) return undefined;
   const proxy = port === 80 ? (up.http ?? up.https) : (up.https ?? up.http);
   if (!proxy) return undefined;
-  if (up.noProxy.some((n) => n === "*" || host === n || host.endsWith(n.startsWith(".") ? n : `.${n}`))) return undefined;
+  // NO_PROXY as curl and Go read it: names and subdomains, IPs, IPv4 CIDRs, HOST:PORT, *
+  if (bypassesProxy(up.noProxy, host, port)) return undefined;
   return proxy;
 }
 
@@ -383,12 +385,10 @@ export function hostUpstream(env: Record<string, string | undefined>): ProxyOpti
       : undefined;
     return { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80, authorization: auth };
   };
-  const https = parse(env.https_proxy ?? env.HTTPS_PROXY);
-  const http = parse(env.http_proxy ?? env.HTTP_PROXY);
+  // the same reading of the variables as --http-proxy's (core/run/proxy.ts): lower case first, empty = unset
+  const host = hostProxyEnv(env).upstream;
+  const https = parse(host.https);
+  const http = parse(host.http);
   if (!https && !http) return undefined;
-  const noProxy = (env.no_proxy ?? env.NO_PROXY ?? "")
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  return { https, http, noProxy };
+  return { https, http, noProxy: host.noProxy.map((n) => n.toLowerCase()) };
 }

@@ -34,11 +34,41 @@ export function debianArch(nodeArch: string = process.arch): string {
   return map[nodeArch] ?? nodeArch;
 }
 
-export function baseKey(suite: string, arch: string, packages: readonly string[]): string {
+/** How packages are installed, and from where: part of the base cache key. */
+export interface AptChoice {
+  /** install the packages' Recommends, as `apt-get install` does (default true) */
+  recommends: boolean;
+  /** mmdebstrap MIRROR arguments (URIs or one-line `deb ...` entries); empty: Debian's default */
+  mirrors: readonly string[];
+}
+
+export const DEFAULT_APT: AptChoice = { recommends: true, mirrors: [] };
+
+/**
+ * The base cache key. Without packages and mirrors: `debian-SUITE-ARCH-minbase` (Recommends do not
+ * matter then: cm adds none to minbase). Otherwise a hash of the sorted package set, the
+ * Recommends choice and the mirrors is appended; a slim package set (no Recommends) without
+ * mirrors hashes as before Recommends became the default, so bases cached then are reused for it.
+ */
+export function baseKey(suite: string, arch: string, packages: readonly string[], apt: AptChoice = DEFAULT_APT): string {
   const key = `debian-${suite}-${arch}-minbase`;
-  if (packages.length === 0) return key;
-  const sorted = [...new Set(packages)].sort().join(",");
-  return `${key}-${createHash("sha256").update(sorted).digest("hex").slice(0, 12)}`;
+  if (packages.length === 0 && apt.mirrors.length === 0) return key;
+  let input = [...new Set(packages)].sort().join(",");
+  if (packages.length > 0 && apt.recommends) input += "\nrecommends";
+  if (apt.mirrors.length > 0) input += `\nmirrors:${apt.mirrors.join("\n")}`;
+  return `${key}-${createHash("sha256").update(input).digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * Checks one --mirror value: a URI (`http://deb.example.com/debian`, `file:///srv/repo`) or one
+ * apt sources.list line (`deb [trusted=yes] copy:///srv/repo ./`). Anything else is refused:
+ * mmdebstrap would paste an existing file of that name into the sources.list.
+ */
+export function checkMirror(text: string): string {
+  if (/^deb(-src)? \S[^\n\r\0]*$/.test(text) || /^[a-z][a-z0-9+.-]*:\/\/[^\s\0]+$/.test(text)) return text;
+  throw new CmError("bad-source", `invalid --mirror ${JSON.stringify(text)}`, {
+    hint: "give a URI (http://deb.debian.org/debian) or one sources.list line (deb [trusted=yes] copy:///srv/repo ./)",
+  });
 }
 
 export type Bootstrapper = "mmdebstrap" | "debootstrap";
@@ -78,7 +108,9 @@ export class DebianSource implements RootfsSource {
   readonly description: string;
   private chosen: Bootstrapper | undefined;
 
-  constructor(suite: string, packages: string[]) {
+  readonly apt: AptChoice;
+
+  constructor(suite: string, packages: string[], apt: AptChoice = DEFAULT_APT) {
     if (!SUITE.test(suite)) {
       throw new CmError("bad-source", `invalid Debian suite ${JSON.stringify(suite)}`, {
         hint: "for example debian:bookworm or debian:trixie",
@@ -88,13 +120,17 @@ export class DebianSource implements RootfsSource {
       if (!PACKAGE.test(p))
         throw new CmError("bad-source", `invalid Debian package name ${JSON.stringify(p)}`, { hint: "give names like curl,git,python3" });
     }
+    for (const m of apt.mirrors) checkMirror(m);
     this.suite = suite;
     this.packages = [...new Set(packages)].sort();
-    this.description = `debian:${suite}${this.packages.length ? ` +${this.packages.join(",")}` : ""}`;
+    this.apt = { recommends: apt.recommends, mirrors: [...apt.mirrors] };
+    const slim = this.packages.length > 0 && !apt.recommends ? " (no Recommends)" : "";
+    const mirrors = apt.mirrors.length ? ` from ${apt.mirrors.join(" + ")}` : "";
+    this.description = `debian:${suite}${this.packages.length ? ` +${this.packages.join(",")}` : ""}${slim}${mirrors}`;
   }
 
   get key(): string {
-    return baseKey(this.suite, debianArch(), this.packages);
+    return baseKey(this.suite, debianArch(), this.packages, this.apt);
   }
 
   private get tool(): Bootstrapper {
@@ -107,6 +143,7 @@ export class DebianSource implements RootfsSource {
       ctx.rootless,
       process.env.CM_BOOTSTRAP,
     );
+    this.checkTool(this.chosen);
     return this.chosen;
   }
 
@@ -114,6 +151,15 @@ export class DebianSource implements RootfsSource {
     // A warm cache needs no bootstrap tool at all.
     if (haveBase(ctx, this.key)) return;
     this.pick(ctx);
+  }
+
+  /** debootstrap resolves only Depends: packages with their Recommends are refused, never installed without them. */
+  private checkTool(tool: Bootstrapper): void {
+    if (tool === "debootstrap" && this.packages.length > 0 && this.apt.recommends) {
+      throw new CmError("tool-missing", "debootstrap cannot install the packages' Recommends (apt-get install would)", {
+        hint: "install mmdebstrap (apt-get install mmdebstrap), or ask for a slim bundle: --no-install-recommends",
+      });
+    }
   }
 
   /** The cached base for this suite/arch/package set, bootstrapped on first use (or --refresh). */
@@ -148,8 +194,17 @@ export class DebianSource implements RootfsSource {
   /** Resolves to a note on extended attributes that could not be applied, if any. */
   private async mmdebstrap(target: string, ctx: SourceContext): Promise<string | undefined> {
     const args = ["--variant=minbase", "--quiet"];
-    if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
-    args.push(this.suite, "-");
+    if (this.packages.length) {
+      args.push(`--include=${this.packages.join(",")}`);
+      // mmdebstrap installs no Recommends unless told; its --aptopt stays in the rootfs
+      // (/etc/apt/apt.conf.d/99mmdebstrap), where it would override the user's own apt settings
+      // later: the customize hook removes it once the packages are in.
+      if (this.apt.recommends) {
+        args.push('--aptopt=APT::Install-Recommends "true"', '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"');
+      }
+    }
+    // "--" so that a mirror is never taken for an option
+    args.push("--", this.suite, "-", ...this.apt.mirrors);
     // Its own process group: when writing the tarball fails (cm gone, extraction refused),
     // mmdebstrap sends SIGHUP to its whole process group, which would otherwise include cm and
     // whatever started cm. An interrupted cm ends the group itself (below).
@@ -199,8 +254,13 @@ export class DebianSource implements RootfsSource {
   /** debootstrap (root only) writes the tree directly. */
   private debootstrap(target: string, ctx: SourceContext): Promise<void> {
     const args = ["--variant=minbase"];
+    if (this.apt.mirrors.length > 1 || this.apt.mirrors.some((m) => m.startsWith("deb"))) {
+      throw new CmError("bad-source", "debootstrap takes one mirror URI, not several or a sources.list line", {
+        hint: "install mmdebstrap (apt-get install mmdebstrap), or give one --mirror URI",
+      });
+    }
     if (this.packages.length) args.push(`--include=${this.packages.join(",")}`);
-    args.push(this.suite, target);
+    args.push(this.suite, target, ...this.apt.mirrors); // (debootstrap has no "--"; mirrors are checked URIs)
     return new Promise((resolve, reject) => {
       // debootstrap runs chroot, mount and friends from sbin, which an ordinary PATH may lack.
       const path = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].filter(Boolean).join(":");

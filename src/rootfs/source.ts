@@ -43,6 +43,12 @@ export interface RootfsSource {
 
 export interface SourceOptions {
   packages: string[];
+  /** debian sources: install the packages' Recommends (default true, as apt-get install) */
+  recommends?: boolean | undefined;
+  /** debian sources: mmdebstrap mirrors (URIs or sources.list lines) instead of Debian's default */
+  mirrors?: string[] | undefined;
+  /** the options above that were given as flags, for the error when the source is not Debian */
+  debianFlags?: string[] | undefined;
   /** image sources: OS/ARCH[/VARIANT] to pick from a multi-platform image (default: the host's) */
   platform?: string | undefined;
   /** image sources: registries that may be spoken to over plain HTTP */
@@ -65,10 +71,15 @@ export async function parseSource(text: string, opts: SourceOptions): Promise<Ro
       hint: "install packages with --from debian:SUITE --packages ..., or inside the container",
     });
   }
+  if (scheme !== "debian" && (opts.debianFlags?.length ?? 0) > 0) {
+    throw new CmError("bad-source", `${opts.debianFlags?.[0]} works only with debian sources, not ${JSON.stringify(text)}`, {
+      hint: "use it with --from debian:SUITE",
+    });
+  }
   switch (scheme) {
     case "debian": {
       const { DebianSource } = await import("./debian.ts");
-      return new DebianSource(rest || "bookworm", opts.packages);
+      return new DebianSource(rest || "bookworm", opts.packages, { recommends: opts.recommends ?? true, mirrors: opts.mirrors ?? [] });
     }
     case "dir": {
       const { DirSource } = await import("./dir.ts");

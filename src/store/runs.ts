@@ -3,7 +3,7 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import type { SandboxRecord } from "../core/run/sandbox.ts";
@@ -112,6 +112,8 @@ export function createRunDir(
         throw new CmError("internal", `run file name ${JSON.stringify(f.name)} is not a plain, free name in the run directory`);
       }
       writeFileSync(join(dir, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
+      // the mode asked for, whatever cm's umask (a file bound for any user inside needs 0644)
+      if (f.mode !== undefined) chmodSync(join(dir, f.name), f.mode);
     }
     writeFileSync(join(dir, "config.json"), specJson(spec));
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));

@@ -38,6 +38,10 @@ export interface RunOptions {
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */
   securityOpts?: string[] | undefined;
+  /** --http-proxy: pass the host's proxy variables (undefined: cm.toml's, else true) */
+  httpProxy?: boolean | undefined;
+  /** --host-ca: trust the host's certificate authorities (undefined: cm.toml's, else false) */
+  hostCa?: boolean | undefined;
   /** --allow-host patterns (core/run/allowhost.ts): egress only through cm's proxy, to these */
   allowHosts?: string[] | undefined;
   /** where allowHosts came from, for messages: "--allow-host" or a cm.toml key */

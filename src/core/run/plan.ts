@@ -13,9 +13,11 @@ import { imageProcess, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
+import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "./hosts.ts";
 import { initMissing, initMount } from "./init.ts";
 import type { RunOptions } from "./options.ts";
+import { proxyEnvFor } from "./proxy.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
 import { planSandbox, type SandboxRecord } from "./sandbox.ts";
@@ -60,6 +62,10 @@ export interface RunFacts {
   /** whether cm's stdin is a terminal, and the host's TERM */
   stdinTty: boolean;
   term: string | undefined;
+  /** the host's proxy variables (core/run/proxy.ts hostProxyEnv().vars) */
+  hostProxy: string[];
+  /** --host-ca: the host's certificates and the rootfs store's (host/ca.ts), read only when asked for */
+  hostCa?: { host: string[]; own: string[] } | undefined;
 }
 
 /** A file cm writes into the run directory before the container starts (e.g. a per-run /etc/hosts, bind-mounted). */
@@ -140,8 +146,19 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
   const terminal = opts.detach ? false : (opts.tty ?? facts.stdinTty);
   // Features add here: extra mounts (spec.mounts), variables (before facts.env, so the user's win), files.
   const mounts: Mount[] = [];
-  const env = [...facts.env];
+  const env: string[] = [];
   const files: RunFile[] = [];
+  // --http-proxy (default on): the host's proxy variables, under the bundle's own values of them.
+  // Not with --allow-host: the container sees cm's proxy only (which goes on through the host's).
+  if (opts.httpProxy !== false && !sandbox.spec.egress) env.push(...proxyEnvFor(stored.process.env, facts.hostProxy));
+  // --host-ca: the combined bundle and apt.conf as run files, bound read-only, and the variables naming them
+  if (opts.hostCa) {
+    if (!facts.hostCa) throw new CmError("internal", "--host-ca: the certificates were not read");
+    files.push(...hostCaFiles(facts.hostCa.host, facts.hostCa.own));
+    mounts.push(...hostCaMounts(facts.dir));
+    env.push(...hostCaEnv());
+  }
+  env.push(...facts.env);
   // A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits.
   if (opts.init !== false && facts.init === undefined) throw initMissing();
   const init = opts.init === false ? undefined : facts.init;

@@ -21,3 +21,34 @@ test("unknown flags and missing values are CmErrors pointing at --help", () => {
     );
   }
 });
+
+test("boolean options with Podman's --NAME=true|false spelling", () => {
+  const o = { ...opts, env: { type: "string" as const, short: "e", multiple: true }, "http-proxy": { type: "boolean" as const } };
+  assert.equal(parse("run", ["--http-proxy=false"], o).values["http-proxy"], false);
+  assert.equal(parse("run", ["--http-proxy=true"], o).values["http-proxy"], true);
+  assert.equal(parse("run", ["--http-proxy"], o).values["http-proxy"], true);
+  assert.equal(parse("run", [], o).values["http-proxy"], undefined);
+  // the later spelling wins
+  assert.equal(parse("run", ["--http-proxy", "--http-proxy=false"], o).values["http-proxy"], false);
+  // everything after -- is left alone
+  const p = parse("run", ["--", "--http-proxy=false"], o);
+  assert.equal(p.values["http-proxy"], undefined);
+  assert.deepEqual(p.rest, ["--http-proxy=false"]);
+  // so is the value of a string option: node then calls it ambiguous, as for any value starting with -
+  for (const argv of [
+    ["--memory", "--http-proxy=false"],
+    ["-e", "--http-proxy=true"],
+  ]) {
+    assert.throws(
+      () => parse("run", argv, o),
+      (e: unknown) => e instanceof CmError && /ambiguous/.test(e.message),
+    );
+  }
+  assert.deepEqual(parse("run", ["--env=--http-proxy=true"], o).values.env, ["--http-proxy=true"]);
+  assert.throws(
+    () => parse("run", ["--http-proxy=no"], o),
+    (e: unknown) => e instanceof CmError && e.message === "run: --http-proxy=no: the value must be true or false",
+  );
+  // every boolean option takes them
+  assert.equal(parse("run", ["--tty=false"], o).values.tty, false);
+});

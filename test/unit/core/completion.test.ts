@@ -34,6 +34,11 @@ describe("describeUsage", () => {
     assert.deepEqual(info.positionals, [{ kind: "bundle" }]);
   });
 
+  test("a boolean flag with Podman's --NAME[=false] spelling is completed as --NAME, taking no value", () => {
+    const usage = "Usage: cm run [OPTIONS]\n\nOptions:\n  --http-proxy[=false]\n                       pass your proxy variables in\n";
+    assert.deepEqual(describeUsage("run", "", usage).flags, [{ long: "--http-proxy", description: "pass your proxy variables in" }]);
+  });
+
   test("positionals: bundle, project, container and choices; nothing after --", () => {
     assert.deepEqual(describeUsage("delete", "", "Usage: cm delete [PROJECT [BUNDLE]] [OPTIONS]\n").positionals, [
       { kind: "project" },

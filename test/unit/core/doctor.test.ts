@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { type DoctorFacts, doctorChecks, doctorFailed, formatChecks } from "../../../src/core/doctor.ts";
+import { describe, test } from "node:test";
+import { type DoctorFacts, doctorChecks, doctorFailed, formatChecks, trustChecks } from "../../../src/core/doctor.ts";
 
 const facts: DoctorFacts = {
   rootless: true,
@@ -95,4 +95,54 @@ test("one line per check, status first, fix appended", () => {
   assert.equal(lines.length, checks.length);
   for (const l of lines) assert.match(l, /^(OK {2}|WARN|FAIL) {2}\S+ +\S/);
   assert.ok(lines.some((l) => l.includes("-- fix: ")));
+});
+
+describe("trustChecks", () => {
+  const host = { path: "/etc/ssl/certs/ca-certificates.crt", count: 147 };
+  test("a bundle that trusts everything the host does: ok", () => {
+    const [c] = trustChecks({
+      host,
+      bundles: [{ name: "default", store: "/etc/ssl/certs/ca-certificates.crt", missing: [], hostCa: false }],
+    });
+    assert.equal(c?.status, "ok");
+    assert.equal(c?.id, "ca-default");
+  });
+  test("missing authorities: warn, naming three and the count, with --host-ca and the cm.toml key as the fix", () => {
+    const [c] = trustChecks({
+      host,
+      bundles: [
+        {
+          name: "py",
+          store: "/etc/ssl/certs/ca-certificates.crt",
+          missing: ["Corp Root CA", "Corp Issuing CA", "Dev CA", "Lab CA"],
+          hostCa: false,
+        },
+      ],
+    });
+    assert.equal(c?.status, "warn");
+    assert.match(
+      c?.message ?? "",
+      /bundle py does not trust 4 of the authorities the host trusts .*: Corp Root CA; Corp Issuing CA; Dev CA; and 1 more$/,
+    );
+    assert.match(c?.fix ?? "", /^cm run py --host-ca, or host_ca = true in cm.toml's \[run\] \(or \[bundle\.py\.run\]\)$/);
+  });
+  test("no store at all: warn, and installing ca-certificates is mentioned too", () => {
+    const [c] = trustChecks({ host, bundles: [{ name: "default", store: undefined, missing: ["A", "B"], hostCa: false }] });
+    assert.equal(c?.status, "warn");
+    assert.match(c?.message ?? "", /has no CA store: it trusts none of the 147 authorities/);
+    assert.match(c?.fix ?? "", /install ca-certificates/);
+  });
+  test("cm.toml sets host_ca for the bundle: ok", () => {
+    const [c] = trustChecks({ host, bundles: [{ name: "default", store: undefined, missing: ["A"], hostCa: true }] });
+    assert.equal(c?.status, "ok");
+  });
+  test("an unreadable host bundle: one warning when there are bundles, nothing otherwise", () => {
+    const error = { error: "SSL_CERT_FILE=/x is not a file" };
+    assert.equal(trustChecks({ host: error, bundles: [] }).length, 0);
+    const checks = trustChecks({ host: error, bundles: [{ name: "a", store: undefined, missing: [], hostCa: false }] });
+    assert.deepEqual(
+      checks.map((c) => [c.id, c.status]),
+      [["host-ca", "warn"]],
+    );
+  });
 });

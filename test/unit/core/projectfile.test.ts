@@ -401,16 +401,35 @@ describe("the sandbox keys", () => {
 
 describe("resolveCreate", () => {
   test("defaults: debian:bookworm, no packages, no post_create", () => {
-    assert.deepEqual(resolveCreate({}, {}), { from: "debian:bookworm", packages: [], postCreate: [], allowHosts: [] });
+    assert.deepEqual(resolveCreate({}, {}), {
+      from: "debian:bookworm",
+      packages: [],
+      postCreate: [],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
+    });
   });
 
   test("the file's values apply when no flag is given; flags win", () => {
     const file = { from: "debian:trixie", packages: ["git"], postCreate: ["true"] };
-    assert.deepEqual(resolveCreate(file, {}), { from: "debian:trixie", packages: ["git"], postCreate: ["true"], allowHosts: [] });
+    assert.deepEqual(resolveCreate(file, {}), {
+      from: "debian:trixie",
+      packages: ["git"],
+      postCreate: ["true"],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
+      allowHosts: [],
+    });
     assert.deepEqual(resolveCreate(file, { from: "debian:bookworm", packages: ["vim"] }), {
       from: "debian:bookworm",
       packages: ["vim"],
       postCreate: ["true"],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
       allowHosts: [],
     });
     assert.deepEqual(resolveCreate(file, { from: "debian:bookworm" }).packages, ["git"]);
@@ -421,8 +440,19 @@ describe("resolveCreate", () => {
       from: "dir:/x",
       packages: [],
       postCreate: [],
+      recommends: true,
+      httpProxy: true,
+      hostCa: false,
       allowHosts: [],
     });
+  });
+
+  test("install_recommends, http_proxy, host_ca: the file's value unless a flag is given", () => {
+    const file = { installRecommends: false, httpProxy: false, hostCa: true };
+    const plan = resolveCreate(file, {});
+    assert.deepEqual([plan.recommends, plan.httpProxy, plan.hostCa], [false, false, true]);
+    const flagged = resolveCreate(file, { installRecommends: true, httpProxy: true, hostCa: false });
+    assert.deepEqual([flagged.recommends, flagged.httpProxy, flagged.hostCa], [true, true, false]);
   });
 
   test("a file that pairs packages with a non-Debian source is refused, naming the file", () => {
@@ -452,5 +482,22 @@ describe("[run] init, ulimits, shm_size", () => {
     assert.match(error("[run]\nulimits = { files = 10 }\n").message, /run\.ulimits\.files: .*unknown limit "files"/);
     assert.match(error("[run]\nulimits = { nofile = 1.5 }\n").message, /run\.ulimits\.nofile: must be/);
     assert.match(error('[run]\nshm_size = "-1"\n').message, /cm\.toml:2: run\.shm_size: invalid/);
+  });
+});
+
+describe("http_proxy, host_ca, install_recommends", () => {
+  test("booleans in [run], [create] and per bundle", () => {
+    const f = load(
+      "[create]\ninstall_recommends = false\nhttp_proxy = false\nhost_ca = true\n[run]\nhttp_proxy = false\nhost_ca = true\n[bundle.dev.run]\nhost_ca = false\n",
+    );
+    assert.deepEqual(f.create, { installRecommends: false, httpProxy: false, hostCa: true });
+    assert.deepEqual(f.run, { httpProxy: false, hostCa: true });
+    assert.equal(defaultsFor(f, "dev").run.hostCa, false);
+    assert.equal(defaultsFor(f, "other").run.hostCa, true);
+  });
+
+  test("a non-boolean is refused with file:line: key", () => {
+    assert.match(error('[run]\nhost_ca = "yes"\n').message, /cm\.toml:2: run\.host_ca: must be true or false, not a string/);
+    assert.match(error("[create]\ninstall_recommends = 1\n").message, /cm\.toml:2: create\.install_recommends: must be true or false/);
   });
 });

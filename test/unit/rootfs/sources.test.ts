@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CmError } from "../../../src/errors.ts";
-import { baseKey, chooseBootstrapper } from "../../../src/rootfs/debian.ts";
+import { baseKey, checkMirror, chooseBootstrapper } from "../../../src/rootfs/debian.ts";
 import { engineError } from "../../../src/rootfs/engine.ts";
 import { parseSource } from "../../../src/rootfs/source.ts";
 
@@ -34,6 +34,38 @@ describe("baseKey", () => {
     assert.equal(baseKey("bookworm", "amd64", ["b", "a"]), baseKey("bookworm", "amd64", ["a", "b", "a"]));
     assert.notEqual(baseKey("bookworm", "amd64", ["a"]), baseKey("bookworm", "amd64", []));
     assert.notEqual(baseKey("trixie", "amd64", []), baseKey("bookworm", "amd64", []));
+  });
+
+  test("Recommends and mirrors are part of the key", () => {
+    const slim = { recommends: false, mirrors: [] };
+    const full = { recommends: true, mirrors: [] };
+    assert.notEqual(baseKey("bookworm", "amd64", ["curl"], slim), baseKey("bookworm", "amd64", ["curl"], full));
+    // Recommends are the default
+    assert.equal(baseKey("bookworm", "amd64", ["curl"]), baseKey("bookworm", "amd64", ["curl"], full));
+    // without packages the choice changes nothing: the plain minbase key
+    assert.equal(baseKey("bookworm", "amd64", [], slim), "debian-bookworm-amd64-minbase");
+    assert.equal(baseKey("bookworm", "amd64", [], full), "debian-bookworm-amd64-minbase");
+    const mirrored = { recommends: true, mirrors: ["http://m.example/debian"] };
+    assert.notEqual(baseKey("bookworm", "amd64", [], mirrored), "debian-bookworm-amd64-minbase");
+    assert.notEqual(baseKey("bookworm", "amd64", ["curl"], mirrored), baseKey("bookworm", "amd64", ["curl"], full));
+  });
+});
+
+describe("checkMirror", () => {
+  test("a URI or one sources.list line", () => {
+    for (const m of [
+      "http://deb.debian.org/debian",
+      "file:///srv/repo",
+      "deb [trusted=yes] file:///srv/repo ./",
+      "deb-src http://x/ y main",
+    ]) {
+      assert.equal(checkMirror(m), m);
+    }
+  });
+  test("paths, '-', options, several lines are refused (mmdebstrap would read a file or stdin)", () => {
+    for (const m of ["/etc/apt/sources.list", "-", "--include=x", "deb http://x/ y main\ndeb http://z/ y main", "", "http://x y"]) {
+      assert.throws(() => checkMirror(m), CmError, JSON.stringify(m));
+    }
   });
 });
 

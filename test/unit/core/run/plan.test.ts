@@ -29,6 +29,7 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     bundleHosts: "",
     stdinTty: false,
     term: "xterm-256color",
+    hostProxy: [],
     ...over,
   };
 }
@@ -140,5 +141,67 @@ describe("planRun: a machine (issue 13)", () => {
       () => planRun(opts({ ulimits: { nofile: { soft: 1, hard: 5000 } } }), f),
       (e: CmError) => /nofile/.test(e.message),
     );
+  });
+});
+
+describe("planRun: host proxy variables and --host-ca", () => {
+  const envOf = (p: ReturnType<typeof planRun>) => {
+    const env = runSpec(p.bundle.spec, p.spec).process.env;
+    return Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+  };
+  const proxy = ["HTTP_PROXY=http://p:1", "NO_PROXY=host-value", "https_proxy=http://q:2"];
+
+  test("by default the proxy variables go in, under --env (which wins) and the bundle's own value of one", () => {
+    const f = facts({ hostProxy: proxy, env: ["https_proxy=http://flag:3"] });
+    f.bundle.spec.process.env = [...f.bundle.spec.process.env, "NO_PROXY=image-value"];
+    const env = envOf(planRun(opts(), f));
+    assert.equal(env.HTTP_PROXY, "http://p:1");
+    assert.equal(env.NO_PROXY, "image-value");
+    assert.equal(env.https_proxy, "http://flag:3");
+  });
+
+  test("--http-proxy=false: none of them", () => {
+    const env = envOf(planRun(opts({ httpProxy: false }), facts({ hostProxy: proxy })));
+    assert.equal(env.HTTP_PROXY, undefined);
+    assert.equal(env.https_proxy, undefined);
+  });
+
+  test("--host-ca: two run files (0644), bound read-only below /run/cm/ca, the variables naming them; --env wins", () => {
+    const p = planRun(
+      opts({ hostCa: true }),
+      facts({ hostCa: { host: ["AAAA", "BBBB"], own: ["BBBB", "CCCC"] }, env: ["GIT_SSL_CAINFO=/mine.pem"] }),
+    );
+    const ca = p.files.filter((f) => f.name.startsWith("host-ca"));
+    assert.deepEqual(
+      ca.map((f) => [f.name, f.mode]),
+      [
+        ["host-ca.crt", 0o644],
+        ["host-ca-apt.conf", 0o644],
+      ],
+    );
+    assert.equal((ca[0]?.content.match(/BEGIN CERTIFICATE/g) ?? []).length, 3, "the union, each once");
+    const spec = runSpec(p.bundle.spec, p.spec);
+    const ro = ["bind", "ro", "nosuid", "nodev", "noexec"];
+    assert.deepEqual(
+      spec.mounts.filter((m) => m.destination.startsWith("/run/cm/ca/")),
+      [
+        { destination: "/run/cm/ca/ca-certificates.crt", type: "bind", source: "/state/runs/abc123/host-ca.crt", options: ro },
+        { destination: "/run/cm/ca/apt.conf", type: "bind", source: "/state/runs/abc123/host-ca-apt.conf", options: ro },
+      ],
+    );
+    const env = envOf(p);
+    assert.equal(env.SSL_CERT_FILE, "/run/cm/ca/ca-certificates.crt");
+    assert.equal(env.NODE_EXTRA_CA_CERTS, "/run/cm/ca/ca-certificates.crt");
+    assert.equal(env.APT_CONFIG, "/run/cm/ca/apt.conf");
+    assert.equal(env.GIT_SSL_CAINFO, "/mine.pem");
+  });
+
+  test("neither: the bundle's environment and mounts, no files", () => {
+    const f = facts();
+    const p = planRun(opts({ httpProxy: false }), f);
+    const spec = runSpec(p.bundle.spec, p.spec);
+    assert.deepEqual(spec.process.env, f.bundle.spec.process.env);
+    assert.ok(!p.files.some((x) => x.name.startsWith("host-ca")));
+    assert.ok(!spec.mounts.some((m) => m.destination.startsWith("/run/cm")));
   });
 });

@@ -97,6 +97,7 @@ describe("the per-run spec of a sandboxed run", () => {
     init: "/usr/bin/tini-static",
     ulimits: { own: {}, invoker: {}, privileged: true },
     bundleHosts: "",
+    hostProxy: ["HTTPS_PROXY=http://host-proxy.example:3128", "FTP_PROXY=http://ftp-proxy.example:21"],
   });
 
   for (const rootless of [false, true]) {
@@ -126,6 +127,7 @@ describe("the per-run spec of a sandboxed run", () => {
       const env = spec.process.env;
       assert.ok(env.includes("HTTPS_PROXY=http://127.0.0.1:3128"), "cm's proxy replaces the user's");
       assert.ok(!env.some((e) => e.startsWith("ALL_PROXY=")), "ALL_PROXY would bypass it");
+      assert.ok(!env.some((e) => e.startsWith("FTP_PROXY=")), "none of the host's proxy variables: cm's proxy goes on through them");
     });
   }
 
