@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -123,5 +123,21 @@ describe("readSmallFile", () => {
       "too large",
     );
     assert.equal(reason(() => readSmallFile(join(dir, "missing"), 100)).startsWith("other: ENOENT"), true);
+  });
+});
+
+describe("removeTree of trees a container nested", () => {
+  test("deeper than PATH_MAX and deeper than the JavaScript stack (20,000 levels), with a mode 000 directory inside", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-deep-"));
+    // each step wraps the tree in a new directory, so no path used here is long
+    mkdirSync(join(dir, "t"));
+    for (let i = 0; i < 20_000; i++) {
+      mkdirSync(join(dir, "n"));
+      renameSync(join(dir, "t"), join(dir, "n", i % 1000 === 0 ? "x".repeat(200) : "d"));
+      renameSync(join(dir, "n"), join(dir, "t"));
+    }
+    chmodSync(join(dir, "t"), 0o000);
+    removeTree(dir);
+    assert.equal(existsSync(dir), false);
   });
 });
