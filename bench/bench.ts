@@ -540,6 +540,9 @@ async function main(): Promise<void> {
     }
   }
 
+  // 1b. Rootless id modes side by side (range: subordinate ids, single: one id).
+  benchUserns(user, cm, tar);
+
   // 2. Node start-up: cm --version against an empty Node on the same binary.
   hyperfine(
     "node start-up",
@@ -589,6 +592,41 @@ async function main(): Promise<void> {
   // Clean up what the bench made outside W.
   if (podmanOk && podman) spawnSync(podman, ["rmi", "-f", image], { stdio: "ignore" });
   extra.benchSeconds = Math.round((Date.now() - started) / 1000);
+}
+
+/**
+ * Rootless `cm create --from tar:` and `cm run -- true` with --userns range and --userns single,
+ * interleaved. Range mode pays at create (the extraction runs in a user namespace: one unshare and
+ * one more Node start) and at each run only runc's newuidmap/newgidmap calls.
+ */
+function benchUserns(sb: Sandbox, cm: string, tar: string): void {
+  const g = "rootless id modes";
+  const names = ["range", "single"] as const;
+  if (!cmHas(sb, cm, "create", "--userns")) {
+    for (const m of names) row(g, `cm create --from tar, --userns ${m} (rootless)`, undefined, "n/a (this cm has no --userns)");
+    return;
+  }
+  const made: string[] = [];
+  interleaved(
+    names.map((m) => ({
+      group: g,
+      name: `cm create --from tar, --userns ${m} (rootless)`,
+      timed: (i: number) => {
+        check(runAs(sb, cm, ["create", `${m}${i}`, "--userns", m, "--from", `tar:${tar}`, "-q"]), `cm create --userns ${m}`);
+        made.push(`${m}${i}`);
+      },
+    })),
+    N.create,
+  );
+  if (made.includes("range0") && made.includes("single0")) {
+    hyperfine(
+      g,
+      sb,
+      names.map((m) => ({ name: `cm run -- true, --userns ${m} (rootless)`, argv: [cm, "run", `${m}0`, "--", "true"] })),
+      N.start,
+    );
+  }
+  for (const b of made) runAs(sb, cm, ["delete", "benchproj", b]);
 }
 
 /**
@@ -1052,6 +1090,14 @@ function evaluate(): void {
     );
     ratio(`cm run faster than bash+jq wrapper (${as})`, c, find(`bash+jq reference wrapper (${as})`), 1, "lt", "cm / wrapper < 1");
   }
+  ratio(
+    "cm run, --userns range ≤ 1.10x --userns single (rootless)",
+    find("cm run -- true, --userns range (rootless)"),
+    find("cm run -- true, --userns single (rootless)"),
+    1.1,
+    "le",
+    "median ratio",
+  );
   ratio("podman run ≥ 4x cm run (root)", find("podman run --rm (root)"), find("cm run -- true (root)"), 4, "ge", "podman / cm");
   ratio("cm --version ≤ 1.3x node -e 0", find("cm --version"), find("node -e 0 (cm's Node)"), 1.3, "le", "median ratio");
   const warm = find("cm create --from debian, warm (root)");

@@ -66,6 +66,9 @@ await build({
   format: "cjs",
   platform: "node",
   target: "node24",
+  // import() of a node: builtin stays a real import() otherwise, which fails under the launcher's vm.Script
+  // (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): every import() becomes a lazy require.
+  supported: { "dynamic-import": false },
   minify: false,
   sourcemap: false,
   legalComments: "none",

@@ -25,6 +25,7 @@ export const COMMANDS: Commands = {
   apply: { summary: "write a --review run's changes into the project", load: async () => (await import("./cli/review.ts")).applyCommand },
   discard: { summary: "drop a --review run's changes", load: async () => (await import("./cli/review.ts")).discardCommand },
   gc: { summary: "remove what killed or crashed runs left behind", load: () => import("./cli/gc.ts") },
+  trust: { summary: "approve this project's cm.toml (cm uses it only once approved)", load: () => import("./cli/trust.ts") },
   completion: { summary: "print a shell completion script (bash, zsh, fish)", load: () => import("./cli/completion.ts") },
   __monitor: { summary: "internal: the monitor of a detached run", hidden: true, load: () => import("./cli/monitor.ts") },
   __layer: {
@@ -32,6 +33,7 @@ export const COMMANDS: Commands = {
     hidden: true,
     load: () => import("./cli/layer.ts"),
   },
+  __extract: { summary: "internal: extraction in a user namespace", hidden: true, load: () => import("./cli/extract.ts") },
   __complete: { summary: "names for the completion scripts", hidden: true, load: () => import("./cli/complete.ts") },
   doctor: { summary: "check this host for cm: runc and its CVEs, namespaces, cgroups, tools, disk", load: () => import("./cli/doctor.ts") },
   export: {

@@ -27,3 +27,13 @@ export const EXIT_NOT_FOUND = 127;
 export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
+
+/**
+ * Gives an errno error from a write (which Node reports without a path: "ENOSPC: ..., write") the
+ * path it was about, so the entry point can name it. Returns `err` for rethrowing.
+ */
+export function withPath(err: unknown, path: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof e.code === "string" && e.path === undefined) e.path = path;
+  return err;
+}

@@ -54,19 +54,58 @@ async function main(argv: string[]): Promise<number> {
   return mod.main(rest, COMMANDS);
 }
 
+/** Errno codes that describe the user's situation (a full disk, a permission), not a bug in cm: reason, what to do. */
+const SITUATIONS: Record<string, [string, string]> = {
+  EACCES: ["permission denied", "check the owner and mode of that path, or point cm elsewhere (CM_HOME, CM_STATE_DIR, CM_CACHE_DIR)"],
+  EPERM: ["operation not permitted", "check the owner and mode of that path"],
+  ENOSPC: ["no space left on the device", "free space on that filesystem, or point cm elsewhere (CM_HOME, CM_STATE_DIR, CM_CACHE_DIR)"],
+  EDQUOT: ["disk quota exceeded", "free space within your quota, or point cm elsewhere (CM_HOME, CM_STATE_DIR, CM_CACHE_DIR)"],
+  EROFS: ["read-only filesystem", "point cm at a writable directory (CM_HOME, CM_STATE_DIR, CM_CACHE_DIR)"],
+  ENOTDIR: ["a part of the path is not a directory", "fix the path (a file stands where a directory should be)"],
+  EIO: ["input/output error", "check the disk (dmesg)"],
+  EMFILE: ["too many open files", "raise the open file limit (ulimit -n)"],
+};
+
+/** One line for an errno error: what failed on which path, and what to do. */
+function situation(e: NodeJS.ErrnoException): string | undefined {
+  const known = e.code ? SITUATIONS[e.code] : undefined;
+  if (!known) return undefined;
+  const where = e.path ? `${e.path}: ` : "";
+  const op = e.syscall ? ` (${e.syscall})` : "";
+  return `cm: ${where}${known[0]}${op} (${known[1]})\n`;
+}
+
 function report(err: unknown): number {
   if (err instanceof CmError) {
     process.stderr.write(`cm: ${err.message}${err.hint ? ` (${err.hint})` : ""}\n`);
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e && (e.code === "EACCES" || e.code === "EPERM" || e.code === "ENOSPC" || e.code === "EROFS" || e.code === "EDQUOT")) {
-    process.stderr.write(`cm: ${e.message}\n`);
+  const line = e ? situation(e) : undefined;
+  if (line) {
+    process.stderr.write(line);
     return EXIT_CM_ERROR;
   }
   process.stderr.write(`cm: internal error (a bug in cm, please report it): ${e?.stack ?? String(err)}\n`);
   return EXIT_CM_ERROR;
 }
+
+/**
+ * cm's own output failing is an error (`cm list > /dev/full`): one line and exit 125, not a stack
+ * trace and not a silent 0. A closed pipe (`cm ps | head -1`) is the reader's choice: no message.
+ */
+let outputError: NodeJS.ErrnoException | undefined;
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  outputError ??= err;
+});
+process.on("exit", () => {
+  if (!outputError || outputError.code === "EPIPE") return;
+  const known = outputError.code ? SITUATIONS[outputError.code] : undefined;
+  process.stderr.write(
+    `cm: cannot write to standard output: ${known?.[0] ?? outputError.code ?? outputError.message} (check where the output goes)\n`,
+  );
+  process.exitCode = EXIT_CM_ERROR;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

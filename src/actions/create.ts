@@ -10,13 +10,17 @@
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes.
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, realpathSync, renameSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
 import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
 import { defaultsFor, resolveCreate } from "../core/projectfile.ts";
 import { bundleSpec } from "../core/spec/index.ts";
+import { chooseUserns, type UsernsChoice, type UsernsMode } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
+import { checkConfined } from "../host/confine.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { userIdMap } from "../host/idmap.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
@@ -30,6 +34,9 @@ import type { Context } from "./context.ts";
 import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
 import { firstBundle, resolveProject } from "./project.ts";
 import { loadProjectFile } from "./projectfile.ts";
+
+/** Seconds between SIGTERM and SIGKILL for the post_create container a killed create left running. */
+const POST_CREATE_GRACE_S = 10;
 
 export interface CreateOptions {
   bundle: string;
@@ -50,6 +57,8 @@ export interface CreateOptions {
   platform?: string | undefined;
   /** image sources: hosts that may be spoken to over plain HTTP */
   insecureRegistries?: string[] | undefined;
+  /** rootless: range or single id mapping (core/userns.ts); undefined: cm.toml's, else range where available */
+  userns?: UsernsMode | undefined;
   force: boolean;
   refresh: boolean;
   quiet: boolean;
@@ -63,6 +72,8 @@ interface CreatePlan {
   file: ReturnType<typeof resolveCreate>;
   source: Awaited<ReturnType<typeof parseSource>>;
   sourceCtx: SourceContext;
+  /** rootless id mapping of the new bundle (range: sourceCtx.ids too) */
+  userns: UsernsChoice;
   /** <data>/<project>/: the bundle's final place, and its work directory */
   pdir: string;
   final: string;
@@ -74,6 +85,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   const plan = await planCreate(ctx, opts, progress);
   // Nothing done yet: a source that streams hundreds of megabytes through cm re-executes it lean.
   if (plan.source.streams) (await import("../host/lean.ts")).leanProcess();
+  // After the lean re-execution (which starts this cm again from the top): said once.
+  if (plan.userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${plan.userns.notice}\n`);
   mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
   const lock = tryLock(join(plan.pdir, `.${plan.bundle}.lock`));
   if (!("release" in lock)) {
@@ -125,8 +138,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
 async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress): Promise<CreatePlan> {
   const bundle = checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: true });
-  const projectFile = await loadProjectFile(project.path);
+  const projectFile = await loadProjectFile(ctx, project.path);
   const file = resolveCreate(defaultsFor(projectFile, bundle).create, opts, projectFile?.path);
+  confineSource(file.from, project.path);
   const source = await parseSource(file.from, {
     packages: file.packages,
     recommends: file.recommends,
@@ -135,10 +149,12 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
     platform: opts.platform,
     insecureRegistries: opts.insecureRegistries,
   });
+  const userns = chooseBundleUserns(ctx, opts.userns, file.userns);
   const sourceCtx = {
     rootless: ctx.rootless,
     uid: ctx.uid,
     gid: ctx.gid,
+    ids: userns.map,
     cache: ctx.layout.cache,
     refresh: opts.refresh,
     progress,
@@ -162,7 +178,7 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
     });
   }
   const pdir = projectDir(ctx.layout.data, project.key);
-  return { bundle, project, file, source, sourceCtx, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
+  return { bundle, project, file, source, sourceCtx, userns, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
 }
 
 /** What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock. */
@@ -170,6 +186,10 @@ async function removeLeftovers(ctx: Context, plan: CreatePlan): Promise<void> {
   for (const l of leftovers(ctx.layout.data, plan.project.key)) {
     if (l.bundle !== plan.bundle || l.live) continue;
     if (l.kind === "creating") {
+      // A tree a live container uses is never removed under it: the post_create container of a
+      // killed create is stopped first (it belongs to that create), like delete does.
+      const rootfs = join(l.dir, "rootfs");
+      await stopProcesses(() => processesRootedIn(rootfs), POST_CREATE_GRACE_S, rootfs);
       // the extracting tar of a killed create may still be writing into it
       await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
       removeTree(l.dir);
@@ -192,7 +212,7 @@ async function buildBundle(
   mkdirSync(join(work, "rootfs"), { recursive: true, mode: 0o755 });
   const made = await source.materialize(join(work, "rootfs"), plan.sourceCtx);
   checkInterrupt();
-  prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless });
+  prepareRootfs(join(work, "rootfs"), { rootless: ctx.rootless, range: plan.userns.map !== undefined });
   const spec = bundleSpec({
     projectName: project.name,
     projectPath: project.path,
@@ -203,6 +223,7 @@ async function buildBundle(
     rootless: ctx.rootless,
     uid: ctx.uid,
     gid: ctx.gid,
+    ids: plan.userns.map,
     resolvConf: existsSync("/etc/resolv.conf"),
     arch: process.arch,
     image: made?.image,
@@ -247,3 +268,37 @@ function commitBundle(plan: CreatePlan): void {
 }
 
 const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * A dir: or tar: source in the project (cm.toml's `from = "dir:rootfs"`) must still
+ * be in the project once symlinks are resolved: a container can replace it with a link to a host
+ * directory (~/.ssh), which create would then copy into the bundle. A missing path is the
+ * source's to report.
+ */
+function confineSource(from: string, projectPath: string): void {
+  const m = /^(dir|tar):(.+)$/.exec(from);
+  if (!m) return;
+  // create's current directory is the project: a relative path (a flag's) is relative to it
+  const lexical = resolve(projectPath, m[2] as string);
+  let real: string;
+  try {
+    real = realpathSync(lexical);
+  } catch {
+    return;
+  }
+  checkConfined(lexical, real, projectPath, `source ${m[1]}:`);
+}
+
+/** The new bundle's id mapping: the flag, else cm.toml's, else range where the user has one (core/userns.ts). */
+function chooseBundleUserns(ctx: Context, flag: UsernsMode | undefined, file: UsernsMode | undefined): UsernsChoice {
+  if (!ctx.rootless) {
+    if (flag !== undefined) {
+      throw new CmError("usage", "--userns applies to rootless bundles: as root, cm runs containers without a user namespace", {
+        hint: "drop --userns, or run cm create as your ordinary user",
+      });
+    }
+    return { mode: "none" };
+  }
+  const { map, why } = userIdMap(ctx.uid, ctx.gid);
+  return chooseUserns({ rootless: true, requested: flag ?? file, available: map, why, user: userInfo().username });
+}

@@ -18,7 +18,7 @@ import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
-import { bundleDir, bundleNames, projectDir } from "../store/bundles.ts";
+import { bundleDir, bundleNames, projectDir, strayEntries } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
 import { type Lock, tryLock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
@@ -33,15 +33,21 @@ export interface DeleteOptions {
   grace: number;
 }
 
-export async function deleteBundles(ctx: Context, opts: DeleteOptions): Promise<string[]> {
+/**
+ * Deletes the bundles (only entries cm list calls bundles: real directories with a config.json,
+ * never through a symlink) and returns their names; `kept` gets what else is in the project's data
+ * directory (a file, a symlink, a stray folder), which is reported, not removed.
+ */
+export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: string[] = []): Promise<string[]> {
   const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const key = project.key;
   const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
+  if (bundle === undefined) kept.push(...strayEntries(ctx.layout.data, key).map((n) => join(projectDir(ctx.layout.data, key), n)));
   // What an interrupted create or delete left behind (its cm is gone): retried here.
   const stale = leftovers(ctx.layout.data, key).filter((l) => !l.live && (bundle === undefined || l.bundle === bundle));
-  if (existing.length === 0 && stale.length === 0) {
+  if (existing.length === 0 && stale.length === 0 && kept.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
   }
   // Without a name, the project is this directory's: bundles recorded for another directory of

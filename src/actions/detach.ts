@@ -3,13 +3,13 @@
  * session, with no terminal and no pipes of the caller. The monitor is what `cm run` is in the
  * foreground: the parent of `runtime run` (so the container's exit is seen and reaped, and the
  * runtime removes its own state), with the container's stdout and stderr going to
- * <run dir>/container.log. When the container ends the monitor writes exit.json (its status,
+ * <run dir>/container.log (bounded: store/log.ts). When the container ends the monitor writes exit.json (its status,
  * 128+N for signal N) and leaves; the run directory stays for `cm logs` and `cm ps --all` until
  * `cm gc`. `cm run -d` returns once the runtime has written the pid file (the container runs), or
  * reports the failure when the monitor recorded an exit first.
  */
-import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runtimeKind } from "../core/run/runtime.ts";
@@ -20,6 +20,7 @@ import { startTime } from "../host/proc.ts";
 import { lastLine } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/runc.ts";
 import { MONITOR_FORWARDED } from "../runtime/signals.ts";
+import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 import { keepForOom, oomStep, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
@@ -58,7 +59,7 @@ export async function monitor(dir: string): Promise<number> {
   // From here on this process owns the run: gc and ps look at it, not at the cm that started it.
   writeFileAtomic(join(dir, "run.json"), JSON.stringify({ ...record, cmPid: process.pid, cmStart: startTime(process.pid) }), 0o600);
   const runtime = new OciRuntime(record.runtime.binary, record.runtime.root, record.runtime.flags);
-  const log = openSync(join(dir, RUN_FILES.log), "a", 0o600);
+  const log = new CappedLog(dir, record.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES);
   // A stop signal for the monitor goes to the container (forwarded while it runs): it ends, and its
   // status is recorded; after that one must not end the monitor before exit.json is written.
   for (const s of MONITOR_FORWARDED) process.on(s, () => {});
@@ -66,28 +67,33 @@ export async function monitor(dir: string): Promise<number> {
   // runc with a memory limit keeps the container after its exit, so its cgroup can be read (actions/machine.ts)
   const spec = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as OciSpec;
   const keep = keepForOom(spec, runtimeKind(record.runtime.binary));
-  const oom = oomStep((line) => writeSync(log, `cm: ${line}\n`));
+  const oom = oomStep((line) => log.write(Buffer.from(`cm: ${line}\n`)));
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
     const sandbox = sandboxSteps(record, {
       state: dirname(dirname(dir)),
       rootless: process.getuid?.() !== 0,
       rootfs: spec.root.path,
-      say: (line) => writeSync(log, `cm: ${line}\n`),
+      say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
     });
+    // Through pipes, not the file itself: the log is bounded (store/log.ts).
+    const onChild = (child: ChildProcess) => {
+      child.stdout?.on("data", (c: Buffer) => log.write(c));
+      child.stderr?.on("data", (c: Buffer) => log.write(c));
+    };
     const result = await executeRun(
       { id: record.id, dir, record, runtime },
-      { stdio: ["ignore", log, log], forward, keep, steps: [...sandbox, ...(keep ? [oom] : [])] },
+      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: [...sandbox, ...(keep ? [oom] : [])], onChild },
     );
     status = result.status;
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log
     const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, basename(record.runtime.binary)) : undefined;
     if (failure) {
-      writeSync(log, `cm: ${failure.message}\n`);
+      log.write(Buffer.from(`cm: ${failure.message}\n`));
       status = failure.exitCode;
     }
   } finally {
-    closeSync(log);
+    log.close();
   }
   const exit: ExitRecord = { status, ended: new Date().toISOString(), ...(oom.oomKilled ? { oomKilled: true } : {}) };
   try {

@@ -9,6 +9,7 @@ import { missingCertificates } from "../core/run/hostca.ts";
 import { INIT_BINARY } from "../core/run/init.ts";
 import { type HostBundle, readHostBundle, readRootfsBundle } from "../host/ca.ts";
 import { readCgroupFacts } from "../host/cgroups.ts";
+import { mapHelper } from "../host/idmap.ts";
 import { debianVersionFromCommit, parseRuncVersion, parseSubid, readUsernsFacts } from "../host/probes.ts";
 import { capture, findTool } from "../host/tools.ts";
 import { type BundleInfo, listBundles } from "../store/bundles.ts";
@@ -90,7 +91,7 @@ async function trustFacts(ctx: Context): Promise<TrustFacts | undefined> {
   }
   let file: ProjectFile | undefined;
   try {
-    file = await loadProjectFile(projectPath);
+    file = await loadProjectFile(ctx, projectPath);
   } catch {
     file = undefined; // cm run reports a bad cm.toml; here it only means "no host_ca from it"
   }
@@ -123,14 +124,17 @@ export async function doctor(ctx: Context): Promise<Check[]> {
   } catch {
     disk = undefined;
   }
+  const uidmap = mapHelper("newuidmap");
+  const gidmap = mapHelper("newgidmap");
   const facts: DoctorFacts = {
     rootless: ctx.rootless,
     user,
     ...runcFacts(),
     runsc: findTool("runsc") !== undefined,
     userns: readUsernsFacts(),
-    newuidmap: findTool("newuidmap") !== undefined,
-    newgidmap: findTool("newgidmap") !== undefined,
+    newuidmap: uidmap.usable,
+    newgidmap: gidmap.usable,
+    idmapHow: { newuidmap: uidmap.how, newgidmap: gidmap.how },
     subuid: parseSubid(readText("/etc/subuid"), user, ctx.uid),
     subgid: parseSubid(readText("/etc/subgid"), user, ctx.gid),
     cgroups: readCgroupFacts(),

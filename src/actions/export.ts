@@ -98,7 +98,7 @@ export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<E
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
-  const file = await loadProjectFile(projectPath);
+  const file = await loadProjectFile(ctx, projectPath);
   const { defaultsFor } = file ? await import("../core/projectfile.ts") : { defaultsFor: undefined };
   const d: RunDefaults = defaultsFor ? defaultsFor(file, bundleName).run : {};
   const rootfs = join(bundle.dir, "rootfs");

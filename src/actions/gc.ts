@@ -14,6 +14,7 @@
 import { readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
+import { removeContainerCgroups } from "../host/cgroups.ts";
 import { removeTree } from "../host/fs.ts";
 import { alive } from "../host/proc.ts";
 import { processesRootedIn } from "../host/procs.ts";
@@ -75,8 +76,10 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       report.removed.push(`runtime state of ${c.record.id}`);
     }
     removeTree(c.dir);
+    // its runtime state was lost (runc killed): the cgroups it made are still there
+    for (const cg of removeContainerCgroups(c.record.id)) report.removed.push(`cgroup ${cg}`);
     report.removed.push(
-      `run ${c.record.id} (${c.status === "exited" ? `exited ${c.exit?.status}` : "its cm was killed"}, ${c.record.projectName}/${c.record.bundle})`,
+      `run ${c.record.id} (${c.status === "exited" ? (c.exit?.status == null ? "ended, exit status unknown: its monitor was gone" : `exited ${c.exit.status}`) : "its cm was killed"}, ${c.record.projectName}/${c.record.bundle})`,
     );
   }
   // Runtime state without a record: runtimes keep one directory per container ID under their root.
@@ -90,6 +93,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       if (runtime.binary.startsWith("/")) runtime.delete(id);
       if (runtime.hasState(id)) runtime.removeStateFiles(id);
       report.removed.push(`runtime state of ${id} (no run record)`);
+      for (const cg of removeContainerCgroups(id)) report.removed.push(`cgroup ${cg}`);
     }
   }
   // Interrupted creates and deletes.

@@ -95,6 +95,15 @@ export function runtimeFailure(dir: string, runtimeName: string, offset = 0): Cm
   }
   const messages = runtimeLogMessages(text);
   if (messages.length === 0) return undefined;
+  // cm's own mount check (core/spec/verify.ts) failed in the runtime's hook: its line, not runc's
+  for (const m of messages) {
+    const hook = /stderr: cm: ([^\n\\]* is not what cm checked[^\n\\]*)/.exec(m)?.[1];
+    if (hook) {
+      return new CmError("mount-check", `the container did not start: ${hook}`, {
+        hint: "nothing ran; if this repeats, something (a container of this project?) is replacing that path",
+      });
+    }
+  }
   const start = startFailureFromRuntime(messages);
   if (start) return startError(start);
   const last = shortRuntimeMessage(messages[messages.length - 1] as string);

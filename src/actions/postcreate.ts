@@ -6,6 +6,7 @@
  * without a terminal and with stdin closed, its output shown. The first failing command fails the
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
+
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { proxyEnv } from "../core/run/allowhost.ts";
@@ -31,6 +32,7 @@ import { createRunDir, runDir } from "../store/runs.ts";
 import type { Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { readMachineFacts, runtimeFailure } from "./machine.ts";
+import { projectCheck } from "./mountcheck.ts";
 import { executeRun } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 
@@ -110,6 +112,7 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
       mounts,
       init: machine.init !== undefined,
       rlimits,
+      mountChecks: [projectCheck(input.projectPath)],
       // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
       egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
     });

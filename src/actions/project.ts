@@ -112,6 +112,11 @@ function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
  * recorded directory is used (you named the project); otherwise the directories must match.
  */
 export function checkOwnership(project: Project, bundle: BundleInfo): string {
+  if (!bundle.projectPath.startsWith("/")) {
+    throw new CmError("bad-bundle", `${bundle.dir}/config.json is damaged: it does not record its project directory`, {
+      hint: `remove the bundle with cm delete ${JSON.stringify(bundle.projectKey)} ${bundle.bundle}, or rebuild it with cm create ${bundle.bundle} --force`,
+    });
+  }
   if (bundle.projectPath === project.path) return bundle.projectPath;
   if (project.explicit && bundle.projectPath) return bundle.projectPath;
   throw new CmError(

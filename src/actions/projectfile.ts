@@ -4,45 +4,117 @@
  * `cm run` in a project without one starts as fast as before. Validation and merging are pure
  * (core/projectfile.ts); merging into cm run's options is in ./rundefaults.ts.
  */
+import { readSync } from "node:fs";
 import { join } from "node:path";
+import { isatty } from "node:tty";
 import type { ProjectFile } from "../core/projectfile.ts";
 import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { NotSmallRegularFile, readSmallFile } from "../host/fs.ts";
+import type { Context } from "./context.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";
 /** A cm.toml larger than this is refused (the longest real ones are a few KiB). */
 const MAX_PROJECT_FILE_BYTES = 1 << 20;
 
-export async function loadProjectFile(projectDir: string): Promise<ProjectFile | undefined> {
+/** The project file as read once: its real path and its bytes (what is hashed is what is parsed). */
+export interface ProjectFileText {
+  path: string;
+  text: string;
+}
+
+/**
+ * Reads `<projectDir>/cm.toml` once, without following a symlink (a container could point it at
+ * any file of the user's); undefined when there is none. `projectDir` is a real path.
+ */
+export function readProjectFileText(projectDir: string): ProjectFileText | undefined {
   const path = join(projectDir, PROJECT_FILE);
-  let text: string;
   try {
-    // The container can write the project: cm.toml may be a FIFO, a device or a link to a host file.
-    text = readSmallFile(path, MAX_PROJECT_FILE_BYTES);
+    // The container can write the project: cm.toml may be a FIFO, a device, a huge file or a link to a host file.
+    return { path, text: readSmallFile(path, MAX_PROJECT_FILE_BYTES) };
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
     const reason =
       err instanceof NotSmallRegularFile
-        ? `it is ${err.reason === "too large" ? "larger than 1 MiB" : err.reason}`
+        ? err.reason === "too large"
+          ? "it is larger than 1 MiB"
+          : err.reason === "a symbolic link"
+            ? "it is a symbolic link (cm reads only a regular file there)"
+            : "it is not a regular file"
         : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, {
       hint: "replace it with a regular TOML file, not a link, FIFO or device, or remove it",
     });
   }
+}
+
+/** Parses and validates project file text (syntax and keys; nothing is approved here). */
+export async function parseProjectFile(file: ProjectFileText, projectDir: string): Promise<ProjectFile> {
   const [{ parse, TomlError }, { checkProjectFile, syntaxError }] = await Promise.all([
     import("smol-toml"),
     import("../core/projectfile.ts"),
   ]);
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = parse(file.text);
   } catch (err) {
-    if (err instanceof TomlError) throw syntaxError(path, err.message, err.line);
+    if (err instanceof TomlError) throw syntaxError(file.path, err.message, err.line);
     throw err;
   }
-  return checkProjectFile(doc, path, text, projectDir);
+  return checkProjectFile(doc, file.path, file.text, projectDir);
+}
+
+/**
+ * The project's cm.toml, validated, once it is approved (store/trust.ts); undefined when there is
+ * none. This is the one place cm reads a project file: create, run and post_create all come here.
+ * A new or changed file: an interactive cm (stdin and stderr terminals) shows it and asks; otherwise
+ * it is refused (exit 125) with the command that approves it.
+ */
+export async function loadProjectFile(ctx: Context, projectDir: string): Promise<ProjectFile | undefined> {
+  const file = readProjectFileText(projectDir);
+  if (!file) return undefined;
+  // Parsing and validating are pure: an invalid file is reported as such, approved or not.
+  const parsed = await parseProjectFile(file, projectDir);
+  const { trustState, approve, lineDiff } = await import("../store/trust.ts");
+  const place = { config: ctx.layout.config, uid: ctx.uid, env: process.env };
+  const state = await trustState(place, file.path, file.text);
+  if (state.state === "new" || state.state === "changed") {
+    const why = state.state === "new" ? "is not trusted yet" : "changed since you trusted it";
+    if (!(isatty(0) && isatty(2))) {
+      throw new CmError("untrusted-project-file", `${file.path} ${why}: cm does not use it until you approve it`, {
+        hint: `review it (cm trust --show), then run cm trust in ${projectDir}`,
+      });
+    }
+    const shown = state.state === "new" ? file.text.split("\n").map((l) => `+ ${l}`) : lineDiff(state.record.text, file.text);
+    process.stderr.write(`cm: ${file.path} ${why}${state.state === "changed" ? " (- approved, + now)" : ""}:\n${shown.join("\n")}\n`);
+    process.stderr.write("cm: trust it and use it? [y/N] ");
+    if (!/^y(es)?$/i.test(readAnswer().trim())) {
+      throw new CmError("untrusted-project-file", `${file.path} was not approved`, {
+        hint: `run cm trust in ${projectDir} once you trust it`,
+      });
+    }
+    await approve(place, file.path, file.text);
+  }
+  return parsed;
+}
+
+/** One line from the terminal on stdin (synchronously: nothing else runs yet). */
+function readAnswer(): string {
+  const buf = Buffer.alloc(256);
+  let out = "";
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      if (isErrno(err, "EAGAIN")) continue;
+      return out;
+    }
+    if (n === 0) return out;
+    out += buf.subarray(0, n).toString("utf8");
+    if (out.includes("\n")) return out.slice(0, out.indexOf("\n"));
+  }
 }
 
 /**
@@ -50,8 +122,9 @@ export async function loadProjectFile(projectDir: string): Promise<ProjectFile |
  * flags. A resource limit that comes from the file and that this host cannot enforce is refused
  * here, naming the file, line and key (the flag's own check would name a flag that was not given).
  */
-export async function withProjectFile(opts: RunOptions, projectDir: string, rootless: boolean): Promise<RunOptions> {
-  const file = await loadProjectFile(projectDir);
+export async function withProjectFile(ctx: Context, opts: RunOptions, projectDir: string): Promise<RunOptions> {
+  const rootless = ctx.rootless;
+  const file = await loadProjectFile(ctx, projectDir);
   if (!file) return opts;
   const [{ withProjectDefaults }, { keyError, originOf }] = await Promise.all([
     import("./rundefaults.ts"),

@@ -25,10 +25,11 @@ import { planRun, type RunFacts, type RunPlan } from "../core/run/plan.ts";
 import { hostProxyEnv } from "../core/run/proxy.ts";
 import { checkRuntimeArg, runtimeRootName } from "../core/run/runtime.ts";
 import { checkDistinct, parseVolume, type VolumeSpec } from "../core/run/volume.ts";
-import { type OciSpec, runSpec } from "../core/spec/index.ts";
+import { type MountCheck, type OciSpec, runSpec } from "../core/spec/index.ts";
 import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
-import { NotSmallRegularFile, readSmallFile, removeTree } from "../host/fs.ts";
+import { type Checked, checkConfined, openChecked, readFileConfined } from "../host/confine.ts";
+import { removeHollowTree, removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command.ts";
@@ -37,6 +38,7 @@ import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkStart, keepForOom, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
+import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
@@ -53,7 +55,14 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // Beyond "found": a #! interpreter or dynamic loader missing, a format the kernel refuses, E2BIG.
   const { args, origin, cwd, path, mounts } = plan.command;
   const hint = origin && origin !== "command" ? commandHint(origin, args[0] as string) : undefined;
-  checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
+  try {
+    checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
+  } catch (err) {
+    // 126/127 because cm delete is removing the bundle: not the command's fault
+    if (err instanceof CmError && err.exitCode !== 125 && !existsSync(join(plan.bundle.dir, "config.json")))
+      throw bundleDeleted(plan.bundle.name);
+    throw err;
+  }
   return plan.detach ? startDetachedRun(ctx, plan, spec) : runForeground(ctx, plan, spec);
 }
 
@@ -67,14 +76,15 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
   const project = resolveProject(ctx, given.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
   const projectPath = checkOwnership(project, bundle);
-  let opts = await withProjectFile(given, projectPath, ctx.rootless);
+  let opts = await withProjectFile(ctx, given, projectPath);
   // Run from a subdirectory of the project: start there inside too (unless -w or cm.toml says otherwise).
   if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };
   let cgroups: CgroupFacts | undefined;
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
   const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
-  const env = resolveEnv(opts, process.env);
+  const env = resolveEnv(opts, process.env, projectPath);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
+  const mountChecks = [projectCheck(projectPath), ...volumes.filter((v) => v.destination !== "/project").map((v) => v.check)];
   const id = newContainerId();
   const rootfs = bundleRootfs(bundle.dir, bundleName);
   const facts: RunFacts = {
@@ -91,6 +101,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     runtime: { binary: runtimeBin, root: join(ctx.layout.state, runtimeRootName(runtimeBin)) },
     env,
     volumes,
+    mountChecks,
     defaultShell: () => defaultShell(facts.rootfs),
     seccomp,
     ...readMachineFacts(ctx.rootless, rootfs),
@@ -128,6 +139,8 @@ function checkCommand(plan: RunPlan): void {
   const { args, origin, cwd, path, mounts } = plan.command;
   const first = args[0] as string;
   const found = findCommand(plan.spec.rootfsPath, first, { cwd, path, mounts });
+  // not found because cm delete is removing the bundle: not 127
+  if (found !== "found" && !existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
   if (found === "not-found") {
     throw new CmError("command-not-found", `${first}: command not found in bundle ${plan.bundle.name}`, {
       exitCode: EXIT_NOT_FOUND,
@@ -165,6 +178,15 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
       steps: [...sandbox, ...(keep ? [oomStep(say)] : [])],
     });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
+    // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
+    // A start that failed because cm delete removed the bundle meanwhile (the runtime saw a rootfs
+    // vanish: ENOENT, pivot_root EBUSY, ...) is said as such; a container delete stopped (128+N) is not that.
+    const bundleGone = !existsSync(join(plan.bundle.dir, "config.json")) || !existsSync(active.dir);
+    if (result.status !== 0 && result.status < 128 && !result.started && bundleGone) {
+      // runc may have re-created rootfs/dev, rootfs/proc ... at the bundle's old path: removed when it holds no data
+      if (!existsSync(join(plan.bundle.dir, "config.json"))) removeHollowTree(plan.bundle.dir);
+      throw bundleDeleted(plan.bundle.name);
+    }
     // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete
     // stopping this container, is not that.)
     if (result.status !== 0 && existsSync(active.dir) && !result.started) {
@@ -195,30 +217,22 @@ async function startDetachedRun(ctx: Context, plan: RunPlan, spec: OciSpec): Pro
   return 0;
 }
 
-/** An env file larger than this is refused. */
-const MAX_ENV_FILE_BYTES = 1 << 20;
-
 /** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
-function resolveEnv(opts: RunOptions, host: HostEnv): string[] {
-  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host) : []), ...resolveEnvLayer(opts, host)];
+function resolveEnv(opts: RunOptions, host: HostEnv, projectPath: string): string[] {
+  return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host, projectPath) : []), ...resolveEnvLayer(opts, host, projectPath)];
 }
 
-function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
+/** An env file in the project must still be in it once opened (host/confine.ts). */
+function resolveEnvLayer(opts: EnvLayer, host: HostEnv, projectPath: string): string[] {
   const out: string[] = [];
   for (const file of opts.envFiles ?? []) {
     let text: string;
     try {
-      // cm.toml's env_file is in the project, which the container writes: never a link out of it.
-      text = readSmallFile(file, MAX_ENV_FILE_BYTES, opts.where === undefined);
+      text = readFileConfined(resolve(file), projectPath, opts.where?.envFile ?? "--env-file");
     } catch (err) {
-      const why =
-        err instanceof NotSmallRegularFile
-          ? err.reason === "too large"
-            ? "larger than 1 MiB"
-            : err.reason
-          : (err as NodeJS.ErrnoException).code === "ENOENT"
-            ? "no such file"
-            : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      if (err instanceof CmError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "not a regular file" : (code ?? (err as Error).message);
       throw new CmError("bad-env-file", `${opts.where?.envFile ?? "--env-file"} ${file}: ${why}`, {
         hint: "give a readable file of KEY=VALUE lines",
       });
@@ -229,24 +243,31 @@ function resolveEnvLayer(opts: EnvLayer, host: HostEnv): string[] {
   return out;
 }
 
-/** Parses -v values and makes each source its real path (it must exist); /project only with the project itself. */
-function resolveVolumes(cwd: string, specs: string[], projectPath: string): VolumeSpec[] {
+/**
+ * Parses -v values and makes each source its real path (it must exist), read from one open
+ * descriptor with its device and inode (the mount check); a source in the project must stay in
+ * it; /project only with the project itself.
+ */
+function resolveVolumes(cwd: string, specs: string[], projectPath: string): (VolumeSpec & { check: MountCheck })[] {
   const out = specs.map((text) => {
     const v = parseVolume(text);
-    let source: string;
+    const lexical = resolve(cwd, v.source);
+    let checked: Checked;
     try {
-      source = realpathSync(resolve(cwd, v.source));
+      checked = openChecked(lexical);
     } catch {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${v.source} does not exist`, {
         hint: "create it first, or fix the path (SRC is on the host)",
       });
     }
+    const source = checked.real;
+    checkConfined(lexical, source, projectPath, "volume source");
     if (v.destination === "/project" && source !== projectPath) {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: /project is the project directory and cannot be replaced`, {
         hint: "mount it elsewhere (for example /data); -v .:/project:ro makes the project read-only",
       });
     }
-    return { ...v, source };
+    return { ...v, source, check: { destination: v.destination, dev: checked.dev, ino: checked.ino } };
   });
   checkDistinct(out);
   return out;

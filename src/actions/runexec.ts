@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   stdio?: import("node:child_process").StdioOptions | undefined;
   forward?: Forwarding | undefined;
   steps?: readonly RunStep[] | undefined;
+  /** the runtime's process once spawned (ProcessOptions.onChild) */
+  onChild?: ((child: import("node:child_process").ChildProcess) => void) | undefined;
   /** `run --keep`: the runtime's state stays until the steps' afterExit ran (then it is removed as always) */
   keep?: boolean | undefined;
 }
@@ -51,6 +53,7 @@ export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Pro
     let result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
       stdio: opts.stdio,
       forward: opts.forward,
+      onChild: opts.onChild,
       keep: opts.keep,
     });
     for (const step of opts.steps ?? []) if (step.afterExit) result = await step.afterExit(run, result);

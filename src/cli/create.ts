@@ -1,5 +1,6 @@
 import { hostContext } from "../actions/context.ts";
 import { create } from "../actions/create.ts";
+import { parseUsernsMode } from "../core/userns.ts";
 import { bool, parse, str, tooMany } from "./args.ts";
 
 export const usage = `Usage: cm create [BUNDLE] [OPTIONS]
@@ -47,6 +48,11 @@ Options:
                        image sources: allow plain HTTP to HOST (loopback registries always may);
                        may be repeated
   --project NAME       use NAME as the project name instead of the directory's name
+  --userns range|single
+                       rootless: which ids the bundle maps. range (the default where you have
+                       /etc/subuid and /etc/subgid ranges and newuidmap): container root is you and
+                       ids 1..N are your subordinate ids, so packages with system users and
+                       setuid/setgid files work; single: only your own id (container root)
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
   -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
@@ -59,7 +65,7 @@ On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no s
 own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,
 --host-ca=false a cm.toml host_ca = true.
 
-A cm.toml in the project directory sets defaults ([create] from, packages, post_create; a
+A cm.toml in the project directory sets defaults ([create] from, packages, post_create, userns; a
 [bundle.NAME.create] section for one bundle); flags win. post_create commands run inside the new
 bundle before it is put in place: if one fails, no bundle is created.
 `;
@@ -77,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     project: { type: "string" },
     force: { type: "boolean" },
     refresh: { type: "boolean" },
+    userns: { type: "string" },
     quiet: { type: "boolean", short: "q" },
   });
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("create", [...p.positionals.slice(1), ...p.rest]);
@@ -99,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     hostCa: bool(p.values["host-ca"]),
     platform: str(p.values.platform),
     insecureRegistries: Array.isArray(p.values["insecure-registry"]) ? p.values["insecure-registry"] : [],
+    userns: str(p.values.userns) === undefined ? undefined : parseUsernsMode(str(p.values.userns) as string),
     force: p.values.force === true,
     refresh: p.values.refresh === true,
     quiet: p.values.quiet === true,

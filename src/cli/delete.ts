@@ -21,7 +21,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!/^\d+$/.test(time) || Number(time) > 3600) {
     throw new CmError("usage", `delete: invalid --time ${JSON.stringify(time)}`, { hint: "give whole seconds from 0 to 3600" });
   }
-  const removed = await deleteBundles(hostContext(), { project: p.positionals[0], bundle: p.positionals[1], grace: Number(time) });
-  process.stderr.write(`cm: deleted ${removed.join(", ")}\n`);
+  const kept: string[] = [];
+  const removed = await deleteBundles(hostContext(), { project: p.positionals[0], bundle: p.positionals[1], grace: Number(time) }, kept);
+  if (removed.length > 0) process.stderr.write(`cm: deleted ${removed.join(", ")}\n`);
+  for (const k of kept) process.stderr.write(`cm: kept ${k}: not a bundle (remove it yourself if you do not need it)\n`);
   return 0;
 }

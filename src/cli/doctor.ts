@@ -24,7 +24,7 @@ Options:
 export async function main(argv: string[]): Promise<number> {
   const p = parse("doctor", argv, { json: { type: "boolean" } });
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("doctor", [...p.positionals, ...p.rest]);
-  const checks = await doctor(hostContext());
+  const checks = await doctor(hostContext({ report: true }));
   const failed = doctorFailed(checks);
   process.stdout.write(p.values.json ? `${JSON.stringify({ ok: !failed, checks }, null, 2)}\n` : `${formatChecks(checks)}\n`);
   return failed ? 1 : 0;

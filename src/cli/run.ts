@@ -70,6 +70,8 @@ Options:
   -w, --workdir DIR    working directory inside (absolute; default /project)
   -d, --detach         start in the background and print the container ID; output goes to a
                        log (cm logs ID), stop it with cm stop ID
+  --log-max-size SIZE  with -d: the log is kept to two files of at most SIZE each, the newest
+                       output (default 10m, so at most 20 MiB; like docker's max-size)
   -t, --tty            allocate a terminal (default: only when stdin is a terminal)
   -T, --no-tty         do not allocate a terminal
   --project NAME       use the project NAME (its recorded directory is mounted)
@@ -108,6 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     "read-only": { type: "boolean" },
     workdir: { type: "string", short: "w" },
     detach: { type: "boolean", short: "d" },
+    "log-max-size": { type: "string" },
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
     project: { type: "string" },
@@ -127,6 +130,16 @@ export async function main(argv: string[]): Promise<number> {
   const pids = str(p.values["pids-limit"]);
   const network = str(p.values.network);
   const tty = ttyChoice("run", p.values);
+  const logMax = str(p.values["log-max-size"]);
+  if (logMax !== undefined && p.values.detach !== true) {
+    throw new CmError("usage", "run: --log-max-size needs --detach: only a detached run keeps a log", {
+      hint: "add -d, or leave out --log-max-size",
+    });
+  }
+  const logMaxBytes = logMax === undefined ? undefined : parseSize(logMax, "--log-max-size");
+  if (logMaxBytes !== undefined && logMaxBytes < 4096) {
+    throw new CmError("bad-size", `--log-max-size ${logMax} is too small`, { hint: "give 4k or more" });
+  }
   if (p.values.init && p.values["no-init"]) {
     throw new CmError("usage", "run: --init and --no-init cannot be combined", { hint: "give one of them" });
   }
@@ -151,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
     readOnly: p.values["read-only"] === true ? true : undefined,
     workdir: str(p.values.workdir),
     detach: p.values.detach === true ? true : undefined,
+    logMaxBytes,
     securityOpts: (p.values["security-opt"] as string[] | undefined) ?? [],
     httpProxy: bool(p.values["http-proxy"]),
     hostCa: bool(p.values["host-ca"]),

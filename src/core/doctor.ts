@@ -26,8 +26,11 @@ export interface DoctorFacts {
   runcDebian: string | undefined;
   runsc: boolean;
   userns: UsernsFacts;
+  /** newuidmap/newgidmap present and able to set ids (setuid root or file capabilities) */
   newuidmap: boolean;
   newgidmap: boolean;
+  /** how they are installed ("setuid root", "file capability cap_setuid", "missing", ...) */
+  idmapHow?: { newuidmap: string; newgidmap: string };
   subuid: SubidRange[];
   subgid: SubidRange[];
   cgroups: CgroupFacts;
@@ -139,11 +142,18 @@ export function doctorChecks(f: DoctorFacts): Check[] {
   const ranges = f.subuid.length > 0 && f.subgid.length > 0;
   if (f.rootless) {
     const describe = (r: SubidRange[]) => r.map((x) => `${x.start}+${x.count}`).join(",") || "none";
-    const message = `newuidmap/newgidmap ${tools ? "present" : "missing"}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
+    const how = f.idmapHow
+      ? `newuidmap ${f.idmapHow.newuidmap}, newgidmap ${f.idmapHow.newgidmap}`
+      : `newuidmap/newgidmap ${tools ? "present" : "missing"}`;
+    const message = `${how}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
+    const mode =
+      tools && ranges
+        ? "new bundles map container root to you and ids 1..N to your first ranges (--userns range)"
+        : "new bundles map only your own id (--userns single): packages with system users or groups fail to install";
     add(
       "subids",
       tools && ranges ? "ok" : "warn",
-      `${message} (cm's default maps only your own id; ranges are needed for multi-user images)`,
+      `${message}; ${mode}`,
       tools && ranges
         ? undefined
         : `${tools ? "" : "apt-get install uidmap; "}${ranges ? "" : `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} (as root)`}`.replace(

@@ -25,6 +25,7 @@ import { checkRuntimeArg } from "./run/runtime.ts";
 import { type Limits, parseShmSize, parseUlimit } from "./run/ulimit.ts";
 import { parseVolume } from "./run/volume.ts";
 import { parseSize } from "./size.ts";
+import { parseUsernsMode, type UsernsMode } from "./userns.ts";
 
 export const PROJECT_FILE = "cm.toml";
 
@@ -36,6 +37,8 @@ export interface CreateDefaults {
   installRecommends?: boolean;
   /** shell command lines run inside the new bundle (sh -c) at the end of `cm create` */
   postCreate?: string[];
+  /** rootless id mapping of new bundles (core/userns.ts); ignored as root */
+  userns?: UsernsMode;
   /** post_create commands get the host's proxy variables (default true; --http-proxy) */
   httpProxy?: boolean;
   /** post_create commands trust the host's certificate authorities (--host-ca) */
@@ -104,7 +107,7 @@ export interface ProjectFile extends Defaults {
 /** A parsed TOML value, as smol-toml returns it. */
 type Toml = unknown;
 
-const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca", "allow_hosts"] as const;
+const CREATE_KEYS = ["from", "packages", "install_recommends", "post_create", "http_proxy", "host_ca", "allow_hosts", "userns"] as const;
 const RUN_KEYS = [
   "memory",
   "env",
@@ -380,6 +383,12 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
     });
   }
   if (t.post_create !== undefined) out.postCreate = c.strings([...path, "post_create"], t.post_create, { nonEmpty: true });
+  if (t.userns !== undefined) {
+    const text = c.string([...path, "userns"], t.userns);
+    if (text !== "range" && text !== "single")
+      c.fail([...path, "userns"], `${JSON.stringify(text)} is not a user namespace mode`, "use range or single");
+    out.userns = parseUsernsMode(text, "userns");
+  }
   if (t.install_recommends !== undefined) out.installRecommends = checkBool(c, [...path, "install_recommends"], t.install_recommends);
   if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, [...path, "http_proxy"], t.http_proxy);
   if (t.host_ca !== undefined) out.hostCa = checkBool(c, [...path, "host_ca"], t.host_ca);
@@ -650,6 +659,7 @@ export interface CreatePlan {
   /** install the packages' Recommends (apt-get install's default) */
   recommends: boolean;
   postCreate: string[];
+  userns?: UsernsMode | undefined;
   /** post_create: the host's proxy variables (default true) */
   httpProxy: boolean;
   /** post_create: the host's certificate authorities (default false) */
@@ -687,6 +697,7 @@ export function resolveCreate(
   return {
     from,
     packages,
+    ...(file.userns ? { userns: file.userns } : {}),
     recommends: flags.installRecommends ?? file.installRecommends ?? true,
     postCreate: file.postCreate ?? [],
     httpProxy: flags.httpProxy ?? file.httpProxy ?? true,

@@ -2,7 +2,8 @@
  * Which cgroup layout the host has and whether this user can have limits enforced.
  * The parsers are pure (text in, facts out); readCgroupFacts() is the thin reader.
  */
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 
 export interface CgroupFacts {
   /** v1 also covers the hybrid layout (v1 controllers, an empty cgroup2 at /sys/fs/cgroup/unified). */
@@ -69,4 +70,32 @@ export function readCgroupFacts(root = "/"): CgroupFacts {
     }
   }
   return { version, ownCgroup, delegated };
+}
+
+/**
+ * Removes the cgroups a runtime made for container `id` and left behind (its state was lost, so
+ * `runtime delete` could not): `<root>/<id>` (cgroup v2) and `<root>/<controller>/<id>` (v1), the
+ * path runc uses when the spec sets no cgroupsPath. rmdir only: a cgroup that still has processes
+ * or children is not removed. Returns the paths removed. `id` must be one of cm's container IDs.
+ */
+export function removeContainerCgroups(id: string, root = "/sys/fs/cgroup"): string[] {
+  if (!/^[0-9a-f]{12}$/.test(id)) return [];
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const dir of [join(root, id), ...controllers.map((c) => join(root, c, id))]) {
+    try {
+      rmdirSync(dir);
+      removed.push(dir);
+    } catch {
+      // absent, or still in use
+    }
+  }
+  return removed;
 }

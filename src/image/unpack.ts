@@ -3,8 +3,10 @@
  * where its layers are applied, in order, to a root filesystem: each layer's bytes (verified as
  * they stream) go to cm's one tar writer (tar/extract.ts) with whiteouts and its diff_id.
  */
+
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
+import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { extractTar } from "../tar/extract.ts";
 import { addReport, emptyReport, xattrNote } from "../tar/xattrs.ts";
@@ -44,7 +46,7 @@ export function mb(bytes: number): string {
 export async function unpackImage(
   image: ResolvedImage,
   rootfs: string,
-  opts: { rootless: boolean; progress: Progress },
+  opts: { rootless: boolean; progress: Progress; ids?: IdMap | undefined },
 ): Promise<string | undefined> {
   if (image.config.diffIds.length !== 0 && image.config.diffIds.length !== image.layers.length) {
     throw new CmError(
@@ -56,21 +58,24 @@ export async function unpackImage(
     );
   }
   let skipped = 0;
+  let unmapped = 0;
   let xattrs = emptyReport();
   for (const [i, layer] of image.layers.entries()) {
     const stream = await layer.open();
     opts.progress.phase(`unpacking ${layer.what}`);
-    const r = await extractTar(stream, rootfs, {
-      rootless: opts.rootless,
-      whiteouts: true,
-      what: `${layer.what} of ${image.description}`,
-      diffId: image.config.diffIds[i],
-    });
+    const what = `${layer.what} of ${image.description}`;
+    const diffId = image.config.diffIds[i];
+    const r = opts.ids
+      ? await (await import("../rootfs/userns.ts")).extractInUserns(opts.ids, stream, rootfs, { what, whiteouts: true, diffId })
+      : await extractTar(stream, rootfs, { rootless: opts.rootless, whiteouts: true, what, diffId });
     skipped += r.skipped.length;
+    unmapped += r.unmapped;
     xattrs = addReport(xattrs, r.xattrs);
   }
   if (skipped > 0) opts.progress.phase(`skipped ${skipped} device node(s) and entries below /dev: runc provides /dev`);
-  return xattrNote(xattrs);
+  const notes = [xattrNote(xattrs)];
+  if (opts.ids) notes.push((await import("../rootfs/userns.ts")).unmappedNote(unmapped, opts.ids));
+  return notes.filter(Boolean).join(" ") || undefined;
 }
 
 /**

@@ -5,7 +5,9 @@
 import { join } from "node:path";
 import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
 import { recordedImageDefaults } from "../core/spec/image.ts";
+import { USERNS_ANNOTATION } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
+import { userIdMap } from "../host/idmap.ts";
 import { bundleNames, readBundle } from "../store/bundles.ts";
 import { copyTree } from "./copy.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
@@ -47,7 +49,26 @@ export class BundleSource implements RootfsSource {
     const info = readBundle(ctx.data, this.key(ctx), this.bundle);
     if (!info) throw new CmError("bad-source", `bundle ${this.description} disappeared while copying`, { hint: "try again" });
     ctx.progress.phase(`copying the root filesystem of ${this.description}`);
-    await copyTree(join(info.dir, "rootfs"), target);
+    const from = join(info.dir, "rootfs");
+    if (ctx.ids) {
+      // Range mode: owners kept as container ids (a single-id bundle's are all 0 already).
+      await (await import("./userns.ts")).copyInUserns(ctx.ids, from, target);
+    } else if (ctx.rootless && info.spec.annotations?.[USERNS_ANNOTATION] === "range") {
+      // A range bundle into a single-id one: only the namespace can read all of it; everything becomes the user's.
+      const map = userIdMap().map;
+      if (!map) {
+        throw new CmError(
+          "bad-source",
+          `${this.description} belongs to your subordinate ids, which are not usable now (${userIdMap().why})`,
+          {
+            hint: "restore /etc/subuid, /etc/subgid and newuidmap/newgidmap (cm doctor)",
+          },
+        );
+      }
+      await (await import("./userns.ts")).copyInUserns(map, from, target, false);
+    } else {
+      await copyTree(from, target);
+    }
     // A bundle made from an image: the copy keeps the image's run defaults (env, entrypoint, cmd, user).
     const image = recordedImageDefaults(info.spec);
     return { ...(info.sizeBytes === undefined ? {} : { sizeBytes: info.sizeBytes }), ...(image ? { image } : {}) };

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { mappingKey } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { exitStatus, findTool, lastLine, requireTool, stderrTail, track } from "../host/tools.ts";
 import { extractTar } from "../tar/extract.ts";
@@ -129,8 +130,13 @@ export class DebianSource implements RootfsSource {
     this.description = `debian:${suite}${this.packages.length ? ` +${this.packages.join(",")}` : ""}${slim}${mirrors}`;
   }
 
-  get key(): string {
-    return baseKey(this.suite, debianArch(), this.packages, this.apt);
+  /**
+   * The base's cache key. A range-mode base (files shifted into the user's subordinate ids) names
+   * its mapping, so it is never shared with a single-id create or another user or range.
+   */
+  key(ctx: Pick<SourceContext, "ids">): string {
+    const key = baseKey(this.suite, debianArch(), this.packages, this.apt);
+    return ctx.ids ? `${key}-${mappingKey(ctx.ids)}` : key;
   }
 
   private get tool(): Bootstrapper {
@@ -149,7 +155,7 @@ export class DebianSource implements RootfsSource {
 
   check(ctx: SourceContext): void {
     // A warm cache needs no bootstrap tool at all.
-    if (haveBase(ctx, this.key)) return;
+    if (haveBase(ctx, this.key(ctx))) return;
     this.pick(ctx);
   }
 
@@ -164,7 +170,7 @@ export class DebianSource implements RootfsSource {
 
   /** The cached base for this suite/arch/package set, bootstrapped on first use (or --refresh). */
   base(ctx: SourceContext): Promise<Base> {
-    return ensureBase(ctx, this.key, {
+    return ensureBase(ctx, this.key(ctx), {
       what: `bootstrap ${this.description}`,
       source: this.description,
       fill: async (rootfs) => {
@@ -179,13 +185,15 @@ export class DebianSource implements RootfsSource {
 
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     const base = await this.base(ctx);
-    ctx.progress.phase(`copying the cached base ${this.key}`);
+    const key = this.key(ctx);
+    ctx.progress.phase(`copying the cached base ${key}`);
     try {
-      await copyTree(join(base.dir, "rootfs"), target);
+      if (ctx.ids) await (await import("./userns.ts")).copyInUserns(ctx.ids, join(base.dir, "rootfs"), target);
+      else await copyTree(join(base.dir, "rootfs"), target);
     } finally {
       base.release();
     }
-    const from = base.made ? `(bootstrapped the base ${this.key} with ${this.tool})` : `(from the cached base ${this.key})`;
+    const from = base.made ? `(bootstrapped the base ${key} with ${this.tool})` : `(from the cached base ${key})`;
     const note = base.meta?.note ? `${from} ${base.meta.note}` : from;
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
@@ -223,12 +231,17 @@ export class DebianSource implements RootfsSource {
     let extractError: unknown;
     let note: string | undefined;
     try {
-      const r = await extractTar(mm.stdout, target, {
-        rootless: ctx.rootless,
-        what: `the output of mmdebstrap for ${this.description}`,
-        onProgress: extractionDetail(ctx.progress),
-      });
-      note = xattrNote(r.xattrs);
+      const what = `the output of mmdebstrap for ${this.description}`;
+      const onProgress = extractionDetail(ctx.progress);
+      if (ctx.ids) {
+        // mmdebstrap (unshare mode, as the user) writes real container ids; cm's extractor keeps them, shifted.
+        const { extractInUserns, unmappedNote } = await import("./userns.ts");
+        const r = await extractInUserns(ctx.ids, mm.stdout, target, { what, onProgress });
+        note = [xattrNote(r.xattrs), unmappedNote(r.unmapped, ctx.ids)].filter(Boolean).join(" ") || undefined;
+      } else {
+        const r = await extractTar(mm.stdout, target, { rootless: ctx.rootless, what, onProgress });
+        note = xattrNote(r.xattrs);
+      }
     } catch (err) {
       extractError = err;
       stop();

@@ -1,7 +1,12 @@
 /** dir:PATH: a copy of an existing directory tree. */
+import { spawn } from "node:child_process";
 import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
+import { exitStatus, requireTool, stderrTail, track } from "../host/tools.ts";
+import type { ExtractResult } from "../tar/extract.ts";
+import { extractionDetail } from "../ui/progress.ts";
 import { copyTree } from "./copy.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
 
@@ -45,7 +50,43 @@ export class DirSource implements RootfsSource {
 
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     ctx.progress.phase(`copying ${this.path}`);
+    if (ctx.ids) return this.copyShifted(target, ctx, ctx.ids);
     await copyTree(this.path, target);
     return undefined;
+  }
+
+  /**
+   * Range mode: the tree is read by tar as the user (what the user can read, as with cp) and written
+   * by cm's extractor in the user namespace. Its owners are host ids: the user's own become 0, its
+   * subordinate ids their container ids, any other id (a tree made by root) is taken as a container
+   * id as it is. Extended attributes are not carried (cp -a does carry them in single mode).
+   */
+  private async copyShifted(target: string, ctx: SourceContext, ids: IdMap): Promise<Materialized | undefined> {
+    const tar = track(
+      spawn(requireTool("tar"), ["-C", this.path, "-c", "-f", "-", "--numeric-owner", "--one-file-system", "."], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    const stderr = stderrTail(tar);
+    const exited = exitStatus(tar);
+    const { extractInUserns, unmappedNote } = await import("./userns.ts");
+    let r: ExtractResult;
+    try {
+      r = await extractInUserns(ids, tar.stdout, target, {
+        what: `dir:${this.path}`,
+        hostIds: true,
+        onProgress: extractionDetail(ctx.progress),
+      });
+    } catch (err) {
+      tar.kill("SIGKILL");
+      throw err;
+    }
+    const status = await exited;
+    if (status !== 0) {
+      const last = stderr().trim().split("\n").pop() ?? `exit status ${status}`;
+      throw new CmError("bad-source", `reading ${this.path} failed: ${last}`, { hint: "every file of dir:PATH must be readable by you" });
+    }
+    const note = unmappedNote(r.unmapped, ids);
+    return note ? { note } : undefined;
   }
 }

@@ -73,7 +73,9 @@ export class EngineSource implements RootfsSource {
     let note: string | undefined;
     try {
       ctx.progress.phase(`exporting and extracting ${this.description}`);
-      note = xattrNote((await this.export(bin, name, target, ctx)).xattrs);
+      const r = await this.export(bin, name, target, ctx);
+      note = xattrNote(r.xattrs);
+      if (ctx.ids) note = [note, (await import("./userns.ts")).unmappedNote(r.unmapped, ctx.ids)].filter(Boolean).join(" ") || undefined;
     } finally {
       capture(bin, ["rm", "-f", "--", name]);
     }
@@ -104,11 +106,12 @@ export class EngineSource implements RootfsSource {
       });
       let result: ExtractResult;
       try {
-        result = await extractTar(createReadStream(fifo, { highWaterMark: 1 << 20 }), target, {
-          rootless: ctx.rootless,
-          what: `the ${this.engine} export of ${this.image}`,
-          onProgress: extractionDetail(ctx.progress),
-        });
+        const input = createReadStream(fifo, { highWaterMark: 1 << 20 });
+        const what = `the ${this.engine} export of ${this.image}`;
+        const onProgress = extractionDetail(ctx.progress);
+        result = ctx.ids
+          ? await (await import("./userns.ts")).extractInUserns(ctx.ids, input, target, { what, onProgress })
+          : await extractTar(input, target, { rootless: ctx.rootless, what, onProgress });
       } catch (err) {
         // The engine would block writing to a FIFO nobody reads: end it before removing the container.
         child.kill("SIGKILL");

@@ -49,7 +49,7 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
   const { unpackImage } = await import("../image/unpack.ts");
   let made: Materialized = {};
   try {
-    const note = await unpackImage(image, target, { rootless: ctx.rootless, progress: ctx.progress });
+    const note = await unpackImage(image, target, { rootless: ctx.rootless, progress: ctx.progress, ids: ctx.ids });
     if (note) made = { note };
   } finally {
     image.cancel?.();
@@ -66,7 +66,8 @@ export async function materializeImage(image: ResolvedImage, target: string, ctx
     const { resolveUser } = await import("../image/user.ts");
     const ids = resolveUser(c.user, readInRoot(target, "/etc/passwd"), readInRoot(target, "/etc/group"));
     defaults.user = { text: c.user, ...ids };
-    if (ctx.rootless && ids.uid !== 0) ctx.progress.phase(`the image runs as ${c.user}; rootless, cm maps only root, so it runs as root`);
+    if (ctx.rootless && !ctx.ids && ids.uid !== 0)
+      ctx.progress.phase(`the image runs as ${c.user}; rootless with a single id, cm maps only root, so it runs as root`);
   }
   return { ...made, image: defaults };
 }

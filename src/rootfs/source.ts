@@ -3,6 +3,7 @@
  * in its own file; parseSource() turns the --from text into one.
  */
 import type { ImageDefaults } from "../core/spec/index.ts";
+import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 
@@ -10,6 +11,11 @@ export interface SourceContext {
   rootless: boolean;
   uid: number;
   gid: number;
+  /**
+   * Range mode (core/userns.ts): the bundle's mapping. Every tree is then written as root of a
+   * user namespace with it (rootfs/userns.ts), owners kept and shifted into the range.
+   */
+  ids?: IdMap | undefined;
   /** cm's cache directory (bootstrapped bases live below it) */
   cache: string;
   /** rebuild cached material instead of reusing it */

@@ -29,7 +29,14 @@ export class TarSource implements RootfsSource {
   /** Untrusted input: the safe extractor (see tar/extract.ts), with bytes and entries as progress. */
   async materialize(target: string, ctx: SourceContext): Promise<Materialized | undefined> {
     ctx.progress.phase(`extracting ${this.path}`);
-    const r = await extractTarFile(this.path, target, { rootless: ctx.rootless, onProgress: extractionDetail(ctx.progress) });
+    const onProgress = extractionDetail(ctx.progress);
+    if (ctx.ids) {
+      const { extractInUserns, unmappedNote } = await import("./userns.ts");
+      const r = await extractInUserns(ctx.ids, { file: this.path }, target, { what: `tarball ${this.path}`, onProgress });
+      const note = [xattrNote(r.xattrs), unmappedNote(r.unmapped, ctx.ids)].filter(Boolean).join(" ");
+      return note ? { note } : undefined;
+    }
+    const r = await extractTarFile(this.path, target, { rootless: ctx.rootless, onProgress });
     const note = xattrNote(r.xattrs);
     return note ? { note } : undefined;
   }

@@ -40,6 +40,8 @@ export interface ProcessOptions {
   stdio?: StdioOptions | undefined;
   /** default: no forwarding */
   forward?: Forwarding | undefined;
+  /** given the runtime's process once spawned: for stdio "pipe" (the detached run's bounded log) */
+  onChild?: ((child: ChildProcess) => void) | undefined;
   /** `run --keep`: the runtime keeps the stopped container (its cgroup) until `delete` (actions/machine.ts keepForOom) */
   keep?: boolean | undefined;
 }
@@ -115,7 +117,9 @@ export class OciRuntime {
   }
 
   private spawn(rest: string[], opts: ProcessOptions): ChildProcess {
-    return spawn(this.binary, this.args(...rest), { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    const child = spawn(this.binary, this.args(...rest), { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    opts.onChild?.(child);
+    return child;
   }
 
   private forwarding(id: string, child: ChildProcess, f: Forwarding | undefined) {

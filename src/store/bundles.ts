@@ -3,7 +3,7 @@
  * only when complete: create builds it under a dot-name and renames it into place. Names starting
  * with "." inside a project directory are cm's own work in progress (creating, deleting, locks).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { ANNOTATION, type OciSpec } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
@@ -31,15 +31,58 @@ export function bundleDir(data: string, key: string, bundle: string): string {
   return join(data, key, bundle);
 }
 
-/** Reads a bundle's config.json; undefined when the bundle does not exist. */
-export function readBundle(data: string, key: string, bundle: string): BundleInfo | undefined {
-  const dir = bundleDir(data, key, bundle);
-  let text: string;
+/**
+ * A directory cm made in its data directory: a real directory (never followed through a symlink)
+ * of this user. undefined when it does not exist; anything else is refused with one line.
+ */
+function ownDirectory(dir: string): Stats | undefined {
+  let st: Stats;
   try {
-    text = readFileSync(join(dir, "config.json"), "utf8");
+    st = lstatSync(dir);
   } catch (err) {
     if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
     throw err;
+  }
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new CmError(
+      "unsafe-data",
+      `${dir} is ${st.isSymbolicLink() ? "a symbolic link" : st.isDirectory() ? "not owned by you" : "not a directory"}: cm did not make it`,
+      {
+        hint: "remove it (cm follows no symbolic link and reads nothing of another user in its data directory)",
+      },
+    );
+  }
+  return st;
+}
+
+/** Reads a bundle's config.json; undefined when the bundle does not exist. */
+export function readBundle(data: string, key: string, bundle: string): BundleInfo | undefined {
+  const dir = bundleDir(data, key, bundle);
+  if (!ownDirectory(projectDir(data, key)) || !ownDirectory(dir)) return undefined;
+  let text: string;
+  const file = join(dir, "config.json");
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
+    if (isErrno(err, "ELOOP"))
+      throw new CmError("unsafe-data", `${file} is a symbolic link: cm did not make it`, {
+        hint: `remove the bundle with cm delete ${JSON.stringify(key)} ${bundle}`,
+      });
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0)) {
+      throw new CmError("unsafe-data", `${file} is not a file of yours: cm did not write it`, {
+        hint: `remove the bundle directory ${dir}`,
+      });
+    }
+    text = readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
   }
   let spec: OciSpec;
   try {
@@ -76,9 +119,29 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** Names of the complete bundles of a project. */
+/**
+ * Names of the complete bundles of a project: real directories (not symlinks) holding a
+ * config.json. A project directory that is a symlink or another user's is refused.
+ */
 export function bundleNames(data: string, key: string): string[] {
-  return listDir(projectDir(data, key));
+  const pdir = projectDir(data, key);
+  if (!ownDirectory(pdir)) return [];
+  return listDir(pdir).filter((n) => isBundleEntry(join(pdir, n)));
+}
+
+/** Entries of a project directory that are neither bundles nor cm's dot-names (a file, a symlink, a stray folder). */
+export function strayEntries(data: string, key: string): string[] {
+  const pdir = projectDir(data, key);
+  if (!ownDirectory(pdir)) return [];
+  return listDir(pdir).filter((n) => !isBundleEntry(join(pdir, n)));
+}
+
+function isBundleEntry(dir: string): boolean {
+  try {
+    return lstatSync(dir).isDirectory() && lstatSync(join(dir, "config.json")).isFile();
+  } catch {
+    return false;
+  }
 }
 
 export function projectKeys(data: string): string[] {
@@ -93,7 +156,16 @@ export function listBundles(data: string, key?: string, onBroken?: (err: CmError
   const keys = key === undefined ? projectKeys(data) : [key];
   const out: BundleInfo[] = [];
   for (const k of keys) {
-    for (const b of bundleNames(data, k)) {
+    let names: string[];
+    try {
+      names = bundleNames(data, k);
+    } catch (err) {
+      // a symlink or another user's directory in the data directory: reported, not followed
+      if (!(err instanceof CmError)) throw err;
+      onBroken?.(err);
+      continue;
+    }
+    for (const b of names) {
       try {
         const info = readBundle(data, k, b);
         if (info) out.push(info);

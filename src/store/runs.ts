@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import type { SandboxRecord } from "../core/run/sandbox.ts";
 import { type OciSpec, specJson } from "../core/spec/index.ts";
-import { CmError, isErrno } from "../errors.ts";
+import { CmError, isErrno, withPath } from "../errors.ts";
 import { startTime } from "../host/proc.ts";
 
 export interface RunRecord {
@@ -27,6 +27,8 @@ export interface RunRecord {
   runtime?: { binary: string; root: string; flags: string[] } | undefined;
   /** started with --detach: output in container.log, exit status in exit.json */
   detached?: boolean | undefined;
+  /** a detached run's log limit in bytes per file (store/log.ts); absent: the default */
+  logMaxBytes?: number | undefined;
   /** --allow-host: the patterns the owner's proxy lets through (the owner serves it: actions/runsteps.ts) */
   egress?: SandboxRecord["egress"];
   /** --review: /project is an overlay; its layer is <state>/reviews/<id> (review/store.ts) */
@@ -41,6 +43,8 @@ export const RUN_FILES = {
   pid: "pid",
   /** a detached run's stdout and stderr */
   log: "container.log",
+  /** the previous log once container.log reached its size limit (store/log.ts) */
+  oldLog: "container.log.1",
   /** how a detached run ended: { status, ended } */
   exit: "exit.json",
 } as const;
@@ -119,7 +123,7 @@ export function createRunDir(
     writeFileSync(join(dir, "run.json"), JSON.stringify(record));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw err;
+    throw withPath(err, dir);
   }
   return { dir, record };
 }

@@ -18,7 +18,8 @@
  *     applied at the end (deepest first, through a descriptor opened O_NOFOLLOW, as GNU tar does),
  *     so a mode-000 directory does not block its own entries; rootless, directories stay writable
  *     by their owner (the user must be able to delete the bundle);
- *   - as root, owners are kept; rootless, everything belongs to the user running cm.
+ *   - as root (and as root of a range user namespace, `maxIds`), owners are kept; rootless with a
+ *     single id, everything belongs to the user running cm.
  * With `whiteouts` (image layers), OCI whiteouts are honoured: `.wh.NAME` removes NAME from lower
  * layers, `.wh..wh..opq` empties its directory (recursively) of everything this layer did not
  * bring; whiteouts of "." or ".." refuse the layer. With `diffId`, the sha256 of the uncompressed
@@ -75,6 +76,13 @@ export interface ExtractOptions {
   onProgress?: (p: ExtractProgress) => void;
   /** what the archive is, for error messages ("tarball /x.tar", "layer 2/3 (sha256:…) of image:…") */
   what?: string;
+  /**
+   * Owners kept (not rootless) inside a range user namespace: the highest container uid/gid it
+   * maps. An entry owned by an id beyond is given to root (0) and counted (`unmapped`).
+   */
+  maxIds?: { uid: number; gid: number } | undefined;
+  /** the archive's owners are host ids (a `dir:` tree read by tar): translate them to container ids */
+  hostIds?: ((uid: number, gid: number) => [number, number]) | undefined;
 }
 
 export interface ExtractResult {
@@ -83,6 +91,8 @@ export interface ExtractResult {
   /** archive paths that were deliberately not extracted (device nodes, dev/ contents) */
   skipped: string[];
   xattrs: XattrReport;
+  /** entries whose owner was beyond the user namespace's ids (see maxIds), given to root */
+  unmapped: number;
 }
 
 /** Splits an archive path into safe components; "absolute" / "dotdot" (also for a NUL) when unsafe. Pure. */
@@ -126,6 +136,7 @@ class Writer {
   /** what this archive created (for opaque whiteouts), as host paths relative to the root: short strings, as many as entries */
   private created = new Set<string>();
   readonly skipped: string[] = [];
+  unmapped = 0;
   readonly xattrs: XattrWriter;
   private readonly asRoot: boolean;
   private readonly umask: number;
@@ -232,8 +243,17 @@ class Writer {
       this.skipped.push(e.path);
       return undefined;
     }
-    const uid = this.asRoot ? e.uid : undefined;
-    const gid = this.asRoot ? e.gid : undefined;
+    let uid = this.asRoot ? e.uid : undefined;
+    let gid = this.asRoot ? e.gid : undefined;
+    if (uid !== undefined && gid !== undefined) {
+      if (this.opts.hostIds) [uid, gid] = this.opts.hostIds(uid, gid);
+      const max = this.opts.maxIds;
+      if (max && (uid > max.uid || gid > max.gid)) {
+        this.unmapped++;
+        if (uid > max.uid) uid = 0;
+        if (gid > max.gid) gid = 0;
+      }
+    }
 
     if (this.opts.whiteouts && name.startsWith(WHITEOUT)) {
       this.whiteout(e.path, parentParts, name);
@@ -471,7 +491,13 @@ export async function extractTar(input: Readable, target: string, opts: ExtractO
       hint: "the image is damaged or was tampered with; nothing was created",
     });
   }
-  return { entries: progress.entries, bytes: progress.bytes, skipped: writer.skipped, xattrs: writer.xattrs.report };
+  return {
+    entries: progress.entries,
+    bytes: progress.bytes,
+    skipped: writer.skipped,
+    xattrs: writer.xattrs.report,
+    unmapped: writer.unmapped,
+  };
 }
 
 /** Extracts a tarball file: see extractTar. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type As = "root" | "rootless";
@@ -61,26 +61,26 @@ export interface Sandbox {
   mkdir(...parts: string[]): string;
 }
 
-let ids: { uid: number; gid: number } | undefined;
-function testUserIds(): { uid: number; gid: number } {
-  if (!ids) {
-    const uid = Number(execFileSync("id", ["-u", fixtures.user], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", fixtures.user], { encoding: "utf8" }).trim());
-    ids = { uid, gid };
-  }
-  return ids;
+function userIds(user: string): { uid: number; gid: number } {
+  const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
+  return { uid, gid };
 }
 
 /** argv that runs `file args` as the sandbox user with exactly `environment` (no inherited variables). */
-function asUser(as: As, environment: Record<string, string>, file: string, args: string[]): [string, string[]] {
+function asUser(as: As, user: string, environment: Record<string, string>, file: string, args: string[]): [string, string[]] {
   const envArgs = Object.entries(environment).map(([k, v]) => `${k}=${v}`);
   if (as === "root") return ["env", ["-i", ...envArgs, file, ...args]];
-  const user = fixtures.user;
   return ["setpriv", [`--reuid=${user}`, `--regid=${user}`, "--init-groups", "--", "env", "-i", ...envArgs, file, ...args]];
 }
 
-export function sandbox(as: As, projectName = "proj"): Sandbox {
-  const { uid, gid } = as === "root" ? { uid: 0, gid: 0 } : testUserIds();
+/**
+ * A sandbox for `as`; rootless runs as the test user (which has a subordinate id range), or as
+ * `opts.user` (for example a user made by the test without one).
+ */
+export function sandbox(as: As, projectName = "proj", opts: { user?: string } = {}): Sandbox {
+  const user = opts.user ?? fixtures.user;
+  const { uid, gid } = as === "root" ? { uid: 0, gid: 0 } : userIds(user);
   const dir = join(env("CM_TEST_RUN"), `${as}-${randomBytes(4).toString("hex")}`);
   const own = (p: string) => {
     mkdirSync(p, { recursive: true, mode: 0o755 });
@@ -96,7 +96,7 @@ export function sandbox(as: As, projectName = "proj"): Sandbox {
     PATH: "/usr/local/bin:/usr/bin:/bin",
     CM_HOME: join(home, "data"),
     CM_STATE_DIR: join(dir, "state"),
-    CM_CACHE_DIR: join(env("CM_TEST_RUN"), `cache-${as}`),
+    CM_CACHE_DIR: join(env("CM_TEST_RUN"), `cache-${as}${opts.user ? `-${opts.user}` : ""}`),
     LANG: "C.UTF-8",
   };
   const sb: Sandbox = {
@@ -108,7 +108,7 @@ export function sandbox(as: As, projectName = "proj"): Sandbox {
     project,
     env: environment,
     cm(args, opts = {}) {
-      const [file, argv] = asUser(as, { ...environment, ...opts.env }, fixtures.bin, args);
+      const [file, argv] = asUser(as, user, { ...environment, ...opts.env }, fixtures.bin, args);
       const r = spawnSync(file, argv, {
         cwd: opts.cwd ?? project,
         input: opts.input ?? "",
@@ -119,12 +119,12 @@ export function sandbox(as: As, projectName = "proj"): Sandbox {
       return { status: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
     },
     spawn(args, opts = {}) {
-      const [file, argv] = asUser(as, { ...environment, ...opts.env }, fixtures.bin, args);
+      const [file, argv] = asUser(as, user, { ...environment, ...opts.env }, fixtures.bin, args);
       const extra = Array.from({ length: opts.extraFds ?? 0 }, () => "pipe" as const);
       return spawn(file, argv, { cwd: opts.cwd ?? project, stdio: ["pipe", "pipe", "pipe", ...extra] });
     },
     exec(file, args, opts = {}) {
-      const [f, argv] = asUser(as, environment, file, args);
+      const [f, argv] = asUser(as, user, environment, file, args);
       const r = spawnSync(f, argv, { cwd: opts.cwd ?? project, encoding: "utf8" });
       return { status: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
     },
@@ -186,4 +186,28 @@ export async function waitFor(what: string, check: () => boolean, ms = 20_000): 
 export function isOneLineError(stderr: string): boolean {
   const lines = stderr.trim().split("\n");
   return lines.length === 1 && lines[0]?.startsWith("cm: ") === true && !/\n\s+at /.test(stderr);
+}
+
+/**
+ * Writes `text` as the cm.toml of `dir` (default: the sandbox's project) and approves it with
+ * `cm trust` as the sandbox's user, the way a user would after reviewing it: cm uses a project
+ * file only once approved. An invalid file is not approved (cm trust says why in one line naming
+ * the file), so a test of a bad file sees the same error from the command it runs.
+ */
+export function writeProjectFile(sb: Sandbox, text: string, dir = sb.project): void {
+  writeFileSync(join(dir, "cm.toml"), text, { mode: 0o644 });
+  const r = sb.cm(["trust"], { cwd: dir });
+  if (r.status !== 0) assert.ok(isOneLineError(r.stderr) && r.stderr.includes("cm.toml"), `cm trust failed: ${r.stderr}`);
+}
+
+/**
+ * The bundle argument for a `--runtime runsc` run: as root the default bundle; rootless a bundle
+ * "gv" made once with `--userns single` from the busybox fixture, since rootless gVisor refuses a
+ * range-mode bundle (its files may belong to subordinate ids, which gVisor cannot map).
+ */
+export function runscBundle(sb: Sandbox): string[] {
+  if (sb.as === "root") return [];
+  const r = sb.cm(["create", "gv", "--userns", "single", "--from", `dir:${fixtures.busybox}`]);
+  if (r.status !== 0) assert.match(r.stderr, /bundle "gv" .* already exists/, r.stderr);
+  return ["gv"];
 }

@@ -13,7 +13,7 @@ import { createServer as createHttps } from "node:https";
 import { type AddressInfo, connect, createServer as createTcpServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cmAsync, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { cmAsync, fixtures, isOneLineError, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
 
 const BODY = "hello from the test server\n";
 
@@ -203,8 +203,8 @@ for (const as of USERS) {
     test("cm.toml: [create] allow_hosts gives post_create the proxy; [run] allow_hosts, review and ephemeral are run's defaults", async () => {
       const file = sandbox(as, "egressfile");
       const allow = `["allowed.test:${httpPort}", "127.0.0.1:${httpPort}"]`;
-      writeFileSync(
-        join(file.project, "cm.toml"),
+      writeProjectFile(
+        file,
         [
           "[create]",
           `post_create = ["wget -q -O /fetched http://allowed.test:${httpPort}/", "wget -q -O - http://other.test/ || echo refused"]`,
@@ -232,7 +232,7 @@ for (const as of USERS) {
       assert.equal(existsSync(join(file.project, "y.txt")), false, "reviewed");
       assert.equal(file.cm(["discard"]).status, 0);
 
-      writeFileSync(join(file.project, "cm.toml"), '[run]\nallow_hosts = ["ok.test", "*.com"]\n');
+      writeProjectFile(file, '[run]\nallow_hosts = ["ok.test", "*.com"]\n');
       const bad = file.cm(["run", "--", "true"]);
       assert.equal(bad.status, 125);
       assert.ok(isOneLineError(bad.stderr), bad.stderr);

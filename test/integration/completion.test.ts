@@ -126,7 +126,7 @@ drive ${cm} completion ""
       assert.deepEqual(r.stdout.split("\n").slice(0, -1), [
         commands(sb),
         "default,dev",
-        "-e,--env,--env-file,-v,--volume,--network,--http-proxy,--host-ca,--allow-host,-q,--quiet,--verbose,--review,--ephemeral,--memory,--cpus,--pids-limit,--ulimit,--shm-size,--init,--no-init,--entrypoint,--runtime,--read-only,-w,--workdir,-d,--detach,-t,--tty,-T,--no-tty,--project,--security-opt,-h,--help",
+        "-e,--env,--env-file,-v,--volume,--network,--http-proxy,--host-ca,--allow-host,-q,--quiet,--verbose,--review,--ephemeral,--memory,--cpus,--pids-limit,--ulimit,--shm-size,--init,--no-init,--entrypoint,--runtime,--read-only,-w,--workdir,-d,--detach,--log-max-size,-t,--tty,-T,--no-tty,--project,--security-opt,-h,--help",
         "runc,runsc,crun",
         "tools",
         "bash,zsh,fish",

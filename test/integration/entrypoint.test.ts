@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, type Sandbox, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 import { Layout, treeEntries } from "../helpers/oci.ts";
 
 let layoutDir: string;
@@ -171,13 +171,13 @@ for (const as of USERS) {
 
     test("cm.toml's command counts as ARGS: after the entrypoint, replacing the Cmd; --entrypoint still applies", () => {
       const toml = join(sb.project, "cm.toml");
-      writeFileSync(toml, '[bundle.both.run]\ncommand = ["from-toml"]\n');
+      writeProjectFile(sb, '[bundle.both.run]\ncommand = ["from-toml"]\n');
       try {
         assert.equal(ok(sb, ["run", "both"]), "entry: --from-image from-toml\n");
         assert.equal(ok(sb, ["run", "both", "--entrypoint", "echo"]), "from-toml\n");
         assert.equal(ok(sb, ["run", "both", "--", "flag-wins"]), "entry: --from-image flag-wins\n");
         // cm.toml's entrypoint is --entrypoint's default: it replaces the image's, the Cmd is dropped
-        writeFileSync(toml, '[bundle.both.run]\nentrypoint = "echo"\ncommand = ["from-toml"]\n');
+        writeProjectFile(sb, '[bundle.both.run]\nentrypoint = "echo"\ncommand = ["from-toml"]\n');
         assert.equal(ok(sb, ["run", "both"]), "from-toml\n");
         assert.equal(ok(sb, ["run", "both", "--", "args"]), "args\n");
         assert.equal(ok(sb, ["run", "both", "--entrypoint", "", "--", "echo", "cleared"]), "cleared\n");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, runscBundle, sandbox, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm exec (${as})`, () => {
@@ -76,7 +76,7 @@ for (const as of USERS) {
     });
 
     test("runsc (gVisor): exec into a detached container", () => {
-      const g = sb.cm(["run", "-d", "--runtime", "runsc", "--", "sleep", "60"]);
+      const g = sb.cm(["run", "-d", "--runtime", "runsc", ...runscBundle(sb), "--", "sleep", "60"]);
       assert.equal(g.status, 0, g.stderr);
       const gid = g.stdout.trim();
       const r = sb.cm(["exec", gid, "--", "sh", "-c", "dmesg | head -1; exit 5"]);

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type As, cmAsync, fixtures, isOneLineError, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
+import { type As, cmAsync, fixtures, isOneLineError, type Sandbox, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 import { type CountingProxy, type Registry, startCountingProxy, startRegistry } from "../helpers/registry.ts";
 
 let registry: Registry;
@@ -246,8 +246,9 @@ for (const as of USERS) {
     test("--kube: podman kube play runs the Pod with the project mounted, cm.toml's env and command, read-only root", () => {
       const sb = sandbox(as);
       ok(sb, ["create", "--from", `dir:${fixtures.busybox}`, "-q"]);
-      writeFileSync(
-        join(sb.project, "cm.toml"),
+      execFileSync("chown", ["-R", `${sb.uid}:${sb.gid}`, sb.project]);
+      writeProjectFile(
+        sb,
         '[run]\nenv = { GREETING = "hello from the pod" }\ncommand = ["sh", "-c", "echo \\"$GREETING\\" > /project/out; if touch /probe 2>/dev/null; then echo rw; else echo ro; fi >> /project/out; pwd >> /project/out"]\n',
       );
       execFileSync("chown", ["-R", `${sb.uid}:${sb.gid}`, sb.project]);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, runscBundle, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** A pid that is not in use (a short-lived process that has ended). */
 function deadPid(): number {
@@ -129,7 +129,7 @@ for (const as of USERS) {
     });
 
     test("runsc: state without a run record is found (runsc keeps files, not a directory) and removed", () => {
-      const id = sb.cm(["run", "-d", "--runtime", "runsc", "--", "sleep", "60"]).stdout.trim();
+      const id = sb.cm(["run", "-d", "--runtime", "runsc", ...runscBundle(sb), "--", "sleep", "60"]).stdout.trim();
       assert.match(id, /^[0-9a-f]{12}$/);
       const root = join(state, "runtime-runsc");
       const stateFiles = () => readdirSync(root).filter((n) => n.startsWith(`${id}_`));

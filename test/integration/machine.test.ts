@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { chownSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
 
 /** A file in the project directory, owned by the sandbox's user. */
 function projectFile(sb: Sandbox, name: string, content: string | Buffer, mode: number): string {
@@ -117,16 +117,16 @@ for (const as of USERS) {
       });
 
       test("cm.toml [run] init = false", () => {
-        writeFileSync(join(sb.project, "cm.toml"), "[run]\ninit = false\n", { mode: 0o644 });
+        writeProjectFile(sb, "[run]\ninit = false\n");
         try {
           assert.equal(sb.cm(["run", "--", "sh", "-c", "echo $$"]).stdout.trim(), "1");
           assert.notEqual(sb.cm(["run", "--init", "--", "sh", "-c", "echo $$"]).stdout.trim(), "1");
-          writeFileSync(join(sb.project, "cm.toml"), '[run]\ninit = "yes"\n', { mode: 0o644 });
+          writeProjectFile(sb, '[run]\ninit = "yes"\n');
           const bad = sb.cm(["run", "--", "true"]);
           assert.equal(bad.status, 125);
           assert.ok(isOneLineError(bad.stderr), bad.stderr);
         } finally {
-          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+          writeProjectFile(sb, "");
         }
       });
 
@@ -206,14 +206,14 @@ for (const as of USERS) {
 
       test("post_create: a command that cannot start fails the create with its cause", () => {
         const path = projectFile(sb, "pc.py", "#!/usr/bin/python3\n", 0o755);
-        writeFileSync(join(sb.project, "cm.toml"), `[create]\npost_create = ["${path}"]\n`, { mode: 0o644 });
+        writeProjectFile(sb, `[create]\npost_create = ["${path}"]\n`);
         try {
           const r = sb.cm(["create", "pc", "--from", `dir:${fixtures.busybox}`]);
           assert.notEqual(r.status, 0);
           assert.match(r.stderr, /post_create command 1 of 1 failed with exit status 127/);
           assert.doesNotMatch(r.stderr, /level=error|time="/);
         } finally {
-          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+          writeProjectFile(sb, "");
         }
       });
     });
@@ -259,18 +259,12 @@ for (const as of USERS) {
         assert.equal(own.stdout.match(/^127\.0\.0\.1\s+localhost$/gm)?.length, 1);
       });
       test("names resolve: getent in a Debian bundle (localhost, the hostname), post_create too", () => {
-        writeFileSync(
-          join(sb.project, "cm.toml"),
-          '[create]\npost_create = ["getent hosts localhost $(hostname) > /project/pc-hosts.txt"]\n',
-          {
-            mode: 0o644,
-          },
-        );
+        writeProjectFile(sb, '[create]\npost_create = ["getent hosts localhost $(hostname) > /project/pc-hosts.txt"]\n');
         try {
           const c = sb.cm(["create", "deb", "--from", `tar:${fixtures.debianTar}`]);
           assert.equal(c.status, 0, c.stderr);
         } finally {
-          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+          writeProjectFile(sb, "");
         }
         assert.match(readFileSync(join(sb.project, "pc-hosts.txt"), "utf8"), /127\.0\.1\.1\s+machine/);
         const r = sb.cm(["run", "deb", "--", "sh", "-c", "getent hosts localhost; getent hosts $(hostname)"]);
@@ -291,9 +285,7 @@ for (const as of USERS) {
         const r = sb.cm(["run", "--ulimit", "nofile=512:1000", "--ulimit", "core=0", "--", "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -c"]);
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(r.stdout.trim().split("\n"), ["512", "1000", "0"]);
-        writeFileSync(join(sb.project, "cm.toml"), '[run]\nulimits = { nofile = "300:400", stack = 4194304 }\nshm_size = "16m"\n', {
-          mode: 0o644,
-        });
+        writeProjectFile(sb, '[run]\nulimits = { nofile = "300:400", stack = 4194304 }\nshm_size = "16m"\n');
         try {
           const f = sb.cm(["run", "--", "sh", "-c", "ulimit -n; ulimit -s; df -k /dev/shm | tail -1"]);
           assert.equal(f.status, 0, f.stderr);
@@ -301,7 +293,7 @@ for (const as of USERS) {
           const both = sb.cm(["run", "--ulimit", "nofile=200", "--", "sh", "-c", "ulimit -n; ulimit -s"]);
           assert.deepEqual(both.stdout.trim().split("\n"), ["200", "4096"]);
         } finally {
-          writeFileSync(join(sb.project, "cm.toml"), "", { mode: 0o644 });
+          writeProjectFile(sb, "");
         }
       });
       test("above what the user may set: refused before starting, naming the limit", () => {

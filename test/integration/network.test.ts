@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cmAsync, fixtures, isOneLineError, type Result, sandbox, USERS } from "../helpers/cm.ts";
+import { cmAsync, fixtures, isOneLineError, type Result, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 import { connectProxy, httpsServer, makeTestCa } from "../helpers/tls.ts";
 
 const BODY = "hello from the test server\n";
@@ -155,7 +155,7 @@ for (const as of USERS) {
     });
 
     test("cm.toml: http_proxy = false and host_ca = true are the defaults of the flags; the flags win", async () => {
-      writeFileSync(join(sb.project, "cm.toml"), "[run]\nhttp_proxy = false\nhost_ca = true\n");
+      writeProjectFile(sb, "[run]\nhttp_proxy = false\nhost_ca = true\n");
       execFileSync("chown", [`${sb.uid}:${sb.gid}`, join(sb.project, "cm.toml")]);
       try {
         const r = await cm(["run", "net", "--", "env"]);
@@ -166,7 +166,7 @@ for (const as of USERS) {
         assert.equal(envOf(flags).HTTPS_PROXY, proxy.url);
         assert.equal(envOf(flags).SSL_CERT_FILE, undefined);
       } finally {
-        writeFileSync(join(sb.project, "cm.toml"), "");
+        writeProjectFile(sb, "");
       }
     });
 
@@ -186,7 +186,7 @@ for (const as of USERS) {
     });
 
     test("post_create gets the proxy variables and, with create --host-ca, the host's CA", async () => {
-      writeFileSync(join(sb.project, "cm.toml"), `[create]\npost_create = ["curl -sS ${url} > /project/post-create.out"]\n`);
+      writeProjectFile(sb, `[create]\npost_create = ["curl -sS ${url} > /project/post-create.out"]\n`);
       execFileSync("chown", [`${sb.uid}:${sb.gid}`, join(sb.project, "cm.toml")]);
       try {
         const was = seen();
@@ -197,7 +197,7 @@ for (const as of USERS) {
         assert.equal(execFileSync("cat", [join(sb.project, "post-create.out")], { encoding: "utf8" }), BODY);
         assert.equal(seen() - was, 2, "both went through the proxy");
       } finally {
-        writeFileSync(join(sb.project, "cm.toml"), "");
+        writeProjectFile(sb, "");
       }
     });
 
@@ -221,14 +221,14 @@ for (const as of USERS) {
       assert.equal(check?.status, "warn", r.stdout);
       assert.match(check?.message ?? "", /does not trust 1 of the authorities the host trusts .*: cm test CA/);
       assert.match(check?.fix ?? "", /--host-ca/);
-      writeFileSync(join(sb.project, "cm.toml"), "[bundle.net.run]\nhost_ca = true\n");
+      writeProjectFile(sb, "[bundle.net.run]\nhost_ca = true\n");
       execFileSync("chown", [`${sb.uid}:${sb.gid}`, join(sb.project, "cm.toml")]);
       try {
         const ok = await cm(["doctor", "--json"]);
         const c = (JSON.parse(ok.stdout) as { checks: { id: string; status: string }[] }).checks.find((x) => x.id === "ca-net");
         assert.equal(c?.status, "ok", ok.stdout);
       } finally {
-        writeFileSync(join(sb.project, "cm.toml"), "");
+        writeProjectFile(sb, "");
       }
     });
   });

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { isOneLineError, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 
 /** A flat apt repository with cm-test-a (Recommends: cm-test-b) and cm-test-b, readable by everyone. */
 function localRepository(dir: string): string {
@@ -69,7 +69,7 @@ for (const as of USERS) {
     });
 
     test("cm.toml install_recommends = false is the slim default; the cached base is reused per choice", () => {
-      writeFileSync(join(sb.project, "cm.toml"), '[create]\npackages = ["cm-test-a"]\ninstall_recommends = false\n');
+      writeProjectFile(sb, '[create]\npackages = ["cm-test-a"]\ninstall_recommends = false\n');
       execFileSync("chown", [`${sb.uid}:${sb.gid}`, join(sb.project, "cm.toml")]);
       try {
         const r = sb.cm(["create", "fromfile", ...mirrors], { timeoutMs: 900_000 });
@@ -77,7 +77,7 @@ for (const as of USERS) {
         assert.match(r.stderr, /from the cached base/, "the slim base made above");
         assert.equal(installed("fromfile", "cm-test-b"), false);
       } finally {
-        writeFileSync(join(sb.project, "cm.toml"), "");
+        writeProjectFile(sb, "");
       }
     });
 

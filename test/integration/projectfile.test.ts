@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
 
-/** Writes the project's cm.toml (world-readable: the sandbox user reads it). */
+/** Writes the project's cm.toml (world-readable: the sandbox user reads it) and approves it. */
 function projectFile(sb: Sandbox, text: string): void {
-  writeFileSync(join(sb.project, "cm.toml"), text, { mode: 0o644 });
+  writeProjectFile(sb, text);
 }
 
 function projectData(sb: Sandbox): string[] {

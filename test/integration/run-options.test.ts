@@ -3,7 +3,7 @@ import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, runscBundle, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** The network interfaces a container sees, one per line (busybox ip). */
 const LINKS = "ip link | sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p'";
@@ -197,6 +197,7 @@ for (const as of USERS) {
         "run",
         "--runtime",
         "runsc",
+        ...runscBundle(sb),
         "-e",
         "X=gvisor",
         "--",
@@ -207,10 +208,10 @@ for (const as of USERS) {
       assert.equal(r.status, 3, r.stderr);
       assert.match(r.stdout, /gVisor|Starting/);
       assert.equal(readFileSync(join(sb.project, "gv.txt"), "utf8"), "gvisor\n");
-      const none = sb.cm(["run", "--runtime", "runsc", "--network", "none", "--", "sh", "-c", LINKS]);
+      const none = sb.cm(["run", "--runtime", "runsc", ...runscBundle(sb), "--network", "none", "--", "sh", "-c", LINKS]);
       assert.equal(none.status, 0, none.stderr);
       assert.deepEqual(none.stdout.trim().split("\n"), ["lo"]);
-      assert.equal(sb.cm(["run", "--runtime", "runsc", "--", "no-such-command"]).status, 127);
+      assert.equal(sb.cm(["run", "--runtime", "runsc", ...runscBundle(sb), "--", "no-such-command"]).status, 127);
     });
 
     test("--runtime runsc with limits: memory and CPU on the sandbox's cgroup (root), --pids-limit refused", () => {
@@ -225,7 +226,10 @@ for (const as of USERS) {
         }
         fail(["run", "--runtime", "runsc", "--pids-limit", "100", "--", "true"], /--pids-limit cannot be enforced with runsc/);
       } else {
-        fail(["run", "--runtime", "runsc", "--memory", "64m", "--", "true"], /--memory cannot be enforced for a rootless container/);
+        fail(
+          ["run", "--runtime", "runsc", ...runscBundle(sb), "--memory", "64m", "--", "true"],
+          /--memory cannot be enforced for a rootless container/,
+        );
       }
     });
 

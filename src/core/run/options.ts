@@ -34,6 +34,8 @@ export interface RunOptions {
   /** absolute path inside; default /project */
   workdir?: string | undefined;
   detach?: boolean | undefined;
+  /** with detach: the log's size limit per file in bytes (store/log.ts; default 10 MiB) */
+  logMaxBytes?: number | undefined;
   /** the project file's environment (cm.toml [run] env_file, env): applied before the flags' */
   fileEnv?: EnvLayer | undefined;
   /** --security-opt values (seccomp=unconfined|FILE) */

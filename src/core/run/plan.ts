@@ -9,8 +9,9 @@ import { CmError } from "../../errors.ts";
 import type { CgroupFacts } from "../../host/cgroups.ts";
 import { checkLimitEnforceable, memoryTooSmall } from "../limits.ts";
 import { formatBytes } from "../size.ts";
-import { imageProcess, type RunSpecInput } from "../spec/index.ts";
+import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
+import { USERNS_ANNOTATION } from "../userns.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "./hostca.ts";
@@ -49,6 +50,8 @@ export interface RunFacts {
   env: string[];
   /** -v values with real source paths */
   volumes: VolumeSpec[];
+  /** the project and -v sources as cm checked them: the runtime must mount exactly these (spec/verify.ts) */
+  mountChecks?: MountCheck[] | undefined;
   /** the default command when none is given: bash -l or sh -l, by what the rootfs has (read on use) */
   defaultShell: () => string[];
   /** --security-opt seccomp=: the profile, null unconfined, undefined the stored one */
@@ -104,6 +107,8 @@ export interface RunPlan {
     projectPath: string;
     command: string[];
     detached?: true;
+    /** a detached run's log limit per file (store/log.ts) */
+    logMaxBytes?: number;
   } & SandboxRecord;
   /** per-run files written into the run directory before the start */
   files: RunFile[];
@@ -136,7 +141,11 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     kind,
   );
   const network = sandbox.network ?? opts.network ?? "host";
-  const host = { rootless: facts.rootless, cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false };
+  const host = {
+    rootless: facts.rootless,
+    cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
+    rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
+  };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
   checkRuntimeLimits(kind, { pids: pids !== undefined });
 
@@ -197,6 +206,8 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       runtime: kind,
       seccomp: facts.seccomp,
       ...sandbox.spec,
+      // --review mounts /project as an overlay, not a bind of the checked directory
+      mountChecks: sandbox.spec.review ? facts.mountChecks?.filter((c) => c.destination !== "/project") : facts.mountChecks,
       init: init !== undefined,
       rlimits,
       shmBytes: opts.shmBytes,
@@ -208,7 +219,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       bundle: facts.bundle.name,
       projectPath: facts.project.path,
       command: args,
-      ...(opts.detach ? { detached: true as const } : {}),
+      ...(opts.detach ? { detached: true as const, ...(opts.logMaxBytes ? { logMaxBytes: opts.logMaxBytes } : {}) } : {}),
       ...sandbox.record,
     },
     files,

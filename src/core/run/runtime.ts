@@ -53,6 +53,8 @@ export interface RuntimeHost {
   rootless: boolean;
   /** cgroup v1 with an (empty) cgroup2 at /sys/fs/cgroup/unified */
   cgroupHybrid: boolean;
+  /** the bundle maps the user's subordinate ids (range mode, core/userns.ts) */
+  rangeBundle?: boolean;
 }
 
 /** Global flags (before the subcommand), as every invocation for this container must repeat them. */
@@ -71,6 +73,17 @@ export function checkRuntimeUsable(kind: RuntimeKind, binary: string, host: Runt
       `${binary} cannot run containers on this host: crun does not support the cgroup v1 hybrid layout`,
       {
         hint: "use --runtime runc (the default) or --runtime runsc",
+      },
+    );
+  }
+  // Measured (runsc from bookworm): rootless gVisor maps only the user's own id; files of the
+  // subordinate ids fail to stat inside ("Invalid argument") and cannot be written.
+  if (kind === "runsc" && host.rootless && host.rangeBundle) {
+    throw new CmError(
+      "runtime-unsupported",
+      "runsc cannot run this bundle rootless: its files belong to your subordinate ids, and rootless gVisor maps only your own id",
+      {
+        hint: "use --runtime runc, or make a bundle for runsc with cm create BUNDLE --userns single",
       },
     );
   }

@@ -10,6 +10,7 @@ import type { CpuLimit, Network } from "../run/resources.ts";
 import type { RuntimeKind } from "../run/runtime.ts";
 import { rlimits, shmSize } from "../run/ulimit.ts";
 import type { VolumeSpec } from "../run/volume.ts";
+import { type IdMap, USERNS_ANNOTATION } from "../userns.ts";
 import { baseSpec } from "./base.ts";
 import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
@@ -45,10 +46,12 @@ import {
   writableRootfs,
 } from "./transforms.ts";
 import type { Hook, Mount, OciSpec, Rlimit, Seccomp } from "./types.ts";
+import { type MountCheck, storedOnly, verifyMounts } from "./verify.ts";
 
 export type { ImageDefaults, ImageProcess } from "./image.ts";
 export { IMAGE_ANNOTATION, imageProcess } from "./image.ts";
 export type { OciSpec } from "./types.ts";
+export type { MountCheck } from "./verify.ts";
 
 /** Annotations by which a bundle remembers what it belongs to. */
 export const ANNOTATION = {
@@ -72,6 +75,8 @@ export interface BundleSpecInput {
   rootless: boolean;
   uid: number;
   gid: number;
+  /** Rootless range mode: the subordinate ranges mapped to container ids 1..N (core/userns.ts). */
+  ids?: IdMap | undefined;
   /** Bind the host's /etc/resolv.conf (read-only) so that DNS works on the host network. */
   resolvConf: boolean;
   /** Machine architecture (Node's process.arch): picks the seccomp architectures. */
@@ -80,9 +85,14 @@ export interface BundleSpecInput {
   image?: ImageDefaults | undefined;
 }
 
+function coversUser(ids: IdMap | undefined, image: ImageDefaults): boolean {
+  if (!ids || !image.user) return false;
+  return image.user.uid <= ids.subuid.count && image.user.gid <= ids.subgid.count;
+}
+
 export function bundleSpec(input: BundleSpecInput): OciSpec {
   const build = compose(
-    input.rootless ? userNamespace(input.uid, input.gid) : rootfulDevices(),
+    input.rootless ? userNamespace(input.uid, input.gid, input.ids) : rootfulDevices(),
     writableRootfs(),
     capabilities(DEFAULT_CAPABILITIES),
     hardening(input.arch),
@@ -97,8 +107,10 @@ export function bundleSpec(input: BundleSpecInput): OciSpec {
       [ANNOTATION.source]: input.source,
       [ANNOTATION.created]: input.created,
       [ANNOTATION.rootless]: String(input.rootless),
+      ...(input.rootless ? { [USERNS_ANNOTATION]: input.ids ? "range" : "single" } : {}),
     }),
-    input.image ? imageDefaults(input.image, input.rootless) : identity,
+    // In range mode the image's user exists inside (when the range covers it), as rootful.
+    input.image ? imageDefaults(input.image, input.rootless && !coversUser(input.ids, input.image)) : identity,
   );
   return build(baseSpec(input.rootless));
 }
@@ -140,6 +152,8 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
+  /** bind sources as cm checked them: the runtime must have mounted exactly these (spec/verify.ts) */
+  mountChecks?: readonly MountCheck[] | undefined;
   /** --allow-host: a private network, the proxy variables, the hook that opens the proxy's socket inside */
   egress?: { hook: Hook; env: readonly string[] } | undefined;
   /** --review: /project as an overlay with this upper and work directory (userxattr: rootless) */
@@ -159,6 +173,8 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins (it comes later).
   const env = [...(input.terminal && input.term ? [`TERM=${input.term}`] : []), ...(input.env ?? [])];
   return compose(
+    // only what cm wrote: a stored spec's hooks and foreign bind mounts are dropped (spec/verify.ts)
+    storedOnly(stored.annotations?.[ANNOTATION.projectPath] ?? ""),
     rootfsAt(input.rootfsPath),
     processArgs(input.args, input.terminal),
     input.init ? initArgs() : identity,
@@ -179,5 +195,7 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
     forRuntime(input.runtime ?? "runc"),
+    // gVisor does not run createContainer hooks in the container's mount namespace
+    input.runtime === "runsc" ? identity : verifyMounts(input.mountChecks ?? []),
   )(stored);
 }

@@ -2,6 +2,7 @@
  * Small, composable changes to a spec. Each takes a spec and returns a new one; none reads the
  * environment, the filesystem or the current uid: every fact comes in as an argument.
  */
+import { type IdMap, idMappings } from "../userns.ts";
 import { DEFAULT_PATH } from "./base.ts";
 import type { OciSpec } from "./types.ts";
 
@@ -30,15 +31,20 @@ export const DEFAULT_CAPABILITIES = [
   "CAP_SYS_CHROOT",
 ];
 
-/** Rootless: a user namespace in which container root (0) is the invoking user, and nothing else is mapped. */
-export function userNamespace(uid: number, gid: number): Transform {
+/**
+ * Rootless: a user namespace in which container root (0) is the invoking user; with `map` (range
+ * mode, core/userns.ts) container ids 1..N are the user's subordinate range too, and runc writes
+ * the two-entry mapping with newuidmap/newgidmap. Without it nothing else is mapped.
+ */
+export function userNamespace(uid: number, gid: number, map?: IdMap): Transform {
+  const { uidMappings, gidMappings } = idMappings(uid, gid, map);
   return (spec) => ({
     ...spec,
     linux: {
       ...spec.linux,
       namespaces: [...spec.linux.namespaces.filter((n) => n.type !== "user"), { type: "user" }],
-      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+      uidMappings,
+      gidMappings,
     },
   });
 }

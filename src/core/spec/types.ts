@@ -78,9 +78,12 @@ export interface Hook {
   timeout?: number;
 }
 
+/** Only hooks cm writes itself: a stored spec's hooks are dropped (spec/verify.ts storedOnly). */
 export interface Hooks {
   /** after the namespaces exist, before the container's process starts; in the runtime's namespaces */
   createRuntime?: Hook[];
+  /** after the mounts, before pivot_root, in the container's mount namespace (cm's mount check) */
+  createContainer?: Hook[];
 }
 
 export interface OciSpec {

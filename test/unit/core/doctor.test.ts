@@ -82,6 +82,11 @@ test("subordinate ids, mmdebstrap and setfattr are warnings with a fix", () => {
   const c = byId({ ...facts, newuidmap: false, subuid: [] });
   assert.equal(c.subids?.status, "warn");
   assert.match(c.subids?.fix ?? "", /apt-get install uidmap; usermod --add-subuids/);
+  assert.match(c.subids?.message ?? "", /map only your own id \(--userns single\)/);
+  const ok = byId({ ...facts, idmapHow: { newuidmap: "setuid root", newgidmap: "file capability cap_setgid" } }).subids;
+  assert.equal(ok?.status, "ok");
+  assert.match(ok?.message ?? "", /newuidmap setuid root, newgidmap file capability cap_setgid; subuid \d+\+\d+/);
+  assert.match(ok?.message ?? "", /ids 1\.\.N to your first ranges \(--userns range\)/);
   assert.equal(byId({ ...facts, mmdebstrap: false }).mmdebstrap?.status, "warn");
   assert.equal(byId({ ...facts, setfattr: false }).setfattr?.status, "warn");
   assert.equal(byId({ ...facts, setfattr: false }).setfattr?.fix, "apt-get install attr");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { layout } from "../../../src/core/layout.ts";
+import { checkLayoutEnv, layout } from "../../../src/core/layout.ts";
 
 test("defaults follow XDG for an ordinary user", () => {
   const l = layout({}, 1000, "/home/u");
@@ -21,7 +21,17 @@ test("XDG variables, CM_* overrides, and root's /run/cm", () => {
 });
 
 test("relative XDG values are ignored, as the spec says", () => {
-  const l = layout({ XDG_DATA_HOME: "rel", CM_HOME: "also/rel", XDG_RUNTIME_DIR: "x" }, 1000, "/home/u");
+  const l = layout({ XDG_DATA_HOME: "rel", XDG_RUNTIME_DIR: "x" }, 1000, "/home/u");
   assert.equal(l.data, "/home/u/.local/share/cm");
   assert.equal(l.state, "/tmp/cm-1000");
+});
+
+test("cm's own variables and HOME must be absolute when set: empty or relative ones are refused", () => {
+  for (const name of ["CM_HOME", "CM_CACHE_DIR", "CM_STATE_DIR", "CM_CONFIG_DIR"]) {
+    assert.throws(() => checkLayoutEnv({ [name]: "rel" }, "/home/u"), new RegExp(`${name}="rel" is not an absolute path`));
+    assert.throws(() => checkLayoutEnv({ [name]: "" }, "/home/u"), new RegExp(`${name}="" is empty`));
+  }
+  assert.throws(() => checkLayoutEnv({}, "rel/home"), /HOME\) is not an absolute path/);
+  assert.throws(() => checkLayoutEnv({}, ""), /HOME\) is not an absolute path/);
+  checkLayoutEnv({ CM_HOME: "/d" }, "/home/u");
 });

@@ -179,6 +179,7 @@ describe("checkProjectFile", () => {
     ["command as a string", '[run]\ncommand = "bash"\n', /:2: run\.command: must be an array of strings, not a string$/],
     ["an empty command", "[run]\ncommand = []\n", /:2: run\.command: must name a program$/],
     ["entrypoint as an array", '[run]\nentrypoint = ["sh", "-c"]\n', /:2: run\.entrypoint: must be a string, not an array$/],
+    ["an unknown userns", '[create]\nuserns = "keep-id"\n', /:2: create\.userns: "keep-id" is not a user namespace mode/],
     ["cpus as a string", '[run]\ncpus = "2"\n', /:2: run\.cpus: must be a number/],
     ["zero cpus", "[run]\ncpus = 0\n", /:2: run\.cpus: must be more than 0, not 0$/],
     ["negative cpus", "[run]\ncpus = -1.5\n", /:2: run\.cpus: must be more than 0, not -1\.5$/],
@@ -433,6 +434,7 @@ describe("resolveCreate", () => {
       allowHosts: [],
     });
     assert.deepEqual(resolveCreate(file, { from: "debian:bookworm" }).packages, ["git"]);
+    assert.equal(resolveCreate({ ...file, userns: "single" }, {}).userns, "single");
   });
 
   test("--from a non-Debian source leaves the file's packages out", () => {

@@ -97,6 +97,18 @@ describe("planRun", () => {
     assert.deepEqual(p.runtime.flags, ["--network=none"]); // no --log: runsc's is its debug log
     assert.throws(() => planRun(opts({ pidsLimit: 10 }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/s" } })), /runsc/);
   });
+  test("runsc rootless refuses a range-mode bundle (its files belong to subordinate ids); single-id and root bundles run", () => {
+    const runsc = { binary: "/usr/bin/runsc", root: "/s" };
+    const spec = storedSpec(true, { uid: 1000, resolvConf: false });
+    const range = { ...spec, annotations: { ...spec.annotations, "dev.cm.userns": "range" } };
+    const bundle = (s: typeof spec) => ({ name: "default", dir: "/d", spec: s });
+    assert.throws(
+      () => planRun(opts(), facts({ rootless: true, runtime: runsc, bundle: bundle(range) })),
+      (e: CmError) => e.code === "runtime-unsupported" && /--userns single/.test(e.hint ?? ""),
+    );
+    assert.equal(planRun(opts(), facts({ rootless: true, runtime: runsc, bundle: bundle(spec) })).runtime.kind, "runsc");
+    assert.equal(planRun(opts(), facts({ rootless: true, bundle: bundle(range) })).runtime.kind, "runc");
+  });
 });
 
 describe("planRun: a machine (issue 13)", () => {

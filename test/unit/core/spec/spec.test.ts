@@ -54,6 +54,30 @@ describe("bundleSpec", () => {
     assert.ok(!spec.mounts.find((m) => m.destination === "/dev/pts")?.options?.includes("gid=5"));
   });
 
+  test("rootless range mode: container root is the user, ids 1..N the subordinate range; the mode is recorded", () => {
+    const ids = { uid: 1000, gid: 1000, subuid: { start: 100000, count: 65536 }, subgid: { start: 200000, count: 1000 } };
+    const spec = bundleSpec({ ...base, ids });
+    assert.deepEqual(spec.linux.uidMappings, [
+      { containerID: 0, hostID: 1000, size: 1 },
+      { containerID: 1, hostID: 100000, size: 65536 },
+    ]);
+    assert.deepEqual(spec.linux.gidMappings, [
+      { containerID: 0, hostID: 1000, size: 1 },
+      { containerID: 1, hostID: 200000, size: 1000 },
+    ]);
+    assert.equal(spec.annotations["dev.cm.userns"], "range");
+    assert.equal(bundleSpec(base).annotations["dev.cm.userns"], "single");
+    assert.equal(bundleSpec({ ...base, rootless: false, uid: 0, gid: 0 }).annotations["dev.cm.userns"], undefined);
+    // An image's user is kept when the range covers it (a single-id bundle runs it as root).
+    const image = { env: [], entrypoint: [], cmd: [], digest: "sha256:0", user: { text: "app", uid: 999, gid: 999 } };
+    assert.deepEqual(bundleSpec({ ...base, ids, image }).process.user, { uid: 999, gid: 999 });
+    assert.deepEqual(bundleSpec({ ...base, image }).process.user, { uid: 0, gid: 0 });
+    assert.deepEqual(bundleSpec({ ...base, ids, image: { ...image, user: { text: "x", uid: 5000, gid: 5000 } } }).process.user, {
+      uid: 0,
+      gid: 0,
+    });
+  });
+
   test("root: no user namespace, devices denied but runc's defaults, a fresh sysfs", () => {
     const spec = bundleSpec({ ...base, rootless: false, uid: 0, gid: 0 });
     assert.ok(!spec.linux.namespaces.some((n) => n.type === "user"));

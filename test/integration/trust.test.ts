@@ -1,0 +1,174 @@
+/**
+ * cm.toml takes effect only once approved (cm trust): what a container or a cloned repository
+ * writes into the project cannot widen the next run. Paths in the project cannot lead out of it.
+ */
+import assert from "node:assert/strict";
+import { chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fixtures, isOneLineError, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
+
+for (const as of USERS) {
+  describe(`cm trust (${as})`, () => {
+    const sb = sandbox(as);
+    const ok = (args: string[], env: Record<string, string> = {}) => {
+      const r = sb.cm(args, { env });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+
+    test("an untrusted cm.toml is not used by create: one line naming the file and cm trust, nothing made", () => {
+      writeFileSync(join(sb.project, "cm.toml"), `[create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["touch /etc/x"]\n`, {
+        mode: 0o644,
+      });
+      const r = sb.cm(["create"]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, new RegExp(`${join(sb.project, "cm.toml")} is not trusted yet.*cm trust`));
+      assert.equal(existsSync(sb.env.CM_HOME as string) && readdirSync(sb.env.CM_HOME as string).length > 0, false);
+      assert.match(ok(["trust"]), /^trusted .*cm\.toml\n$/);
+      ok(["create", "-q"]);
+    });
+
+    test("a cm.toml written by the container (runtime = a script in the project) does not run it on the next cm run", () => {
+      const evil = join(sb.project, "evil");
+      const pwned = join(sb.project, "pwned");
+      // inside: the project is /project; the host path of the script is the project's real path
+      const inside = `rm -f /project/cm.toml && printf '#!/bin/sh\\ntouch ${pwned}\\n' > /project/evil && chmod 755 /project/evil && printf '[run]\\nruntime = "${evil}"\\n' > /project/cm.toml`;
+      ok(["run", "--", "sh", "-c", inside]);
+      assert.ok(existsSync(evil));
+      const r = sb.cm(["run", "--", "echo", "hi"]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /changed since you trusted it.*cm trust --show.*cm trust in /);
+      assert.equal(existsSync(pwned), false, "the container's runtime ran on the host");
+      // --show says what changed, without approving anything
+      const show = ok(["trust", "--show"]);
+      assert.match(show, /changed since approved/);
+      assert.match(show, new RegExp(`^\\+ runtime = "${evil}"$`, "m"));
+      assert.match(show, /^- post_create = \["touch \/etc\/x"\]$/m);
+      assert.equal(sb.cm(["run", "--", "echo", "hi"]).status, 125);
+      assert.equal(existsSync(pwned), false);
+    });
+
+    test("approved content is used; a change, a revoke or another directory need approval again; CM_TRUST_ALL=1 turns it off", () => {
+      writeProjectFile(sb, '[run]\ncommand = ["echo", "from-toml"]\n');
+      assert.equal(ok(["run"]), "from-toml\n");
+      assert.match(ok(["trust", "--show"]), /: trusted \(approved /);
+      writeFileSync(join(sb.project, "cm.toml"), '[run]\ncommand = ["echo", "changed"]\n');
+      assert.equal(sb.cm(["run"]).status, 125);
+      assert.equal(ok(["run"], { CM_TRUST_ALL: "1" }), "changed\n");
+      ok(["trust"]);
+      assert.equal(ok(["run"]), "changed\n");
+      assert.match(ok(["trust", "--revoke"]), /^revoked /);
+      const r = sb.cm(["run"]);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /is not trusted yet/);
+      ok(["trust"]);
+      // the same content at another path is another approval
+      const other = sb.mkdir("work", "other");
+      writeFileSync(join(other, "cm.toml"), '[run]\ncommand = ["echo", "changed"]\n', { mode: 0o644 });
+      assert.match(sb.cm(["trust", "--show"], { cwd: other }).stdout, /: not trusted:\n\[run\]/);
+    });
+
+    test("a cm.toml that is a symbolic link is refused, approved or not", () => {
+      const target = join(sb.dir, "elsewhere.toml");
+      writeFileSync(target, '[run]\ncommand = ["echo", "x"]\n', { mode: 0o644 });
+      const file = join(sb.project, "cm.toml");
+      const saved = sb.exec("cat", [file]).stdout;
+      sb.exec("rm", [file]);
+      symlinkSync(target, file);
+      try {
+        for (const args of [["run"], ["trust"]]) {
+          const r = sb.cm(args);
+          assert.equal(r.status, 125, r.stderr);
+          assert.ok(isOneLineError(r.stderr), r.stderr);
+          assert.match(r.stderr, /is a symbolic link/);
+        }
+      } finally {
+        sb.exec("rm", [file]);
+        writeProjectFile(sb, saved);
+      }
+    });
+
+    test("interactive: cm shows the new file and asks; yes approves and uses it, no refuses", () => {
+      ok(["trust", "--revoke"]);
+      writeFileSync(join(sb.project, "cm.toml"), '[run]\ncommand = ["echo", "asked"]\n', { mode: 0o644 });
+      // stdin and stderr on a pseudo-terminal, stdout a pipe; the answer typed once the question is shown
+      const py = `
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[2:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+os.close(slave)
+seen = b""
+while b"[y/N]" not in seen:
+    seen += os.read(master, 4096)
+os.write(master, sys.argv[1].encode() + b"\\n")
+out = p.stdout.read()
+rest = b""
+try:
+    while True:
+        d = os.read(master, 4096)
+        if not d: break
+        rest += d
+except OSError:
+    pass
+sys.stdout.write(out.decode() + "---\\n" + (seen + rest).decode())
+sys.exit(p.wait())
+`;
+      const no = sb.exec("python3", ["-c", py, "n", fixtures.bin, "run", "-T"]);
+      assert.equal(no.status, 125, no.stdout);
+      assert.match(no.stdout, /is not trusted yet:\r?\n\+ \[run\]\r?\n\+ command = \["echo", "asked"\]/);
+      assert.match(no.stdout, /was not approved/);
+      const yes = sb.exec("python3", ["-c", py, "y", fixtures.bin, "run", "-T"]);
+      assert.equal(yes.status, 0, yes.stdout);
+      assert.match(yes.stdout, /^asked\n---\n/);
+      assert.equal(ok(["run"]), "asked\n", "approved for the next, non-interactive, run");
+    });
+
+    test("volume sources and env_file in the project cannot lead out of it through a symbolic link", () => {
+      const secret = join(sb.home, "secret.env");
+      writeFileSync(secret, "TOKEN=host-secret\n", { mode: 0o644 });
+      mkdirSync(join(sb.project, "cache"));
+      writeFileSync(join(sb.project, "vars.env"), "A=1\n", { mode: 0o644 });
+      chownSync(join(sb.project, "cache"), sb.uid, sb.gid);
+      writeProjectFile(sb, '[run]\nvolumes = ["cache:/cache"]\nenv_file = "vars.env"\n');
+      assert.equal(ok(["run", "--", "sh", "-c", "echo $A; test -d /cache && echo dir"]), "1\ndir\n");
+      // the container swaps both for links out of the project
+      ok([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        `rm -r /project/cache /project/vars.env && ln -s /etc /project/cache && ln -s ${secret} /project/vars.env`,
+      ]);
+      let r = sb.cm(["run", "--", "cat", "/cache/hostname"]);
+      assert.equal(r.status, 125, r.stdout + r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /leads out of the project directory/);
+      assert.doesNotMatch(r.stdout, /host-secret/);
+      // the same for -v and --env-file given relative to the project
+      sb.exec("rm", [join(sb.project, "cm.toml")]);
+      r = sb.cm(["run", "-v", "./cache:/c", "--", "ls", "/c"]);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /volume source .*leads out of the project directory \(to \/etc\)/);
+      r = sb.cm(["run", "--env-file", "vars.env", "--", "sh", "-c", "echo $TOKEN"]);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /leads out of the project directory/);
+      // a path outside the project, named as such, is the user's choice
+      assert.equal(ok(["run", "--env-file", secret, "--", "sh", "-c", "echo $TOKEN"]), "host-secret\n");
+    });
+
+    test("a dir: source in the project cannot lead out of it through a symbolic link (create would copy it)", () => {
+      const secret = sb.mkdir("secret-dir");
+      writeFileSync(join(secret, "id_rsa"), "KEY\n", { mode: 0o644 });
+      symlinkSync(secret, join(sb.project, "rootfs-src"));
+      writeProjectFile(sb, '[bundle.fromdir.create]\nfrom = "dir:rootfs-src"\n');
+      const r = sb.cm(["create", "fromdir"]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /source dir: .*rootfs-src leads out of the project directory/);
+      assert.equal(existsSync(join(sb.env.CM_HOME as string, "proj", "fromdir")), false);
+    });
+  });
+}
