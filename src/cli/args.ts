@@ -66,6 +66,8 @@ export function parse(command: string, argv: string[], options: OptionSpec): Par
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named !== undefined && /ambiguous/.test((err as Error).message)) {
       // "--pids-limit -1": node will not take a value that starts with "-" (it may be a forgotten value)
       const names = named.split(", ");
+      const long = Object.entries(options).find(([, o]) => "short" in o && `-${o.short}` === names[0])?.[0];
+      if (long !== undefined) names.push(`--${long}`);
       const i = head.findIndex((a) => names.includes(a));
       const flag = i >= 0 ? (head[i] as string) : named;
       const value = i >= 0 ? head[i + 1] : undefined;
