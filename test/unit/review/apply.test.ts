@@ -42,6 +42,7 @@ test("conflicts: changed after the start, gone, in the way, under a non-director
     "in-the-way.txt": "run\n",
     "sub/x": "run\n",
   });
+  await sleep(20); // ctime is finer than Date.now(): the run starts clearly after the writes above
   const startedMs = Date.now();
   await sleep(20); // what happens on the host from here is after the run's start
   write(project, { "edited.txt": "host\n", "same.txt": "run\n", "in-the-way.txt": "host\n" });
@@ -85,6 +86,9 @@ test("an apply run again skips what is already in place; force takes the run's v
   const upper = join(root, "u2");
   write(project, { "a.txt": "old\n", "b.txt": "old\n", "gone.txt": "old\n" });
   write(upper, { "a.txt": "run a\n", "b.txt": "run b\n" });
+  // Date.now() is whole milliseconds and ctime is not: the run "starts" clearly after the files
+  // above were written and clearly before the one below
+  await sleep(20);
   const startedMs = Date.now();
   await sleep(20);
   write(project, { "a.txt": "run a\n" }); // as if a first apply had got this far
