@@ -41,7 +41,8 @@ const applySpec = defineCommand({
   description: `Write a --review run's changes into the project directory, then drop the review. Refused, naming
 the files, when a file the run changed was changed in the project since the run started; nothing
 is written then. Every file is prepared first and renamed into place; an interrupted apply can be
-run again. ${RUN}`,
+run again.
+${RUN}`,
   options: {
     force: { type: "boolean", help: "take the run's version of files changed in the project meanwhile" },
   },
@@ -59,7 +60,8 @@ export const applyCommand = {
 const discardSpec = defineCommand({
   name: "discard",
   positionals: [RUN_ARG],
-  description: `Drop a --review run's changes: the project directory stays as it is. ${RUN}`,
+  description: `Drop a --review run's changes: the project directory stays as it is.
+${RUN}`,
   options: {},
 });
 

@@ -9,24 +9,30 @@
  *   2. stage: every file and symlink the run made is copied into `<project>/.cm-apply-<id>/`
  *      (same file system) with its mode, before anything in the project changes;
  *   3. commit: deletions (deepest first), then directories, and each staged file renamed into
- *      place (atomic per file). Interrupted here, `cm apply` again finishes it: what is already
+ *      place (atomic per file). Every step goes through its parent directory opened without
+ *      following symlinks (host/beneath.ts): a container running meanwhile that swaps a directory
+ *      for a symlink stops the apply instead of redirecting it out of the project. Interrupted here, `cm apply` again finishes it: what is already
  *      in place is recognised in step 1 and skipped.
  */
 import {
-  chmodSync,
-  chownSync,
+  closeSync,
+  constants,
   copyFileSync,
+  fchmodSync,
+  fchownSync,
   lchownSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readlinkSync,
   renameSync,
   rmSync,
   type Stats,
   symlinkSync,
 } from "node:fs";
-import { join } from "node:path";
-import { CmError } from "../errors.ts";
+import { basename, dirname, join } from "node:path";
+import { CmError, isErrno } from "../errors.ts";
+import { atPath, openDirBeneath, openNoFollow } from "../host/beneath.ts";
 import { removeTree } from "../host/fs.ts";
 import { type Change, sameContent } from "./changes.ts";
 
@@ -93,17 +99,78 @@ export function conflicts(input: ApplyInput): string[] {
   return [...new Set(out)];
 }
 
+/**
+ * The directory `project/rel` opened without following a symlink; a project changed under the
+ * apply (a parent swapped for a symlink or a file, or gone) is a CmError naming `shown`.
+ */
+function beneath(project: string, rel: string, shown: string): number {
+  try {
+    return openDirBeneath(project, rel);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "ENOTDIR" || code === "ENOENT")
+      throw new CmError(
+        "review-conflict",
+        `${shown || project} changed in the project during cm apply (${code === "ENOENT" ? "gone" : "no longer a directory"}); the apply stopped`,
+        {
+          hint: "stop what changes the project (cm ps), look at it, then cm apply again",
+        },
+      );
+    throw err;
+  }
+}
+
+/** Runs `fn` with the open parent directory of `path` (relative to project) and its last component. */
+function withParent(project: string, path: string, fn: (parentFd: number, name: string) => void): void {
+  const parent = dirname(path) === "." ? "" : dirname(path);
+  const fd = beneath(project, parent, parent);
+  try {
+    fn(fd, basename(path));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Without --force, a path changed in the project since the run started stops the apply before any write. */
+function refuseConflicts(input: ApplyInput): void {
+  const found = conflicts(input);
+  if (!found.length) return;
+  const shown = found.slice(0, 10).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
+  throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
+    hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
+  });
+}
+
+/** Copies every changed file and symlink into the open stage directory; returns path -> its name there. */
+function stageFiles(input: ApplyInput, todo: ApplyInput["changes"], stageFd: number): Map<string, string> {
+  const staged = new Map<string, string>();
+  for (const [n, c] of todo.entries()) {
+    if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
+    const from = join(input.upper, c.path);
+    const to = atPath(stageFd, String(n));
+    const u = lstatSync(from);
+    if (c.type === "symlink") {
+      symlinkSync(readlinkSync(from), to);
+      if (input.keepOwners) lchownSync(to, u.uid, u.gid);
+    } else {
+      // created here (O_EXCL: never an existing file or a planted link), then filled through the magic link to it
+      const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        copyFileSync(from, `/proc/self/fd/${fd}`);
+        fchmodSync(fd, u.mode & 0o7777);
+        if (input.keepOwners) fchownSync(fd, u.uid, u.gid);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    staged.set(c.path, String(n));
+  }
+  return staged;
+}
+
 /** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
 export function applyChanges(input: ApplyInput): ApplyResult {
-  if (!input.force) {
-    const found = conflicts(input);
-    if (found.length) {
-      const shown = found.slice(0, 10).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
-      throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
-        hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
-      });
-    }
-  }
+  if (!input.force) refuseConflicts(input);
   const result: ApplyResult = { written: 0, deleted: 0, skipped: 0 };
   const todo = input.changes.filter((c) => {
     if (alreadyApplied(c, join(input.upper, c.path), join(input.project, c.path))) {
@@ -112,25 +179,17 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     }
     return true;
   });
-  const stage = join(input.project, `.cm-apply-${input.id}`);
-  removeTree(stage);
-  mkdirSync(stage, { mode: 0o700 });
+  // A container still running on this project can swap a directory for a symlink at any moment:
+  // every write goes through a parent opened without following symlinks (host/beneath.ts).
+  const stageName = `.cm-apply-${input.id}`;
+  const projectFd = beneath(input.project, "", "");
+  let stageFd: number | undefined;
   try {
+    removeTree(atPath(projectFd, stageName));
+    mkdirSync(atPath(projectFd, stageName), { mode: 0o700 });
+    stageFd = beneath(input.project, stageName, stageName);
     // 2. stage every file and symlink
-    const staged = new Map<string, string>();
-    for (const [n, c] of todo.entries()) {
-      if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
-      const from = join(input.upper, c.path);
-      const to = join(stage, String(n));
-      const u = lstatSync(from);
-      if (c.type === "symlink") symlinkSync(readlinkSync(from), to);
-      else {
-        copyFileSync(from, to);
-        chmodSync(to, u.mode & 0o7777);
-      }
-      if (input.keepOwners) lchownSync(to, u.uid, u.gid);
-      staged.set(c.path, to);
-    }
+    const staged = stageFiles(input, todo, stageFd);
     // 3. deletions (and what a new type replaces), deepest first
     for (const c of [...todo].reverse()) {
       const host = join(input.project, c.path);
@@ -138,28 +197,43 @@ export function applyChanges(input: ApplyInput): ApplyResult {
       if (!h) continue;
       const replaced = c.kind === "modified" && c.before !== undefined && c.before !== c.type;
       if (c.kind === "deleted" || replaced) {
-        rmSync(host, { recursive: true, force: true });
+        withParent(input.project, c.path, (fd, name) => rmSync(atPath(fd, name), { recursive: true, force: true }));
         if (c.kind === "deleted") result.deleted++;
       }
     }
     // then directories and files, parents first
     for (const c of todo) {
       if (c.kind === "deleted") continue;
-      const host = join(input.project, c.path);
       const u = lstatSync(join(input.upper, c.path));
-      if (c.type === "dir") {
-        if (!lstatOr(host)) mkdirSync(host);
-        chmodSync(host, u.mode & 0o7777);
-        if (input.keepOwners) chownSync(host, u.uid, u.gid);
-      } else if (c.modeOnly) {
-        chmodSync(host, u.mode & 0o7777);
-      } else {
-        renameSync(staged.get(c.path) as string, host);
-      }
+      withParent(input.project, c.path, (parentFd, name) => {
+        if (c.type === "dir" || c.modeOnly) {
+          if (c.type === "dir") {
+            try {
+              mkdirSync(atPath(parentFd, name), { mode: 0o700 });
+            } catch (err) {
+              if (!isErrno(err, "EEXIST")) throw err;
+            }
+          }
+          const fd = openNoFollow(parentFd, name);
+          try {
+            fchmodSync(fd, u.mode & 0o7777);
+            if (c.type === "dir" && input.keepOwners) fchownSync(fd, u.uid, u.gid);
+          } finally {
+            closeSync(fd);
+          }
+        } else {
+          renameSync(atPath(stageFd as number, staged.get(c.path) as string), atPath(parentFd, name));
+        }
+      });
       result.written++;
     }
   } finally {
-    removeTree(stage);
+    if (stageFd !== undefined) closeSync(stageFd);
+    try {
+      removeTree(atPath(projectFd, stageName));
+    } finally {
+      closeSync(projectFd);
+    }
   }
   return result;
 }
