@@ -11,14 +11,24 @@
  *   3. commit: deletions (deepest first), then directories, and each staged file renamed into
  *      place (atomic per file). Interrupted here, `cm apply` again finishes it: what is already
  *      in place is recognised in step 1 and skipped.
+ * The check of step 1 is not trusted in steps 2-3: another container of the project may swap a
+ * parent directory for a symlink to a host directory at any time. Every write goes through a
+ * descriptor of its parent, opened component by component from the project with
+ * O_DIRECTORY|O_NOFOLLOW (`/proc/self/fd/N/name`, as openat(2)); a parent that is no longer a
+ * real directory stops the apply; modes and owners are set on a descriptor (O_NOFOLLOW).
  */
 import {
-  chmodSync,
-  chownSync,
+  closeSync,
+  constants,
   copyFileSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
   lchownSync,
   lstatSync,
   mkdirSync,
+  openSync,
+  readdirSync,
   readlinkSync,
   renameSync,
   rmSync,
@@ -26,7 +36,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import { join } from "node:path";
-import { CmError } from "../errors.ts";
+import { CmError, isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { type Change, sameContent } from "./changes.ts";
 
@@ -93,6 +103,62 @@ export function conflicts(input: ApplyInput): string[] {
   return [...new Set(out)];
 }
 
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/**
+ * A descriptor of the directory `rel` ("a/b", "" for `root` itself) below the directory
+ * descriptor `rootFd`, each component opened O_NOFOLLOW|O_DIRECTORY through the one before
+ * (openat(2) by /proc/self/fd): a symlink anywhere on the way is refused (CmError), never followed.
+ */
+function openDirBeneath(rootFd: number, rel: string, project: string): number {
+  let fd = openSync(`/proc/self/fd/${rootFd}/.`, DIR_FLAGS);
+  for (const name of rel.split("/").filter(Boolean)) {
+    let next: number;
+    try {
+      next = openSync(`/proc/self/fd/${fd}/${name}`, DIR_FLAGS);
+    } catch (err) {
+      closeSync(fd);
+      if (isErrno(err, "ELOOP") || isErrno(err, "ENOTDIR") || isErrno(err, "ENOENT")) {
+        throw new CmError(
+          "review-conflict",
+          `${join(project, rel)} is no longer a directory in the project (changed during cm apply); stopped`,
+          {
+            hint: "look at the project (something else writes it), then cm apply again",
+          },
+        );
+      }
+      throw err;
+    }
+    closeSync(fd);
+    fd = next;
+  }
+  return fd;
+}
+
+/** Calls `fn` with the path of `rel`'s last component through its parent's descriptor. */
+function atPath<T>(rootFd: number, rel: string, project: string, fn: (at: string) => T): T {
+  const slash = rel.lastIndexOf("/");
+  const parent = openDirBeneath(rootFd, slash < 0 ? "" : rel.slice(0, slash), project);
+  try {
+    return fn(`/proc/self/fd/${parent}/${rel.slice(slash + 1)}`);
+  } finally {
+    closeSync(parent);
+  }
+}
+
+/** Sets mode (and owner) through a descriptor opened O_NOFOLLOW: a symlink put there is not followed. */
+function setModeOwner(at: string, dir: boolean, mode: number, owner: { uid: number; gid: number } | undefined): void {
+  const fd = openSync(at, (dir ? DIR_FLAGS : constants.O_RDONLY | constants.O_NOFOLLOW) | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    if (dir ? !st.isDirectory() : !st.isFile()) throw new CmError("review-conflict", `${at} changed type during cm apply; stopped`);
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
 export function applyChanges(input: ApplyInput): ApplyResult {
   if (!input.force) {
@@ -112,10 +178,22 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     }
     return true;
   });
-  const stage = join(input.project, `.cm-apply-${input.id}`);
-  removeTree(stage);
-  mkdirSync(stage, { mode: 0o700 });
+  const projectFd = openSync(input.project, DIR_FLAGS);
+  const stageName = `.cm-apply-${input.id}`;
+  const stagePath = join(input.project, stageName);
+  let stageFd: number | undefined;
   try {
+    removeTree(stagePath);
+    mkdirSync(`/proc/self/fd/${projectFd}/${stageName}`, { mode: 0o700 });
+    // the directory just made, not one put in its place: ours, 0700, empty
+    stageFd = openSync(`/proc/self/fd/${projectFd}/${stageName}`, DIR_FLAGS);
+    const sst = fstatSync(stageFd);
+    if (sst.uid !== process.getuid?.() || (sst.mode & 0o777) !== 0o700 || readdirSync(`/proc/self/fd/${stageFd}`).length > 0) {
+      throw new CmError("review-conflict", `${stagePath} was replaced during cm apply; stopped`, {
+        hint: "look at the project (something else writes it), then cm apply again",
+      });
+    }
+    const stage = `/proc/self/fd/${stageFd}`;
     // 2. stage every file and symlink
     const staged = new Map<string, string>();
     for (const [n, c] of todo.entries()) {
@@ -125,41 +203,50 @@ export function applyChanges(input: ApplyInput): ApplyResult {
       const u = lstatSync(from);
       if (c.type === "symlink") symlinkSync(readlinkSync(from), to);
       else {
-        copyFileSync(from, to);
-        chmodSync(to, u.mode & 0o7777);
+        copyFileSync(from, to, constants.COPYFILE_EXCL);
+        setModeOwner(to, false, u.mode & 0o7777, undefined);
       }
       if (input.keepOwners) lchownSync(to, u.uid, u.gid);
       staged.set(c.path, to);
     }
     // 3. deletions (and what a new type replaces), deepest first
     for (const c of [...todo].reverse()) {
-      const host = join(input.project, c.path);
-      const h = lstatOr(host);
-      if (!h) continue;
       const replaced = c.kind === "modified" && c.before !== undefined && c.before !== c.type;
-      if (c.kind === "deleted" || replaced) {
-        rmSync(host, { recursive: true, force: true });
-        if (c.kind === "deleted") result.deleted++;
+      if (c.kind !== "deleted" && !replaced) continue;
+      let gone = false;
+      try {
+        atPath(projectFd, c.path, input.project, (at) => {
+          if (!lstatOr(at)) return;
+          rmSync(at, { recursive: true, force: true });
+          gone = true;
+        });
+      } catch (err) {
+        // a deleted path whose parent is gone too (deleted before it, deepest first) is done
+        if (!(c.kind === "deleted" && err instanceof CmError)) throw err;
       }
+      if (gone && c.kind === "deleted") result.deleted++;
     }
     // then directories and files, parents first
     for (const c of todo) {
       if (c.kind === "deleted") continue;
-      const host = join(input.project, c.path);
       const u = lstatSync(join(input.upper, c.path));
-      if (c.type === "dir") {
-        if (!lstatOr(host)) mkdirSync(host);
-        chmodSync(host, u.mode & 0o7777);
-        if (input.keepOwners) chownSync(host, u.uid, u.gid);
-      } else if (c.modeOnly) {
-        chmodSync(host, u.mode & 0o7777);
-      } else {
-        renameSync(staged.get(c.path) as string, host);
-      }
+      const owner = input.keepOwners ? { uid: u.uid, gid: u.gid } : undefined;
+      atPath(projectFd, c.path, input.project, (at) => {
+        if (c.type === "dir") {
+          if (!lstatOr(at)) mkdirSync(at);
+          setModeOwner(at, true, u.mode & 0o7777, owner);
+        } else if (c.modeOnly) {
+          setModeOwner(at, false, u.mode & 0o7777, undefined);
+        } else {
+          renameSync(staged.get(c.path) as string, at);
+        }
+      });
       result.written++;
     }
   } finally {
-    removeTree(stage);
+    if (stageFd !== undefined) closeSync(stageFd);
+    closeSync(projectFd);
+    removeTree(stagePath);
   }
   return result;
 }
