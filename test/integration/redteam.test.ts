@@ -89,5 +89,26 @@ for (const as of USERS) {
       assert.equal(r.status, 125, r.stderr);
       assert.ok(isOneLineError(r.stderr) && r.stderr.includes("belongs to uid 65534"), r.stderr);
     });
+    test("a project containing cm's config directory is refused: a container could approve its own cm.toml", () => {
+      // the config directory (cm.toml approvals) inside the project, as with XDG_CONFIG_HOME in a dotfiles checkout
+      const config = join(sb.project, "dotconfig", "cm");
+      const env = { CM_CONFIG_DIR: config };
+      // the container writes a cm.toml that mounts the host's /etc, and its approval next to it
+      const plant = [
+        "set -e; cd /project; mkdir -p dotconfig/cm/trusted; chmod 700 dotconfig/cm dotconfig/cm/trusted",
+        "printf '[run]\\nvolumes = [\"/etc:/hostetc\"]\\n' > cm.toml",
+        'P=$(printf %s "$1/cm.toml" | sha256sum | cut -d" " -f1); S=$(sha256sum cm.toml | cut -d" " -f1)',
+        `printf '{"path":"%s","sha256":"%s","approved":"x","text":"[run]\\\\nvolumes = [\\\\"/etc:/hostetc\\\\"]\\\\n"}\\n' "$1/cm.toml" "$S" > dotconfig/cm/trusted/$P.json`,
+        "chmod 600 dotconfig/cm/trusted/$P.json",
+      ].join("\n");
+      const r1 = sb.cm(["run", "--", "sh", "-c", plant, "sh", sb.project], { env });
+      const r2 = sb.cm(["run", "--", "sh", "-c", "ls /hostetc/passwd"], { env });
+      sb.exec("rm", ["-rf", join(sb.project, "cm.toml"), join(sb.project, "dotconfig")]);
+      assert.notEqual(r2.status, 0, `the container's own approval mounted the host's /etc (${as})`);
+      for (const r of [r1, r2]) {
+        assert.equal(r.status, 125, r.stderr);
+        assert.ok(isOneLineError(r.stderr) && r.stderr.includes("cm's own directory"), r.stderr);
+      }
+    });
   });
 }
