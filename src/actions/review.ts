@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { join, sep } from "node:path";
+import { displayName } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -72,10 +73,10 @@ function describe(c: Change, ctxMode = true): string {
     c.type === "dir" || (c.kind === "deleted" && c.before === "dir")
       ? "/"
       : c.type === "symlink" && c.target !== undefined
-        ? ` -> ${c.target}`
+        ? ` -> ${displayName(c.target)}`
         : "";
   const mode = ctxMode && c.modeOnly && c.mode !== undefined ? ` (mode ${c.mode.toString(8)})` : "";
-  return `${LETTER[c.kind]} ${c.path}${kind}${mode}`;
+  return `${LETTER[c.kind]} ${displayName(c.path)}${kind}${mode}`;
 }
 
 /** cm diff: a list, then a unified diff of the files; `stat`: the list with line counts; `json`. */
@@ -93,7 +94,7 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
     if (!diffTool) throw new CmError("tool-missing", "cm diff needs diff (diffutils)", { hint: "apt-get install diffutils" });
     const before = c.kind === "added" || c.before !== "file" ? "/dev/null" : join(r.projectPath, c.path);
     const after = c.kind === "deleted" || c.type !== "file" ? "/dev/null" : join(upper, c.path);
-    const res = spawnSync(diffTool, ["-u", "--label", `a/${c.path}`, "--label", `b/${c.path}`, before, after], {
+    const res = spawnSync(diffTool, ["-u", "--label", `a/${displayName(c.path)}`, "--label", `b/${displayName(c.path)}`, before, after], {
       encoding: "utf8",
       maxBuffer: 1 << 30,
     });

@@ -36,6 +36,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import { join } from "node:path";
+import { displayName } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { type Change, sameContent } from "./changes.ts";
@@ -164,7 +165,7 @@ export function applyChanges(input: ApplyInput): ApplyResult {
   if (!input.force) {
     const found = conflicts(input);
     if (found.length) {
-      const shown = found.slice(0, 10).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
+      const shown = found.slice(0, 10).map(displayName).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
       throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
         hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
       });

@@ -110,5 +110,30 @@ for (const as of USERS) {
         assert.ok(isOneLineError(r.stderr) && r.stderr.includes("cm's own directory"), r.stderr);
       }
     });
+    test("cm diff shows a file name with terminal escapes quoted: the container cannot hide a change from the review", () => {
+      sb.exec("mkdir", ["-p", join(sb.project, ".git/hooks")]);
+      // a hook that would run on the host, and a name that erases the line above it on a terminal
+      const hide = "printf '/project/.git/hooks/pre-commit\\r\\033[2K\\033[1A\\033[2K'";
+      const script = `printf '#!/bin/sh\\nid\\n' > /project/.git/hooks/pre-commit && touch "$(${hide})"`;
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", script]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm apply ([0-9a-f]+)/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      for (const args of [
+        ["diff", id],
+        ["diff", "--stat", id],
+      ]) {
+        const d = sb.cm(args);
+        assert.equal(d.status, 0, d.stderr);
+        assert.ok(
+          !d.stdout.includes("\u001b") && !d.stdout.includes("\r"),
+          `raw escape sequence in cm ${args.join(" ")}: ${JSON.stringify(d.stdout)}`,
+        );
+        assert.ok(d.stdout.includes('A ".git/hooks/pre-commit\\r\\u001b[2K\\u001b[1A\\u001b[2K"'), d.stdout);
+        assert.ok(d.stdout.includes("A .git/hooks/pre-commit\n") || d.stdout.includes("A .git/hooks/pre-commit |"), d.stdout);
+      }
+      assert.equal(sb.cm(["discard", id]).status, 0);
+      sb.exec("rm", ["-rf", join(sb.project, ".git")]);
+    });
   });
 }
