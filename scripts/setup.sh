@@ -11,7 +11,7 @@ case "$mode" in demo | test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esa
 # What cm itself needs at run time.
 runtime_pkgs=(runc tini libatomic1 mmdebstrap uidmap ca-certificates tar xz-utils zstd attr util-linux diffutils perl-base)
 # What the test suite needs on top.
-test_pkgs=(python3 busybox-static util-linux bsdutils procps debootstrap jq zsh fish runsc crun podman docker-registry skopeo apache2-utils libcap2-bin catatonit man-db dpkg-dev openssl)
+test_pkgs=(python3 qemu-system-x86 e2fsprogs busybox-static util-linux bsdutils procps debootstrap jq zsh fish runsc crun podman docker-registry skopeo apache2-utils libcap2-bin catatonit man-db dpkg-dev openssl)
 
 pkgs=("${runtime_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -22,7 +22,7 @@ import { OciRuntime } from "../runtime/runc.ts";
 import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
-import { keepForOom, oomStep, runtimeFailure } from "./machine.ts";
+import { keepForOom, oomSlice, oomStep, runtimeFailure } from "./machine.ts";
 import { executeRun } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 
@@ -67,7 +67,7 @@ export async function monitor(dir: string): Promise<number> {
   // runc with a memory limit keeps the container after its exit, so its cgroup can be read (actions/machine.ts)
   const spec = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as OciSpec;
   const keep = keepForOom(spec, runtimeKind(record.runtime.binary));
-  const oom = oomStep((line) => log.write(Buffer.from(`cm: ${line}\n`)));
+  const oom = oomStep((line) => log.write(Buffer.from(`cm: ${line}\n`)), oomSlice(spec));
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
     const sandbox = sandboxSteps(record, {

@@ -6,8 +6,10 @@
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isatty } from "node:tty";
+import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/spec/index.ts";
 import { CmError } from "../errors.ts";
+import { requireTool } from "../host/tools.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -44,8 +46,13 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   );
   const tty = opts.tty ?? isatty(0);
   if (tty && !isatty(0)) throw noTerminal("exec");
+  const runtime = runtimeOf(ctx, c.record);
+  // crun rootless with the systemd driver: start in a scope of the user's systemd (core/run/runtime.ts)
+  const wrapper = execInUserScope(runtimeKind(runtime.binary), ctx.rootless, runtime.flags)
+    ? [requireTool("systemd-run"), ...USER_SCOPE_ARGS]
+    : [];
   const logAt = runtimeLogSize(c.dir);
-  const result = await runtimeOf(ctx, c.record).exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" } });
+  const result = await runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper });
   // the runtime's own failure (its JSON log grew): one cm: line with its status
   const failure = result.status !== 0 ? runtimeFailure(c.dir, basename(c.record.runtime?.binary ?? "runc"), logAt) : undefined;
   if (failure) throw failure;

@@ -8,16 +8,17 @@
  */
 import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { systemdScopeParent } from "../core/limits.ts";
 import { MAX_BUNDLE_HOSTS } from "../core/run/hosts.ts";
 import { INIT_ARGS, INIT_BINARY } from "../core/run/init.ts";
-import { oomMessage } from "../core/run/oom.ts";
+import { oomFromSlice, oomMessage } from "../core/run/oom.ts";
 import type { RuntimeKind } from "../core/run/runtime.ts";
 import { RUNTIME_LOG, runtimeLogMessages, type StartFailure, shortRuntimeMessage, startFailureFromRuntime } from "../core/run/startup.ts";
 import { stackSoft, type UlimitFacts } from "../core/run/ulimit.ts";
 import { formatBytes } from "../core/size.ts";
 import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
-import { readOomKill, runcCgroupPaths } from "../host/oom.ts";
+import { readOomKill, readOomKillCount, runcCgroupPaths } from "../host/oom.ts";
 import { readUlimitFacts } from "../host/rlimits.ts";
 import { startFailure } from "../rootfs/command.ts";
 import type { RunStep } from "./runexec.ts";
@@ -124,13 +125,25 @@ export function keepForOom(spec: Pick<OciSpec, "linux">, kind: RuntimeKind): boo
 /**
  * The step that names an OOM kill: after the exit, before the runtime's state (and the cgroup) is
  * removed, reads the cgroup's OOM kill count; `report` gets `killed: out of memory (limit 32 MiB)`.
- * `oomKilled` is set when it did.
+ * `oomKilled` is set when it did. With the systemd cgroup driver the container's scope is gone by
+ * then: `slice` (core/limits.ts systemdScopeParent) is read before the start and after the exit
+ * instead (core/run/oom.ts oomFromSlice).
  */
-export function oomStep(report: (line: string) => void): RunStep & { oomKilled: boolean } {
+export function oomStep(
+  report: (line: string) => void,
+  slice?: { dir: string; limitBytes: number | undefined },
+): RunStep & { oomKilled: boolean } {
+  let before: number | undefined;
   const step = {
     oomKilled: false,
+    beforeStart() {
+      if (slice) before = readOomKillCount(slice.dir);
+      return undefined;
+    },
     afterExit(run: Parameters<NonNullable<RunStep["afterExit"]>>[0], result: Parameters<NonNullable<RunStep["afterExit"]>>[1]) {
-      const oom = readOomKill(runcCgroupPaths(run.runtime.root, run.id));
+      const oom =
+        readOomKill(runcCgroupPaths(run.runtime.root, run.id)) ??
+        (slice ? oomFromSlice(before, readOomKillCount(slice.dir), result.status, slice.limitBytes) : undefined);
       if (oom) {
         step.oomKilled = true;
         report(oomMessage(oom, formatBytes));
@@ -139,6 +152,12 @@ export function oomStep(report: (line: string) => void): RunStep & { oomKilled: 
     },
   };
   return step;
+}
+
+/** oomStep's `slice` for a run whose spec puts it in a systemd scope (undefined otherwise). */
+export function oomSlice(spec: Pick<OciSpec, "linux">): { dir: string; limitBytes: number | undefined } | undefined {
+  const dir = systemdScopeParent(spec.linux.cgroupsPath, process.getuid?.() ?? 0);
+  return dir ? { dir, limitBytes: spec.linux.resources?.memory?.limit } : undefined;
 }
 
 /**

@@ -37,7 +37,7 @@ import { OciRuntime } from "../runtime/runc.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
-import { checkStart, keepForOom, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
+import { checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
 import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
@@ -175,7 +175,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     const result = await executeRun(active, {
       forward: { signals: FORWARDED, via: "process", guard: true },
       keep,
-      steps: [...sandbox, ...(keep ? [oomStep(say)] : [])],
+      steps: [...sandbox, ...(keep ? [oomStep(say, oomSlice(spec))] : [])],
     });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
     // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)

@@ -7,9 +7,10 @@ export const usage = `Usage: cm doctor [--json]
 
 Check this host for cm, one line per check with what to do about it: runc and its version, the
 known runc CVEs that version has (CVE-2024-21626, CVE-2024-45310, CVE-2025-31133, CVE-2025-52565,
-CVE-2025-52881; distribution backports counted), seccomp support, user namespaces, newuidmap and
-subordinate id ranges, cgroup version and which limits can be enforced for you, mmdebstrap, cm's
-directories and free disk space. In a project with bundles: whether each bundle trusts the
+CVE-2025-52881; distribution backports counted), seccomp support, user namespaces (and what blocks
+them: Ubuntu's AppArmor restriction, Debian's unprivileged_userns_clone, max_user_namespaces=0),
+newuidmap and subordinate id ranges, cgroup version and the controllers delegated to you, whether
+your systemd and its D-Bus are reachable, mmdebstrap, cm's directories and free disk space. In a project with bundles: whether each bundle trusts the
 certificate authorities the host trusts ($SSL_CERT_FILE, else the system bundle), and if not,
 how to make its runs trust them (--host-ca).
 

@@ -53,7 +53,9 @@ Options:
   --memory SIZE        memory limit: 268435456, 64k, 512m, 1.5g (binary units, any case)
   --cpus N             CPU limit in CPUs, fractions allowed (0.5, 1.5); at most the host's CPUs
   --pids-limit N       at most N processes (and threads) inside
-                       Limits are refused where they cannot be enforced (rootless on cgroup v1)
+                       Limits are refused where they cannot be enforced (rootless: on cgroup v1,
+                       or a controller your systemd was not delegated); on systemd + cgroup v2 a
+                       run with limits goes in a transient scope cm-ID.scope
   --ulimit NAME=SOFT[:HARD]
                        a resource limit (Docker's names: nofile, nproc, core, memlock, stack,
                        ...; unlimited or -1 for none); repeatable. Default: your own limits.

@@ -5,6 +5,7 @@
  */
 import type { CgroupFacts } from "../host/cgroups.ts";
 import type { RuncVersion, SubidRange, UsernsFacts } from "../host/probes.ts";
+import { delegateFix } from "./limits.ts";
 import { runcCveStatus } from "./runc-cves.ts";
 import { formatBytes } from "./size.ts";
 
@@ -60,12 +61,44 @@ export interface TrustFacts {
   }[];
 }
 
-/** Whether an ordinary user can create a user namespace, and if not, why. */
-export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string } {
-  if (f.max === undefined) return { ok: false, why: "the kernel has no user namespaces (no /proc/sys/user/max_user_namespaces)" };
-  if (f.max === 0) return { ok: false, why: "user.max_user_namespaces is 0" };
-  if (f.unprivilegedClone === 0) return { ok: false, why: "kernel.unprivileged_userns_clone is 0" };
-  if (f.apparmorRestrict === 1) return { ok: false, why: "kernel.apparmor_restrict_unprivileged_userns is 1" };
+/** Persisting a sysctl: a file in /etc/sysctl.d (read at boot by systemd-sysctl and procps). */
+const SYSCTL_FILE = "/etc/sysctl.d/90-cm-userns.conf";
+
+/**
+ * Whether an ordinary user can create a user namespace, and if not, why and the fix. The causes,
+ * from what the kernel exposes under /proc/sys:
+ *   user.max_user_namespaces = 0                       any kernel: the limit is zero
+ *   kernel.unprivileged_userns_clone = 0               Debian's (and older Ubuntu's) kernels: a
+ *                                                      switch only their patch has (Debian 10 and earlier shipped it off)
+ *   kernel.apparmor_restrict_unprivileged_userns = 1   Ubuntu 23.10 and later: a user namespace made by
+ *                                                      an unconfined program gets no capabilities
+ *                                                      unless an AppArmor profile allows `userns`
+ */
+export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string; fix?: string } {
+  const persist = (kv: string) => `as root: sysctl -w ${kv}, and keep it: echo ${kv} > ${SYSCTL_FILE}`;
+  if (f.max === undefined) {
+    return {
+      ok: false,
+      why: "the kernel has no user namespaces (no /proc/sys/user/max_user_namespaces)",
+      fix: "use a kernel built with CONFIG_USER_NS (every distribution kernel is), or run cm as root",
+    };
+  }
+  if (f.max === 0)
+    return { ok: false, why: "user.max_user_namespaces is 0: no user namespaces at all", fix: persist("user.max_user_namespaces=15000") };
+  if (f.unprivilegedClone === 0) {
+    return {
+      ok: false,
+      why: "kernel.unprivileged_userns_clone is 0 (Debian's kernel switch): ordinary users cannot make user namespaces",
+      fix: persist("kernel.unprivileged_userns_clone=1"),
+    };
+  }
+  if (f.apparmorRestrict === 1) {
+    return {
+      ok: false,
+      why: "kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): runc's user namespace gets no capabilities",
+      fix: `${persist("kernel.apparmor_restrict_unprivileged_userns=0")}; or allow it for runc only: an AppArmor profile /etc/apparmor.d/cm-runc with 'abi <abi/4.0>, include <tunables/global> profile cm-runc /usr/{,s}bin/runc flags=(unconfined) { userns, }', loaded with apparmor_parser -r /etc/apparmor.d/cm-runc`,
+    };
+  }
   return { ok: true, why: `user namespaces available (max ${f.max})` };
 }
 
@@ -121,14 +154,7 @@ export function doctorChecks(f: DoctorFacts): Check[] {
 
   const userns = usernsVerdict(f.userns);
   if (f.rootless) {
-    add(
-      "userns",
-      userns.ok ? "ok" : "fail",
-      userns.why,
-      userns.ok
-        ? undefined
-        : "enable them: sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000 (as root), or run cm as root",
-    );
+    add("userns", userns.ok ? "ok" : "fail", userns.why, userns.fix);
   } else {
     add(
       "userns",
@@ -165,24 +191,7 @@ export function doctorChecks(f: DoctorFacts): Check[] {
     add("subids", "ok", "root runs need no subordinate ids");
   }
 
-  const v = f.cgroups.version;
-  let limits: string;
-  let limitsStatus: CheckStatus = "ok";
-  let limitsFix: string | undefined;
-  if (!f.rootless) limits = "memory limits enforced (root)";
-  else if (v === "v1") {
-    limits = "no limits for rootless containers (an ordinary user cannot create cgroups on v1)";
-    limitsStatus = "warn";
-    limitsFix = "run cm as root for --memory, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate controllers";
-  } else {
-    const enforceable = ["memory", "cpu", "pids"].filter((c) => f.cgroups.delegated.includes(c));
-    limits = enforceable.length ? `enforceable for you: ${enforceable.join(", ")}` : "no controllers delegated to your cgroup";
-    if (!enforceable.includes("memory")) {
-      limitsStatus = "warn";
-      limitsFix = "delegate controllers to your user (systemd: Delegate=yes in user@.service)";
-    }
-  }
-  add("cgroups", limitsStatus, `cgroup ${v}${v === "v1" ? " (or hybrid)" : ""}: ${limits}; private cgroup namespace on`, limitsFix);
+  cgroupChecks(f, add);
 
   add(
     "mmdebstrap",
@@ -233,6 +242,76 @@ export function doctorChecks(f: DoctorFacts): Check[] {
   }
   return checks;
 }
+
+/**
+ * The cgroup lines: the version, which limits can be enforced for this user and, on systemd
+ * hosts, whether the systemd cgroup driver can reach its manager (core/limits.ts: rootless limits
+ * go through the user's systemd, over the user's D-Bus).
+ */
+function cgroupChecks(f: DoctorFacts, add: (id: string, status: CheckStatus, message: string, fix?: string) => void): void {
+  const c = f.cgroups;
+  const v = c.version;
+  if (v === "v1") {
+    if (f.rootless) {
+      add(
+        "cgroups",
+        "warn",
+        "cgroup v1 (or hybrid): no limits for rootless containers (an ordinary user cannot create cgroups on v1)",
+        "run cm as root for --memory, --cpus, --pids-limit, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
+      );
+    } else add("cgroups", "ok", "cgroup v1 (or hybrid): limits enforced (root, cgroupfs); private cgroup namespace on");
+    return;
+  }
+  if (!f.rootless) {
+    add("cgroups", "ok", "cgroup v2: limits enforced (root); private cgroup namespace on");
+  } else if (!c.systemd) {
+    add(
+      "cgroups",
+      "warn",
+      "cgroup v2 without systemd: no limits for rootless containers (cm places them with your user's systemd)",
+      "run cm as root for limits",
+    );
+  } else if (!c.userManager) {
+    add(
+      "cgroups",
+      "warn",
+      `cgroup v2: your user's systemd (user@UID.service) is not running, so no limits rootless`,
+      "run cm in a login session (ssh, console, desktop, su -l), or as root: loginctl enable-linger USER",
+    );
+  } else {
+    const has = c.userManager.controllers;
+    const missing = ["cpu", "memory", "pids"].filter((x) => !has.includes(x));
+    add(
+      "cgroups",
+      missing.length ? "warn" : "ok",
+      `cgroup v2: controllers delegated to ${f.user} (${c.userManager.path}): ${has.join(" ") || "none"}${missing.length ? `; not delegated: ${missing.join(" ")} (${missing.map((m) => LIMIT_FLAG[m]).join(", ")} refused)` : ""}`,
+      missing.length ? delegateFix() : undefined,
+    );
+  }
+  if (c.systemd) {
+    if (f.rootless) {
+      const ok = c.userManager !== undefined && c.bus !== undefined;
+      add(
+        "systemd",
+        ok ? "ok" : "warn",
+        ok
+          ? `your systemd (${c.userManager?.path.split("/").pop()}) and its D-Bus at ${c.bus} are reachable: limits go in a transient scope`
+          : `your user's ${c.userManager ? "" : "systemd manager and "}D-Bus ${c.bus ? "" : "(no $XDG_RUNTIME_DIR/bus) "}not reachable: limits are refused (runs without limits are not affected)`,
+        ok ? undefined : "install dbus-user-session (as root: apt-get install dbus-user-session), and run cm in a login session",
+      );
+    } else {
+      add(
+        "systemd",
+        "ok",
+        c.bus
+          ? `systemd with the system bus at ${c.bus}: limits go in a transient scope in system.slice`
+          : "systemd without a reachable system bus: limits use cgroupfs",
+      );
+    }
+  }
+}
+
+const LIMIT_FLAG: Record<string, string> = { cpu: "--cpus", memory: "--memory", pids: "--pids-limit" };
 
 /**
  * Whether each bundle trusts what the host trusts (one check per bundle, id `ca-BUNDLE`): "warn"

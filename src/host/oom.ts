@@ -44,3 +44,9 @@ export function readOomKill(paths: Record<string, string> | undefined): OomKill 
   }
   return kills ? { kills, limitBytes: limit } : undefined;
 }
+
+/** oom_kill of a v2 cgroup's memory.events (hierarchical: kills in its descendants count); undefined when unreadable. */
+export function readOomKillCount(dir: string): number | undefined {
+  const text = cgroupFile(dir, "memory.events");
+  return text === undefined ? undefined : (oomKillsV2(text) ?? 0);
+}

@@ -40,6 +40,8 @@ export interface ProcessOptions {
   stdio?: StdioOptions | undefined;
   /** default: no forwarding */
   forward?: Forwarding | undefined;
+  /** a program and its arguments (ending in `--`) the runtime runs through: core/run/runtime.ts execInUserScope */
+  wrapper?: readonly string[] | undefined;
   /** given the runtime's process once spawned: for stdio "pipe" (the detached run's bounded log) */
   onChild?: ((child: ChildProcess) => void) | undefined;
   /** `run --keep`: the runtime keeps the stopped container (its cgroup) until `delete` (actions/machine.ts keepForOom) */
@@ -117,7 +119,8 @@ export class OciRuntime {
   }
 
   private spawn(rest: string[], opts: ProcessOptions): ChildProcess {
-    const child = spawn(this.binary, this.args(...rest), { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    const [file, ...argv] = [...(opts.wrapper ?? []), this.binary, ...this.args(...rest)] as [string, ...string[]];
+    const child = spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
     opts.onChild?.(child);
     return child;
   }
@@ -135,19 +138,19 @@ export class OciRuntime {
   }
 
   state(id: string): ContainerState | undefined {
-    const r = capture(this.binary, this.args("state", id));
+    const r = capture(this.binary, this.args("state", id), { env: runcEnv(process.env) });
     if (r.status !== 0) return undefined;
     return JSON.parse(r.stdout) as ContainerState;
   }
 
   /** Sends a signal to the container's init; false when the container is already gone. */
   kill(id: string, signal: string): boolean {
-    return capture(this.binary, this.args("kill", id, signal)).status === 0;
+    return capture(this.binary, this.args("kill", id, signal), { env: runcEnv(process.env) }).status === 0;
   }
 
   /** Removes the container's state (killing what still runs). */
   delete(id: string): void {
-    capture(this.binary, this.args("delete", "--force", id));
+    capture(this.binary, this.args("delete", "--force", id), { env: runcEnv(process.env) });
   }
 
   /**
@@ -185,7 +188,16 @@ export class OciRuntime {
   }
 }
 
-/** The environment runc runs with: PATH only. */
-export function runcEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+/**
+ * The environment runc runs with: PATH, and where the user's D-Bus is (XDG_RUNTIME_DIR,
+ * DBUS_SESSION_BUS_ADDRESS), which the systemd cgroup driver needs rootless (runc and crun look
+ * there for the user's bus). Without XDG_RUNTIME_DIR (cm stop from cron, say), an ordinary user's
+ * is systemd's /run/user/UID.
+ */
+export function runcEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.() ?? 0): Record<string, string> {
+  const out: Record<string, string> = { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+  if (env.XDG_RUNTIME_DIR?.startsWith("/")) out.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
+  else if (uid !== 0) out.XDG_RUNTIME_DIR = `/run/user/${uid}`;
+  if (env.DBUS_SESSION_BUS_ADDRESS) out.DBUS_SESSION_BUS_ADDRESS = env.DBUS_SESSION_BUS_ADDRESS;
+  return out;
 }

@@ -202,7 +202,7 @@ for (const as of USERS) {
         child.stdin?.end();
         const done = finished(child);
         await waitFor("part of the big layer to arrive", () => existsSync(partial) && statSync(partial).size > 100_000);
-        const pid = Number(execFileSync("pgrep", ["-f", "-n", `bin/cm create ${bundle} --from`], { encoding: "utf8" }).trim());
+        const pid = Number(execFileSync("pgrep", ["-f", "-n", `dist/main.js create ${bundle} --from`], { encoding: "utf8" }).trim());
         process.kill(pid, "SIGKILL");
         await done;
       } finally {

@@ -298,7 +298,7 @@ for (const as of USERS) {
       await waitFor("part of the layer to arrive", () => existsSync(partial) && statSync(partial).size > 100_000);
       // cm runs as the sandbox user (through setpriv/env): kill the cm process itself
       const pid = Number(
-        execFileSync("pgrep", ["-f", "-n", `bin/cm create --from image:${anon.host}/test/multi:v1`], { encoding: "utf8" }).trim(),
+        execFileSync("pgrep", ["-f", "-n", `dist/main.js create --from image:${anon.host}/test/multi:v1`], { encoding: "utf8" }).trim(),
       );
       process.kill(pid, "SIGKILL");
       await done;

@@ -49,3 +49,21 @@ export function oomMessage(oom: OomKill, format: (bytes: number) => string): str
   const limit = oom.limitBytes === undefined ? "" : ` (limit ${format(oom.limitBytes).replace(/^([\d.]+)(\D)/, "$1 $2")})`;
   return `killed: out of memory${limit}`;
 }
+
+/**
+ * An OOM kill of a container whose own cgroup is gone when it is read: systemd removes a
+ * transient scope (the systemd cgroup driver's) as soon as it is empty, before cm can read its
+ * memory.events. An ancestor counts its kills too (memory.events is hierarchical: core/limits.ts
+ * systemdScopeParent), so a kill is named when that count grew during the run and the container died of SIGKILL
+ * (137). Another process under that ancestor killed for memory in the same moment while this
+ * container got SIGKILL otherwise would be misnamed: both together, not one alone.
+ */
+export function oomFromSlice(
+  before: number | undefined,
+  after: number | undefined,
+  status: number,
+  limitBytes: number | undefined,
+): OomKill | undefined {
+  if (before === undefined || after === undefined || status !== 137 || after <= before) return undefined;
+  return { kills: after - before, limitBytes };
+}

@@ -7,7 +7,7 @@
  */
 import { CmError } from "../../errors.ts";
 import type { CgroupFacts } from "../../host/cgroups.ts";
-import { checkLimitEnforceable, memoryTooSmall } from "../limits.ts";
+import { cgroupDriver, checkLimitEnforceable, memoryTooSmall, systemdCgroupsPath } from "../limits.ts";
 import { formatBytes } from "../size.ts";
 import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
 import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
@@ -141,13 +141,16 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     kind,
   );
   const network = sandbox.network ?? opts.network ?? "host";
+  const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
   const host = {
     rootless: facts.rootless,
     cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
+    // Runs without limits never read cgroup facts for this: they keep the runtime's default driver (no scope, no D-Bus).
+    cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(facts.cgroups(), facts.rootless, true) : ("cgroupfs" as const),
     rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
   };
   checkRuntimeUsable(kind, facts.runtime.binary, host);
-  checkRuntimeLimits(kind, { pids: pids !== undefined });
+  checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: facts.rootless });
 
   const stored = facts.bundle.spec;
   const resolved = runCommand(imageProcess(stored.annotations), opts);
@@ -206,6 +209,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       runtime: kind,
       seccomp: facts.seccomp,
       ...sandbox.spec,
+      cgroupsPath: host.cgroupDriver === "systemd" ? systemdCgroupsPath(facts.rootless, facts.id) : undefined,
       // --review mounts /project as an overlay, not a bind of the checked directory
       mountChecks: sandbox.spec.review ? facts.mountChecks?.filter((c) => c.destination !== "/project") : facts.mountChecks,
       init: init !== undefined,

@@ -15,6 +15,7 @@ import { baseSpec } from "./base.ts";
 import { cgroupReadOnly, hardening, seccomp } from "./hardening.ts";
 import { type ImageDefaults, imageDefaults } from "./image.ts";
 import {
+  cgroupsPath,
   cpuLimit,
   egressProxy,
   environment,
@@ -28,6 +29,7 @@ import {
   reviewOverlay,
   rootfsAt,
   rootfsOverlay,
+  systemdProperty,
   volumes,
   workdir,
 } from "./run.ts";
@@ -160,6 +162,8 @@ export interface RunSpecInput {
   review?: { project: string; upper: string; work: string; userxattr: boolean } | undefined;
   /** --ephemeral: / as an overlay of the rootfs with this upper and work directory */
   ephemeral?: { upper: string; work: string; userxattr: boolean } | undefined;
+  /** linux.cgroupsPath (the systemd driver's "slice:prefix:name", core/limits.ts); unset: the runtime's default */
+  cgroupsPath?: string | undefined;
   /** run the args under the init (core/run/init.ts; its mount comes with `mounts`) */
   init?: boolean | undefined;
   /** the process's rlimits (core/run/ulimit.ts resolveUlimits); undefined keeps the stored ones */
@@ -194,8 +198,14 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     input.ephemeral ? rootfsOverlay(input.rootfsPath, input.ephemeral.upper, input.ephemeral.work, input.ephemeral.userxattr) : identity,
     input.readOnly ? readOnlyRootfs() : identity,
     input.workdir ? workdir(input.workdir) : identity,
+    input.cgroupsPath ? cgroupsPath(input.cgroupsPath) : identity,
+    // systemd stops a scope when the kernel kills one of its processes for memory (OOMPolicy=stop):
+    // the whole container would end for one killed process, unlike cgroup v1 and Docker. continue.
+    input.cgroupsPath && input.runtime === "runc" ? systemdProperty("OOMPolicy", "'continue'") : identity,
     forRuntime(input.runtime ?? "runc"),
     // gVisor does not run createContainer hooks in the container's mount namespace
-    input.runtime === "runsc" ? identity : verifyMounts(input.mountChecks ?? []),
+    // runsc runs no hook in the container's mount namespace; crun 1.8 runs createContainer hooks
+    // elsewhere (the check failed every start in the cgroup v2 guest): the check is runc's (SECURITY.md)
+    input.runtime === "runsc" || input.runtime === "crun" ? identity : verifyMounts(input.mountChecks ?? []),
   )(stored);
 }

@@ -80,6 +80,19 @@ export function pidsLimit(limit: number): Transform {
   return (spec) => ({ ...spec, linux: { ...spec.linux, resources: { ...spec.linux.resources, pids: { limit } } } });
 }
 
+/** Where the runtime puts the container's cgroup (for the systemd driver: "slice:prefix:name"). */
+export function cgroupsPath(path: string): Transform {
+  return (spec) => ({ ...spec, linux: { ...spec.linux, cgroupsPath: path } });
+}
+
+/**
+ * A property of the transient scope runc's systemd driver makes (the `org.systemd.property.NAME`
+ * annotation; `value` in D-Bus variant text form, a string quoted: "'continue'").
+ */
+export function systemdProperty(name: string, value: string): Transform {
+  return (spec) => ({ ...spec, annotations: { ...spec.annotations, [`org.systemd.property.${name}`]: value } });
+}
+
 export function readOnlyRootfs(): Transform {
   return (spec) => ({ ...spec, root: { ...spec.root, readonly: true } });
 }

@@ -85,7 +85,7 @@ export function verifyMounts(checks: readonly MountCheck[], perl = PERL): Transf
       ...spec.hooks,
       createContainer: [
         ...(spec.hooks?.createContainer ?? []),
-        { path: perl, args: ["perl", "-e", SCRIPT, "--", ...checks.flatMap((c) => [c.destination, `${c.dev}:${c.ino}`])], timeout: 10 },
+        { path: perl, args: ["perl", "-e", SCRIPT, "--", ...checks.flatMap((c) => [c.destination, `${c.dev}:${c.ino}`])], timeout: 60 },
       ],
     },
   });

@@ -67,15 +67,27 @@ test("failures: no runc, runc without seccomp, no user namespaces for rootless, 
   assert.ok(doctorFailed(doctorChecks({ ...facts, runc: undefined })));
 });
 
-test("cgroups: rootless on v1 cannot have limits; v2 with delegation can; root always", () => {
+test("cgroups: rootless on v1 cannot have limits; v2 through the user's systemd with delegation; root always", () => {
   assert.equal(byId(facts).cgroups?.status, "warn");
-  assert.equal(byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: ["memory", "pids"] } }).cgroups?.status, "ok");
-  assert.match(
-    byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: ["memory", "pids"] } }).cgroups?.message ?? "",
-    /memory, pids/,
-  );
-  assert.equal(byId({ ...facts, cgroups: { version: "v2", ownCgroup: "/user", delegated: [] } }).cgroups?.status, "warn");
+  const v2 = {
+    version: "v2" as const,
+    ownCgroup: "/user.slice/user-1000.slice/session-1.scope",
+    delegated: [],
+    systemd: true,
+    userManager: { path: "/user.slice/user-1000.slice/user@1000.service", controllers: ["memory", "pids"] },
+    bus: "/run/user/1000/bus",
+  };
+  assert.equal(byId({ ...facts, cgroups: v2 }).cgroups?.status, "warn", "cpu is missing");
+  assert.match(byId({ ...facts, cgroups: v2 }).cgroups?.message ?? "", /: memory pids; not delegated: cpu/);
+  const full = { ...v2, userManager: { ...v2.userManager, controllers: ["cpu", "memory", "pids"] } };
+  assert.equal(byId({ ...facts, cgroups: full }).cgroups?.status, "ok");
+  assert.equal(byId({ ...facts, cgroups: full }).systemd?.status, "ok");
+  const noBus = byId({ ...facts, cgroups: { ...full, bus: undefined } }).systemd;
+  assert.equal(noBus?.status, "warn");
+  assert.match(noBus?.fix ?? "", /dbus-user-session/);
+  assert.equal(byId({ ...facts, cgroups: { ...full, userManager: undefined } }).cgroups?.status, "warn");
   assert.equal(byId({ ...facts, rootless: false }).cgroups?.status, "ok");
+  assert.equal(byId(facts).systemd, undefined, "no systemd line without systemd");
 });
 
 test("subordinate ids, mmdebstrap and setfattr are warnings with a fix", () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCgroupHybrid, parseCgroupVersion, parseOwnCgroup } from "../../../src/host/cgroups.ts";
+import {
+  parseBusPath,
+  parseCgroupHybrid,
+  parseCgroupVersion,
+  parseControllers,
+  parseOwnCgroup,
+  userManagerCgroup,
+} from "../../../src/host/cgroups.ts";
 
 const hybrid = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -34,4 +41,18 @@ test("the hybrid layout: v1 with a cgroup2 at /sys/fs/cgroup/unified", () => {
   assert.equal(parseCgroupHybrid(hybrid2), true);
   assert.equal(parseCgroupHybrid(v2), false);
   assert.equal(parseCgroupHybrid(pureV1), false);
+});
+
+test("the user's bus from DBUS_SESSION_BUS_ADDRESS: unix paths only", () => {
+  assert.equal(parseBusPath("unix:path=/run/user/1000/bus"), "/run/user/1000/bus");
+  assert.equal(parseBusPath("unix:path=/run/user/1000/bus,guid=abc"), "/run/user/1000/bus");
+  assert.equal(parseBusPath("tcp:host=x,port=1;unix:path=/tmp/b"), "/tmp/b");
+  assert.equal(parseBusPath("unix:abstract=/tmp/dbus-x"), undefined);
+  assert.equal(parseBusPath(undefined), undefined);
+});
+
+test("systemd's user manager cgroup, and controller lists", () => {
+  assert.equal(userManagerCgroup(1000), "/user.slice/user-1000.slice/user@1000.service");
+  assert.deepEqual(parseControllers("cpu memory pids\n"), ["cpu", "memory", "pids"]);
+  assert.deepEqual(parseControllers("\n"), []);
 });

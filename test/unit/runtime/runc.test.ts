@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { shellStatus, waitProcess } from "../../../src/runtime/runc.ts";
+import { runcEnv, shellStatus, waitProcess } from "../../../src/runtime/runc.ts";
 
 describe("shellStatus", () => {
   test("an exit code is the status", () => {
@@ -52,4 +52,21 @@ describe("waitProcess (real processes)", () => {
     assert.deepEqual(seen, ["SIGHUP"]);
     assert.equal(process.listenerCount("SIGHUP"), before);
   });
+});
+
+test("the runtime's environment: PATH and where the user's bus is, nothing else", () => {
+  const host = {
+    PATH: "/usr/bin",
+    HOME: "/home/a",
+    LISTEN_FDS: "3",
+    XDG_RUNTIME_DIR: "/run/user/1000",
+    DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
+  };
+  assert.deepEqual(runcEnv(host, 1000), {
+    PATH: "/usr/bin",
+    XDG_RUNTIME_DIR: "/run/user/1000",
+    DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
+  });
+  assert.deepEqual(runcEnv({ PATH: "/usr/bin" }, 1000), { PATH: "/usr/bin", XDG_RUNTIME_DIR: "/run/user/1000" }, "systemd's default");
+  assert.deepEqual(runcEnv({ PATH: "/usr/bin" }, 0), { PATH: "/usr/bin" });
 });

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { etcMounts, hostnameFile, hostsFile } from "../../../../src/core/run/hosts.ts";
 import { INIT_ARGS, INIT_PATH, withInit, withoutInit } from "../../../../src/core/run/init.ts";
-import { oomKillsV1, oomKillsV2, oomMessage, parseMemoryLimit } from "../../../../src/core/run/oom.ts";
+import { oomFromSlice, oomKillsV1, oomKillsV2, oomMessage, parseMemoryLimit } from "../../../../src/core/run/oom.ts";
 import {
   argvTooLong,
   classifyHeader,
@@ -198,4 +198,12 @@ describe("OOM", () => {
     assert.equal(oomMessage({ kills: 1, limitBytes: 32 * 1024 * 1024 }, formatBytes), "killed: out of memory (limit 32 MiB)");
     assert.equal(oomMessage({ kills: 1 }, formatBytes), "killed: out of memory");
   });
+});
+
+test("an OOM kill read from the scope's slice: the count grew and the container died of SIGKILL", () => {
+  assert.deepEqual(oomFromSlice(3, 4, 137, 32 * 2 ** 20), { kills: 1, limitBytes: 32 * 2 ** 20 });
+  assert.equal(oomFromSlice(3, 3, 137, 1), undefined, "no new kill");
+  assert.equal(oomFromSlice(3, 4, 0, 1), undefined, "another container's kill, this one exited");
+  assert.equal(oomFromSlice(undefined, 4, 137, 1), undefined, "slice unreadable before");
+  assert.equal(oomFromSlice(3, undefined, 137, 1), undefined);
 });

@@ -89,8 +89,40 @@ describe("planRun", () => {
     };
     planRun(opts(), facts({ cgroups }));
     assert.equal(reads, 0);
-    assert.throws(() => planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups })), /memory controller/);
+    assert.throws(
+      () => planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups })),
+      /--memory cannot be enforced/,
+    );
     assert.equal(reads, 1);
+  });
+  test("systemd + cgroup v2: a limit puts the container in a cm-<id>.scope through the systemd driver; no limit, no scope", () => {
+    const desktop = () => ({
+      version: "v2" as const,
+      delegated: [],
+      systemd: true,
+      userManager: { path: "/user.slice/user-1000.slice/user@1000.service", controllers: ["cpu", "memory", "pids"] },
+      bus: "/run/user/1000/bus",
+    });
+    const limited = planRun(opts({ memoryBytes: 64 * 1024 * 1024 }), facts({ rootless: true, cgroups: desktop }));
+    assert.equal(limited.runtime.flags[0], "--systemd-cgroup");
+    const limitedSpec = runSpec(facts().bundle.spec, limited.spec);
+    assert.equal(limitedSpec.linux.cgroupsPath, "user.slice:cm:abc123");
+    assert.equal(limitedSpec.annotations?.["org.systemd.property.OOMPolicy"], "'continue'", "one killed process does not stop the scope");
+    const crun = planRun(opts({ cpus: 1 }), facts({ cgroups: desktop, runtime: { binary: "/usr/bin/crun", root: "/s" } }));
+    assert.equal(crun.runtime.flags[0], "--systemd-cgroup");
+    assert.equal(crun.spec.cgroupsPath, "system.slice:cm:abc123");
+    assert.equal(runSpec(facts().bundle.spec, crun.spec).annotations?.["org.systemd.property.OOMPolicy"], undefined, "runc only");
+    const plain = planRun(opts(), facts({ rootless: true, cgroups: desktop }));
+    assert.ok(!plain.runtime.flags.includes("--systemd-cgroup"));
+    assert.equal(runSpec(facts().bundle.spec, plain.spec).linux.cgroupsPath, undefined);
+    assert.throws(
+      () =>
+        planRun(
+          opts({ cpus: 1 }),
+          facts({ rootless: true, cgroups: () => ({ ...desktop(), userManager: { path: "/u", controllers: ["memory", "pids"] } }) }),
+        ),
+      /--cpus cannot be enforced .*cpu controller is not delegated/,
+    );
   });
   test("runsc: its global flags, and --pids-limit refused", () => {
     const p = planRun(opts({ network: "none" }), facts({ runtime: { binary: "/usr/bin/runsc", root: "/state/runsc" } }));

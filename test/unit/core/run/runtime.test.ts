@@ -4,6 +4,7 @@ import {
   checkRuntimeArg,
   checkRuntimeLimits,
   checkRuntimeUsable,
+  execInUserScope,
   runtimeFlags,
   runtimeKind,
   runtimeRootName,
@@ -34,6 +35,14 @@ describe("runtimes", () => {
     assert.deepEqual(runtimeFlags("runc", { rootless: true, cgroupHybrid: true }, "none"), []);
     assert.deepEqual(runtimeFlags("crun", { rootless: false, cgroupHybrid: false }, "host"), []);
   });
+  test("the systemd cgroup driver: --systemd-cgroup for runc, crun and others; never for runsc", () => {
+    const host = { rootless: true, cgroupHybrid: false, cgroupDriver: "systemd" as const };
+    assert.deepEqual(runtimeFlags("runc", host, "host"), ["--systemd-cgroup"]);
+    assert.deepEqual(runtimeFlags("crun", host, "host"), ["--systemd-cgroup"]);
+    assert.deepEqual(runtimeFlags("other", host, "host"), ["--systemd-cgroup"]);
+    assert.deepEqual(runtimeFlags("runc", { ...host, cgroupDriver: "cgroupfs" }, "host"), []);
+    assert.doesNotMatch(runtimeFlags("runsc", host, "host").join(" "), /systemd/);
+  });
   test("crun is refused on a cgroup v1 hybrid host only", () => {
     assert.throws(() => checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: true }), /hybrid/);
     checkRuntimeUsable("crun", "/usr/bin/crun", { rootless: false, cgroupHybrid: false });
@@ -43,5 +52,19 @@ describe("runtimes", () => {
     assert.throws(() => checkRuntimeLimits("runsc", { pids: true }), /--pids-limit cannot be enforced with runsc/);
     checkRuntimeLimits("runsc", { pids: false });
     checkRuntimeLimits("runc", { pids: true });
+  });
+  test("crun exec goes through a user scope only rootless with the systemd driver", () => {
+    assert.equal(execInUserScope("crun", true, ["--systemd-cgroup"]), true);
+    assert.equal(execInUserScope("crun", false, ["--systemd-cgroup"]), false);
+    assert.equal(execInUserScope("crun", true, []), false);
+    assert.equal(execInUserScope("runc", true, ["--systemd-cgroup"]), false);
+  });
+  test("rootless runsc (--ignore-cgroups) refuses every limit rather than dropping it", () => {
+    assert.throws(
+      () => checkRuntimeLimits("runsc", { pids: false, any: true, rootless: true }),
+      /limits cannot be enforced with runsc rootless/,
+    );
+    checkRuntimeLimits("runsc", { pids: false, any: true, rootless: false });
+    checkRuntimeLimits("runc", { pids: true, any: true, rootless: true });
   });
 });
