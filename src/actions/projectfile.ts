@@ -4,16 +4,19 @@
  * `cm run` in a project without one starts as fast as before. Validation and merging are pure
  * (core/projectfile.ts); merging into cm run's options is in ./rundefaults.ts.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { join } from "node:path";
 import { isatty } from "node:tty";
 import type { ProjectFile } from "../core/projectfile.ts";
 import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { NotSmallRegularFile, readSmallFile } from "../host/fs.ts";
 import type { Context } from "./context.ts";
 
 /** = core/projectfile PROJECT_FILE, not imported from there: that module loads only when the file exists */
 const PROJECT_FILE = "cm.toml";
+/** A cm.toml larger than this is refused (the longest real ones are a few KiB). */
+const MAX_PROJECT_FILE_BYTES = 1 << 20;
 
 /** The project file as read once: its real path and its bytes (what is hashed is what is parsed). */
 export interface ProjectFileText {
@@ -27,25 +30,22 @@ export interface ProjectFileText {
  */
 export function readProjectFileText(projectDir: string): ProjectFileText | undefined {
   const path = join(projectDir, PROJECT_FILE);
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // The container can write the project: cm.toml may be a FIFO, a device, a huge file or a link to a host file.
+    return { path, text: readSmallFile(path, MAX_PROJECT_FILE_BYTES) };
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
-    const reason = isErrno(err, "ELOOP") ? "is a symbolic link (cm reads only a regular file there)" : (err as Error).message;
+    const reason =
+      err instanceof NotSmallRegularFile
+        ? err.reason === "too large"
+          ? "it is larger than 1 MiB"
+          : err.reason === "a symbolic link"
+            ? "it is a symbolic link (cm reads only a regular file there)"
+            : "it is not a regular file"
+        : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, {
-      hint: "make it a readable TOML file, or remove it",
+      hint: "replace it with a regular TOML file, not a link, FIFO or device, or remove it",
     });
-  }
-  try {
-    if (!fstatSync(fd).isFile()) {
-      throw new CmError("bad-project-file", `cannot read the project file ${path}: not a regular file`, {
-        hint: "make it a readable TOML file, or remove it",
-      });
-    }
-    return { path, text: readFileSync(fd, "utf8") };
-  } finally {
-    closeSync(fd);
   }
 }
 

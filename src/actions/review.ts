@@ -68,6 +68,15 @@ export function reviewSummary(state: string, r: ReviewRecord): string {
 
 const LETTER = { added: "A", modified: "M", deleted: "D" } as const;
 
+/** "setuid", "setgid", "sticky" (joined with "+") for the special bits of a mode. */
+function specialBits(mode: number): string {
+  const bits: string[] = [];
+  if (mode & 0o4000) bits.push("setuid");
+  if (mode & 0o2000) bits.push("setgid");
+  if (mode & 0o1000) bits.push("sticky");
+  return bits.join("+");
+}
+
 function describe(c: Change, ctxMode = true): string {
   const kind =
     c.type === "dir" || (c.kind === "deleted" && c.before === "dir")
@@ -75,7 +84,13 @@ function describe(c: Change, ctxMode = true): string {
       : c.type === "symlink" && c.target !== undefined
         ? ` -> ${displayName(c.target)}`
         : "";
-  const mode = ctxMode && c.modeOnly && c.mode !== undefined ? ` (mode ${c.mode.toString(8)})` : "";
+  // setuid, setgid and sticky bits are always shown: `cm apply` as root keeps the run's owner, so a
+  // setuid-root program added to the project must not look like any other file in the review
+  const special = c.mode !== undefined && (c.mode & 0o7000) !== 0;
+  const mode =
+    c.mode !== undefined && ((ctxMode && c.modeOnly) || special)
+      ? ` (mode ${c.mode.toString(8)}${special ? `: ${specialBits(c.mode)}` : ""})`
+      : "";
   return `${LETTER[c.kind]} ${displayName(c.path)}${kind}${mode}`;
 }
 

@@ -58,6 +58,30 @@ export function parse(command: string, argv: string[], options: OptionSpec): Par
     for (const [name, value] of explicit) (values as Record<string, unknown>)[name] = value;
     return { values: values as Parsed["values"], positionals, rest };
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const named = /'(-[^']*)'/.exec((err as Error).message)?.[1];
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && named !== undefined) {
+      throw new CmError("usage", `${command}: unknown option ${named}`, { hint: `see cm ${command} --help` });
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named !== undefined && /ambiguous/.test((err as Error).message)) {
+      // "--pids-limit -1": node will not take a value that starts with "-" (it may be a forgotten value)
+      const names = named.split(", ");
+      const long = Object.entries(options).find(([, o]) => "short" in o && `-${o.short}` === names[0])?.[0];
+      if (long !== undefined) names.push(`--${long}`);
+      const i = head.findIndex((a) => names.includes(a));
+      const flag = i >= 0 ? (head[i] as string) : named;
+      const value = i >= 0 ? head[i + 1] : undefined;
+      throw new CmError(
+        "usage",
+        `${command}: ${flag}${value === undefined ? "" : ` ${value}`}: a value starting with "-" looks like an option`,
+        {
+          hint:
+            value === undefined
+              ? `see cm ${command} --help`
+              : `if it is the value, write ${names.find((n) => n.startsWith("--")) ?? flag}=${value}`,
+        },
+      );
+    }
     const lines = (err as Error).message.split("\n");
     const message = lines[0]?.replace(/\.$/, "") ?? "invalid arguments";
     // Node explains an "ambiguous" value (one starting with "-") on its last line: that is the hint.

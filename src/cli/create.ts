@@ -56,10 +56,10 @@ Options:
   --force              rebuild the bundle if it exists
   --refresh            bootstrap the cached base again instead of reusing it
   -q, --quiet          print only errors and the final line (also when stderr is not a terminal)
+  -h, --help           show this help
 
 Environment: CM_CACHE_DIR (default \${XDG_CACHE_HOME:-~/.cache}/cm) holds the bases; CM_BOOTSTRAP=
 mmdebstrap|debootstrap forces the bootstrap tool. See also: cm cache list, cm cache prune.
-  -h, --help           show this help
 
 On/off flags also take Podman's --NAME=true and --NAME=false (one argument, no space; node's
 own parser has no such form, cm reads it itself): --http-proxy=false turns the default off,

@@ -53,7 +53,8 @@ Options:
 export const discardCommand = {
   usage: `Usage: cm discard [RUN]
 
-Drop a --review run's changes: the project directory stays as it is. ${RUN}
+Drop a --review run's changes: the project directory stays as it is.
+${RUN}
 
 Options:
   -h, --help   show this help

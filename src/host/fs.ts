@@ -5,7 +5,9 @@
  *   - writeFileInRoot: write a file inside a rootfs without following a planted symlink out of it;
  *   - removeTree: delete a tree that a container may have left with odd modes, never crossing into
  *     another filesystem (a mount);
- *   - writeFileAtomic: a complete file or none.
+ *   - writeFileAtomic: a complete file or none;
+ *   - readSmallFile: read a file a container may have planted (a FIFO, a device, a symlink) without
+ *     blocking, following it out or reading without end.
  */
 
 import { spawnSync } from "node:child_process";
@@ -13,12 +15,14 @@ import {
   chmodSync,
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readlinkSync,
+  readSync,
   realpathSync,
   renameSync,
   rmdirSync,
@@ -26,7 +30,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { dirname, join, posix } from "node:path";
+import { basename, dirname, join, posix } from "node:path";
 import { CmError, isErrno, withPath } from "../errors.ts";
 import { runInUserns, userIdMap } from "./idmap.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
@@ -89,6 +93,51 @@ export function writeFileInRoot(root: string, path: string, content: string, mod
   const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
   try {
     writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why readSmallFile refused a file: the file is there but is not a small regular file. */
+export class NotSmallRegularFile extends Error {
+  readonly reason: "a symbolic link" | "not a regular file" | "too large";
+  constructor(reason: "a symbolic link" | "not a regular file" | "too large") {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Reads `path` as UTF-8 when it is a regular file of at most `maxBytes` bytes, for files that
+ * code in a container can write (the project directory's cm.toml and env files). The open never
+ * blocks (`O_NONBLOCK`: a FIFO would wait for a writer for ever) and, unless `followSymlink` (for a
+ * path the user typed), never follows a symlink in the last component (`O_NOFOLLOW`: a link planted
+ * in the project would make cm, maybe as root, read any host file); the type and size are checked on the open file, so a swap after a check cannot
+ * matter; at most `maxBytes` + 1 bytes are read (`/dev/zero` or a growing file end there).
+ * Errors: `NotSmallRegularFile` with the reason; open errors (ENOENT, EACCES, ...) as thrown.
+ */
+export function readSmallFile(path: string, maxBytes: number, followSymlink = false): string {
+  let fd: number;
+  try {
+    const nofollow = followSymlink ? 0 : constants.O_NOFOLLOW;
+    fd = openSync(path, constants.O_RDONLY | nofollow | constants.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, "ELOOP")) throw new NotSmallRegularFile("a symbolic link");
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotSmallRegularFile("not a regular file");
+    if (st.size > maxBytes) throw new NotSmallRegularFile("too large");
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) throw new NotSmallRegularFile("too large");
+    }
+    return buf.toString("utf8", 0, n);
   } finally {
     closeSync(fd);
   }
@@ -173,57 +222,121 @@ function removeDeep(path: string): void {
   }
 }
 
-function removeDir(dir: string, dev: number, attempt = 0): void {
-  let names: string[];
+/**
+ * A path longer than this is not used as it is: the directory is opened and its entries reached
+ * through `/proc/self/fd/N/NAME`. A container can make a tree deeper than PATH_MAX (4096 bytes),
+ * whose full paths fail with ENAMETOOLONG; this keeps every path cm uses short.
+ */
+const REBASE_PATH_LENGTH = 1024;
+
+/** A directory being emptied: `path` names it (short: below an open parent's view), `view` is where its entries are reached. */
+interface Frame {
+  path: string;
+  view: string;
+  fd: number | undefined;
+  names: string[];
+  next: number;
+  attempt: number;
+}
+
+/** The directory at `path`, opened for emptying; undefined when it is gone. */
+function enter(path: string, attempt: number): Frame | undefined {
+  let fd: number | undefined;
+  let view = path;
+  const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
   try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return;
-    if (!isErrno(err, "EACCES")) throw err;
-    chmodSync(dir, 0o700);
-    names = readdirSync(dir);
-  }
-  for (const name of names) {
-    const child = join(dir, name);
-    let st: Stats;
-    try {
-      st = lstatSync(child);
-    } catch (err) {
-      // removed meanwhile (a concurrent cleanup of the same tree)
-      if (isErrno(err, "ENOENT")) continue;
-      throw err;
-    }
-    if (st.isDirectory()) {
-      if (st.dev !== dev) {
-        throw new CmError("mount-in-tree", `refusing to delete ${child}: it is a mount point of another filesystem`, {
-          hint: `unmount it (umount ${JSON.stringify(child)}) and run the command again`,
-        });
-      }
-      removeDir(child, dev);
-    } else {
+    if (path.length > REBASE_PATH_LENGTH) {
       try {
-        unlinkSync(child);
+        fd = openSync(path, flags);
+      } catch (err) {
+        if (!isErrno(err, "EACCES")) throw err;
+        chmodSync(path, 0o700);
+        fd = openSync(path, flags);
+      }
+      view = `/proc/self/fd/${fd}`;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(view);
+    } catch (err) {
+      if (!isErrno(err, "EACCES")) throw err;
+      chmodSync(view, 0o700);
+      names = readdirSync(view);
+    }
+    return { path, view, fd, names, next: 0, attempt };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    if (isErrno(err, "ENOENT")) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Empties and removes `dir` depth first without recursion (a container can nest directories far
+ * deeper than the JavaScript stack: 20,000 levels overflowed it), making unreadable directories
+ * accessible and never entering another device.
+ */
+function removeDir(dir: string, dev: number): void {
+  const first = enter(dir, 0);
+  if (!first) return;
+  const stack: Frame[] = [first];
+  const closeFrame = (f: Frame) => {
+    if (f.fd !== undefined) closeSync(f.fd);
+  };
+  try {
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1] as Frame;
+      if (f.next < f.names.length) {
+        const child = join(f.view, f.names[f.next++] as string);
+        let st: Stats;
+        try {
+          st = lstatSync(child);
+        } catch (err) {
+          // removed meanwhile (a concurrent cleanup of the same tree)
+          if (isErrno(err, "ENOENT")) continue;
+          throw err;
+        }
+        if (st.isDirectory()) {
+          if (st.dev !== dev) {
+            const shown = f.fd === undefined ? child : `${f.path}/…/${basename(child)}`;
+            throw new CmError("mount-in-tree", `refusing to delete ${shown}: it is a mount point of another filesystem`, {
+              hint: `unmount it (umount ${JSON.stringify(shown)}) and run the command again`,
+            });
+          }
+          const c = enter(child, 0);
+          if (c) stack.push(c);
+          continue;
+        }
+        try {
+          unlinkSync(child);
+        } catch (err) {
+          if (isErrno(err, "ENOENT")) continue;
+          if (!isErrno(err, "EACCES")) throw err;
+          chmodSync(f.view, 0o700);
+          unlinkSync(child);
+        }
+        continue;
+      }
+      stack.pop();
+      closeFrame(f);
+      try {
+        rmdirSync(f.path);
       } catch (err) {
         if (isErrno(err, "ENOENT")) continue;
-        if (!isErrno(err, "EACCES")) throw err;
-        chmodSync(dir, 0o700);
-        unlinkSync(child);
+        // Something still writes into the tree (the tar or cp of a cm that was killed): go again.
+        if (isErrno(err, "ENOTEMPTY") && f.attempt < 40) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+          const again = enter(f.path, f.attempt + 1);
+          if (again) stack.push(again);
+          continue;
+        }
+        if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
+        chmodSync(dirname(f.path), 0o700);
+        rmdirSync(f.path);
       }
     }
-  }
-  try {
-    rmdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return;
-    // Something still writes into the tree (the tar or cp of a cm that was killed): go again.
-    if (isErrno(err, "ENOTEMPTY") && attempt < 40) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-      removeDir(dir, dev, attempt + 1);
-      return;
-    }
-    if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
-    chmodSync(dirname(dir), 0o700);
-    rmdirSync(dir);
+  } finally {
+    for (const f of stack) closeFrame(f);
   }
 }
 

@@ -9,13 +9,10 @@
  *   2. stage: every file and symlink the run made is copied into `<project>/.cm-apply-<id>/`
  *      (same file system) with its mode, before anything in the project changes;
  *   3. commit: deletions (deepest first), then directories, and each staged file renamed into
- *      place (atomic per file). Interrupted here, `cm apply` again finishes it: what is already
+ *      place (atomic per file). Every step goes through its parent directory opened without
+ *      following symlinks (host/beneath.ts): a container running meanwhile that swaps a directory
+ *      for a symlink stops the apply instead of redirecting it out of the project. Interrupted here, `cm apply` again finishes it: what is already
  *      in place is recognised in step 1 and skipped.
- * The check of step 1 is not trusted in steps 2-3: another container of the project may swap a
- * parent directory for a symlink to a host directory at any time. Every write goes through a
- * descriptor of its parent, opened component by component from the project with
- * O_DIRECTORY|O_NOFOLLOW (`/proc/self/fd/N/name`, as openat(2)); a parent that is no longer a
- * real directory stops the apply; modes and owners are set on a descriptor (O_NOFOLLOW).
  */
 import {
   closeSync,
@@ -23,21 +20,20 @@ import {
   copyFileSync,
   fchmodSync,
   fchownSync,
-  fstatSync,
   lchownSync,
   lstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readlinkSync,
   renameSync,
   rmSync,
   type Stats,
   symlinkSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { displayName } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { atPath, openDirBeneath, openNoFollow } from "../host/beneath.ts";
 import { removeTree } from "../host/fs.ts";
 import { type Change, sameContent } from "./changes.ts";
 
@@ -104,57 +100,33 @@ export function conflicts(input: ApplyInput): string[] {
   return [...new Set(out)];
 }
 
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-
 /**
- * A descriptor of the directory `rel` ("a/b", "" for `root` itself) below the directory
- * descriptor `rootFd`, each component opened O_NOFOLLOW|O_DIRECTORY through the one before
- * (openat(2) by /proc/self/fd): a symlink anywhere on the way is refused (CmError), never followed.
+ * The directory `project/rel` opened without following a symlink; a project changed under the
+ * apply (a parent swapped for a symlink or a file, or gone) is a CmError naming `shown`.
  */
-function openDirBeneath(rootFd: number, rel: string, project: string): number {
-  let fd = openSync(`/proc/self/fd/${rootFd}/.`, DIR_FLAGS);
-  for (const name of rel.split("/").filter(Boolean)) {
-    let next: number;
-    try {
-      next = openSync(`/proc/self/fd/${fd}/${name}`, DIR_FLAGS);
-    } catch (err) {
-      closeSync(fd);
-      if (isErrno(err, "ELOOP") || isErrno(err, "ENOTDIR") || isErrno(err, "ENOENT")) {
-        throw new CmError(
-          "review-conflict",
-          `${join(project, rel)} is no longer a directory in the project (changed during cm apply); stopped`,
-          {
-            hint: "look at the project (something else writes it), then cm apply again",
-          },
-        );
-      }
-      throw err;
-    }
-    closeSync(fd);
-    fd = next;
-  }
-  return fd;
-}
-
-/** Calls `fn` with the path of `rel`'s last component through its parent's descriptor. */
-function atPath<T>(rootFd: number, rel: string, project: string, fn: (at: string) => T): T {
-  const slash = rel.lastIndexOf("/");
-  const parent = openDirBeneath(rootFd, slash < 0 ? "" : rel.slice(0, slash), project);
+function beneath(project: string, rel: string, shown: string): number {
   try {
-    return fn(`/proc/self/fd/${parent}/${rel.slice(slash + 1)}`);
-  } finally {
-    closeSync(parent);
+    return openDirBeneath(project, rel);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "ENOTDIR" || code === "ENOENT")
+      throw new CmError(
+        "review-conflict",
+        `${displayName(shown || project)} changed in the project during cm apply (${code === "ENOENT" ? "gone" : "no longer a directory"}); the apply stopped`,
+        {
+          hint: "stop what changes the project (cm ps), look at it, then cm apply again",
+        },
+      );
+    throw err;
   }
 }
 
-/** Sets mode (and owner) through a descriptor opened O_NOFOLLOW: a symlink put there is not followed. */
-function setModeOwner(at: string, dir: boolean, mode: number, owner: { uid: number; gid: number } | undefined): void {
-  const fd = openSync(at, (dir ? DIR_FLAGS : constants.O_RDONLY | constants.O_NOFOLLOW) | constants.O_NONBLOCK | constants.O_NOCTTY);
+/** Runs `fn` with the open parent directory of `path` (relative to project) and its last component. */
+function withParent(project: string, path: string, fn: (parentFd: number, name: string) => void): void {
+  const parent = dirname(path) === "." ? "" : dirname(path);
+  const fd = beneath(project, parent, parent);
   try {
-    const st = fstatSync(fd);
-    if (dir ? !st.isDirectory() : !st.isFile()) throw new CmError("review-conflict", `${at} changed type during cm apply; stopped`);
-    if (owner) fchownSync(fd, owner.uid, owner.gid);
-    fchmodSync(fd, mode);
+    fn(fd, basename(path));
   } finally {
     closeSync(fd);
   }
@@ -179,75 +151,82 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     }
     return true;
   });
-  const projectFd = openSync(input.project, DIR_FLAGS);
+  // A container still running on this project can swap a directory for a symlink at any moment:
+  // every write goes through a parent opened without following symlinks (host/beneath.ts).
   const stageName = `.cm-apply-${input.id}`;
-  const stagePath = join(input.project, stageName);
+  const projectFd = beneath(input.project, "", "");
   let stageFd: number | undefined;
   try {
-    removeTree(stagePath);
-    mkdirSync(`/proc/self/fd/${projectFd}/${stageName}`, { mode: 0o700 });
-    // the directory just made, not one put in its place: ours, 0700, empty
-    stageFd = openSync(`/proc/self/fd/${projectFd}/${stageName}`, DIR_FLAGS);
-    const sst = fstatSync(stageFd);
-    if (sst.uid !== process.getuid?.() || (sst.mode & 0o777) !== 0o700 || readdirSync(`/proc/self/fd/${stageFd}`).length > 0) {
-      throw new CmError("review-conflict", `${stagePath} was replaced during cm apply; stopped`, {
-        hint: "look at the project (something else writes it), then cm apply again",
-      });
-    }
-    const stage = `/proc/self/fd/${stageFd}`;
+    removeTree(atPath(projectFd, stageName));
+    mkdirSync(atPath(projectFd, stageName), { mode: 0o700 });
+    stageFd = beneath(input.project, stageName, stageName);
     // 2. stage every file and symlink
     const staged = new Map<string, string>();
     for (const [n, c] of todo.entries()) {
       if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
       const from = join(input.upper, c.path);
-      const to = join(stage, String(n));
+      const to = atPath(stageFd, String(n));
       const u = lstatSync(from);
-      if (c.type === "symlink") symlinkSync(readlinkSync(from), to);
-      else {
-        copyFileSync(from, to, constants.COPYFILE_EXCL);
-        setModeOwner(to, false, u.mode & 0o7777, undefined);
+      if (c.type === "symlink") {
+        symlinkSync(readlinkSync(from), to);
+        if (input.keepOwners) lchownSync(to, u.uid, u.gid);
+      } else {
+        // created here (O_EXCL: never an existing file or a planted link), then filled through the magic link to it
+        const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try {
+          copyFileSync(from, `/proc/self/fd/${fd}`);
+          fchmodSync(fd, u.mode & 0o7777);
+          if (input.keepOwners) fchownSync(fd, u.uid, u.gid);
+        } finally {
+          closeSync(fd);
+        }
       }
-      if (input.keepOwners) lchownSync(to, u.uid, u.gid);
-      staged.set(c.path, to);
+      staged.set(c.path, String(n));
     }
     // 3. deletions (and what a new type replaces), deepest first
     for (const c of [...todo].reverse()) {
+      const host = join(input.project, c.path);
+      const h = lstatOr(host);
+      if (!h) continue;
       const replaced = c.kind === "modified" && c.before !== undefined && c.before !== c.type;
-      if (c.kind !== "deleted" && !replaced) continue;
-      let gone = false;
-      try {
-        atPath(projectFd, c.path, input.project, (at) => {
-          if (!lstatOr(at)) return;
-          rmSync(at, { recursive: true, force: true });
-          gone = true;
-        });
-      } catch (err) {
-        // a deleted path whose parent is gone too (deleted before it, deepest first) is done
-        if (!(c.kind === "deleted" && err instanceof CmError)) throw err;
+      if (c.kind === "deleted" || replaced) {
+        withParent(input.project, c.path, (fd, name) => rmSync(atPath(fd, name), { recursive: true, force: true }));
+        if (c.kind === "deleted") result.deleted++;
       }
-      if (gone && c.kind === "deleted") result.deleted++;
     }
     // then directories and files, parents first
     for (const c of todo) {
       if (c.kind === "deleted") continue;
       const u = lstatSync(join(input.upper, c.path));
-      const owner = input.keepOwners ? { uid: u.uid, gid: u.gid } : undefined;
-      atPath(projectFd, c.path, input.project, (at) => {
-        if (c.type === "dir") {
-          if (!lstatOr(at)) mkdirSync(at);
-          setModeOwner(at, true, u.mode & 0o7777, owner);
-        } else if (c.modeOnly) {
-          setModeOwner(at, false, u.mode & 0o7777, undefined);
+      withParent(input.project, c.path, (parentFd, name) => {
+        if (c.type === "dir" || c.modeOnly) {
+          if (c.type === "dir") {
+            try {
+              mkdirSync(atPath(parentFd, name), { mode: 0o700 });
+            } catch (err) {
+              if (!isErrno(err, "EEXIST")) throw err;
+            }
+          }
+          const fd = openNoFollow(parentFd, name);
+          try {
+            fchmodSync(fd, u.mode & 0o7777);
+            if (c.type === "dir" && input.keepOwners) fchownSync(fd, u.uid, u.gid);
+          } finally {
+            closeSync(fd);
+          }
         } else {
-          renameSync(staged.get(c.path) as string, at);
+          renameSync(atPath(stageFd as number, staged.get(c.path) as string), atPath(parentFd, name));
         }
       });
       result.written++;
     }
   } finally {
     if (stageFd !== undefined) closeSync(stageFd);
-    closeSync(projectFd);
-    removeTree(stagePath);
+    try {
+      removeTree(atPath(projectFd, stageName));
+    } finally {
+      closeSync(projectFd);
+    }
   }
   return result;
 }

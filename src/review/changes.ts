@@ -15,7 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { CmError } from "../errors.ts";
+import { CmError, isErrno } from "../errors.ts";
 import { requireTool } from "../host/tools.ts";
 
 export type ChangeKind = "added" | "modified" | "deleted";
@@ -181,7 +181,16 @@ export function readChanges(upper: string, lower: string): Change[] {
       if (!same || !modeSame) out.push({ path, kind: "modified", type, before: type, mode, modeOnly: same });
     }
   };
-  walk("", true);
+  try {
+    walk("", true);
+  } catch (err) {
+    // a container can nest directories past PATH_MAX (4096 bytes), or deeper than a walk can go
+    if (isErrno(err, "ENAMETOOLONG") || err instanceof RangeError)
+      throw new CmError("review-unsupported", "the run made paths in /project too deep for cm to diff or apply (over 4096 bytes long)", {
+        hint: "cm discard drops them",
+      });
+    throw err;
+  }
   // deletions found under a replaced directory come after it; keep parents before children overall
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -34,14 +34,14 @@ test("boolean options with Podman's --NAME=true|false spelling", () => {
   const p = parse("run", ["--", "--http-proxy=false"], o);
   assert.equal(p.values["http-proxy"], undefined);
   assert.deepEqual(p.rest, ["--http-proxy=false"]);
-  // so is the value of a string option: node then calls it ambiguous, as for any value starting with -
+  // so is the value of a string option: node will not take it, as any value starting with -
   for (const argv of [
     ["--memory", "--http-proxy=false"],
     ["-e", "--http-proxy=true"],
   ]) {
     assert.throws(
       () => parse("run", argv, o),
-      (e: unknown) => e instanceof CmError && /ambiguous/.test(e.message),
+      (e: unknown) => e instanceof CmError && e.message === `run: ${argv[0]} ${argv[1]}: a value starting with "-" looks like an option`,
     );
   }
   assert.deepEqual(parse("run", ["--env=--http-proxy=true"], o).values.env, ["--http-proxy=true"]);
@@ -51,4 +51,28 @@ test("boolean options with Podman's --NAME=true|false spelling", () => {
   );
   // every boolean option takes them
   assert.equal(parse("run", ["--tty=false"], o).values.tty, false);
+});
+
+test("node's parseArgs wording is not shown: an unknown option is named; a value starting with - says how to give it", () => {
+  const withPositionals = parse.bind(null, "ps");
+  assert.throws(
+    () => withPositionals(["--bogus"], opts),
+    (e: unknown) => e instanceof CmError && e.message === "ps: unknown option --bogus" && e.hint === "see cm ps --help",
+  );
+  const withEnv = { ...opts, env: { type: "string" as const, short: "e" } };
+  assert.throws(
+    () => parse("run", ["-e", "-X"], withEnv),
+    (e: unknown) => e instanceof CmError && e.hint === "if it is the value, write --env=-X",
+  );
+  assert.throws(
+    () => parse("run", ["-x"], opts),
+    (e: unknown) => e instanceof CmError && e.message === "run: unknown option -x",
+  );
+  assert.throws(
+    () => parse("run", ["--memory", "-1"], opts),
+    (e: unknown) =>
+      e instanceof CmError &&
+      e.message === 'run: --memory -1: a value starting with "-" looks like an option' &&
+      e.hint === "if it is the value, write --memory=-1",
+  );
 });

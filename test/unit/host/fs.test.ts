@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { removeTree, resolveInRoot, writeFileAtomic, writeFileInRoot } from "../../../src/host/fs.ts";
+import { NotSmallRegularFile, readSmallFile, removeTree, resolveInRoot, writeFileAtomic, writeFileInRoot } from "../../../src/host/fs.ts";
 
 function rootfs(): string {
   const root = mkdtempSync(join(tmpdir(), "cm-fs-"));
@@ -80,4 +81,63 @@ test("writeFileAtomic replaces the whole file", () => {
   writeFileAtomic(join(dir, "f"), "one");
   writeFileAtomic(join(dir, "f"), "two");
   assert.equal(readFileSync(join(dir, "f"), "utf8"), "two");
+});
+
+describe("readSmallFile", () => {
+  const reason = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return err instanceof NotSmallRegularFile ? err.reason : `other: ${(err as Error).message}`;
+    }
+    return "read";
+  };
+
+  test("reads a regular file; refuses a FIFO without blocking, a device, a symlink, a file over the limit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-small-"));
+    writeFileSync(join(dir, "ok"), "a = 1\n");
+    assert.equal(readSmallFile(join(dir, "ok"), 100), "a = 1\n");
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    assert.equal(
+      reason(() => readSmallFile(join(dir, "fifo"), 100)),
+      "not a regular file",
+    );
+    symlinkSync("/dev/zero", join(dir, "zero"));
+    assert.equal(
+      reason(() => readSmallFile(join(dir, "zero"), 100)),
+      "a symbolic link",
+    );
+    assert.equal(
+      reason(() => readSmallFile(join(dir, "zero"), 100, true)),
+      "not a regular file",
+    );
+    symlinkSync(join(dir, "ok"), join(dir, "link"));
+    assert.equal(
+      reason(() => readSmallFile(join(dir, "link"), 100)),
+      "a symbolic link",
+    );
+    assert.equal(readSmallFile(join(dir, "link"), 100, true), "a = 1\n");
+    writeFileSync(join(dir, "big"), "x".repeat(101));
+    assert.equal(
+      reason(() => readSmallFile(join(dir, "big"), 100)),
+      "too large",
+    );
+    assert.equal(reason(() => readSmallFile(join(dir, "missing"), 100)).startsWith("other: ENOENT"), true);
+  });
+});
+
+describe("removeTree of trees a container nested", () => {
+  test("deeper than PATH_MAX and deeper than the JavaScript stack (20,000 levels), with a mode 000 directory inside", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-deep-"));
+    // each step wraps the tree in a new directory, so no path used here is long
+    mkdirSync(join(dir, "t"));
+    for (let i = 0; i < 20_000; i++) {
+      mkdirSync(join(dir, "n"));
+      renameSync(join(dir, "t"), join(dir, "n", i % 1000 === 0 ? "x".repeat(200) : "d"));
+      renameSync(join(dir, "n"), join(dir, "t"));
+    }
+    chmodSync(join(dir, "t"), 0o000);
+    removeTree(dir);
+    assert.equal(existsSync(dir), false);
+  });
 });

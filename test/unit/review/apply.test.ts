@@ -5,7 +5,7 @@
  * Over directories this test makes: the project, and an upper holding the run's versions.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -42,6 +42,7 @@ test("conflicts: changed after the start, gone, in the way, under a non-director
     "in-the-way.txt": "run\n",
     "sub/x": "run\n",
   });
+  await sleep(20); // ctime is finer than Date.now(): the run starts clearly after the writes above
   const startedMs = Date.now();
   await sleep(20); // what happens on the host from here is after the run's start
   write(project, { "edited.txt": "host\n", "same.txt": "run\n", "in-the-way.txt": "host\n" });
@@ -85,6 +86,9 @@ test("an apply run again skips what is already in place; force takes the run's v
   const upper = join(root, "u2");
   write(project, { "a.txt": "old\n", "b.txt": "old\n", "gone.txt": "old\n" });
   write(upper, { "a.txt": "run a\n", "b.txt": "run b\n" });
+  // Date.now() is whole milliseconds and ctime is not: the run "starts" clearly after the files
+  // above were written and clearly before the one below
+  await sleep(20);
   const startedMs = Date.now();
   await sleep(20);
   write(project, { "a.txt": "run a\n" }); // as if a first apply had got this far
@@ -97,4 +101,33 @@ test("an apply run again skips what is already in place; force takes the run's v
   assert.deepEqual(conflicts(input), ["b.txt"]);
   assert.deepEqual(applyChanges({ ...input, force: true }), { written: 1, deleted: 0, skipped: 2 });
   assert.equal(readFileSync(join(project, "b.txt"), "utf8"), "run b\n");
+});
+
+test("a parent swapped for a symlink after the check (a container still running) stops the apply: nothing outside the project is written, deleted or chmodded", () => {
+  // force skips the check, as a swap right after it would: every write must still refuse the link
+  const outside = join(root, "outside");
+  write(outside, { "gone.txt": "keep\n", "d/f": "keep\n" });
+  const before = statSync(join(outside, "d")).mode;
+  const cases: Change[][] = [
+    [file("sub/x", "added")],
+    [file("sub/gone.txt", "deleted")],
+    [{ path: "sub/d", kind: "modified", type: "dir", before: "dir", mode: 0o777, modeOnly: true }],
+  ];
+  for (const [n, changes] of cases.entries()) {
+    const project = join(root, `swap${n}`);
+    const upper = join(root, `swap${n}-upper`);
+    write(upper, { "sub/x": "pwned\n" });
+    mkdirSync(join(upper, "sub/d"), { recursive: true });
+    chmodSync(join(upper, "sub/d"), 0o777);
+    mkdirSync(project);
+    symlinkSync(outside, join(project, "sub"));
+    assert.throws(
+      () => applyChanges({ id: `s${n}`, upper, project, startedMs: Date.now(), changes, force: true }),
+      (err: unknown) => err instanceof CmError && /^sub changed in the project during cm apply \(no longer a directory\)/.test(err.message),
+      JSON.stringify(changes),
+    );
+    assert.deepEqual(readdirSync(outside).sort(), ["d", "gone.txt"]);
+    assert.equal(statSync(join(outside, "d")).mode, before);
+    assert.deepEqual(readdirSync(project), ["sub"], "the staging directory is removed");
+  }
 });
