@@ -80,7 +80,11 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // command and build, in cm's cache directory (per user), written once (tmp + rename) by a run that
 // ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
 // is written again), and a new one removes other builds' files. Where nothing can be read or
-// written cm just compiles. The CommonJS wrapper is written out here: node:module (for
+// written cm just compiles. A code cache is code (V8 checks only the source's length, not its
+// text): it is read only from a code-cache directory and a file that are this user's and not
+// writable by anyone else, opened without following a symlink (through the directory's
+// descriptor), and written only there. This runs before cm checks its cache directory (row 34 of
+// SECURITY.md), so it makes the same check itself. The CommonJS wrapper is written out here: node:module (for
 // Module.wrap) would load its source-map support too.
 const bundleHash = createHash("sha256")
   .update(readFileSync(join(root, "dist/cm.js")))
@@ -94,26 +98,54 @@ const file = \`\${__dirname}/cm.js\`;
 const source = fs.readFileSync(file, "utf8");
 let cacheFile;
 let cached;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
+// the code-cache directory, opened without following a symlink, when it is this user's alone
+const ownDir = (dir) => {
+  const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  const st = fs.fstatSync(fd);
+  if (st.uid === process.geteuid() && (st.mode & 0o022) === 0) return fd;
+  fs.closeSync(fd);
+  throw new Error("not the user's own code-cache directory");
+};
 try {
   const env = process.env;
   const abs = (v) => (v && v.startsWith("/") ? v : undefined);
   const dir = \`\${abs(env.CM_CACHE_DIR) ?? \`\${abs(env.XDG_CACHE_HOME) ?? \`\${env.HOME || require("node:os").homedir()}/.cache\`}/cm\`}/code-cache\`;
   const command = /^[a-z_]{1,16}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
   cacheFile = \`\${dir}/${bundleHash}-\${command}\`;
-  cached = fs.readFileSync(cacheFile);
+  const dirFd = ownDir(dir);
+  try {
+    const fd = fs.openSync(\`/proc/self/fd/\${dirFd}/${bundleHash}-\${command}\`, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.isFile() && st.uid === process.geteuid() && (st.mode & 0o022) === 0) cached = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
 } catch {}
 const script = new (require("node:vm").Script)(\`(function (exports, require, module, __filename, __dirname) { \${source}\n});\`, { filename: file, cachedData: cached });
 if (cacheFile && (cached === undefined || script.cachedDataRejected)) {
   process.once("exit", (code) => {
     if (code !== 0 || process.argv.includes("--help") || process.argv.includes("-h")) return;
     try {
-      const tmp = \`\${cacheFile}.\${process.pid}\`;
-      fs.mkdirSync(require("node:path").dirname(cacheFile), { recursive: true, mode: 0o700 });
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-      fs.renameSync(tmp, cacheFile);
+      const path = require("node:path");
+      const dir = path.dirname(cacheFile);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const dirFd = ownDir(dir);
+      const at = \`/proc/self/fd/\${dirFd}\`;
+      const name = path.basename(cacheFile);
+      const tmp = \`\${at}/\${name}.\${process.pid}\`;
+      fs.rmSync(tmp, { force: true });
+      const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      fs.writeFileSync(fd, script.createCachedData());
+      fs.closeSync(fd);
+      fs.renameSync(tmp, \`\${at}/\${name}\`);
       // other builds' caches (an upgrade leaves them behind)
-      const dir = require("node:path").dirname(cacheFile);
-      for (const name of fs.readdirSync(dir)) if (!name.startsWith("${bundleHash}-")) fs.rmSync(\`\${dir}/\${name}\`, { force: true });
+      for (const other of fs.readdirSync(at)) if (!other.startsWith("${bundleHash}-")) fs.rmSync(\`\${at}/\${other}\`, { force: true });
+      fs.closeSync(dirFd);
     } catch {}
   });
 }

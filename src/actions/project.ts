@@ -47,7 +47,9 @@ export function currentDirectory(ctx: Context): string {
       },
     );
   }
-  for (const own of [ctx.layout.data, ctx.layout.cache, ctx.layout.state]) {
+  // the config directory too: it holds the cm.toml approvals (store/trust.ts), which a container
+  // writing the project could otherwise forge for its own cm.toml
+  for (const own of [ctx.layout.data, ctx.layout.cache, ctx.layout.state, ctx.layout.config]) {
     let ownReal = own;
     try {
       ownReal = realpathSync(own);
@@ -56,7 +58,7 @@ export function currentDirectory(ctx: Context): string {
     }
     if (isWithin(real, ownReal) || isWithin(ownReal, real)) {
       throw new CmError("bad-project", `refusing ${real} as a project: it contains or is inside cm's own directory ${own}`, {
-        hint: "cd into a project directory outside cm's data, cache and state directories",
+        hint: "cd into a project directory outside cm's data, cache, state and config directories",
       });
     }
   }

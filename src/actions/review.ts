@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { join, sep } from "node:path";
+import { displayName } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
@@ -81,7 +82,7 @@ function describe(c: Change, ctxMode = true): string {
     c.type === "dir" || (c.kind === "deleted" && c.before === "dir")
       ? "/"
       : c.type === "symlink" && c.target !== undefined
-        ? ` -> ${c.target}`
+        ? ` -> ${displayName(c.target)}`
         : "";
   // setuid, setgid and sticky bits are always shown: `cm apply` as root keeps the run's owner, so a
   // setuid-root program added to the project must not look like any other file in the review
@@ -90,7 +91,7 @@ function describe(c: Change, ctxMode = true): string {
     c.mode !== undefined && ((ctxMode && c.modeOnly) || special)
       ? ` (mode ${c.mode.toString(8)}${special ? `: ${specialBits(c.mode)}` : ""})`
       : "";
-  return `${LETTER[c.kind]} ${c.path}${kind}${mode}`;
+  return `${LETTER[c.kind]} ${displayName(c.path)}${kind}${mode}`;
 }
 
 /** cm diff: a list, then a unified diff of the files; `stat`: the list with line counts; `json`. */
@@ -108,7 +109,7 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
     if (!diffTool) throw new CmError("tool-missing", "cm diff needs diff (diffutils)", { hint: "apt-get install diffutils" });
     const before = c.kind === "added" || c.before !== "file" ? "/dev/null" : join(r.projectPath, c.path);
     const after = c.kind === "deleted" || c.type !== "file" ? "/dev/null" : join(upper, c.path);
-    const res = spawnSync(diffTool, ["-u", "--label", `a/${c.path}`, "--label", `b/${c.path}`, before, after], {
+    const res = spawnSync(diffTool, ["-u", "--label", `a/${displayName(c.path)}`, "--label", `b/${displayName(c.path)}`, before, after], {
       encoding: "utf8",
       maxBuffer: 1 << 30,
     });

@@ -78,8 +78,17 @@ export function hostnameFor(name: string): string {
 /** runc's rule for container IDs. */
 export const CONTAINER_ID = /^[\w+.-]+$/;
 
-/** A name as messages and tables show it: as it is, or quoted when it holds control characters (a newline). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const UNSHOWABLE_G = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A name as messages and tables show it: as it is, or quoted (JSON string syntax, with \uXXXX for
+ * what JSON leaves raw) when it holds a control character (C0, DEL, C1: a newline, a terminal
+ * escape sequence) or a bidirectional-text control, which could make a terminal show something
+ * else than the name (a container chooses the names of its files).
+ */
 export function displayName(name: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
-  return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
+  if (!UNSHOWABLE.test(name)) return name;
+  return JSON.stringify(name).replace(UNSHOWABLE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -31,6 +31,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { displayName } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { atPath, openDirBeneath, openNoFollow } from "../host/beneath.ts";
 import { removeTree } from "../host/fs.ts";
@@ -111,7 +112,7 @@ function beneath(project: string, rel: string, shown: string): number {
     if (code === "ELOOP" || code === "ENOTDIR" || code === "ENOENT")
       throw new CmError(
         "review-conflict",
-        `${shown || project} changed in the project during cm apply (${code === "ENOENT" ? "gone" : "no longer a directory"}); the apply stopped`,
+        `${displayName(shown || project)} changed in the project during cm apply (${code === "ENOENT" ? "gone" : "no longer a directory"}); the apply stopped`,
         {
           hint: "stop what changes the project (cm ps), look at it, then cm apply again",
         },
@@ -135,7 +136,7 @@ function withParent(project: string, path: string, fn: (parentFd: number, name: 
 function refuseConflicts(input: ApplyInput): void {
   const found = conflicts(input);
   if (!found.length) return;
-  const shown = found.slice(0, 10).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
+  const shown = found.slice(0, 10).map(displayName).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
   throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
     hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
   });

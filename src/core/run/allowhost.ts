@@ -142,7 +142,9 @@ export function parseAddress(text: string): number[] | undefined {
 
 /**
  * Loopback, link-local, private, shared (CGNAT), unspecified, multicast, broadcast and other
- * reserved ranges (RFC 6890 special-purpose registries), for IPv4, IPv6 and IPv4-mapped IPv6.
+ * reserved ranges (RFC 6890 special-purpose registries), for IPv4, IPv6 and IPv4-mapped IPv6;
+ * IPv6 forms that carry an IPv4 address a host may route to (IPv4-compatible, 6to4 of an internal
+ * address, Teredo, NAT64) too.
  */
 export function isInternalAddress(text: string): boolean {
   const a = parseAddress(text);
@@ -164,6 +166,13 @@ export function isInternalAddress(text: string): boolean {
   }
   const [b0 = 0, b1 = 0] = a;
   if (a.every((v, i) => v === 0 || (i === 15 && v <= 1))) return true; // :: and ::1
+  // IPv4 addresses inside IPv6 that a host may route to IPv4: IPv4-compatible ::a.b.c.d
+  // (deprecated, RFC 4291; a host with a sit tunnel reaches a.b.c.d), 6to4 2002:AABB:CCDD::/48
+  // (RFC 3056: internal when its IPv4 is), Teredo 2001::/32 (RFC 4380: any IPv4 behind it)
+  if (a.slice(0, 12).every((v) => v === 0)) return true;
+  if (b0 === 0x20 && b1 === 0x02 && isInternalAddress(a.slice(2, 6).join("."))) return true;
+  if (b0 === 0x20 && b1 === 0x01 && a[2] === 0 && a[3] === 0) return true;
+  if (b0 === 0x01 && b1 === 0x00 && a.slice(2, 8).every((v) => v === 0)) return true; // discard-only 100::/64
   return (
     (b0 & 0xfe) === 0xfc || // unique local fc00::/7
     (b0 === 0xfe && (b1 & 0xc0) === 0x80) || // link-local fe80::/10

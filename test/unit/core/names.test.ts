@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { CONTAINER_ID, checkBundleName, checkProjectName, hostnameFor, projectKey, SAFE_NAME } from "../../../src/core/names.ts";
+import {
+  CONTAINER_ID,
+  checkBundleName,
+  checkProjectName,
+  displayName,
+  hostnameFor,
+  projectKey,
+  SAFE_NAME,
+} from "../../../src/core/names.ts";
 import { CmError } from "../../../src/errors.ts";
 import { newContainerId } from "../../../src/host/random.ts";
 
@@ -63,4 +71,13 @@ test("projectKey: other names get a slug and 8 hex digits of sha256 (node:crypto
   assert.notEqual(projectKey("my project"), projectKey("my_project"));
   assert.match(projectKey("café"), /^caf_-[0-9a-f]{8}$/);
   assert.match(projectKey("café"), CONTAINER_ID);
+});
+
+test("displayName: plain names as they are; control and bidi characters quoted and escaped", () => {
+  assert.equal(displayName("README.md"), "README.md");
+  assert.equal(displayName("naïve – ok"), "naïve – ok");
+  assert.equal(displayName("a\nb"), '"a\\nb"');
+  assert.equal(displayName("x\r\u001b[2K\u001b[1A"), '"x\\r\\u001b[2K\\u001b[1A"');
+  assert.equal(displayName("del\u007f csi\u009b"), '"del\\u007f csi\\u009b"');
+  assert.equal(displayName("evil\u202etxt.sh"), '"evil\\u202etxt.sh"');
 });

@@ -87,10 +87,19 @@ test("internal addresses: loopback, private, link-local, CGNAT, ULA, mapped, uns
     "::ffff:10.0.0.1",
     "64:ff9b::a00:1",
     "ff02::1",
+    // IPv4 inside IPv6 that a host may route to IPv4 (red team)
+    "::127.0.0.1",
+    "::7f00:1",
+    "::a00:1",
+    "2002:7f00:1::1",
+    "2002:c0a8:101::",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "64:ff9b:1::a00:1",
+    "100::1",
   ]) {
     assert.equal(isInternalAddress(a), true, a);
   }
-  for (const a of ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"]) {
+  for (const a of ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"]) {
     assert.equal(isInternalAddress(a), false, a);
   }
   assert.equal(isInternalAddress("not an address"), true);
