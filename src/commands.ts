@@ -1,18 +1,28 @@
 /**
- * The command table: each command's one-line summary and how to load its module (lazily: a
- * command's code is initialised only when it runs). main.ts dispatches from it, `cm completion`
- * reads every command's --help through it, and scripts/man.ts writes the man page cm.1 from it.
+ * The command list: names, one-line summaries (cm --help, completion menus, the man page) and a
+ * lazy loader per command, so `cm run` loads only `cli/run.ts` and what it imports. Each command's flags,
+ * positionals and help live in its own `cli/<command>.ts` as a `CommandSpec` (`core/command.ts`).
+ *
+ * To add a command: write `cli/<name>.ts` exporting `command` (`defineCommand({...})`) and
+ * `main(argv)`, and add one line below; help, completion, the man page (scripts/man.ts) and the
+ * parser follow from the spec.
  */
+import type { CommandSpec } from "./core/command.ts";
+
 export interface CommandModule {
-  usage: string;
-  /** `commands` is the table below (cm completion reads every command's --help from it) */
-  main(argv: string[], commands: Commands): Promise<number>;
+  command: CommandSpec;
+  /** `commands` is this list (cm completion reads every command's spec from it) */
+  main(argv: string[], commands: Record<string, CommandEntry>): Promise<number>;
 }
 
-/** hidden: not listed in help (internal helpers: the detached-run monitor, completion's names) */
-export type Commands = Record<string, { summary: string; hidden?: boolean; load: () => Promise<CommandModule> }>;
+export interface CommandEntry {
+  summary: string;
+  /** not listed in help or completion (internal helpers: the detached-run monitor, completion's names) */
+  hidden?: boolean;
+  load: () => Promise<CommandModule>;
+}
 
-export const COMMANDS: Commands = {
+export const COMMANDS: Record<string, CommandEntry> = {
   create: { summary: "make a bundle (root filesystem + config.json) for this project", load: () => import("./cli/create.ts") },
   run: { summary: "run a command (default: a login shell) in a container of this project", load: () => import("./cli/run.ts") },
   list: { summary: "list projects and bundles", load: () => import("./cli/list.ts") },
@@ -42,3 +52,8 @@ export const COMMANDS: Commands = {
   },
   cache: { summary: "list or prune cm's cache (Debian bases, image blobs)", load: () => import("./cli/cache.ts") },
 };
+
+/** The commands `cm --help` and completion list, in table order. */
+export function visibleCommands(): [string, CommandEntry][] {
+  return Object.entries(COMMANDS).filter(([, c]) => !c.hidden);
+}

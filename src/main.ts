@@ -1,16 +1,18 @@
 /**
- * The entry point: picks the command, loads only its module, and turns the outcome into an exit
- * code. It is the only place that ends the process. A CmError is a user-facing failure (one line,
- * a hint, exit 125 unless it says otherwise); anything else is a bug in cm and says so.
+ * The entry point: picks the command (commands.ts), loads only its module, and turns the
+ * outcome into the exit code (cm never calls process.exit; an interrupted create re-raises its
+ * signal). A CmError is a user-facing failure (one line, a hint, exit 125 unless it says
+ * otherwise); anything else is a bug in cm and says so.
  */
-import { COMMANDS } from "./commands.ts";
+import { COMMANDS, visibleCommands } from "./commands.ts";
+import { formatHelp } from "./core/command.ts";
 import { CmError, EXIT_CM_ERROR } from "./errors.ts";
 
 declare const CM_VERSION: string | undefined;
 const version = typeof CM_VERSION === "string" ? CM_VERSION : "0.0.0-dev";
 
 function help(): string {
-  const shown = Object.entries(COMMANDS).filter(([, c]) => !c.hidden);
+  const shown = visibleCommands();
   const width = Math.max(...shown.map(([c]) => c.length));
   const lines = shown.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `Usage: cm COMMAND [ARGS...]
@@ -35,11 +37,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`cm ${version}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command)
     throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, {
-      hint: `commands: ${Object.keys(COMMANDS)
-        .filter((c) => !COMMANDS[c]?.hidden)
+      hint: `commands: ${visibleCommands()
+        .map(([c]) => c)
         .join(", ")}`,
     });
   const mod = await command.load();
@@ -47,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     const dash = rest.indexOf("--");
     const helpAt = Math.max(rest.indexOf("-h"), rest.indexOf("--help"));
     if (dash < 0 || helpAt < dash) {
-      process.stdout.write(mod.usage);
+      process.stdout.write(formatHelp(mod.command));
       return 0;
     }
   }

@@ -1,14 +1,15 @@
 /**
  * cm create: build a bundle (rootfs + config.json) for the project, atomically.
  *
- *   1. check names, the project directory and the source before touching disk
- *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly)
- *   3. materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs
- *   4. prepare it (APT's sandbox user for single-id rootless)
- *   5. run cm.toml's post_create commands inside it (a failing one fails the create), measure it
- *   6. write config.json (pure generation), then rename the directory into place
+ *   1. planCreate: names, the project directory, cm.toml and the source, checked before touching
+ *      disk (a source that streams then re-executes cm lean: host/lean.ts)
+ *   2. take the bundle's lock (a concurrent create of the same bundle fails clearly), quiet gc
+ *   3. buildBundle: materialise the rootfs into <project>/.<bundle>.creating-<pid>/rootfs, prepare
+ *      it (APT's sandbox user for single-id rootless), make the spec, run cm.toml's post_create
+ *      commands inside it (a failing one fails the create), measure it, write config.json
+ *   4. commitBundle: rename the directory into place (an old bundle under --force goes aside)
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
- * bundle, and that the next create (or `cm gc`) removes.
+ * bundle, and that the next create (or `cm gc`) removes; an interrupt is re-raised once cleaned up.
  */
 import { existsSync, mkdirSync, realpathSync, renameSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -26,9 +27,8 @@ import { stopChildren } from "../host/tools.ts";
 import { prepareRootfs } from "../rootfs/prepare.ts";
 import { treeSize } from "../rootfs/size.ts";
 import { parseSource, type SourceContext } from "../rootfs/source.ts";
-import { bundleDir, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
+import { bundleDir, lockBundle, projectDir, SIZE_ANNOTATION } from "../store/bundles.ts";
 import { leftovers } from "../store/leftovers.ts";
-import { tryLock } from "../store/lock.ts";
 import { makeProgress, type Progress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { type PostCreateHandle, runPostCreate } from "./postcreate.ts";
@@ -88,16 +88,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   // After the lean re-execution (which starts this cm again from the top): said once.
   if (plan.userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${plan.userns.notice}\n`);
   mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
-  const lock = tryLock(join(plan.pdir, `.${plan.bundle}.lock`));
-  if (!("release" in lock)) {
-    throw new CmError(
-      "bundle-busy",
-      `bundle ${JSON.stringify(plan.bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`,
-      {
-        hint: "wait for it to finish, then try again",
-      },
-    );
-  }
+  const lock = lockBundle(plan.pdir, plan.bundle);
   (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   let postCreate: PostCreateHandle | undefined;
   // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
@@ -190,7 +181,7 @@ async function removeLeftovers(ctx: Context, plan: CreatePlan): Promise<void> {
       // killed create is stopped first (it belongs to that create), like delete does.
       const rootfs = join(l.dir, "rootfs");
       await stopProcesses(() => processesRootedIn(rootfs), POST_CREATE_GRACE_S, rootfs);
-      // the extracting tar of a killed create may still be writing into it
+      // the mmdebstrap, debootstrap or cp of a killed create may still be writing into it
       await stopProcesses(() => processesWorkingIn(l.dir), 0, l.dir);
       removeTree(l.dir);
     } else if (processesRootedIn(join(l.dir, "rootfs")).length === 0) {

@@ -3,8 +3,9 @@
  *
  *   1. take each bundle's lock (a create or delete in progress is a clear error)
  *   2. rename each bundle directory to a dot-name: from here on no new run can find it
- *   3. stop its containers (SIGTERM, SIGKILL after the grace period), remove their runc state
- *   4. stop any process still rooted in it (a container whose runc state is gone)
+ *   3. stop its containers (SIGTERM, SIGKILL after the grace period) through the runtime each was
+ *      started with, remove their runtime state and run directories
+ *   4. stop any process still rooted in it (a container whose runtime state is gone)
  *   5. remove the tree (never crossing into a mount; odd modes fixed up)
  * If a tree cannot be removed (a mount inside it), it stays aside as .<bundle>.deleting-<pid>:
  * never taken for a bundle, reported by cm list, retried by the next delete (with the stale
@@ -18,9 +19,9 @@ import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
 import { stopContainer } from "../runtime/stop.ts";
-import { bundleDir, bundleNames, projectDir, strayEntries } from "../store/bundles.ts";
-import { leftovers } from "../store/leftovers.ts";
-import { type Lock, tryLock } from "../store/lock.ts";
+import { bundleDir, bundleNames, lockBundle, projectDir, strayEntries } from "../store/bundles.ts";
+import { type Leftover, leftovers } from "../store/leftovers.ts";
+import type { Lock } from "../store/lock.ts";
 import { listRuns, runDir } from "../store/runs.ts";
 import { runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -34,18 +35,64 @@ export interface DeleteOptions {
 }
 
 /**
- * Deletes the bundles (only entries cm list calls bundles: real directories with a config.json,
- * never through a symlink) and returns their names; `kept` gets what else is in the project's data
- * directory (a file, a symlink, a stray folder), which is reported, not removed.
+ * Deletes the bundles (see the steps above; only entries cm list calls bundles: real directories
+ * with a config.json, never through a symlink) and returns their names; `kept` gets what else is in
+ * the project's data directory (a file, a symlink, a stray folder), which is reported, not removed.
  */
 export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: string[] = []): Promise<string[]> {
+  const plan = planDelete(ctx, opts, kept);
+  const pdir = projectDir(ctx.layout.data, plan.key);
+  const remove: { bundle: string; dir: string }[] = [];
+  const failures: { bundle: string; dir: string; err: unknown }[] = [];
+  const locks = lockBundles(pdir, new Set([...plan.targets, ...plan.stale.map((l) => l.bundle)]));
+  try {
+    for (const b of plan.targets) {
+      const aside = join(pdir, `.${b}.deleting-${process.pid}`);
+      renameSync(bundleDir(ctx.layout.data, plan.key, b), aside);
+      remove.push({ bundle: b, dir: aside });
+    }
+    for (const l of plan.stale) remove.push({ bundle: l.bundle, dir: l.dir });
+    await stopRuns(ctx, plan.key, plan.bundle, opts.grace);
+    for (const r of remove) {
+      try {
+        await removeAside(r.dir, opts.grace);
+      } catch (err) {
+        failures.push({ ...r, err });
+      }
+    }
+  } finally {
+    for (const l of locks) l.release();
+  }
+  const first = failures[0];
+  if (first) throw incomplete(first, plan.projectName);
+  // The project directory goes when its last bundle does.
+  try {
+    if (readdirSync(pdir).length === 0) rmdirSync(pdir);
+  } catch {
+    // not empty or already gone
+  }
+  return [...new Set(remove.map((r) => r.bundle))];
+}
+
+interface DeletePlan {
+  key: string;
+  projectName: string;
+  /** the bundle named, if one was */
+  bundle: string | undefined;
+  /** complete bundles to delete */
+  targets: string[];
+  /** what an interrupted create or delete left behind (its cm is gone): retried here */
+  stale: Leftover[];
+}
+
+/** What to delete (strays go to `kept`); nothing is touched. Refuses an unknown project or bundle, and another directory's project. */
+function planDelete(ctx: Context, opts: DeleteOptions, kept: string[]): DeletePlan {
   const bundle = opts.bundle === undefined ? undefined : checkBundleName(opts.bundle);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const key = project.key;
   const projectName = project.name;
   const existing = bundleNames(ctx.layout.data, key);
   if (bundle === undefined) kept.push(...strayEntries(ctx.layout.data, key).map((n) => join(projectDir(ctx.layout.data, key), n)));
-  // What an interrupted create or delete left behind (its cm is gone): retried here.
   const stale = leftovers(ctx.layout.data, key).filter((l) => !l.live && (bundle === undefined || l.bundle === bundle));
   if (existing.length === 0 && stale.length === 0 && kept.length === 0) {
     throw new CmError("no-project", `no project ${JSON.stringify(projectName)} to delete`, { hint: "see what exists with cm list" });
@@ -68,63 +115,43 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: str
       hint: `existing bundles: ${existing.join(", ")}`,
     });
   }
+  return { key, projectName, bundle, targets, stale };
+}
 
-  const pdir = projectDir(ctx.layout.data, key);
+/** Takes every bundle's lock, or none: a create or delete in progress is a clear error. */
+function lockBundles(pdir: string, bundles: Set<string>): Lock[] {
   const locks: Lock[] = [];
-  const remove: { bundle: string; dir: string }[] = [];
-  const failures: { bundle: string; dir: string; err: unknown }[] = [];
   try {
-    for (const b of new Set([...targets, ...stale.map((l) => l.bundle)])) {
-      const lock = tryLock(join(pdir, `.${b}.lock`));
-      if (!("release" in lock)) {
-        throw new CmError("bundle-busy", `bundle ${JSON.stringify(b)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
-          hint: "wait for it to finish, then try again",
-        });
-      }
-      locks.push(lock);
-    }
-    for (const b of targets) {
-      const aside = join(pdir, `.${b}.deleting-${process.pid}`);
-      renameSync(bundleDir(ctx.layout.data, key, b), aside);
-      remove.push({ bundle: b, dir: aside });
-    }
-    for (const l of stale) remove.push({ bundle: l.bundle, dir: l.dir });
-    await stopRuns(ctx, key, bundle, opts.grace);
-    for (const r of remove) {
-      try {
-        // A process still rooted in the tree (a container whose runc state is gone) is stopped
-        // first: a root filesystem is never removed under a live process.
-        const rootfs = join(r.dir, "rootfs");
-        await stopProcesses(() => processesRootedIn(rootfs), opts.grace, rootfs);
-        // A leftover of a killed create may still have its extracting tar at work.
-        if (!r.dir.includes(".deleting-")) await stopProcesses(() => processesWorkingIn(r.dir), 0, r.dir);
-        removeTree(r.dir);
-      } catch (err) {
-        failures.push({ ...r, err });
-      }
-    }
-  } finally {
+    for (const b of bundles) locks.push(lockBundle(pdir, b));
+  } catch (err) {
     for (const l of locks) l.release();
+    throw err;
   }
-  const first = failures[0];
-  if (first) {
-    const why = first.err instanceof CmError ? first.err : undefined;
-    throw new CmError(
-      "delete-incomplete",
-      `bundle ${JSON.stringify(first.bundle)} not removed: ${why ? why.message : String((first.err as Error)?.message ?? first.err)}`,
-      {
-        hint: `${why?.hint ? `${why.hint}; ` : ""}it is kept aside as ${first.dir} (cm list reports it) and the next cm delete ${projectName} retries it`,
-        cause: first.err,
-      },
-    );
-  }
-  // The project directory goes when its last bundle does.
-  try {
-    if (readdirSync(pdir).length === 0) rmdirSync(pdir);
-  } catch {
-    // not empty or already gone
-  }
-  return [...new Set(remove.map((r) => r.bundle))];
+  return locks;
+}
+
+/** Removes a bundle tree renamed aside (or a leftover), after stopping any process still in it. */
+async function removeAside(dir: string, grace: number): Promise<void> {
+  // A process still rooted in the tree (a container whose runc state is gone) is stopped
+  // first: a root filesystem is never removed under a live process.
+  const rootfs = join(dir, "rootfs");
+  await stopProcesses(() => processesRootedIn(rootfs), grace, rootfs);
+  // A leftover of a killed create may still have its extracting tar at work.
+  if (!dir.includes(".deleting-")) await stopProcesses(() => processesWorkingIn(dir), 0, dir);
+  removeTree(dir);
+}
+
+/** The error for a tree that could not be removed: kept aside, retried by the next delete. */
+function incomplete(failure: { bundle: string; dir: string; err: unknown }, projectName: string): CmError {
+  const why = failure.err instanceof CmError ? failure.err : undefined;
+  return new CmError(
+    "delete-incomplete",
+    `bundle ${JSON.stringify(failure.bundle)} not removed: ${why ? why.message : String((failure.err as Error)?.message ?? failure.err)}`,
+    {
+      hint: `${why?.hint ? `${why.hint}; ` : ""}it is kept aside as ${failure.dir} (cm list reports it) and the next cm delete ${projectName} retries it`,
+      cause: failure.err,
+    },
+  );
 }
 
 /** Stops every container cm started for this project (or bundle) and removes its run state. */

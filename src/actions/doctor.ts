@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, readFileSync, realpathSync, statfsSy
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { type Check, type DoctorFacts, doctorChecks, type TrustFacts } from "../core/doctor.ts";
+import { DEBIAN_PACKAGE } from "../core/names.ts";
 import { defaultsFor, type ProjectFile } from "../core/projectfile.ts";
 import { missingCertificates } from "../core/run/hostca.ts";
 import { INIT_BINARY } from "../core/run/init.ts";
@@ -56,7 +57,7 @@ function runcFacts(): Pick<DoctorFacts, "runc" | "runcDebian"> {
     if (dpkg && real.startsWith("/usr/") && !real.startsWith("/usr/local/")) {
       const owner = capture(dpkg, ["-S", real]);
       const pkg = owner.status === 0 ? owner.stdout.split(":")[0]?.trim() : undefined;
-      if (pkg && /^[a-z0-9][a-z0-9+.-]*$/.test(pkg)) {
+      if (pkg && DEBIAN_PACKAGE.test(pkg)) {
         // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
         const q = capture(dpkg, ["-W", "-f=${Version}", pkg]);
         if (q.status === 0 && q.stdout.trim()) runcDebian = q.stdout.trim();

@@ -18,11 +18,12 @@ import { defaultImageName, parseTarget } from "../core/export-target.ts";
 import { checkBundleName } from "../core/names.ts";
 import type { RunDefaults } from "../core/projectfile.ts";
 import type { Network } from "../core/run/resources.ts";
+import { formatBytes } from "../core/size.ts";
 import { IMAGE_ANNOTATION, imageProcess } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { findCommand } from "../rootfs/command.ts";
 import type { BundleInfo } from "../store/bundles.ts";
-import { formatBytes, makeProgress } from "../ui/progress.ts";
+import { makeProgress } from "../ui/progress.ts";
 import type { Context } from "./context.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { loadProjectFile } from "./projectfile.ts";
@@ -92,6 +93,7 @@ function imageCommand(bundle: BundleInfo, d: RunDefaults, rootfs: string): { ent
   return { entrypoint, cmd };
 }
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: merged from the export branch; to split (issue 11)
 export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<ExportResult> {
   const bundleName = checkBundleName(opts.bundle);
   const target = parseTarget(opts.to);

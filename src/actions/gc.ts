@@ -11,11 +11,11 @@
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
-import { readdirSync, rmdirSync } from "node:fs";
+import { rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { CmError, isErrno } from "../errors.ts";
+import { CmError } from "../errors.ts";
 import { removeContainerCgroups } from "../host/cgroups.ts";
-import { removeTree } from "../host/fs.ts";
+import { readDirOrEmpty, removeTree } from "../host/fs.ts";
 import { alive } from "../host/proc.ts";
 import { processesRootedIn } from "../host/procs.ts";
 import { findTool } from "../host/tools.ts";
@@ -30,15 +30,6 @@ export interface GcReport {
   removed: string[];
   /** containers left alone because they still run without their cm */
   kept: string[];
-}
-
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return [];
-    throw err;
-  }
 }
 
 export interface GcOptions {
@@ -84,7 +75,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
   }
   // Runtime state without a record: runtimes keep one directory per container ID under their root.
   const known = new Set(listRuns(ctx.layout.runs).map((r) => r.id));
-  for (const rootName of list(ctx.layout.state).filter((n) => n === "runc" || n.startsWith("runtime-"))) {
+  for (const rootName of readDirOrEmpty(ctx.layout.state).filter((n) => n === "runc" || n.startsWith("runtime-"))) {
     const root = join(ctx.layout.state, rootName);
     const name = rootName === "runc" ? "runc" : rootName.slice("runtime-".length);
     const runtime = new OciRuntime(findTool(name) ?? name, root);
@@ -97,9 +88,9 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     }
   }
   // Interrupted creates and deletes.
-  for (const key of list(ctx.layout.data)) {
+  for (const key of readDirOrEmpty(ctx.layout.data)) {
     const pdir = join(ctx.layout.data, key);
-    for (const name of list(pdir)) {
+    for (const name of readDirOrEmpty(pdir)) {
       const m = /^\.([A-Za-z0-9][A-Za-z0-9._-]*)\.(creating|deleting)-(\d+)$/.exec(name);
       if (!m || alive(Number(m[3]))) continue;
       const what = `${m[2] === "creating" ? "interrupted create" : "interrupted delete"} of ${key}/${m[1]}`;
@@ -117,14 +108,14 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       }
     }
     // Locks of cm processes that are gone (killed with -9): a lock is a directory holding its pid.
-    for (const name of list(pdir)) {
+    for (const name of readDirOrEmpty(pdir)) {
       if (!name.endsWith(".lock")) continue;
       if (clearStaleLock(join(pdir, name))) {
         report.removed.push(`stale lock ${key}/${name}`);
       }
     }
     try {
-      if (list(pdir).length === 0) rmdirSync(pdir);
+      if (readDirOrEmpty(pdir).length === 0) rmdirSync(pdir);
     } catch {
       // not empty, or not ours to remove
     }

@@ -1,6 +1,7 @@
 /** cm list: projects and bundles, with size (as measured at create) and project path. */
 import { displayName } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
+import { formatTable } from "../core/table.ts";
 import type { CmError } from "../errors.ts";
 import { listBundles } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
@@ -29,11 +30,6 @@ export function listEntries(ctx: Context): ListEntry[] {
     rootless: b.rootless,
     dir: b.dir,
   }));
-}
-
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
 export function formatList(entries: ListEntry[]): string {

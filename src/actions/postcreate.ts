@@ -72,89 +72,127 @@ export async function runPostCreate(ctx: Context, input: PostCreateInput, handle
   // --http-proxy and --host-ca as for cm run (core/run/plan.ts): read up front, a bad SSL_CERT_FILE fails first
   const proxy = input.httpProxy === false ? [] : proxyEnvFor(input.spec.process.env, hostProxyEnv(process.env).vars);
   const ca = input.hostCa ? await import("../host/ca.ts") : undefined;
-  const hostCerts = ca?.readHostBundle(process.env).certs;
   // always runc: post_create prepares the bundle, whatever runtime later runs use
   const binary = requireTool("runc");
-  const runc = new OciRuntime(binary, join(ctx.layout.state, runtimeRootName(binary)));
-  const layout = { ...ctx.layout, uid: ctx.uid };
-  const total = input.commands.length;
-  const allow = input.allowHosts?.length ? input.allowHosts : undefined;
   // as a run sees it: under the init when tini is installed (post_create has no --no-init), the
   // run's /etc/hosts and /etc/hostname, the user's rlimits, runc's errors in its JSON log
   const machine = readMachineFacts(ctx.rootless, rootfs);
-  const rlimits = resolveUlimits({}, machine.ulimits);
+  const setup: Setup = {
+    rootfs,
+    binary,
+    root: join(ctx.layout.state, runtimeRootName(binary)),
+    allow: input.allowHosts?.length ? input.allowHosts : undefined,
+    machine,
+    rlimits: resolveUlimits({}, machine.ulimits),
+    proxy,
+    ca: ca ? { module: ca, hostCerts: ca.readHostBundle(process.env).certs } : undefined,
+  };
+  const total = input.commands.length;
   for (const [n, command] of input.commands.entries()) {
     input.progress.phase(`post_create ${n + 1}/${total}: ${command}`);
-    const args = ["/bin/sh", "-c", command];
-    const id = newContainerId();
-    const dir = runDir(ctx.layout.runs, id);
-    // with allow_hosts the commands see cm's proxy only (it goes on through the host's)
-    const env = [...(allow ? [] : proxy), "DEBIAN_FRONTEND=noninteractive"];
-    const files: RunFile[] = [
-      { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
-      { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
-    ];
-    const mounts: Mount[] = [
-      ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
-      ...(machine.init ? [initMount(machine.init)] : []),
-    ];
-    if (ca && hostCerts) {
-      // the store as it is now: an earlier command may have installed ca-certificates
-      files.push(...hostCaFiles(hostCerts, ca.readRootfsBundle(rootfs)?.certs ?? []));
-      mounts.push(...hostCaMounts(dir));
-      env.unshift(...hostCaEnv());
-    }
-    const spec = runSpec(input.spec, {
-      rootfsPath: rootfs,
-      args,
-      terminal: false,
-      env,
-      mounts,
-      init: machine.init !== undefined,
-      rlimits,
-      mountChecks: [projectCheck(input.projectPath)],
-      // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
-      egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
-    });
-    const fields = {
-      projectKey: input.projectKey,
-      projectName: input.projectName,
-      bundle: input.bundle,
-      projectPath: input.projectPath,
-      command: args,
-      runtime: { binary, root: runc.root, flags: runtimeLogFlags("runc", dir) },
-      ...(allow ? { egress: { allow, rootless: ctx.rootless } } : {}),
-    };
-    const { record } = createRunDir(layout, id, fields, spec, files);
-    const logged = new OciRuntime(binary, runc.root, fields.runtime.flags);
-    const cleanup = () => {
-      if (existsSync(join(runc.root, id))) runc.delete(id);
-      removeTree(dir);
-    };
-    handle({ abort: cleanup });
-    let status: number;
-    try {
-      const forward = { signals: FORWARDED, via: "process" } as const;
-      const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
-      const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
-      const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps });
-      status = result.status;
-      const failure = status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
-      if (failure) {
-        throw new CmError("post-create-failed", `post_create command ${n + 1} of ${total} did not start: ${failure.message}`, {
-          hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
-        });
-      }
-    } finally {
-      cleanup();
-      handle({ abort: () => {} });
-    }
+    const which = `post_create command ${n + 1} of ${total}`;
+    const status = await runOne(ctx, input, setup, command, which, handle);
     if (status !== 0) {
-      throw new CmError(
-        "post-create-failed",
-        `post_create command ${n + 1} of ${total} failed with exit status ${status}: ${JSON.stringify(command)}`,
-        { hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again` },
-      );
+      throw new CmError("post-create-failed", `${which} failed with exit status ${status}: ${JSON.stringify(command)}`, {
+        hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+      });
     }
+  }
+}
+
+/** What every post_create command of one create shares. */
+interface Setup {
+  rootfs: string;
+  binary: string;
+  /** runc's --root */
+  root: string;
+  allow: string[] | undefined;
+  machine: ReturnType<typeof readMachineFacts>;
+  rlimits: ReturnType<typeof resolveUlimits>;
+  /** the host's proxy variables (--http-proxy), none with allow_hosts */
+  proxy: string[];
+  /** --host-ca: host/ca.ts and the host's certificates */
+  ca: { module: typeof import("../host/ca.ts"); hostCerts: Parameters<typeof hostCaFiles>[0] } | undefined;
+}
+
+/** The run files, mounts and variables of one command (the store as it is now: an earlier command may have installed ca-certificates). */
+function commandParts(setup: Setup, input: PostCreateInput, dir: string) {
+  const { machine, ca } = setup;
+  // with allow_hosts the commands see cm's proxy only (it goes on through the host's)
+  const env = [...(setup.allow ? [] : setup.proxy), "DEBIAN_FRONTEND=noninteractive"];
+  const files: RunFile[] = [
+    { name: HOSTS_FILE, content: hostsFile(input.spec.hostname, machine.bundleHosts), mode: 0o644 },
+    { name: HOSTNAME_FILE, content: hostnameFile(input.spec.hostname), mode: 0o644 },
+  ];
+  const mounts: Mount[] = [
+    ...etcMounts({ hosts: join(dir, HOSTS_FILE), hostname: join(dir, HOSTNAME_FILE) }),
+    ...(machine.init ? [initMount(machine.init)] : []),
+  ];
+  if (ca?.hostCerts) {
+    files.push(...hostCaFiles(ca.hostCerts, ca.module.readRootfsBundle(setup.rootfs)?.certs ?? []));
+    mounts.push(...hostCaMounts(dir));
+    env.unshift(...hostCaEnv());
+  }
+  return { env, files, mounts };
+}
+
+/** One command, run as `cm run` runs one (its run directory, executeRun); resolves to its exit status. */
+async function runOne(
+  ctx: Context,
+  input: PostCreateInput,
+  setup: Setup,
+  command: string,
+  which: string,
+  handle: (h: PostCreateHandle) => void,
+): Promise<number> {
+  const { rootfs, binary, allow, machine } = setup;
+  const args = ["/bin/sh", "-c", command];
+  const id = newContainerId();
+  const dir = runDir(ctx.layout.runs, id);
+  const { env, files, mounts } = commandParts(setup, input, dir);
+  const spec = runSpec(input.spec, {
+    rootfsPath: rootfs,
+    args,
+    terminal: false,
+    env,
+    mounts,
+    init: machine.init !== undefined,
+    rlimits: setup.rlimits,
+    mountChecks: [projectCheck(input.projectPath)],
+    // With allow_hosts: a private network whose only way out is cm's proxy (actions/runsteps.ts), as for cm run --allow-host.
+    egress: allow ? { hook: proxyHook(dir, process.execPath), env: proxyEnv() } : undefined,
+  });
+  const fields = {
+    projectKey: input.projectKey,
+    projectName: input.projectName,
+    bundle: input.bundle,
+    projectPath: input.projectPath,
+    command: args,
+    runtime: { binary, root: setup.root, flags: runtimeLogFlags("runc", dir) },
+    ...(allow ? { egress: { allow, rootless: ctx.rootless } } : {}),
+  };
+  const { record } = createRunDir({ ...ctx.layout, uid: ctx.uid }, id, fields, spec, files);
+  const runc = new OciRuntime(binary, setup.root);
+  const cleanup = () => {
+    if (existsSync(join(setup.root, id))) runc.delete(id);
+    removeTree(dir);
+  };
+  handle({ abort: cleanup });
+  try {
+    const forward = { signals: FORWARDED, via: "process" } as const;
+    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
+    const logged = new OciRuntime(binary, setup.root, fields.runtime.flags);
+    const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps });
+    const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
+    if (failure) {
+      throw new CmError("post-create-failed", `${which} did not start: ${failure.message}`, {
+        hint: `bundle ${input.bundle} was not created; fix the command in cm.toml and run cm create again`,
+      });
+    }
+    return result.status;
+  } finally {
+    cleanup();
+    handle({ abort: () => {} });
   }
 }

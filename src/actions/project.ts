@@ -4,8 +4,9 @@
  * different directory of the same name is refused, so cm never mounts the wrong directory.
  */
 import { realpathSync } from "node:fs";
-import { basename, dirname, relative, sep } from "node:path";
+import { basename, dirname, relative } from "node:path";
 import { checkProjectName, displayName, projectKey } from "../core/names.ts";
+import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
 import { type BundleInfo, bundleNames, readBundle } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
@@ -20,10 +21,6 @@ export interface Project {
   subdir?: string | undefined;
   /** The bundle read to find the project (enclosingProject): requireBundle does not read it again. */
   seen?: BundleInfo | undefined;
-}
-
-function inside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
 /** The current directory as a project: refuses /, $HOME itself and cm's own directories. */
@@ -59,7 +56,7 @@ export function currentDirectory(ctx: Context): string {
     } catch {
       // does not exist yet
     }
-    if (inside(real, ownReal) || inside(ownReal, real)) {
+    if (isWithin(real, ownReal) || isWithin(ownReal, real)) {
       throw new CmError("bad-project", `refusing ${real} as a project: it contains or is inside cm's own directory ${own}`, {
         hint: "cd into a project directory outside cm's data, cache, state and config directories",
       });

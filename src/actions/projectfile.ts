@@ -141,10 +141,10 @@ export async function withProjectFile(ctx: Context, opts: RunOptions, projectDir
     for (const [limit, option, key] of limits) {
       if (opts[option] !== undefined || merged[option] === undefined) continue;
       try {
-        checkLimitEnforceable(limit, true, readCgroupFacts());
+        checkLimitEnforceable(limit, true, readCgroupFacts(), "this limit");
       } catch (err) {
-        const e = err as CmError;
-        throw keyError(file, originOf(file, opts.bundle, "run", key), e.message.replace(/^--[a-z-]+ /, "this limit "), e.hint);
+        if (!(err instanceof CmError)) throw err;
+        throw keyError(file, originOf(file, opts.bundle, "run", key), err.message, err.hint);
       }
     }
   }

@@ -3,6 +3,7 @@
  * arguments become one-line CmErrors that point at the command's --help.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type CommandSpec, type OptionDef, parserOptions, type Values } from "../core/command.ts";
 import { CmError } from "../errors.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -13,6 +14,15 @@ export interface Parsed {
   positionals: string[];
   /** arguments after `--` */
   rest: string[];
+}
+
+/** argv of a declared command -> its typed values, positionals and the arguments after `--`. */
+export function parseCommand<O extends Record<string, OptionDef>>(
+  spec: CommandSpec<O>,
+  argv: string[],
+): { values: Values<O>; positionals: string[]; rest: string[] } {
+  const p = parse(spec.name, argv, parserOptions(spec.options));
+  return { values: p.values as Values<O>, positionals: p.positionals, rest: p.rest };
 }
 
 /**
@@ -98,17 +108,8 @@ export function tooMany(command: string, extra: string[], hint?: string): CmErro
   });
 }
 
-export function str(v: Parsed["values"][string]): string | undefined {
-  return typeof v === "string" ? v : undefined;
-}
-
-/** A boolean flag's value: true, false (`--NAME=false`), or undefined when not given. */
-export function bool(v: Parsed["values"][string]): boolean | undefined {
-  return typeof v === "boolean" ? v : undefined;
-}
-
 /** -t / -T: a terminal forced on or off, or undefined to decide from stdin; both at once is an error. */
-export function ttyChoice(command: string, values: Parsed["values"]): boolean | undefined {
+export function ttyChoice(command: string, values: { tty?: boolean; "no-tty"?: boolean }): boolean | undefined {
   if (values.tty === true && values["no-tty"] === true) {
     throw new CmError("usage", `${command}: -t/--tty and -T/--no-tty contradict each other`, { hint: "give one of them" });
   }

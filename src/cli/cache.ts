@@ -1,14 +1,19 @@
 import { cacheEntries, pruneCache } from "../actions/cache.ts";
 import { hostContext } from "../actions/context.ts";
-import { formatTable } from "../actions/list.ts";
+import { defineCommand } from "../core/command.ts";
 import { formatBytes } from "../core/size.ts";
+import { formatTable } from "../core/table.ts";
 import { CmError } from "../errors.ts";
-import { parse, tooMany } from "./args.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm cache list [--json]
-       cm cache prune [KEY...]
-
-cm's cache, in \${CM_CACHE_DIR:-\${XDG_CACHE_HOME:-~/.cache}/cm}/:
+export const command = defineCommand({
+  name: "cache",
+  positionals: [
+    { name: "SUBCOMMAND", complete: ["list", "prune"] },
+    { name: "KEY", optional: true, variadic: true },
+  ],
+  synopsis: ["cache list [--json]", "cache prune [KEY...]"],
+  description: `cm's cache, in \${CM_CACHE_DIR:-\${XDG_CACHE_HOME:-~/.cache}/cm}/:
   bases/         one bootstrapped Debian root filesystem per suite, architecture and package set
   blobs/sha256/  image layers, configs and manifests pulled from registries (--from image:REF),
                  kept for later pulls of images that share them
@@ -19,20 +24,25 @@ Every bundle is a local copy: bundles never depend on the cache afterwards.
   prune [KEY...]       remove everything (no KEY), or what the KEYs name: a base's key, "bases"
                        for every base, "blobs" for the image blob cache; and anything an
                        interrupted cm left behind. Says what was removed and the space freed.
-                       A base being filled or copied, or a blob being downloaded, is kept.
+                       A base being filled or copied, or a blob being downloaded, is kept.`,
+  options: {
+    json: {
+      type: "boolean",
+      help: `(list) print a JSON array of {kind, key, source, tool, created, sizeBytes, dir}: kind "base"
+per base; kind "blobs" for the blob cache, with count, partials (partial downloads) and
+partialBytes (included in sizeBytes)`,
+    },
+  },
+});
 
-Options:
-  --json               (list) print a JSON array of {kind, key, source, tool, created, sizeBytes,
-                       dir}: kind "base" per base; kind "blobs" for the blob cache, with count,
-                       partials (partial downloads) and partialBytes (included in sizeBytes)
-  -h, --help           show this help
-`;
+const listCommand = { ...command, name: "cache list" };
+const pruneCommand = { ...command, name: "cache prune", options: {} };
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const ctx = hostContext();
   if (sub === "list") {
-    const p = parse("cache list", rest, { json: { type: "boolean" } });
+    const p = parseCommand(listCommand, rest);
     if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("cache list", [...p.positionals, ...p.rest]);
     const entries = cacheEntries(ctx.layout.cache);
     if (p.values.json) {
@@ -47,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === "prune") {
-    const p = parse("cache prune", rest, {});
+    const p = parseCommand(pruneCommand, rest);
     if (p.rest.length > 0) throw tooMany("cache prune", p.rest);
     const { plan, bases, blobs } = pruneCache(ctx.layout.cache, p.positionals);
     const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -1,23 +1,31 @@
 import { hostContext } from "../actions/context.ts";
 import { deleteBundles } from "../actions/delete.ts";
+import { defineCommand } from "../core/command.ts";
 import { CmError } from "../errors.ts";
-import { parse, str, tooMany } from "./args.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm delete [PROJECT [BUNDLE]] [OPTIONS]
-
-Stop the containers of a project (or of one bundle) and remove its bundles. Without arguments:
+export const command = defineCommand({
+  name: "delete",
+  positionals: [
+    { name: "PROJECT", optional: true, complete: "project" },
+    { name: "BUNDLE", optional: true, complete: "bundle" },
+  ],
+  description: `Stop the containers of a project (or of one bundle) and remove its bundles. Without arguments:
 every bundle of the project in the current directory. The project directory itself is never
-touched.
-
-Options:
-  --time SECONDS       grace period between SIGTERM and SIGKILL for running containers (default 10)
-  -h, --help           show this help
-`;
+touched.`,
+  options: {
+    time: {
+      type: "string",
+      value: "SECONDS",
+      help: "grace period between SIGTERM and SIGKILL for running containers (default 10)",
+    },
+  },
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("delete", argv, { time: { type: "string" } });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 2 || p.rest.length > 0) throw tooMany("delete", [...p.positionals.slice(2), ...p.rest]);
-  const time = str(p.values.time) ?? "10";
+  const time = p.values.time ?? "10";
   if (!/^\d+$/.test(time) || Number(time) > 3600) {
     throw new CmError("usage", `delete: invalid --time ${JSON.stringify(time)}`, { hint: "give whole seconds from 0 to 3600" });
   }

@@ -1,24 +1,26 @@
 import { hostContext } from "../actions/context.ts";
 import { exec } from "../actions/exec.ts";
+import { defineCommand } from "../core/command.ts";
 import { CmError } from "../errors.ts";
-import { parse, tooMany, ttyChoice } from "./args.ts";
+import { parseCommand, tooMany, ttyChoice } from "./args.ts";
 
-export const usage = `Usage: cm exec [OPTIONS] CONTAINER -- COMMAND [ARG...]
-
-Run COMMAND in a running container, with the container's environment and working directory.
+export const command = defineCommand({
+  name: "exec",
+  positionals: [{ name: "CONTAINER", complete: "container" }],
+  rest: { value: "COMMAND [ARG...]" },
+  description: `Run COMMAND in a running container, with the container's environment and working directory.
 COMMAND runs as given: an image's entrypoint is not put in front of it (as docker exec).
 CONTAINER is an ID, a unique ID prefix, or the name of a bundle of the current project that has
 exactly one running container. Exits with the command's status, as cm run does (127 not found,
-126 not executable, 128+N for signal N, 125 for cm's own errors).
-
-Options:
-  -t, --tty      allocate a terminal (default: only when stdin is a terminal)
-  -T, --no-tty   do not allocate a terminal
-  -h, --help     show this help
-`;
+126 not executable, 128+N for signal N, 125 for cm's own errors).`,
+  options: {
+    tty: { type: "boolean", short: "t", help: "allocate a terminal (default: only when stdin is a terminal)" },
+    "no-tty": { type: "boolean", short: "T", help: "do not allocate a terminal" },
+  },
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("exec", argv, { tty: { type: "boolean", short: "t" }, "no-tty": { type: "boolean", short: "T" } });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 1) throw tooMany("exec", p.positionals.slice(1), "put the command after --: cm exec CONTAINER -- COMMAND");
   const container = p.positionals[0];
   if (container === undefined)

@@ -1,20 +1,20 @@
 import { hostContext } from "../actions/context.ts";
 import { gc } from "../actions/gc.ts";
-import { parse, tooMany } from "./args.ts";
+import { defineCommand } from "../core/command.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm gc
-
-Remove what killed or crashed runs left behind, and say what was removed: run directories (and
+export const command = defineCommand({
+  name: "gc",
+  positionals: [],
+  description: `Remove what killed or crashed runs left behind, and say what was removed: run directories (and
 runtime state) of containers that have ended, with the logs of ended detached runs; runtime state
 without a run record; interrupted creates and deletes. Containers that still run are left alone
-(stop them with cm stop). Prints nothing when there was nothing to remove.
-
-Options:
-  -h, --help   show this help
-`;
+(stop them with cm stop). Prints nothing when there was nothing to remove.`,
+  options: {},
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("gc", argv, {});
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("gc", [...p.positionals, ...p.rest]);
   const r = gc(hostContext());
   for (const line of r.removed) process.stdout.write(`removed ${line}\n`);

@@ -1,21 +1,24 @@
 import { hostContext } from "../actions/context.ts";
 import { leftoverWarnings } from "../actions/leftovers.ts";
 import { formatList, listEntries } from "../actions/list.ts";
-import { parse, tooMany } from "./args.ts";
+import { defineCommand } from "../core/command.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm list [--json]
-
-List projects and bundles: project, bundle, size (measured when created), creation time, source
-and project directory.
-
-Options:
-  --json               print a JSON array of {project, bundle, path, source, created, sizeBytes,
-                       rootless, dir}
-  -h, --help           show this help
-`;
+export const command = defineCommand({
+  name: "list",
+  positionals: [],
+  description: `List projects and bundles: project, bundle, size (measured when created), creation time, source
+and project directory.`,
+  options: {
+    json: {
+      type: "boolean",
+      help: "print a JSON array of {project, bundle, path, source, created, sizeBytes, rootless, dir}",
+    },
+  },
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("list", argv, { json: { type: "boolean" } });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("list", [...p.positionals, ...p.rest]);
   const ctx = hostContext();
   const entries = listEntries(ctx);

@@ -2,9 +2,15 @@
 import { dirname } from "node:path";
 import { hostContext } from "../actions/context.ts";
 import { monitor } from "../actions/detach.ts";
+import { defineCommand } from "../core/command.ts";
 import { CmError } from "../errors.ts";
 
-export const usage = "Usage: cm __monitor RUNDIR (internal: started by cm run --detach)\n";
+export const command = defineCommand({
+  name: "__monitor",
+  positionals: [{ name: "RUNDIR" }],
+  description: "Internal: started by cm run --detach.",
+  options: {},
+});
 
 export async function main(argv: string[]): Promise<number> {
   const dir = argv[0];

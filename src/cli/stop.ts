@@ -1,25 +1,26 @@
 import { hostContext } from "../actions/context.ts";
 import { stop } from "../actions/stop.ts";
+import { defineCommand } from "../core/command.ts";
 import { CmError } from "../errors.ts";
-import { parse, str, tooMany } from "./args.ts";
+import { parseCommand, tooMany } from "./args.ts";
 
-export const usage = `Usage: cm stop CONTAINER [--time SECONDS]
-
-Stop a running container: SIGTERM to its main process, then SIGKILL when it is still running after
+export const command = defineCommand({
+  name: "stop",
+  positionals: [{ name: "CONTAINER", complete: "container" }],
+  description: `Stop a running container: SIGTERM to its main process, then SIGKILL when it is still running after
 the grace period; its runtime state is removed. CONTAINER is an ID, a unique ID prefix, or a bundle
-of the current project with exactly one running container. Prints the container ID.
-
-Options:
-  --time SECONDS   grace period before SIGKILL (default 10)
-  -h, --help       show this help
-`;
+of the current project with exactly one running container. Prints the container ID.`,
+  options: {
+    time: { type: "string", value: "SECONDS", help: "grace period before SIGKILL (default 10)" },
+  },
+});
 
 export async function main(argv: string[]): Promise<number> {
-  const p = parse("stop", argv, { time: { type: "string" } });
+  const p = parseCommand(command, argv);
   if (p.positionals.length > 1 || p.rest.length > 0) throw tooMany("stop", [...p.positionals.slice(1), ...p.rest]);
   const container = p.positionals[0];
   if (container === undefined) throw new CmError("usage", "stop: no container given", { hint: "name the container: cm stop CONTAINER" });
-  const time = str(p.values.time) ?? "10";
+  const time = p.values.time ?? "10";
   if (!/^\d{1,6}$/.test(time))
     throw new CmError("usage", `stop: invalid --time ${JSON.stringify(time)}`, { hint: "give a whole number of seconds, 0 or more" });
   const r = await stop(hostContext(), container, Number(time));

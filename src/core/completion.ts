@@ -1,21 +1,22 @@
 /**
- * Shell completion scripts, generated from the commands' own --help texts (so they cannot drift
- * from the options cm really has): the "Usage: cm NAME ..." line gives the positional arguments
- * (BUNDLE, PROJECT, CONTAINER, a|b|c), the "Options:" lines give the flags, whether they take a
- * value, and their descriptions. Commands and flags are static in the script; bundle, project and
- * container names come from disk at completion time through the hidden `cm __complete KIND`.
- * Pure: text in, text out.
+ * Shell completion scripts (bash, zsh, fish), generated from the command table (`core/command.ts`):
+ * each command's options, whether they take a value, what to offer for it, and its positionals.
+ * Commands and flags are static in the script; bundle, project and container names come from disk
+ * at completion time through the hidden `cm __complete KIND`. Pure: data in, text out.
  */
+import { briefHelp, type CommandSpec, type Completion, visibleOptions } from "./command.ts";
 
-export type Positional = { kind: "bundle" | "project" | "container" } | { kind: "choice"; choices: string[] };
+export type Positional = { kind: "bundle" | "project" | "container" | "file" | "dir" } | { kind: "choice"; choices: readonly string[] };
 
 export interface Flag {
   /** "-t" */
   short?: string;
   /** "--tty" */
-  long?: string;
-  /** the value's placeholder ("SIZE", "host|none"), when the flag takes one */
+  long: string;
+  /** the value's placeholder ("SIZE"), when the flag takes one */
   value?: string;
+  /** what to offer for the value */
+  complete?: Completion;
   description: string;
 }
 
@@ -26,73 +27,74 @@ export interface CommandInfo {
   positionals: Positional[];
 }
 
-const KINDS: Record<string, Positional> = {
-  BUNDLE: { kind: "bundle" },
-  PROJECT: { kind: "project" },
-  CONTAINER: { kind: "container" },
-};
+function positional(c: Completion | undefined): Positional | undefined {
+  if (c === undefined) return undefined;
+  return typeof c === "string" ? { kind: c } : { kind: "choice", choices: c };
+}
 
-// `--NAME[=false]`: a boolean flag that also takes Podman's =true/=false spelling (completed as --NAME)
-const FLAG_LINE = /^ {2}(?:(-[A-Za-z0-9])(?:, )?)?(--[a-z][a-z0-9-]*)?(?:\[=[a-z]+\])?(?: ([^\s]+))?(?: {2,}(.*))?$/;
-
-/** A command's --help text -> its flags and positional arguments. */
-export function describeUsage(name: string, summary: string, usage: string): CommandInfo {
-  const lines = usage.split("\n");
-  const head = (lines.find((l) => l.startsWith("Usage: ")) ?? "").replace(/^Usage: cm \S+/, "");
-  const beforeDash = head.split(" -- ")[0] ?? "";
+/** A command's spec -> what the scripts need: visible flags (with --help) and completed positionals. */
+export function describeCommand(spec: CommandSpec, summary: string): CommandInfo {
+  const flags = visibleOptions(spec).map(([name, o]): Flag => {
+    const flag: Flag = { long: `--${name}`, description: briefHelp(o.help) };
+    if (o.short) flag.short = `-${o.short}`;
+    if (o.type === "string") flag.value = o.value ?? "VALUE";
+    if (o.type === "string" && o.complete !== undefined) flag.complete = o.complete;
+    return flag;
+  });
+  // positionals up to the first one without a completion (later ones cannot be counted reliably)
   const positionals: Positional[] = [];
-  for (const token of beforeDash.replace(/[[\]]/g, " ").split(/\s+/)) {
-    const known = KINDS[token.replace(/\.\.\.$/, "")];
-    if (known) positionals.push(known);
-    else if (/^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(token)) positionals.push({ kind: "choice", choices: token.split("|") });
+  for (const p of spec.positionals) {
+    const kind = positional(p.complete);
+    if (!kind) break;
+    positionals.push(kind);
   }
-  const flags: Flag[] = [];
-  let inOptions = false;
-  for (const [n, line] of lines.entries()) {
-    if (/^Options:/.test(line)) {
-      inOptions = true;
-      continue;
-    }
-    if (!inOptions) continue;
-    if (line.trim() === "" || /^\S/.test(line)) {
-      if (/^\S/.test(line)) inOptions = false;
-      continue;
-    }
-    const m = FLAG_LINE.exec(line);
-    if (!m || (!m[1] && !m[2])) continue;
-    // the description: its first clause; on the next line when the flag's own line has none
-    const text = m[4] ?? (/^ {4,}\S/.test(lines[n + 1] ?? "") ? (lines[n + 1] ?? "") : "");
-    const flag: Flag = { description: shorten(text) };
-    if (m[1]) flag.short = m[1];
-    if (m[2]) flag.long = m[2];
-    if (m[3]) flag.value = m[3];
-    flags.push(flag);
-  }
-  return { name, summary, flags, positionals };
+  return { name: spec.name, summary, flags, positionals };
 }
 
-function shorten(text: string): string {
-  return (text.trim().split("; ")[0] ?? "").replace(/[;,:.]$/, "");
-}
-
-/** Values some flags take, by name (their placeholders say only MODE or NAME|PATH). */
-const VALUES: Record<string, string[]> = { "--network": ["host", "none"], "--runtime": ["runc", "runsc", "crun"] };
-
-/** Value choices of a flag: from its placeholder ("host|none") or its name. */
-function flagChoices(flag: Flag): string[] | undefined {
-  if (!flag.value) return undefined;
-  if (/^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(flag.value)) return flag.value.split("|");
-  return flag.long === undefined ? undefined : VALUES[flag.long];
-}
-
-type ValueKind = "project" | "files" | "none" | { choices: string[] };
+type ValueKind = Exclude<Completion, readonly string[]> | "none" | { choices: readonly string[] };
 
 function valueKind(flag: Flag): ValueKind {
-  if (flag.long === "--project") return "project";
-  const choices = flagChoices(flag);
-  if (choices) return { choices };
-  // paths: files; sizes, numbers, names, sources: nothing sensible to offer
-  return flag.value && /FILE|PATH|SRC/.test(flag.value) ? "files" : "none";
+  const c = flag.complete;
+  if (c === undefined) return "none";
+  return typeof c === "string" ? c : { choices: c };
+}
+
+/** The value flags of all commands, one case per flag name (kinds of a name agree: a unit test checks). */
+function valueCases(commands: CommandInfo[]): { pattern: string; kind: ValueKind }[] {
+  return commands
+    .flatMap((c) => c.flags.filter((f) => f.value))
+    .map((f) => ({ pattern: names(f).join("|"), kind: valueKind(f) }))
+    .filter((v, i, all) => all.findIndex((w) => w.pattern === v.pattern) === i);
+}
+
+/** `cm __complete bundles` of the project named so far on the command line (shell syntax). */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+const BUNDLES_ARG = 'bundles ${project:+"$project"}';
+
+function bashValue(kind: ValueKind): string {
+  if (typeof kind === "object") return `_cm_words ${kind.choices.join(" ")}`;
+  if (kind === "none") return "";
+  if (kind === "file") return 'COMPREPLY=($(compgen -f -- "$cur"))';
+  if (kind === "dir") return 'COMPREPLY=($(compgen -d -- "$cur"))';
+  const arg = kind === "bundle" ? BUNDLES_ARG : `${kind}s`;
+  return `_cm_words "$("$cm" __complete ${arg} 2>/dev/null)"`;
+}
+
+function zshValue(kind: ValueKind): string {
+  if (typeof kind === "object") return `compadd -- ${kind.choices.join(" ")}`;
+  if (kind === "none") return "_message 'value'";
+  if (kind === "file") return "_files";
+  if (kind === "dir") return "_files -/";
+  const arg = kind === "bundle" ? BUNDLES_ARG : `${kind}s`;
+  return `compadd -- \${(f)"$("$cm" __complete ${arg} 2>/dev/null)"}`;
+}
+
+function fishValue(kind: ValueKind): string {
+  if (typeof kind === "object") return `-x -a ${sq(kind.choices.join(" "))}`;
+  if (kind === "none") return "-x";
+  if (kind === "file") return "-r -F";
+  if (kind === "dir") return `-x -a ${sq("(__fish_complete_directories (commandline -ct))")}`;
+  return `-x -a ${sq(`(__cm_call ${kind}s)`)}`;
 }
 
 function names(flag: Flag): string[] {
@@ -107,29 +109,26 @@ function positionalWord(p: Positional): string {
   return p.kind === "choice" ? `choice:${p.choices.join(",")}` : p.kind;
 }
 
+/** What every script's per-command case holds: the flags that take a value, the positionals' kinds. */
+function shape(c: CommandInfo): { valued: string; kinds: string } {
+  const valued = c.flags
+    .filter((f) => f.value)
+    .flatMap(names)
+    .join(" ");
+  return { valued, kinds: c.positionals.map(positionalWord).join(" ") };
+}
+
 /** The bash script: `source <(cm completion bash)`. */
 export function bashScript(commands: CommandInfo[]): string {
   const cases = commands
     .map((c) => {
       const flags = c.flags.flatMap(names).join(" ");
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `    ${c.name}) flags=${sq(flags)}; valued=${sq(valued)}; kinds=(${kinds}) ;;`;
     })
     .join("\n");
-  const valueCases = commands
-    .flatMap((c) => c.flags.filter((f) => f.value))
-    .map((f) => ({ pattern: names(f).join("|"), kind: valueKind(f) }))
-    .filter((v, i, all) => all.findIndex((w) => w.pattern === v.pattern) === i)
-    .map(({ pattern, kind }) => {
-      if (kind === "project") return `      ${pattern}) _cm_words "$("$cm" __complete projects 2>/dev/null)" ;;`;
-      if (kind === "files") return `      ${pattern}) COMPREPLY=($(compgen -f -- "$cur")) ;;`;
-      if (kind === "none") return `      ${pattern}) ;;`;
-      return `      ${pattern}) _cm_words ${kind.choices.join(" ")} ;;`;
-    })
+  const values = valueCases(commands)
+    .map(({ pattern, kind }) => `      ${pattern}) ${bashValue(kind)} ;;`)
     .join("\n");
   return `# bash completion for cm. Load it with:  source <(cm completion bash)
 # or install it:  cm completion bash > ~/.local/share/bash-completion/completions/cm
@@ -184,7 +183,7 @@ ${cases}
   [[ $prev == = ]] && flag=\${COMP_WORDS[COMP_CWORD-2]}
   if ((COMP_CWORD - 1 > cmdi)) && [[ " $valued " == *" $flag "* ]]; then
     case $flag in
-${valueCases}
+${values}
     esac
     return 0
   fi
@@ -196,6 +195,8 @@ ${valueCases}
     bundle) _cm_words "$("$cm" __complete bundles \${project:+"$project"} 2>/dev/null)" ;;
     project) _cm_words "$("$cm" __complete projects 2>/dev/null)" ;;
     container) _cm_words "$("$cm" __complete containers 2>/dev/null)" ;;
+    file) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    dir) COMPREPLY=($(compgen -d -- "$cur")) ;;
     choice:*) w=\${kinds[npos]#choice:}; _cm_words \${w//,/ } ;;
   esac
   return 0
@@ -216,24 +217,12 @@ export function zshScript(commands: CommandInfo[]): string {
   const cases = commands
     .map((c) => {
       const flagSpecs = c.flags.flatMap((f) => names(f).map((n) => zq(`${n}:${f.description}`))).join(" ");
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `    ${c.name}) flags=(${flagSpecs}); valued=(${valued}); kinds=(${kinds}) ;;`;
     })
     .join("\n");
-  const valueCases = commands
-    .flatMap((c) => c.flags.filter((f) => f.value))
-    .map((f) => ({ pattern: names(f).join("|"), kind: valueKind(f) }))
-    .filter((v, i, all) => all.findIndex((w) => w.pattern === v.pattern) === i)
-    .map(({ pattern, kind }) => {
-      if (kind === "project") return `      (${pattern}) compadd -- \${(f)"$("$cm" __complete projects 2>/dev/null)"} ;;`;
-      if (kind === "files") return `      (${pattern}) _files ;;`;
-      if (kind === "none") return `      (${pattern}) _message 'value' ;;`;
-      return `      (${pattern}) compadd -- ${kind.choices.join(" ")} ;;`;
-    })
+  const values = valueCases(commands)
+    .map(({ pattern, kind }) => `      (${pattern}) ${zshValue(kind)} ;;`)
     .join("\n");
   return `#compdef cm
 # zsh completion for cm. Load it with:  source <(cm completion zsh)   (after compinit)
@@ -280,7 +269,7 @@ ${cases}
   done
   if ((CURRENT - 1 > cmdi)) && (( \${valued[(Ie)$prev]} )); then
     case $prev in
-${valueCases}
+${values}
     esac
     return 0
   fi
@@ -292,6 +281,8 @@ ${valueCases}
     (bundle) compadd -- \${(f)"$("$cm" __complete bundles \${project:+"$project"} 2>/dev/null)"} ;;
     (project) compadd -- \${(f)"$("$cm" __complete projects 2>/dev/null)"} ;;
     (container) compadd -- \${(f)"$("$cm" __complete containers 2>/dev/null)"} ;;
+    (file) _files ;;
+    (dir) _files -/ ;;
     (choice:*) w=\${kinds[npos]#choice:}; compadd -- \${(s:,:)w} ;;
   esac
   return 0
@@ -322,11 +313,7 @@ export function fishScript(commands: CommandInfo[]): string {
       if (f.short) parts.push(`-s ${f.short.slice(1)}`);
       if (f.long) parts.push(`-l ${f.long.slice(2)}`);
       if (f.value) {
-        const kind = valueKind(f);
-        if (kind === "project") parts.push(`-x -a ${sq("(__cm_call projects)")}`);
-        else if (kind === "files") parts.push("-r -F");
-        else if (kind === "none") parts.push("-x");
-        else parts.push(`-x -a ${sq(kind.choices.join(" "))}`);
+        parts.push(fishValue(valueKind(f)));
       }
       parts.push(`-d ${sq(f.description)}`);
       out.push(parts.join(" "));
@@ -334,11 +321,7 @@ export function fishScript(commands: CommandInfo[]): string {
   }
   const cases = commands
     .map((c) => {
-      const valued = c.flags
-        .filter((f) => f.value)
-        .flatMap(names)
-        .join(" ");
-      const kinds = c.positionals.map(positionalWord).join(" ");
+      const { valued, kinds } = shape(c);
       return `        case ${c.name}\n            set valued ${valued}\n            set kinds ${kinds}`;
     })
     .join("\n");
@@ -407,6 +390,10 @@ ${cases}
             __cm_call projects
         case container
             __cm_call containers
+        case file
+            __fish_complete_path (commandline -ct)
+        case dir
+            __fish_complete_directories (commandline -ct)
         case 'choice:*'
             string split , (string replace choice: '' $kind)
     end

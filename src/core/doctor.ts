@@ -106,141 +106,226 @@ export function usernsVerdict(f: UsernsFacts): { ok: boolean; why: string; fix?:
 export const MIN_FREE_BYTES = 512 * 1024 * 1024;
 export const LOW_FREE_BYTES = 2 * 1024 * 1024 * 1024;
 
-export function doctorChecks(f: DoctorFacts): Check[] {
-  const checks: Check[] = [];
-  const add = (id: string, status: CheckStatus, message: string, fix?: string) =>
-    checks.push(fix === undefined ? { id, status, message } : { id, status, message, fix });
+/** One check; `fix` is left out when there is nothing to do. */
+function check(id: string, status: CheckStatus, message: string, fix?: string): Check {
+  return fix === undefined ? { id, status, message } : { id, status, message, fix };
+}
 
-  if (!f.runc) {
-    add("runc", "fail", "runc not found", "install it: apt-get install runc");
-  } else if (!f.runc.version) {
-    add("runc", "fail", `${f.runc.path} did not report a version`, "reinstall runc: apt-get install --reinstall runc");
-  } else {
-    const v = f.runc.version;
-    add(
+/** The checks, in the order `cm doctor` prints them. */
+export function doctorChecks(f: DoctorFacts): Check[] {
+  return [
+    ...runcChecks(f),
+    usernsCheck(f),
+    subidsCheck(f),
+    ...cgroupChecks(f),
+    ...toolChecks(f),
+    ...f.dirs.map(dirCheck),
+    ...(f.trust ? trustChecks(f.trust) : []),
+    diskCheck(f),
+  ];
+}
+
+/** runc, its seccomp support, its known CVEs and (when it has a 2025 one) whether runsc is there. */
+function runcChecks(f: DoctorFacts): Check[] {
+  if (!f.runc) return [check("runc", "fail", "runc not found", "install it: apt-get install runc")];
+  const v = f.runc.version;
+  if (!v) return [check("runc", "fail", `${f.runc.path} did not report a version`, "reinstall runc: apt-get install --reinstall runc")];
+  const checks = [
+    check(
       "runc",
       "ok",
       `runc ${v.version}${f.runcDebian ? ` (Debian package ${f.runcDebian})` : ""} at ${f.runc.path}, OCI spec ${v.spec ?? "?"}`,
-    );
-    add(
+    ),
+    check(
       "seccomp",
       v.libseccomp ? "ok" : "fail",
       v.libseccomp
         ? `runc is built with libseccomp ${v.libseccomp}: cm's seccomp profile applies`
         : "runc is built without libseccomp: cm's seccomp profile cannot apply",
       v.libseccomp ? undefined : "install a runc built with seccomp support (Debian's is)",
-    );
-    const statuses = runcCveStatus(v.version, f.runcDebian ? { distro: "debian", version: f.runcDebian } : undefined);
-    const affected2025 = statuses.some((s) => s.affected && s.year >= 2025);
-    for (const s of statuses) {
-      let fix: string | undefined;
-      if (s.affected) {
-        fix =
-          s.year >= 2025
-            ? `upgrade runc to 1.2.8, 1.3.3 or newer when your distribution ships it; meanwhile run untrusted code with cm run --runtime runsc${f.runsc ? "" : " (apt-get install runsc)"}`
-            : "upgrade runc (apt-get install --only-upgrade runc, or a newer upstream release)";
-      }
-      add(s.id, s.affected ? "warn" : "ok", `${s.affected ? "affected" : "not affected"}: ${s.summary} (${s.reason})`, fix);
+    ),
+  ];
+  const statuses = runcCveStatus(v.version, f.runcDebian ? { distro: "debian", version: f.runcDebian } : undefined);
+  for (const s of statuses) {
+    let fix: string | undefined;
+    if (s.affected) {
+      fix =
+        s.year >= 2025
+          ? `upgrade runc to 1.2.8, 1.3.3 or newer when your distribution ships it; meanwhile run untrusted code with cm run --runtime runsc${f.runsc ? "" : " (apt-get install runsc)"}`
+          : "upgrade runc (apt-get install --only-upgrade runc, or a newer upstream release)";
     }
-    if (affected2025) {
-      add(
+    checks.push(check(s.id, s.affected ? "warn" : "ok", `${s.affected ? "affected" : "not affected"}: ${s.summary} (${s.reason})`, fix));
+  }
+  if (statuses.some((s) => s.affected && s.year >= 2025)) {
+    checks.push(
+      check(
         "runtime",
         f.runsc ? "ok" : "warn",
         f.runsc ? "runsc (gVisor) is installed: cm run --runtime runsc avoids the runc 2025 CVEs" : "runsc (gVisor) is not installed",
         f.runsc ? undefined : "apt-get install runsc, then use cm run --runtime runsc for untrusted code",
-      );
-    }
-  }
-
-  const userns = usernsVerdict(f.userns);
-  if (f.rootless) {
-    add("userns", userns.ok ? "ok" : "fail", userns.why, userns.fix);
-  } else {
-    add(
-      "userns",
-      userns.ok ? "ok" : "warn",
-      `${userns.why}${f.rootless ? "" : " (root runs use none)"}`,
-      userns.ok ? undefined : "only needed for rootless use",
-    );
-  }
-
-  const tools = f.newuidmap && f.newgidmap;
-  const ranges = f.subuid.length > 0 && f.subgid.length > 0;
-  if (f.rootless) {
-    const describe = (r: SubidRange[]) => r.map((x) => `${x.start}+${x.count}`).join(",") || "none";
-    const how = f.idmapHow
-      ? `newuidmap ${f.idmapHow.newuidmap}, newgidmap ${f.idmapHow.newgidmap}`
-      : `newuidmap/newgidmap ${tools ? "present" : "missing"}`;
-    const message = `${how}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
-    const mode =
-      tools && ranges
-        ? "new bundles map container root to you and ids 1..N to your first ranges (--userns range)"
-        : "new bundles map only your own id (--userns single): packages with system users or groups fail to install";
-    add(
-      "subids",
-      tools && ranges ? "ok" : "warn",
-      `${message}; ${mode}`,
-      tools && ranges
-        ? undefined
-        : `${tools ? "" : "apt-get install uidmap; "}${ranges ? "" : `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} (as root)`}`.replace(
-            /; $/,
-            "",
-          ),
-    );
-  } else {
-    add("subids", "ok", "root runs need no subordinate ids");
-  }
-
-  cgroupChecks(f, add);
-
-  add(
-    "mmdebstrap",
-    f.mmdebstrap ? "ok" : "warn",
-    f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
-    f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
-  );
-
-  add(
-    "init",
-    f.init ? "ok" : "warn",
-    f.init ? "tini-static present (the containers' init, PID 1)" : "tini-static missing: cm run is refused unless --no-init",
-    f.init ? undefined : "apt-get install tini",
-  );
-
-  add(
-    "setfattr",
-    f.setfattr ? "ok" : "warn",
-    f.setfattr
-      ? "setfattr present (file capabilities from tarballs and images are kept)"
-      : "setfattr missing: file capabilities and user.* attributes in tarballs and images are not applied",
-    f.setfattr ? undefined : "apt-get install attr",
-  );
-
-  for (const d of f.dirs) {
-    add(
-      `dir-${d.name}`,
-      d.writable ? "ok" : "fail",
-      `${d.name} directory ${d.path} ${d.writable ? "writable" : `not writable${d.reason ? ` (${d.reason})` : ""}`}`,
-      d.writable
-        ? undefined
-        : `fix its permissions, or set ${d.name === "data" ? "CM_HOME" : d.name === "cache" ? "CM_CACHE_DIR" : "CM_STATE_DIR"} to a directory you own`,
-    );
-  }
-
-  if (f.trust) for (const c of trustChecks(f.trust)) checks.push(c);
-
-  if (!f.disk) add("disk", "warn", "free disk space unknown", "check that the data directory's filesystem is mounted");
-  else {
-    const free = formatBytes(f.disk.freeBytes);
-    const status: CheckStatus = f.disk.freeBytes < MIN_FREE_BYTES ? "fail" : f.disk.freeBytes < LOW_FREE_BYTES ? "warn" : "ok";
-    add(
-      "disk",
-      status,
-      `${free} free for ${f.disk.path}`,
-      status === "ok" ? undefined : "free some space (cm delete removes bundles; cm list shows sizes)",
+      ),
     );
   }
   return checks;
+}
+
+function usernsCheck(f: DoctorFacts): Check {
+  const userns = usernsVerdict(f.userns);
+  if (f.rootless) {
+    return check("userns", userns.ok ? "ok" : "fail", userns.why, userns.fix);
+  }
+  return check(
+    "userns",
+    userns.ok ? "ok" : "warn",
+    `${userns.why} (root runs use none)`,
+    userns.ok ? undefined : "only needed for rootless use",
+  );
+}
+
+function subidsCheck(f: DoctorFacts): Check {
+  if (!f.rootless) return check("subids", "ok", "root runs need no subordinate ids");
+  const tools = f.newuidmap && f.newgidmap;
+  const ranges = f.subuid.length > 0 && f.subgid.length > 0;
+  const describe = (r: SubidRange[]) => r.map((x) => `${x.start}+${x.count}`).join(",") || "none";
+  const how = f.idmapHow
+    ? `newuidmap ${f.idmapHow.newuidmap}, newgidmap ${f.idmapHow.newgidmap}`
+    : `newuidmap/newgidmap ${tools ? "present" : "missing"}`;
+  const message = `${how}; subuid ${describe(f.subuid)}, subgid ${describe(f.subgid)} for ${f.user}`;
+  const mode =
+    tools && ranges
+      ? "new bundles map container root to you and ids 1..N to your first ranges (--userns range)"
+      : "new bundles map only your own id (--userns single): packages with system users or groups fail to install";
+  const fixes = [
+    ...(tools ? [] : ["apt-get install uidmap"]),
+    ...(ranges ? [] : [`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} (as root)`]),
+  ];
+  return check("subids", tools && ranges ? "ok" : "warn", `${message}; ${mode}`, fixes.length > 0 ? fixes.join("; ") : undefined);
+}
+
+/** cgroups: what limits can be enforced for this user, and (systemd hosts) whether the scope can be made. */
+function cgroupChecks(f: DoctorFacts): Check[] {
+  const c = f.cgroups;
+  if (c.version === "v1") {
+    if (!f.rootless)
+      return [check("cgroups", "ok", "cgroup v1 (or hybrid): limits enforced (root, cgroupfs); private cgroup namespace on")];
+    return [
+      check(
+        "cgroups",
+        "warn",
+        "cgroup v1 (or hybrid): no limits for rootless containers (an ordinary user cannot create cgroups on v1)",
+        "run cm as root for --memory, --cpus, --pids-limit, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
+      ),
+    ];
+  }
+  return [cgroupV2Check(f), ...(c.systemd ? [systemdCheck(f)] : [])];
+}
+
+function cgroupV2Check(f: DoctorFacts): Check {
+  const c = f.cgroups;
+  if (!f.rootless) return check("cgroups", "ok", "cgroup v2: limits enforced (root); private cgroup namespace on");
+  if (!c.systemd) {
+    return check(
+      "cgroups",
+      "warn",
+      "cgroup v2 without systemd: no limits for rootless containers (cm places them with your user's systemd)",
+      "run cm as root for limits",
+    );
+  }
+  if (!c.userManager) {
+    return check(
+      "cgroups",
+      "warn",
+      `cgroup v2: your user's systemd (user@UID.service) is not running, so no limits rootless`,
+      "run cm in a login session (ssh, console, desktop, su -l), or as root: loginctl enable-linger USER",
+    );
+  }
+  const has = c.userManager.controllers;
+  const missing = ["cpu", "memory", "pids"].filter((x) => !has.includes(x));
+  return check(
+    "cgroups",
+    missing.length ? "warn" : "ok",
+    `cgroup v2: controllers delegated to ${f.user} (${c.userManager.path}): ${has.join(" ") || "none"}${missing.length ? `; not delegated: ${missing.join(" ")} (${missing.map((m) => LIMIT_FLAG[m]).join(", ")} refused)` : ""}`,
+    missing.length ? delegateFix() : undefined,
+  );
+}
+
+function systemdCheck(f: DoctorFacts): Check {
+  const c = f.cgroups;
+  if (!f.rootless) {
+    return check(
+      "systemd",
+      "ok",
+      c.bus
+        ? `systemd with the system bus at ${c.bus}: limits go in a transient scope in system.slice`
+        : "systemd without a reachable system bus: limits use cgroupfs",
+    );
+  }
+  const ok = c.userManager !== undefined && c.bus !== undefined;
+  return check(
+    "systemd",
+    ok ? "ok" : "warn",
+    ok
+      ? `your systemd (${c.userManager?.path.split("/").pop()}) and its D-Bus at ${c.bus} are reachable: limits go in a transient scope`
+      : `your user's ${c.userManager ? "" : "systemd manager and "}D-Bus ${c.bus ? "" : "(no $XDG_RUNTIME_DIR/bus) "}not reachable: limits are refused (runs without limits are not affected)`,
+    ok ? undefined : "install dbus-user-session (as root: apt-get install dbus-user-session), and run cm in a login session",
+  );
+}
+
+function toolChecks(f: DoctorFacts): Check[] {
+  return [
+    check(
+      "mmdebstrap",
+      f.mmdebstrap ? "ok" : "warn",
+      f.mmdebstrap ? "mmdebstrap present (debian: sources)" : "mmdebstrap missing: only tar: and dir: sources work",
+      f.mmdebstrap ? undefined : "apt-get install mmdebstrap",
+    ),
+    check(
+      "init",
+      f.init ? "ok" : "warn",
+      f.init ? "tini-static present (the containers' init, PID 1)" : "tini-static missing: cm run is refused unless --no-init",
+      f.init ? undefined : "apt-get install tini",
+    ),
+    check(
+      "setfattr",
+      f.setfattr ? "ok" : "warn",
+      f.setfattr
+        ? "setfattr present (file capabilities from tarballs and images are kept)"
+        : "setfattr missing: file capabilities and user.* attributes in tarballs and images are not applied",
+      f.setfattr ? undefined : "apt-get install attr",
+    ),
+  ];
+}
+
+function dirCheck(d: DoctorFacts["dirs"][number]): Check {
+  const variable = d.name === "data" ? "CM_HOME" : d.name === "cache" ? "CM_CACHE_DIR" : "CM_STATE_DIR";
+  return check(
+    `dir-${d.name}`,
+    d.writable ? "ok" : "fail",
+    `${d.name} directory ${d.path} ${d.writable ? "writable" : `not writable${d.reason ? ` (${d.reason})` : ""}`}`,
+    d.writable ? undefined : `fix its permissions, or set ${variable} to a directory you own`,
+  );
+}
+
+function diskCheck(f: DoctorFacts): Check {
+  if (!f.disk) return check("disk", "warn", "free disk space unknown", "check that the data directory's filesystem is mounted");
+  const status: CheckStatus = f.disk.freeBytes < MIN_FREE_BYTES ? "fail" : f.disk.freeBytes < LOW_FREE_BYTES ? "warn" : "ok";
+  return check(
+    "disk",
+    status,
+    `${formatBytes(f.disk.freeBytes)} free for ${f.disk.path}`,
+    status === "ok" ? undefined : "free some space (cm delete removes bundles; cm list shows sizes)",
+  );
+}
+
+export function doctorFailed(checks: Check[]): boolean {
+  return checks.some((c) => c.status === "fail");
+}
+
+export function formatChecks(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.id.length));
+  return checks
+    .map((c) => `${c.status.toUpperCase().padEnd(4)}  ${c.id.padEnd(width)}  ${c.message}${c.fix ? ` -- fix: ${c.fix}` : ""}`)
+    .join("\n");
 }
 
 /**
@@ -248,68 +333,6 @@ export function doctorChecks(f: DoctorFacts): Check[] {
  * hosts, whether the systemd cgroup driver can reach its manager (core/limits.ts: rootless limits
  * go through the user's systemd, over the user's D-Bus).
  */
-function cgroupChecks(f: DoctorFacts, add: (id: string, status: CheckStatus, message: string, fix?: string) => void): void {
-  const c = f.cgroups;
-  const v = c.version;
-  if (v === "v1") {
-    if (f.rootless) {
-      add(
-        "cgroups",
-        "warn",
-        "cgroup v1 (or hybrid): no limits for rootless containers (an ordinary user cannot create cgroups on v1)",
-        "run cm as root for --memory, --cpus, --pids-limit, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
-      );
-    } else add("cgroups", "ok", "cgroup v1 (or hybrid): limits enforced (root, cgroupfs); private cgroup namespace on");
-    return;
-  }
-  if (!f.rootless) {
-    add("cgroups", "ok", "cgroup v2: limits enforced (root); private cgroup namespace on");
-  } else if (!c.systemd) {
-    add(
-      "cgroups",
-      "warn",
-      "cgroup v2 without systemd: no limits for rootless containers (cm places them with your user's systemd)",
-      "run cm as root for limits",
-    );
-  } else if (!c.userManager) {
-    add(
-      "cgroups",
-      "warn",
-      `cgroup v2: your user's systemd (user@UID.service) is not running, so no limits rootless`,
-      "run cm in a login session (ssh, console, desktop, su -l), or as root: loginctl enable-linger USER",
-    );
-  } else {
-    const has = c.userManager.controllers;
-    const missing = ["cpu", "memory", "pids"].filter((x) => !has.includes(x));
-    add(
-      "cgroups",
-      missing.length ? "warn" : "ok",
-      `cgroup v2: controllers delegated to ${f.user} (${c.userManager.path}): ${has.join(" ") || "none"}${missing.length ? `; not delegated: ${missing.join(" ")} (${missing.map((m) => LIMIT_FLAG[m]).join(", ")} refused)` : ""}`,
-      missing.length ? delegateFix() : undefined,
-    );
-  }
-  if (c.systemd) {
-    if (f.rootless) {
-      const ok = c.userManager !== undefined && c.bus !== undefined;
-      add(
-        "systemd",
-        ok ? "ok" : "warn",
-        ok
-          ? `your systemd (${c.userManager?.path.split("/").pop()}) and its D-Bus at ${c.bus} are reachable: limits go in a transient scope`
-          : `your user's ${c.userManager ? "" : "systemd manager and "}D-Bus ${c.bus ? "" : "(no $XDG_RUNTIME_DIR/bus) "}not reachable: limits are refused (runs without limits are not affected)`,
-        ok ? undefined : "install dbus-user-session (as root: apt-get install dbus-user-session), and run cm in a login session",
-      );
-    } else {
-      add(
-        "systemd",
-        "ok",
-        c.bus
-          ? `systemd with the system bus at ${c.bus}: limits go in a transient scope in system.slice`
-          : "systemd without a reachable system bus: limits use cgroupfs",
-      );
-    }
-  }
-}
 
 const LIMIT_FLAG: Record<string, string> = { cpu: "--cpus", memory: "--memory", pids: "--pids-limit" };
 
@@ -361,15 +384,4 @@ export function trustChecks(t: TrustFacts): Check[] {
           : `cm run ${b.name} --host-ca, or ${key}`,
     };
   });
-}
-
-export function doctorFailed(checks: Check[]): boolean {
-  return checks.some((c) => c.status === "fail");
-}
-
-export function formatChecks(checks: Check[]): string {
-  const width = Math.max(...checks.map((c) => c.id.length));
-  return checks
-    .map((c) => `${c.status.toUpperCase().padEnd(4)}  ${c.id.padEnd(width)}  ${c.message}${c.fix ? ` -- fix: ${c.fix}` : ""}`)
-    .join("\n");
 }

@@ -2,10 +2,10 @@
  * Where cm keeps things, as a pure function of the environment, the uid and the home directory.
  *
  *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/
- *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bootstrapped bases
+ *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bases/, blobs/sha256/, node-compile-cache/
  *   config $CM_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/cm   approved project files (store/trust.ts)
- *   state  $CM_STATE_DIR, else /run/cm for root,                 runc's state (--root) and per-run bundles
- *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>
+ *   state  $CM_STATE_DIR, else /run/cm for root,                 runs/<id>/ (per-run config, record, log),
+ *          else ${XDG_RUNTIME_DIR}/cm, else /tmp/cm-<uid>        each runtime's --root (runc/, runtime-NAME/)
  * Relative XDG values are ignored, as the XDG base directory spec says.
  */
 import { join } from "node:path";
@@ -17,9 +17,9 @@ export interface Layout {
   /** the user's own settings: approved project files */
   config: string;
   state: string;
-  /** runc --root */
+  /** runc's --root (other runtimes: core/run/runtime.ts runtimeRootName) */
   runcRoot: string;
-  /** one directory per run: its config.json and run record */
+  /** one directory per run: its config.json, run record, pid file, and a detached run's log and exit.json */
   runs: string;
 }
 

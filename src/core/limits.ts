@@ -68,10 +68,13 @@ export function scopeName(id: string): string {
   return `cm-${id}.scope`;
 }
 
-/** Returns nothing when the limit can be enforced; throws a CmError that says why not and what would help. */
-export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: CgroupFacts): void {
+/**
+ * Returns nothing when the limit can be enforced; throws a CmError that says why not and what
+ * would help. `label` names the limit in the message (default: its flag, "--memory").
+ */
+export function checkLimitEnforceable(limit: Limit, rootless: boolean, cgroups: CgroupFacts, label = FLAG[limit]): void {
   if (!rootless) return;
-  const flag = FLAG[limit];
+  const flag = label;
   const refuse = (why: string, hint: string) =>
     new CmError("limit-unsupported", `${flag} cannot be enforced for a rootless container on this host: ${why}`, { hint });
   if (cgroups.version === "v1") {

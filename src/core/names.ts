@@ -12,6 +12,11 @@
  */
 import { CmError } from "../errors.ts";
 
+/** A Debian package name (Debian Policy 5.6.1: two or more of a-z 0-9 + . -, starting alphanumeric). */
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
+/** A Debian suite or codename as cm accepts it in debian:SUITE (bookworm, stable, trixie-backports). */
+export const DEBIAN_SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
+
 /** Letters, digits, '.', '_', '-'; starts with a letter or digit; at most 63 characters. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 

@@ -18,7 +18,7 @@
 import { isAbsolute, posix, resolve } from "node:path";
 import { CmError } from "../errors.ts";
 import { memoryTooSmall } from "./limits.ts";
-import { SAFE_NAME } from "./names.ts";
+import { DEBIAN_PACKAGE, DEBIAN_SUITE, SAFE_NAME } from "./names.ts";
 import { parseAllowHost } from "./run/allowhost.ts";
 import { checkPidsLimit, parseNetwork, parseWorkdir } from "./run/resources.ts";
 import { checkRuntimeArg } from "./run/runtime.ts";
@@ -132,8 +132,6 @@ const RUN_KEYS = [
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
-const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
 
 /**
  * Where a key is defined in the source text: line numbers (1-based) keyed by the dotted path
@@ -142,140 +140,163 @@ const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
  * inline tables, arrays spread over lines, all four kinds of strings, comments.
  */
 export function keyLines(text: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  let i = 0;
-  let line = 1;
-  const peek = (n = 0) => text[i + n] ?? "";
-  const advance = () => {
-    if (text[i] === "\n") line++;
-    i++;
-  };
-  const record = (path: string[]) => {
+  return new KeyScanner(text).scan();
+}
+
+const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", b: "\b", f: "\f" };
+
+/** The state of keyLines' walk: a position in the text and its line. */
+class KeyScanner {
+  private readonly lines = new Map<string, number>();
+  private i = 0;
+  private line = 1;
+  private readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  scan(): Map<string, number> {
+    let table: string[] = [];
+    while (this.i < this.text.length) {
+      const start = this.i;
+      this.skipSpace(true);
+      if (this.i >= this.text.length) break;
+      if (this.peek() === "[") {
+        const array = this.peek(1) === "[";
+        this.i += array ? 2 : 1;
+        table = this.recordKey([], this.readKey());
+        this.i += array ? 2 : 1;
+      } else {
+        const key = this.recordKey(table, this.readKey());
+        if (this.peek() === "=") this.advance();
+        this.skipValue(key);
+        this.skipSpace(false);
+      }
+      // never stuck on text this scanner does not understand (the document was valid TOML anyway)
+      if (this.i === start) this.advance();
+    }
+    return this.lines;
+  }
+
+  private peek(n = 0): string {
+    return this.text[this.i + n] ?? "";
+  }
+
+  private advance(): void {
+    if (this.text[this.i] === "\n") this.line++;
+    this.i++;
+  }
+
+  private record(path: string[]): void {
     const k = path.join(".");
-    if (!lines.has(k)) lines.set(k, line);
-  };
+    if (!this.lines.has(k)) this.lines.set(k, this.line);
+  }
+
   /** a dotted key also defines its enclosing tables: a.b.c = 1 defines a and a.b */
-  const recordKey = (base: string[], key: string[]) => {
-    for (let n = 1; n <= key.length; n++) record([...base, ...key.slice(0, n)]);
+  private recordKey(base: string[], key: string[]): string[] {
+    for (let n = 1; n <= key.length; n++) this.record([...base, ...key.slice(0, n)]);
     return [...base, ...key];
-  };
-  const skipSpace = (newlines: boolean) => {
+  }
+
+  private skipSpace(newlines: boolean): void {
     for (;;) {
-      const c = peek();
-      if (c === " " || c === "\t" || c === "\r" || (newlines && c === "\n")) advance();
-      else if (c === "#") while (i < text.length && peek() !== "\n") advance();
+      const c = this.peek();
+      if (c === " " || c === "\t" || c === "\r" || (newlines && c === "\n")) this.advance();
+      else if (c === "#") while (this.i < this.text.length && this.peek() !== "\n") this.advance();
       else return;
     }
-  };
-  const readString = (): string => {
-    const q = peek();
-    const multi = peek(1) === q && peek(2) === q;
+  }
+
+  private readString(): string {
+    const q = this.peek();
+    if (this.peek(1) === q && this.peek(2) === q) return this.readMultiline(q);
     let out = "";
-    if (multi) {
-      i += 3;
-      while (i < text.length && !(peek() === q && peek(1) === q && peek(2) === q)) {
-        if (q === '"' && peek() === "\\") advance();
-        out += peek();
-        advance();
-      }
-      i += 3;
-      // up to two quotes may close the string's content ("""a"""" is a + ")
-      while (peek() === q) i++;
-      return out;
+    this.advance();
+    while (this.i < this.text.length && this.peek() !== q && this.peek() !== "\n") {
+      if (q === '"' && this.peek() === "\\") {
+        this.advance();
+        out += ESCAPES[this.peek()] ?? this.peek();
+      } else out += this.peek();
+      this.advance();
     }
-    advance();
-    while (i < text.length && peek() !== q && peek() !== "\n") {
-      if (q === '"' && peek() === "\\") {
-        advance();
-        const esc: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", b: "\b", f: "\f" };
-        out += esc[peek()] ?? peek();
-        advance();
-        continue;
-      }
-      out += peek();
-      advance();
-    }
-    advance();
+    this.advance();
     return out;
-  };
-  const readKey = (): string[] => {
+  }
+
+  private readMultiline(q: string): string {
+    let out = "";
+    this.i += 3;
+    while (this.i < this.text.length && !(this.peek() === q && this.peek(1) === q && this.peek(2) === q)) {
+      if (q === '"' && this.peek() === "\\") this.advance();
+      out += this.peek();
+      this.advance();
+    }
+    this.i += 3;
+    // up to two quotes may close the string's content ("""a"""" is a + ")
+    while (this.peek() === q) this.i++;
+    return out;
+  }
+
+  private readKey(): string[] {
     const parts: string[] = [];
     for (;;) {
-      skipSpace(false);
-      const c = peek();
-      if (c === '"' || c === "'") parts.push(readString());
+      this.skipSpace(false);
+      const c = this.peek();
+      if (c === '"' || c === "'") parts.push(this.readString());
       else {
         let k = "";
-        while (/[A-Za-z0-9_-]/.test(peek())) {
-          k += peek();
-          advance();
+        while (/[A-Za-z0-9_-]/.test(this.peek())) {
+          k += this.peek();
+          this.advance();
         }
         parts.push(k);
       }
-      skipSpace(false);
-      if (peek() !== ".") return parts;
-      advance();
+      this.skipSpace(false);
+      if (this.peek() !== ".") return parts;
+      this.advance();
     }
-  };
-  const skipValue = (path: string[]) => {
-    skipSpace(false);
-    const c = peek();
-    if (c === '"' || c === "'") {
-      readString();
-    } else if (c === "[") {
-      advance();
-      let index = 0;
-      for (;;) {
-        skipSpace(true);
-        if (peek() === "]" || i >= text.length) break;
-        const start = i;
-        record([...path, `[${index}]`]);
-        skipValue([...path, `[${index}]`]);
-        index++;
-        skipSpace(true);
-        if (peek() === ",") advance();
-        else if (i === start) advance();
-      }
-      advance();
-    } else if (c === "{") {
-      advance();
-      for (;;) {
-        skipSpace(true);
-        if (peek() === "}" || i >= text.length) break;
-        const start = i;
-        const key = recordKey(path, readKey());
-        if (peek() === "=") advance();
-        skipValue(key);
-        skipSpace(true);
-        if (peek() === ",") advance();
-        else if (i === start) advance();
-      }
-      advance();
-    } else {
-      while (i < text.length && !/[,\]}\n#]/.test(peek())) advance();
-    }
-  };
-
-  let table: string[] = [];
-  while (i < text.length) {
-    const start = i;
-    skipSpace(true);
-    if (i >= text.length) break;
-    if (peek() === "[") {
-      const array = peek(1) === "[";
-      i += array ? 2 : 1;
-      table = recordKey([], readKey());
-      i += array ? 2 : 1;
-    } else {
-      const key = recordKey(table, readKey());
-      if (peek() === "=") advance();
-      skipValue(key);
-      skipSpace(false);
-    }
-    // never stuck on text this scanner does not understand (the document was valid TOML anyway)
-    if (i === start) advance();
   }
-  return lines;
+
+  private skipValue(path: string[]): void {
+    this.skipSpace(false);
+    const c = this.peek();
+    if (c === '"' || c === "'") this.readString();
+    else if (c === "[") this.skipArray(path);
+    else if (c === "{") this.skipInlineTable(path);
+    else while (this.i < this.text.length && !/[,\]}\n#]/.test(this.peek())) this.advance();
+  }
+
+  private skipArray(path: string[]): void {
+    this.advance();
+    for (let index = 0; ; index++) {
+      this.skipSpace(true);
+      if (this.peek() === "]" || this.i >= this.text.length) break;
+      const start = this.i;
+      this.record([...path, `[${index}]`]);
+      this.skipValue([...path, `[${index}]`]);
+      this.skipSpace(true);
+      if (this.peek() === ",") this.advance();
+      else if (this.i === start) this.advance();
+    }
+    this.advance();
+  }
+
+  private skipInlineTable(path: string[]): void {
+    this.advance();
+    for (;;) {
+      this.skipSpace(true);
+      if (this.peek() === "}" || this.i >= this.text.length) break;
+      const start = this.i;
+      const key = this.recordKey(path, this.readKey());
+      if (this.peek() === "=") this.advance();
+      this.skipValue(key);
+      this.skipSpace(true);
+      if (this.peek() === ",") this.advance();
+      else if (this.i === start) this.advance();
+    }
+    this.advance();
+  }
 }
 
 /** The line of a key, or of its closest enclosing key that has one. */
@@ -342,14 +363,16 @@ class Checker {
     }
   }
 
-  /** Runs the check that `cm run` applies to the flag; its CmError becomes this key's error. */
+  /**
+   * Runs the check that `cm run` applies to the flag; its CmError becomes this key's error. The
+   * parsers take a label for the value: the file passes "value" (the key names itself).
+   */
   check<T>(path: string[], f: () => T): T {
     try {
       return f();
     } catch (err) {
       if (!(err instanceof CmError)) throw err;
-      // the flag's rule, worded for the file: "invalid --network "x"" -> "invalid value "x""
-      return this.fail(path, err.message.replace(/--[a-z-]+ /, "value "), err.hint);
+      return this.fail(path, err.message, err.hint);
     }
   }
 
@@ -378,7 +401,7 @@ function checkCreate(c: Checker, path: string[], t: Record<string, Toml>): Creat
   if (t.from !== undefined) out.from = checkFrom(c, [...path, "from"], c.string([...path, "from"], t.from));
   if (t.packages !== undefined) {
     out.packages = c.strings([...path, "packages"], t.packages).map((p, n) => {
-      if (!PACKAGE.test(p)) c.fail([...path, "packages", `[${n}]`], `invalid Debian package name ${JSON.stringify(p)}`);
+      if (!DEBIAN_PACKAGE.test(p)) c.fail([...path, "packages", `[${n}]`], `invalid Debian package name ${JSON.stringify(p)}`);
       return p;
     });
   }
@@ -404,7 +427,7 @@ function checkBool(c: Checker, path: string[], v: Toml): boolean {
 /** An array of --allow-host patterns, each checked with the flag's parser (empty: no list at all). */
 function checkAllowHosts(c: Checker, path: string[], v: Toml): string[] {
   return c.strings(path, v).map((p, n) => {
-    c.check([...path, `[${n}]`], () => parseAllowHost(p));
+    c.check([...path, `[${n}]`], () => parseAllowHost(p, "value"));
     return p;
   });
 }
@@ -414,7 +437,8 @@ function checkFrom(c: Checker, path: string[], from: string): string {
   const scheme = colon < 0 ? from : from.slice(0, colon);
   const rest = colon < 0 ? "" : from.slice(colon + 1);
   if (scheme === "debian") {
-    if (rest !== "" && !SUITE.test(rest)) c.fail(path, `invalid Debian suite ${JSON.stringify(rest)}`, "for example debian:bookworm");
+    if (rest !== "" && !DEBIAN_SUITE.test(rest))
+      c.fail(path, `invalid Debian suite ${JSON.stringify(rest)}`, "for example debian:bookworm");
     return from;
   }
   if (scheme === "tar" || scheme === "dir") {
@@ -427,19 +451,27 @@ function checkFrom(c: Checker, path: string[], from: string): string {
 function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefaults {
   c.unknown(path, t, RUN_KEYS);
   const out: RunDefaults = {};
-  const at = (k: string) => [...path, k];
-  if (t.memory !== undefined) {
-    const v = t.memory;
-    if (typeof v !== "string" && typeof v !== "number")
-      c.fail(at("memory"), `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
-    out.memoryBytes = c.check(at("memory"), () => parseSize(String(v), "memory"));
-    const tooSmall = memoryTooSmall(out.memoryBytes);
-    if (tooSmall) c.fail(at("memory"), `${JSON.stringify(v)} is too small: ${tooSmall}`, "give 6m or more");
+  for (const key of RUN_KEYS) {
+    const v = t[key];
+    if (v !== undefined) RUN_CHECKS[key](c, [...path, key], v, out);
   }
-  if (t.env !== undefined) {
-    const env = c.table(at("env"), t.env);
-    out.env = Object.entries(env).map(([name, value]) => {
-      const p = [...at("env"), name];
+  return out;
+}
+
+/** One [run] key: checks its value (at key path `at`) and sets its field of `out`. */
+type RunCheck = (c: Checker, at: string[], v: Toml, out: RunDefaults) => void;
+
+const RUN_CHECKS: Record<(typeof RUN_KEYS)[number], RunCheck> = {
+  memory: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "string" && typeof v !== "number")
+      c.fail(at, `must be a size string ("512m") or a number of bytes, not ${typeName(v)}`);
+    out.memoryBytes = c.check(at, () => parseSize(String(v), "memory"));
+    const tooSmall = memoryTooSmall(out.memoryBytes);
+    if (tooSmall) c.fail(at, `${JSON.stringify(v)} is too small: ${tooSmall}`, "give 6m or more");
+  },
+  env: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.env = Object.entries(c.table(at, v)).map(([name, value]) => {
+      const p = [...at, name];
       if (!ENV_NAME.test(name))
         c.fail(p, `invalid variable name ${JSON.stringify(name)}`, "use letters, digits and '_', not starting with a digit");
       if (value === true) return { name, value: undefined };
@@ -447,62 +479,64 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
       if (value.includes("\0")) c.fail(p, "must not contain a NUL character");
       return { name, value };
     });
-  }
-  if (t.env_file !== undefined) {
-    const f = c.string(at("env_file"), t.env_file);
-    if (f === "") c.fail(at("env_file"), "must not be empty");
+  },
+  env_file: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const f = c.string(at, v);
+    if (f === "") c.fail(at, "must not be empty");
     out.envFile = c.absolute(f);
-  }
-  if (t.volumes !== undefined) {
-    out.volumes = c.strings(at("volumes"), t.volumes).map((v, n) => checkVolume(c, [...at("volumes"), `[${n}]`], v));
-  }
-  if (t.network !== undefined) {
-    const n = c.string(at("network"), t.network);
-    out.network = c.check(at("network"), () => parseNetwork(n));
-  }
-  if (t.runtime !== undefined) {
-    const r = c.string(at("runtime"), t.runtime);
-    out.runtime = c.check(at("runtime"), () => checkRuntimeArg(r));
-  }
-  if (t.command !== undefined) {
-    const cmd = c.strings(at("command"), t.command);
-    if (cmd.length === 0 || cmd[0] === "") c.fail(at("command"), "must name a program", 'for example command = ["bash", "-l"]');
+  },
+  volumes: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.volumes = c.strings(at, v).map((text, n) => checkVolume(c, [...at, `[${n}]`], text));
+  },
+  network: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const n = c.string(at, v);
+    out.network = c.check(at, () => parseNetwork(n, "value"));
+  },
+  runtime: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const r = c.string(at, v);
+    out.runtime = c.check(at, () => checkRuntimeArg(r, "value"));
+  },
+  command: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const cmd = c.strings(at, v);
+    if (cmd.length === 0 || cmd[0] === "") c.fail(at, "must name a program", 'for example command = ["bash", "-l"]');
     out.command = cmd;
-  }
-  if (t.entrypoint !== undefined) {
-    const e = c.string(at("entrypoint"), t.entrypoint);
-    if (e.includes("\0")) c.fail(at("entrypoint"), "must not contain NUL");
+  },
+  entrypoint: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const e = c.string(at, v);
+    if (e.includes("\0")) c.fail(at, "must not contain NUL");
     out.entrypoint = e;
-  }
-  if (t.cpus !== undefined) {
-    const v = t.cpus;
-    if (typeof v !== "number") c.fail(at("cpus"), `must be a number (1, 0.5, 1.5), not ${typeName(v)}`);
-    if (!(v > 0) || !Number.isFinite(v) || v > 1024) c.fail(at("cpus"), `must be more than 0, not ${v}`);
+  },
+  cpus: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "number") c.fail(at, `must be a number (1, 0.5, 1.5), not ${typeName(v)}`);
+    if (!(v > 0) || !Number.isFinite(v) || v > 1024) c.fail(at, `must be more than 0, not ${v}`);
     out.cpus = v;
-  }
-  if (t.pids_limit !== undefined) {
-    const v = t.pids_limit;
-    if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at("pids_limit"), `must be an integer, not ${typeName(v)}`);
-    out.pidsLimit = c.check(at("pids_limit"), () => checkPidsLimit(v));
-  }
-  if (t.read_only !== undefined) {
-    if (typeof t.read_only !== "boolean") c.fail(at("read_only"), `must be true or false, not ${typeName(t.read_only)}`);
-    out.readOnly = t.read_only;
-  }
-  if (t.workdir !== undefined) {
-    const w = c.string(at("workdir"), t.workdir);
-    out.workdir = c.check(at("workdir"), () => parseWorkdir(w));
-  }
-  if (t.http_proxy !== undefined) out.httpProxy = checkBool(c, at("http_proxy"), t.http_proxy);
-  if (t.host_ca !== undefined) out.hostCa = checkBool(c, at("host_ca"), t.host_ca);
-  if (t.init !== undefined) {
-    if (typeof t.init !== "boolean") c.fail(at("init"), `must be true or false, not ${typeName(t.init)}`);
-    out.init = t.init;
-  }
-  if (t.ulimits !== undefined) {
+  },
+  pids_limit: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "number" || !Number.isInteger(v)) c.fail(at, `must be an integer, not ${typeName(v)}`);
+    out.pidsLimit = c.check(at, () => checkPidsLimit(v, "value"));
+  },
+  read_only: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.readOnly = v;
+  },
+  workdir: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    const w = c.string(at, v);
+    out.workdir = c.check(at, () => parseWorkdir(w, "value"));
+  },
+  http_proxy: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.httpProxy = checkBool(c, at, v);
+  },
+  host_ca: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.hostCa = checkBool(c, at, v);
+  },
+  init: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.init = v;
+  },
+  ulimits: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
     const limits: Limits = {};
-    for (const [name, value] of Object.entries(c.table(at("ulimits"), t.ulimits))) {
-      const p = [...at("ulimits"), name];
+    for (const [name, value] of Object.entries(c.table(at, v))) {
+      const p = [...at, name];
       if (typeof value !== "string" && !(typeof value === "number" && Number.isInteger(value))) {
         c.fail(p, `must be "SOFT[:HARD]" or a whole number, not ${typeName(value)}`, 'for example nofile = "4096:65536"');
       }
@@ -510,22 +544,23 @@ function checkRun(c: Checker, path: string[], t: Record<string, Toml>): RunDefau
       limits[n] = limit;
     }
     out.ulimits = limits;
-  }
-  if (t.shm_size !== undefined) {
-    const v = t.shm_size;
-    if (typeof v !== "string" && typeof v !== "number")
-      c.fail(at("shm_size"), `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
-    out.shmBytes = c.check(at("shm_size"), () => parseShmSize(String(v), "shm_size"));
-  }
-  if (t.allow_hosts !== undefined) out.allowHosts = checkAllowHosts(c, at("allow_hosts"), t.allow_hosts);
-  for (const k of ["review", "ephemeral"] as const) {
-    const v = t[k];
-    if (v === undefined) continue;
-    if (typeof v !== "boolean") c.fail(at(k), `must be true or false, not ${typeName(v)}`);
-    out[k] = v;
-  }
-  return out;
-}
+  },
+  shm_size: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "string" && typeof v !== "number") c.fail(at, `must be a size string ("1g") or a number of bytes, not ${typeName(v)}`);
+    out.shmBytes = c.check(at, () => parseShmSize(String(v), "shm_size"));
+  },
+  allow_hosts: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    out.allowHosts = checkAllowHosts(c, at, v);
+  },
+  review: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.review = v;
+  },
+  ephemeral: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
+    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
+    out.ephemeral = v;
+  },
+};
 
 /** "SRC:DST[:ro|rw]", checked as `-v` is; a relative SRC is relative to the project directory. */
 function checkVolume(c: Checker, path: string[], text: string): VolumeEntry {

@@ -1,7 +1,8 @@
 /**
  * Which known runc vulnerabilities a runc build has, as a pure function of its upstream version and
  * (for distribution builds, which backport fixes without changing the upstream version) the
- * distribution's package version. Sources: the runc security advisories (GHSA) and the Debian
+ * distribution's package version. Every entry is one an untrusted image or process in a container
+ * can exploit against the host. Sources: the runc security advisories (GHSA) and the Debian
  * security tracker for bookworm.
  */
 import { compareDebian, compareRelease, releaseBranch } from "./versions.ts";
@@ -13,7 +14,7 @@ export interface RuncCve {
   fixedIn: string[];
   /** distribution package versions known to carry the fix (same or later revision of that line) */
   distroFixed: { distro: "debian"; version: string }[];
-  /** the vulnerabilities an untrusted container image/process can exploit against cm's runs */
+  /** the year of the advisory: doctor suggests runsc while a 2025 one is open (no fix in Debian yet) */
   year: number;
 }
 

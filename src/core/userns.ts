@@ -122,3 +122,14 @@ export function toContainerId(hostId: number, own: number, range: IdRange): numb
   if (hostId >= range.start && hostId < range.start + range.count) return hostId - range.start + 1;
   return hostId;
 }
+
+/** What cm asks of `cm __extract` (one JSON argument; cli/extract.ts, rootfs/userns.ts). */
+export interface ExtractRequest {
+  what: string;
+  whiteouts?: boolean;
+  diffId?: string;
+  /** the highest container uid and gid the namespace maps */
+  maxIds: { uid: number; gid: number };
+  /** the stream's owners are host ids of this mapping (dir: sources) */
+  hostIds?: IdMap;
+}

@@ -6,20 +6,15 @@
  * between the check and the use.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
-import { sep } from "node:path";
+import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
-
-/** `path` is `dir` or below it (both absolute, normalised). */
-export function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-}
 
 /**
  * Refuses `real` (a resolved path) when `lexical` (the path as given, absolute) is in `project`
  * but `real` is not: a symlink in the project led out of it. `what` names the value in the message.
  */
 export function checkConfined(lexical: string, real: string, project: string, what: string): void {
-  if (isInside(lexical, project) && !isInside(real, project)) {
+  if (isWithin(lexical, project) && !isWithin(real, project)) {
     throw new CmError("path-leaves-project", `${what} ${lexical} leads out of the project directory (to ${real}) through a symbolic link`, {
       hint: "a container can change what is in the project: replace the link with a real directory or file, or give the outside path itself",
     });

@@ -38,43 +38,90 @@ import { requireTool } from "./tools.ts";
 
 const MAX_SYMLINKS = 40;
 
+/** The names in directory `dir` (unsorted), or none when it does not exist; other errors are thrown. */
+export function readDirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return [];
+    throw err;
+  }
+}
+
+/**
+ * What a caller of walkInRoot does at a component that is not a symlink: "descend" (it is, or has
+ * just been made, a directory), "stop" (the walk ends here: the result is this path with the
+ * components not walked yet), "none" (the walk ends without a result).
+ */
+export type WalkStep = "descend" | "stop" | "none";
+
+/**
+ * The one walk of a path inside a root as the container will see it (runc's securejoin): `parts`
+ * are the components; "." and "" are skipped, ".." never climbs above `root`, every symlink is
+ * followed relative to `root` (an absolute target restarts at `root`), at most 40 of them (then
+ * `tooManyLinks` throws). `visit(host, st)` is called for every other component, `st` undefined
+ * when nothing is there (ENOENT, or ENOTDIR under a non-directory). Returns the host path reached,
+ * or undefined when `visit` said "none". Used by resolveInRoot and the tar writer.
+ */
+export function walkInRoot(
+  root: string,
+  parts: readonly string[],
+  visit: (host: string, st: Stats | undefined) => WalkStep,
+  tooManyLinks: () => never,
+): string | undefined {
+  let links = 0;
+  const todo = [...parts];
+  const done: string[] = [];
+  while (todo.length > 0) {
+    const part = todo.shift() as string;
+    if (part === "." || part === "") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const host = join(root, ...done, part);
+    const st = lstatOrUndefined(host);
+    if (st?.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) tooManyLinks();
+      const target = readlinkSync(host);
+      if (target.startsWith("/")) done.length = 0;
+      todo.unshift(...target.split("/"));
+      continue;
+    }
+    const step = visit(host, st);
+    if (step === "none") return undefined;
+    if (step === "stop") return join(root, ...done, part, ...todo.filter((p) => p !== "" && p !== "."));
+    done.push(part);
+  }
+  return join(root, ...done);
+}
+
+/** lstat without an exception (and its stack trace) when nothing is there. */
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false });
+  } catch (err) {
+    if (isErrno(err, "ENOTDIR")) return undefined;
+    throw err;
+  }
+}
+
 /**
  * The host path that `path` (absolute, as seen inside the container) names in `root`, with every
  * symlink resolved relative to `root`. A missing final component is allowed (the result names
  * where it would be); ".." never climbs above `root`.
  */
 export function resolveInRoot(root: string, path: string): string {
-  let links = 0;
-  const parts = posix.normalize(`/${path}`).split("/").filter(Boolean);
-  const done: string[] = [];
-  while (parts.length > 0) {
-    const part = parts.shift() as string;
-    if (part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const hostPath = join(root, ...done, part);
-    let st: Stats;
-    try {
-      st = lstatSync(hostPath);
-    } catch (err) {
-      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) {
-        done.push(part, ...parts);
-        return join(root, ...done);
-      }
-      throw err;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) throw new CmError("symlink-loop", `too many symbolic links resolving ${path} in ${root}`);
-      const target = readlinkSync(hostPath);
-      if (target.startsWith("/")) done.length = 0;
-      parts.unshift(...target.split("/").filter(Boolean));
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
+  const parts = posix.normalize(`/${path}`).split("/");
+  const resolved = walkInRoot(
+    root,
+    parts,
+    (_host, st) => (st === undefined ? "stop" : "descend"),
+    () => {
+      throw new CmError("symlink-loop", `too many symbolic links resolving ${path} in ${root}`);
+    },
+  );
+  return resolved as string;
 }
 
 /**

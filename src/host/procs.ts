@@ -3,20 +3,18 @@
  *   - rooted in it: a container (runc pivots into the rootfs in its own mount namespace, where a
  *     path means nothing to us, so the root is compared by device and inode, through
  *     /proc/PID/root);
- *   - working in it (cwd or an open file below it, in our mount namespace): e.g. the tar of a
- *     create that was killed.
+ *   - working in it (cwd or an open file below it, in our mount namespace): e.g. the mmdebstrap,
+ *     debootstrap or cp of a create that was killed (they outlive cm: mmdebstrap runs detached).
  * Only processes this user may inspect are seen, which are the only ones cm could have started.
  */
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
+import { readDirOrEmpty } from "./fs.ts";
 
 function pids(proc: string): string[] {
-  try {
-    return readdirSync(proc).filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
-  } catch {
-    return [];
-  }
+  return readDirOrEmpty(proc).filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
 }
 
 /** pids whose root directory is `rootfs` (same device and inode). */
@@ -39,10 +37,9 @@ export function processesRootedIn(rootfs: string, proc = "/proc"): number[] {
   return out;
 }
 
-/** pids whose working directory or an open file is `dir` or below it (GNU tar -C keeps a directory fd, not a cwd). */
+/** pids whose working directory or an open file is `dir` or below it (a tool may hold a directory fd, not a cwd). */
 export function processesWorkingIn(dir: string, proc = "/proc"): number[] {
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
-  const inside = (p: string) => p === dir || p.startsWith(prefix);
+  const inside = (p: string) => isWithin(p, dir);
   const out: number[] = [];
   for (const e of pids(proc)) {
     try {

@@ -4,18 +4,17 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { CmError } from "../errors.ts";
 
-/** Debian packages that provide the tools cm uses: named in "not found" errors. */
+/** Debian packages of the tools cm requires, named in "not found" errors (a tool's own name otherwise). */
 const PACKAGE: Record<string, string> = {
   runc: "runc",
   mmdebstrap: "mmdebstrap",
   debootstrap: "debootstrap",
-  tar: "tar",
   cp: "coreutils",
+  mkfifo: "coreutils",
   podman: "podman",
   docker: "docker.io",
   runsc: "runsc",
-  newuidmap: "uidmap",
-  zstd: "zstd",
+  crun: "crun",
   xz: "xz-utils",
 };
 
@@ -49,7 +48,7 @@ export function requireTool(name: string): string {
   });
 }
 
-/** Children doing long work (tar, cp, mmdebstrap): an interrupted cm stops them before cleaning up. */
+/** Children doing long work (mmdebstrap, debootstrap, runQuiet's cp, a credential helper): an interrupted cm stops them before cleaning up. */
 const children = new Set<ChildProcess>();
 
 export function track<T extends ChildProcess>(child: T): T {
@@ -68,7 +67,7 @@ export interface Captured {
   stderr: string;
 }
 
-/** Runs a program to completion and captures its output. */
+/** Runs a program to completion and captures its output; a program killed by a signal reports 137. */
 export function capture(file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Captured {
   const r = spawnSync(file, args, { encoding: "utf8", input: opts.input, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw new CmError("spawn-failed", `could not run ${file}: ${r.error.message}`);

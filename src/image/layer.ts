@@ -106,6 +106,7 @@ function unreadable(path: string, err: unknown): CmError {
  * (seconds). A file whose size changes while it is read is an error (something is writing the
  * bundle: a running container).
  */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: merged from the export branch; to split (issue 11)
 export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: { entries: number }): Generator<Buffer> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;

@@ -7,6 +7,7 @@
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream";
+import { formatBytes } from "../core/size.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { sha256 } from "./blobs.ts";
 import {
@@ -19,7 +20,7 @@ import {
   parseManifest,
   selectPlatform,
 } from "./manifest.ts";
-import { mb, type ResolvedImage, shortDigest, verifying } from "./unpack.ts";
+import { type ResolvedImage, shortDigest, verifying } from "./unpack.ts";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 const MAX_JSON = 4 * 1024 * 1024;
@@ -137,7 +138,7 @@ export class OciLayout {
       digest: d.digest,
       config,
       layers: manifest.layers.map((layer, i) => {
-        const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`;
+        const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${formatBytes(layer.size)})`;
         return {
           what,
           size: layer.size,

@@ -5,6 +5,7 @@
  * downloading and unpacking overlap.
  */
 import { closeSync, createReadStream, readFileSync } from "node:fs";
+import { formatBytes } from "../core/size.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
 import { BlobStore } from "./blobs.ts";
@@ -21,7 +22,7 @@ import {
 } from "./manifest.ts";
 import { formatReference, manifestSelector, type Reference } from "./reference.ts";
 import { Registry } from "./registry.ts";
-import { mb, type ResolvedImage, shortDigest } from "./unpack.ts";
+import { type ResolvedImage, shortDigest } from "./unpack.ts";
 
 export interface PullOptions {
   platform: Platform;
@@ -55,6 +56,10 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
     });
 }
 
+/**
+ * An image from a registry, ready to unpack: its manifest and config read (the platform chosen
+ * from an index), its layers downloading in the background (a few at a time, into the blob cache).
+ */
 export async function resolveRegistryImage(ref: Reference, opts: PullOptions): Promise<ResolvedImage> {
   const name = formatReference(ref);
   const abort = new AbortController();
@@ -67,19 +72,64 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
   });
   const blobs = new BlobStore(opts.cache);
   opts.progress.phase(`resolving ${name}`);
+  const { manifest, digest } = await resolveManifest(registry, blobs, ref, name, opts.platform);
+  const config = await readConfig(registry, blobs, manifest, name, opts);
+  const downloads = startDownloads(registry, blobs, manifest, name, opts, abort.signal);
+  const n = manifest.layers.length;
+  // Each layer is held open from the moment it is complete (a concurrent `cm cache prune` cannot
+  // take it away); the stream closes it, or cancel() when the unpacking stopped before it.
+  const opened = manifest.layers.map(() => false);
+  return {
+    description: `image:${name}`,
+    digest,
+    config,
+    cancel: () => {
+      abort.abort();
+      downloads.forEach((p, i) => {
+        if (!opened[i])
+          p.then(
+            (fd) => closeSync(fd),
+            () => {},
+          );
+      });
+    },
+    layers: manifest.layers.map((layer, i) => ({
+      what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${formatBytes(layer.size)})`,
+      size: layer.size,
+      diffId: config.diffIds[i],
+      open: async () => {
+        opened[i] = true;
+        const fd = await (downloads[i] as Promise<number>);
+        return createReadStream("", { fd, highWaterMark: 256 * 1024 });
+      },
+    })),
+  };
+}
 
+/** The image manifest for `platform` and its digest: through at most two levels of indexes. */
+async function resolveManifest(
+  registry: Registry,
+  blobs: BlobStore,
+  ref: Reference,
+  name: string,
+  platform: Platform,
+): Promise<{ manifest: Manifest; digest: string }> {
   // The top manifest is always asked for (a tag moves); everything below it is by digest and cached.
   const top = await registry.manifest(manifestSelector(ref));
   let doc: Index | Manifest = parseManifest(top.bytes, top.contentType, name);
   let digest = top.digest;
   for (let depth = 0; doc.kind === "index"; depth++) {
     if (depth > 2) throw new CmError("bad-manifest", `${name}: image indexes nested too deeply`);
-    const chosen = selectPlatform(doc, opts.platform, name);
+    const chosen = selectPlatform(doc, platform, name);
     const bytes = await manifestByDigest(registry, blobs, chosen);
-    doc = parseManifest(bytes, chosen.mediaType, `${name} (${formatPlatform(opts.platform)})`);
+    doc = parseManifest(bytes, chosen.mediaType, `${name} (${formatPlatform(platform)})`);
     digest = chosen.digest;
   }
-  const manifest = doc;
+  return { manifest: doc, digest };
+}
+
+/** The image config (through the blob cache); an image for another platform is refused. */
+async function readConfig(registry: Registry, blobs: BlobStore, manifest: Manifest, name: string, opts: PullOptions) {
   const configFd = await blobs.ensureOpen(
     manifest.config,
     `the config of ${name}`,
@@ -107,23 +157,38 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
       );
     }
   }
+  return config;
+}
 
-  // Downloads: a few at a time, progress per layer and in total.
+/**
+ * Starts the layer downloads, a few at a time, with progress per layer and in total; each promise
+ * resolves to an open descriptor of the complete, verified blob.
+ */
+function startDownloads(
+  registry: Registry,
+  blobs: BlobStore,
+  manifest: Manifest,
+  name: string,
+  opts: PullOptions,
+  signal: AbortSignal,
+): Promise<number>[] {
   const total = manifest.layers.reduce((s, l) => s + l.size, 0);
   const got = manifest.layers.map(() => 0);
   const active = new Set<number>();
   const show = () => {
     const sum = got.reduce((s, n) => s + n, 0);
-    const parts = [...active].map((i) => `layer ${i + 1}: ${mb(got[i] as number)}/${mb((manifest.layers[i] as Descriptor).size)}`);
-    opts.progress.detail(`downloaded ${mb(sum)} of ${mb(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
+    const parts = [...active].map(
+      (i) => `layer ${i + 1}: ${formatBytes(got[i] as number)}/${formatBytes((manifest.layers[i] as Descriptor).size)}`,
+    );
+    opts.progress.detail(`downloaded ${formatBytes(sum)} of ${formatBytes(total)}${parts.length ? ` [${parts.join(", ")}]` : ""}`);
   };
-  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${mb(total)})`);
+  opts.progress.phase(`pulling ${name} (${manifest.layers.length} layers, ${formatBytes(total)})`);
   const limit = limiter(opts.concurrency ?? 3);
   const n = manifest.layers.length;
-  const downloads = manifest.layers.map((layer, i) => {
+  return manifest.layers.map((layer, i) => {
     const what = `layer ${i + 1}/${n} (${shortDigest(layer.digest)}) of ${name}`;
     const p = limit(() => {
-      if (abort.signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
+      if (signal.aborted) return Promise.reject(new CmError("aborted", "pull aborted"));
       active.add(i);
       return blobs
         .ensureOpen(
@@ -143,34 +208,6 @@ export async function resolveRegistryImage(ref: Reference, opts: PullOptions): P
     p.catch(() => {}); // observed when its layer's turn comes
     return p;
   });
-  // Each layer is held open from the moment it is complete (a concurrent `cm cache prune` cannot
-  // take it away); the stream closes it, or cancel() when the unpacking stopped before it.
-  const opened = manifest.layers.map(() => false);
-  return {
-    description: `image:${name}`,
-    digest,
-    config,
-    cancel: () => {
-      abort.abort();
-      downloads.forEach((p, i) => {
-        if (!opened[i])
-          p.then(
-            (fd) => closeSync(fd),
-            () => {},
-          );
-      });
-    },
-    layers: manifest.layers.map((layer, i) => ({
-      what: `layer ${i + 1}/${n} (${shortDigest(layer.digest)}, ${mb(layer.size)})`,
-      size: layer.size,
-      diffId: config.diffIds[i],
-      open: async () => {
-        opened[i] = true;
-        const fd = await (downloads[i] as Promise<number>);
-        return createReadStream("", { fd, highWaterMark: 256 * 1024 });
-      },
-    })),
-  };
 }
 
 async function manifestByDigest(registry: Registry, blobs: BlobStore, desc: Descriptor): Promise<Buffer> {

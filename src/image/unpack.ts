@@ -38,10 +38,6 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, "sha256:".length + 12);
 }
 
-export function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
-}
-
 /** Applies the layers in order; resolves to a note for the final line (attributes not applied), if any. */
 export async function unpackImage(
   image: ResolvedImage,

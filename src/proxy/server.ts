@@ -62,119 +62,13 @@ export function createEgressProxy(opts: ProxyOptions): EgressProxy {
     open.add(s);
     s.on("close", () => open.delete(s));
   };
-  const resolve = opts.resolve ?? defaultResolve;
-
-  /** The checked destination, or the reason it is refused. */
-  async function decide(
-    host: string,
-    port: number,
-  ): Promise<{ addresses: string[] } | { via: UpstreamProxy } | { refused: string; why?: string }> {
-    const h = normalizeHost(host);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return { refused: "bad port" };
-    if (!matchHost(opts.allow, h, port)) return { refused: "not allowed" };
-    if (isIP(h)) return { addresses: [h] }; // an address pattern matched it explicitly
-    const up = upstreamFor(opts.upstream, h, port);
-    if (up) return { via: up };
-    let addresses: string[];
-    try {
-      addresses = await resolve(h);
-    } catch {
-      return { refused: "does not resolve" };
-    }
-    const ok = addresses.filter((a) => addressAllowed(opts.allow, a, port));
-    if (ok.length === 0) {
-      const a = addresses[0];
-      if (a === undefined) return { refused: "does not resolve" };
-      const shown = isIP(a) === 6 ? `[${a}]:${port}` : `${a}:${port}`;
-      return { refused: "internal", why: `resolves to ${a}, an internal address: allow it with --allow-host ${shown}` };
-    }
-    return { addresses: ok };
-  }
-
-  function block(what: string, client: Duplex | ServerResponse, why?: string) {
-    stats.blocked++;
-    opts.report(`blocked ${what}${why ? ` (${why})` : ""}`);
-    if ("writeHead" in client) {
-      client.writeHead(403, { "content-type": "text/plain", connection: "close" });
-      client.end(`cm: ${what} is not allowed (--allow-host)\n`);
-    } else {
-      client.end("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nnot allowed by --allow-host\n");
-    }
-  }
-
+  const p: Proxy = { opts, resolve: opts.resolve ?? defaultResolve, stats, track };
   const server = createServer({ requireHostHeader: false });
   server.on("connection", track);
-
-  server.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    track(client);
-    client.on("error", () => client.destroy());
-    const target = splitHostPort(req.url ?? "");
-    const what = `CONNECT ${req.url ?? ""}`;
-    if (!target) return block(what, client);
-    void decide(target.host, target.port).then((d) => {
-      if ("refused" in d) return block(what, client, d.why);
-      stats.allowed++;
-      const upstream = "via" in d ? connectVia(d.via, target.host, target.port) : connectFirst(d.addresses, target.port);
-      upstream.then(
-        (server) => {
-          track(server);
-          client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-          if (head.length) server.write(head);
-          splice(client, server);
-        },
-        () => {
-          client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
-        },
-      );
-    });
-  });
-
-  // Plain HTTP: the request head is parsed by node:http (and checked), then written to the checked
-  // address as cm builds it; the response goes back raw (only its head is rewritten to close the
-  // connection), so a download is not parsed and re-framed on its way (bench/README.md).
+  server.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) => onConnect(p, req, client, head));
   const taken = new WeakSet<Duplex>();
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const client = req.socket;
-    // A pipelined request after one cm has taken over: the connection closes after the first.
-    if (taken.has(client)) return;
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "");
-    } catch {
-      res.writeHead(400, { connection: "close" });
-      return res.end("cm: a proxy request needs an absolute http:// URL\n");
-    }
-    if (url.protocol !== "http:") {
-      res.writeHead(400, { connection: "close" });
-      return res.end("cm: only http:// is forwarded; use CONNECT for https\n");
-    }
-    const port = url.port ? Number(url.port) : 80;
-    const host = normalizeHost(url.hostname);
-    const what = `${req.method} ${host}:${port}`;
-    req.pause();
-    void decide(host, port).then((d) => {
-      if ("refused" in d) return block(what, res, d.why);
-      stats.allowed++;
-      taken.add(client);
-      const via = "via" in d ? d.via : undefined;
-      const upstream = via ? connectFirst([via.host], via.port) : connectFirst((d as { addresses: string[] }).addresses, port);
-      upstream.then(
-        (server) => {
-          track(server);
-          server.write(requestHead(req, via ? url.href : `${url.pathname}${url.search}`, via?.authorization));
-          forwardBody(req, server);
-          relayResponse(server, client);
-        },
-        () => {
-          res.writeHead(502, { connection: "close" });
-          res.end();
-        },
-      );
-    });
-  });
-
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => onRequest(p, taken, req, res));
   server.on("clientError", (_err, socket) => socket.destroy());
-
   return {
     server,
     stats,
@@ -183,6 +77,127 @@ export function createEgressProxy(opts: ProxyOptions): EgressProxy {
       for (const s of open) s.destroy();
     },
   };
+}
+
+/** What the handlers of one proxy share. */
+interface Proxy {
+  opts: ProxyOptions;
+  resolve: NonNullable<ProxyOptions["resolve"]>;
+  stats: ProxyStats;
+  /** a socket to destroy when the proxy closes */
+  track(s: Duplex): void;
+}
+
+/** The checked destination, or the reason it is refused. */
+async function decide(
+  p: Proxy,
+  host: string,
+  port: number,
+): Promise<{ addresses: string[] } | { via: UpstreamProxy } | { refused: string; why?: string }> {
+  const h = normalizeHost(host);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return { refused: "bad port" };
+  if (!matchHost(p.opts.allow, h, port)) return { refused: "not allowed" };
+  if (isIP(h)) return { addresses: [h] }; // an address pattern matched it explicitly
+  const up = upstreamFor(p.opts.upstream, h, port);
+  if (up) return { via: up };
+  let addresses: string[];
+  try {
+    addresses = await p.resolve(h);
+  } catch {
+    return { refused: "does not resolve" };
+  }
+  const ok = addresses.filter((a) => addressAllowed(p.opts.allow, a, port));
+  if (ok.length === 0) {
+    const a = addresses[0];
+    if (a === undefined) return { refused: "does not resolve" };
+    const shown = isIP(a) === 6 ? `[${a}]:${port}` : `${a}:${port}`;
+    return { refused: "internal", why: `resolves to ${a}, an internal address: allow it with --allow-host ${shown}` };
+  }
+  return { addresses: ok };
+}
+
+function block(p: Proxy, what: string, client: Duplex | ServerResponse, why?: string) {
+  p.stats.blocked++;
+  p.opts.report(`blocked ${what}${why ? ` (${why})` : ""}`);
+  if ("writeHead" in client) {
+    client.writeHead(403, { "content-type": "text/plain", connection: "close" });
+    client.end(`cm: ${what} is not allowed (--allow-host)\n`);
+  } else {
+    client.end("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nnot allowed by --allow-host\n");
+  }
+}
+
+/** CONNECT host:port: checked, then spliced to the checked address (or through the host's proxy). */
+function onConnect(p: Proxy, req: IncomingMessage, client: Duplex, head: Buffer): void {
+  p.track(client);
+  client.on("error", () => client.destroy());
+  const target = splitHostPort(req.url ?? "");
+  const what = `CONNECT ${req.url ?? ""}`;
+  if (!target) {
+    block(p, what, client);
+    return;
+  }
+  void decide(p, target.host, target.port).then((d) => {
+    if ("refused" in d) return block(p, what, client, d.why);
+    p.stats.allowed++;
+    const upstream = "via" in d ? connectVia(d.via, target.host, target.port) : connectFirst(d.addresses, target.port);
+    upstream.then(
+      (server) => {
+        p.track(server);
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        if (head.length) server.write(head);
+        splice(client, server);
+      },
+      () => {
+        client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
+      },
+    );
+  });
+}
+
+// Plain HTTP: the request head is parsed by node:http (and checked), then written to the checked
+// address as cm builds it; the response goes back raw (only its head is rewritten to close the
+// connection), so a download is not parsed and re-framed on its way (bench/README.md).
+function onRequest(p: Proxy, taken: WeakSet<Duplex>, req: IncomingMessage, res: ServerResponse): void {
+  const client = req.socket;
+  // A pipelined request after one cm has taken over: the connection closes after the first.
+  if (taken.has(client)) return;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "");
+  } catch {
+    res.writeHead(400, { connection: "close" });
+    res.end("cm: a proxy request needs an absolute http:// URL\n");
+    return;
+  }
+  if (url.protocol !== "http:") {
+    res.writeHead(400, { connection: "close" });
+    res.end("cm: only http:// is forwarded; use CONNECT for https\n");
+    return;
+  }
+  const port = url.port ? Number(url.port) : 80;
+  const host = normalizeHost(url.hostname);
+  const what = `${req.method} ${host}:${port}`;
+  req.pause();
+  void decide(p, host, port).then((d) => {
+    if ("refused" in d) return block(p, what, res, d.why);
+    p.stats.allowed++;
+    taken.add(client);
+    const via = "via" in d ? d.via : undefined;
+    const upstream = via ? connectFirst([via.host], via.port) : connectFirst((d as { addresses: string[] }).addresses, port);
+    upstream.then(
+      (server) => {
+        p.track(server);
+        server.write(requestHead(req, via ? url.href : `${url.pathname}${url.search}`, via?.authorization));
+        forwardBody(req, server);
+        relayResponse(server, client);
+      },
+      () => {
+        res.writeHead(502, { connection: "close" });
+        res.end();
+      },
+    );
+  });
 }
 
 const HOP_BY_HOP = [

@@ -132,17 +132,46 @@ function withParent(project: string, path: string, fn: (parentFd: number, name: 
   }
 }
 
+/** Without --force, a path changed in the project since the run started stops the apply before any write. */
+function refuseConflicts(input: ApplyInput): void {
+  const found = conflicts(input);
+  if (!found.length) return;
+  const shown = found.slice(0, 10).map(displayName).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
+  throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
+    hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
+  });
+}
+
+/** Copies every changed file and symlink into the open stage directory; returns path -> its name there. */
+function stageFiles(input: ApplyInput, todo: ApplyInput["changes"], stageFd: number): Map<string, string> {
+  const staged = new Map<string, string>();
+  for (const [n, c] of todo.entries()) {
+    if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
+    const from = join(input.upper, c.path);
+    const to = atPath(stageFd, String(n));
+    const u = lstatSync(from);
+    if (c.type === "symlink") {
+      symlinkSync(readlinkSync(from), to);
+      if (input.keepOwners) lchownSync(to, u.uid, u.gid);
+    } else {
+      // created here (O_EXCL: never an existing file or a planted link), then filled through the magic link to it
+      const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        copyFileSync(from, `/proc/self/fd/${fd}`);
+        fchmodSync(fd, u.mode & 0o7777);
+        if (input.keepOwners) fchownSync(fd, u.uid, u.gid);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    staged.set(c.path, String(n));
+  }
+  return staged;
+}
+
 /** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
 export function applyChanges(input: ApplyInput): ApplyResult {
-  if (!input.force) {
-    const found = conflicts(input);
-    if (found.length) {
-      const shown = found.slice(0, 10).map(displayName).join(", ") + (found.length > 10 ? `, and ${found.length - 10} more` : "");
-      throw new CmError("review-conflict", `changed in the project since the run started: ${shown}; nothing applied`, {
-        hint: "look at them (cm diff), then cm apply --force to take the run's version, or cm discard",
-      });
-    }
-  }
+  if (!input.force) refuseConflicts(input);
   const result: ApplyResult = { written: 0, deleted: 0, skipped: 0 };
   const todo = input.changes.filter((c) => {
     if (alreadyApplied(c, join(input.upper, c.path), join(input.project, c.path))) {
@@ -161,28 +190,7 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     mkdirSync(atPath(projectFd, stageName), { mode: 0o700 });
     stageFd = beneath(input.project, stageName, stageName);
     // 2. stage every file and symlink
-    const staged = new Map<string, string>();
-    for (const [n, c] of todo.entries()) {
-      if (c.kind === "deleted" || c.type === "dir" || c.modeOnly) continue;
-      const from = join(input.upper, c.path);
-      const to = atPath(stageFd, String(n));
-      const u = lstatSync(from);
-      if (c.type === "symlink") {
-        symlinkSync(readlinkSync(from), to);
-        if (input.keepOwners) lchownSync(to, u.uid, u.gid);
-      } else {
-        // created here (O_EXCL: never an existing file or a planted link), then filled through the magic link to it
-        const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        try {
-          copyFileSync(from, `/proc/self/fd/${fd}`);
-          fchmodSync(fd, u.mode & 0o7777);
-          if (input.keepOwners) fchownSync(fd, u.uid, u.gid);
-        } finally {
-          closeSync(fd);
-        }
-      }
-      staged.set(c.path, String(n));
-    }
+    const staged = stageFiles(input, todo, stageFd);
     // 3. deletions (and what a new type replaces), deepest first
     for (const c of [...todo].reverse()) {
       const host = join(input.project, c.path);

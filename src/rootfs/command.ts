@@ -6,6 +6,7 @@
  */
 import { closeSync, constants, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { posix } from "node:path";
+import { isWithin } from "../core/path.ts";
 import { argvTooLong, classifyHeader, ELF_MACHINE, HEADER_BYTES, type StartFailure } from "../core/run/startup.ts";
 import { EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
 import { resolveInRoot } from "../host/fs.ts";
@@ -23,7 +24,7 @@ function hostPath(rootfs: string, containerPath: string, mounts: Lookup["mounts"
   const p = posix.normalize(containerPath);
   let best: { destination: string; source: string } | undefined;
   for (const m of mounts) {
-    if ((p === m.destination || p.startsWith(`${m.destination}/`)) && (!best || m.destination.length > best.destination.length)) best = m;
+    if (isWithin(p, m.destination) && (!best || m.destination.length > best.destination.length)) best = m;
   }
   if (best) return best.source + p.slice(best.destination.length);
   return resolveInRoot(rootfs, p);

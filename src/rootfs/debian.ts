@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { DEBIAN_PACKAGE, DEBIAN_SUITE } from "../core/names.ts";
 import { mappingKey } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { exitStatus, findTool, lastLine, requireTool, stderrTail, track } from "../host/tools.ts";
@@ -18,9 +19,6 @@ import { extractionDetail } from "../ui/progress.ts";
 import { type Base, ensureBase, haveBase } from "./base.ts";
 import { copyTree } from "./copy.ts";
 import type { Materialized, RootfsSource, SourceContext } from "./source.ts";
-
-const SUITE = /^[a-z][a-z0-9.-]{0,31}$/;
-const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
 export function debianArch(nodeArch: string = process.arch): string {
   const map: Record<string, string> = {
@@ -112,13 +110,13 @@ export class DebianSource implements RootfsSource {
   readonly apt: AptChoice;
 
   constructor(suite: string, packages: string[], apt: AptChoice = DEFAULT_APT) {
-    if (!SUITE.test(suite)) {
+    if (!DEBIAN_SUITE.test(suite)) {
       throw new CmError("bad-source", `invalid Debian suite ${JSON.stringify(suite)}`, {
         hint: "for example debian:bookworm or debian:trixie",
       });
     }
     for (const p of packages) {
-      if (!PACKAGE.test(p))
+      if (!DEBIAN_PACKAGE.test(p))
         throw new CmError("bad-source", `invalid Debian package name ${JSON.stringify(p)}`, { hint: "give names like curl,git,python3" });
     }
     for (const m of apt.mirrors) checkMirror(m);
@@ -198,8 +196,10 @@ export class DebianSource implements RootfsSource {
     return base.meta ? { sizeBytes: base.meta.sizeBytes, note } : { note };
   }
 
-  /** mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides it). */
-  /** Resolves to a note on extended attributes that could not be applied, if any. */
+  /**
+   * mmdebstrap writes a tarball to stdout; cm's extractor unpacks it (without /dev: runc provides
+   * it). Resolves to a note on extended attributes that could not be applied, if any.
+   */
   private async mmdebstrap(target: string, ctx: SourceContext): Promise<string | undefined> {
     const args = ["--variant=minbase", "--quiet"];
     if (this.packages.length) {

@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { isWithin } from "../core/path.ts";
 import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { exitStatus, requireTool, stderrTail, track } from "../host/tools.ts";
@@ -33,7 +34,6 @@ export class DirSource implements RootfsSource {
     // The host's own root, its kernel file systems, or a tree holding cm's own directories (the
     // copy would copy itself) are never a root filesystem to copy.
     const real = realpathSync(this.path);
-    const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
     const own = [ctx.data, ctx.cache].map((d) => {
       try {
         return realpathSync(d);
@@ -41,7 +41,7 @@ export class DirSource implements RootfsSource {
         return d;
       }
     });
-    if (real === "/" || ["/proc", "/sys", "/dev", "/run"].some((d) => inside(real, d)) || own.some((d) => inside(d, real))) {
+    if (real === "/" || ["/proc", "/sys", "/dev", "/run"].some((d) => isWithin(real, d)) || own.some((d) => isWithin(d, real))) {
       throw new CmError("bad-source", `refusing dir:${real}: it is the host's root, a kernel file system, or holds cm's own directories`, {
         hint: "give dir:PATH of a root filesystem tree of its own (for example one made with mmdebstrap or debootstrap)",
       });

@@ -12,9 +12,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { Readable } from "node:stream";
-import type { ExtractRequest } from "../cli/extract.ts";
-import type { IdMap } from "../core/userns.ts";
-import { CmError } from "../errors.ts";
+import type { ExtractRequest, IdMap } from "../core/userns.ts";
+import { CmError, type ErrorCode } from "../errors.ts";
 import { inUserns } from "../host/idmap.ts";
 import { exitStatus, requireTool, stderrTail } from "../host/tools.ts";
 import type { ExtractProgress, ExtractResult } from "../tar/extract.ts";
@@ -103,7 +102,8 @@ export async function extractInUserns(
   });
   const status = await exitStatus(child);
   if (inputError !== undefined) throw inputError;
-  let reply: { result?: ExtractResult; error?: { code: string; message: string; hint?: string } } = {};
+  // the reply of cm __extract: this same cm, so its codes are ours
+  let reply: { result?: ExtractResult; error?: { code: ErrorCode; message: string; hint?: string } } = {};
   try {
     reply = JSON.parse(out.trim().split("\n").pop() ?? "{}");
   } catch {

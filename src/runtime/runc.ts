@@ -5,9 +5,10 @@
  * with the driver and repeated on every invocation for the container.
  */
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { readDirOrEmpty } from "../host/fs.ts";
 import { capture } from "../host/tools.ts";
 import { forwardSignals } from "./signals.ts";
 
@@ -180,11 +181,7 @@ export class OciRuntime {
   }
 
   private stateFiles(): string[] {
-    try {
-      return readdirSync(this.root);
-    } catch {
-      return [];
-    }
+    return readDirOrEmpty(this.root);
   }
 }
 

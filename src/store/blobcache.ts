@@ -12,10 +12,11 @@
  *     leftovers: removed. Those of live processes are kept.
  * Bundles never read the cache: every layer is unpacked into the bundle's own rootfs.
  */
-import { lstatSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { lstatSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { type BlobFile, blobFile } from "../core/cache.ts";
 import { isErrno } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
 import { alive } from "../host/proc.ts";
 import { clearStaleLock, tryLock } from "./lock.ts";
 
@@ -34,13 +35,7 @@ export interface BlobSummary {
 }
 
 function entries(dir: string): { name: string; file: BlobFile }[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
+  const names = readDirOrEmpty(dir);
   const out: { name: string; file: BlobFile }[] = [];
   for (const name of names.sort()) {
     const file = blobFile(name);

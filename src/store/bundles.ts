@@ -3,10 +3,12 @@
  * only when complete: create builds it under a dot-name and renames it into place. Names starting
  * with "." inside a project directory are cm's own work in progress (creating, deleting, locks).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { ANNOTATION, type OciSpec } from "../core/spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
+import { type Lock, tryLock } from "./lock.ts";
 
 export interface BundleInfo {
   projectKey: string;
@@ -25,6 +27,18 @@ export const SIZE_ANNOTATION = "dev.cm.size";
 
 export function projectDir(data: string, key: string): string {
   return join(data, key);
+}
+
+/**
+ * Takes bundle `bundle`'s lock in project directory `pdir` (`.<bundle>.lock`), held while it is
+ * created or deleted; another cm holding it is a `bundle-busy` error.
+ */
+export function lockBundle(pdir: string, bundle: string): Lock {
+  const lock = tryLock(join(pdir, `.${bundle}.lock`));
+  if ("release" in lock) return lock;
+  throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
+    hint: "wait for it to finish, then try again",
+  });
 }
 
 export function bundleDir(data: string, key: string, bundle: string): string {
@@ -109,14 +123,9 @@ export function readBundle(data: string, key: string, bundle: string): BundleInf
 }
 
 function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((n) => !n.startsWith("."))
-      .sort();
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
+  return readDirOrEmpty(dir)
+    .filter((n) => !n.startsWith("."))
+    .sort();
 }
 
 /**

@@ -6,9 +6,9 @@
  * its reader, `.<key>.reader-<pid>` (holding the pid's start time), registered under the lock: a
  * refresh waits for the readers before it replaces the base, a prune keeps a base being read.
  */
-import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isErrno } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
 import { alive, sameProcess, startTime } from "../host/proc.ts";
 
 export interface BaseMeta {
@@ -52,13 +52,7 @@ export function readBaseMeta(dir: string): BaseMeta | undefined {
 
 /** Complete bases, sorted by key. */
 export function listBases(cache: string): BaseInfo[] {
-  let names: string[];
-  try {
-    names = readdirSync(basesDir(cache));
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
+  const names = readDirOrEmpty(basesDir(cache));
   const out: BaseInfo[] = [];
   for (const name of names.filter((n) => !n.startsWith(".")).sort()) {
     const dir = join(basesDir(cache), name);
@@ -70,12 +64,7 @@ export function listBases(cache: string): BaseInfo[] {
 
 /** Work directories (`.<key>.tmp-<pid>`, `.<key>.old-<pid>`) whose cm is gone. */
 export function staleWork(cache: string, key?: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(basesDir(cache));
-  } catch {
-    return [];
-  }
+  const names = readDirOrEmpty(basesDir(cache));
   const out: string[] = [];
   for (const n of names) {
     const m = /^\.(.+)\.(tmp|old)-(\d+)$/.exec(n);
@@ -108,12 +97,7 @@ export function addReader(cache: string, key: string): () => void {
 
 /** The pids of the live cm processes copying base `key`; markers of processes that are gone are removed. */
 export function liveReaders(cache: string, key: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(basesDir(cache));
-  } catch {
-    return [];
-  }
+  const names = readDirOrEmpty(basesDir(cache));
   const prefix = `.${key}.reader-`;
   const out: number[] = [];
   for (const n of names) {

@@ -3,12 +3,13 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import type { SandboxRecord } from "../core/run/sandbox.ts";
 import { type OciSpec, specJson } from "../core/spec/index.ts";
 import { CmError, isErrno, withPath } from "../errors.ts";
+import { readDirOrEmpty } from "../host/fs.ts";
 import { startTime } from "../host/proc.ts";
 
 export interface RunRecord {
@@ -167,15 +168,8 @@ export function readRun(runs: string, id: string): RunRecord | undefined {
 }
 
 export function listRuns(runs: string): RunRecord[] {
-  let ids: string[];
-  try {
-    ids = readdirSync(runs);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
   const out: RunRecord[] = [];
-  for (const id of ids) {
+  for (const id of readDirOrEmpty(runs)) {
     const r = readRun(runs, id);
     if (r) out.push(r);
   }

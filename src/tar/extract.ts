@@ -43,7 +43,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readlinkSync,
   type Stats,
   symlinkSync,
   unlinkSync,
@@ -51,8 +50,9 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
+import { isWithin } from "../core/path.ts";
 import { CmError, isErrno } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
+import { removeTree, walkInRoot } from "../host/fs.ts";
 import { relieve } from "../host/memory.ts";
 import { requireTool } from "../host/tools.ts";
 import { decompressed } from "./decompress.ts";
@@ -108,7 +108,6 @@ export function archivePath(path: string): string[] | "absolute" | "dotdot" {
   return parts;
 }
 
-const MAX_SYMLINKS = 40;
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
@@ -177,36 +176,25 @@ class Writer {
     const key = parts.join("/");
     const hit = this.dirs.get(key);
     if (hit !== undefined) return hit;
-    let links = 0;
-    const todo = [...parts];
-    const done: string[] = [];
-    while (todo.length > 0) {
-      const part = todo.shift() as string;
-      if (part === "." || part === "") continue;
-      if (part === "..") {
-        done.pop();
-        continue;
-      }
-      const host = join(this.root, ...done, part);
-      const st = this.existing(host);
-      if (st === undefined) {
-        if (!create) return undefined;
-        mkdirSync(host, 0o755);
-        if (this.opts.whiteouts) this.created.add(this.rel(host));
-      } else if (st.isSymbolicLink()) {
-        if (++links > MAX_SYMLINKS) throw this.unsafe(entry, "its parent resolves through too many symbolic links");
-        const target = readlinkSync(host);
-        if (target.startsWith("/")) done.length = 0;
-        todo.unshift(...target.split("/"));
-        continue;
-      } else if (!st.isDirectory()) {
-        if (!create) return undefined;
-        throw this.unsafe(entry, `its parent ${JSON.stringify([...done, part].join("/"))} is not a directory`);
-      }
-      done.push(part);
-    }
-    const result = join(this.root, ...done);
-    this.dirs.set(key, result);
+    const result = walkInRoot(
+      this.root,
+      parts,
+      (host, st) => {
+        if (st === undefined) {
+          if (!create) return "none";
+          mkdirSync(host, 0o755);
+          if (this.opts.whiteouts) this.created.add(this.rel(host));
+        } else if (!st.isDirectory()) {
+          if (!create) return "none";
+          throw this.unsafe(entry, `its parent ${JSON.stringify(this.rel(host))} is not a directory`);
+        }
+        return "descend";
+      },
+      () => {
+        throw this.unsafe(entry, "its parent resolves through too many symbolic links");
+      },
+    );
+    if (result !== undefined) this.dirs.set(key, result);
     return result;
   }
 
@@ -216,7 +204,7 @@ class Writer {
       removeTree(p);
       this.dirs.clear();
       // Its pending mode/time fixes are void: the path may become a symlink, never chmod through it.
-      this.fixes = this.fixes.filter((f) => f.path !== p && !f.path.startsWith(`${p}/`));
+      this.fixes = this.fixes.filter((f) => !isWithin(f.path, p));
     } else {
       unlinkSync(p);
       if (st.isSymbolicLink()) this.dirs.clear();
@@ -267,67 +255,80 @@ class Writer {
     const st = this.existing(target);
 
     switch (e.type) {
-      case "directory": {
-        if (st?.isDirectory()) chmodSync(target, (st.mode & 0o7777) | 0o700);
-        else {
-          if (st) this.clear(target, st);
-          mkdirSync(target, 0o700);
-        }
-        this.dirs.set(parts.join("/"), target);
-        this.fixes.push({ path: target, mode: this.opts.rootless ? e.mode | 0o700 : e.mode, mtime: e.mtime, uid, gid });
-        const attrs = e.xattrs && this.xattrs.select(e.xattrs);
-        if (attrs?.length) this.xattrs.take(openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW), attrs);
+      case "directory":
+        this.directory(e, target, st, parts, uid, gid);
         return undefined;
-      }
-      case "symlink": {
-        if (e.linkpath.includes("\0")) throw this.unsafe(e.path, "its link target has a NUL");
-        // Resolved directories stay valid: each is a real directory, and replacing one (or a
-        // symlink) goes through clear(), which forgets them. A new name changes none of them.
-        if (st) this.clear(target, st);
-        symlinkSync(e.linkpath, target);
-        if (uid !== undefined && gid !== undefined) lchownSync(target, uid, gid);
-        lutimesSync(target, e.mtime, e.mtime);
+      case "symlink":
+        this.symlink(e, target, st, uid, gid);
         return undefined;
-      }
-      case "hardlink": {
-        const linkParts = this.parts(e.path, e.linkpath, `a hard link to ${JSON.stringify(e.linkpath)}, `);
-        if (linkParts.length === 0) throw this.unsafe(e.path, "a hard link to the root");
-        if (linkParts[0] === "dev" && linkParts.length > 1) {
-          this.skipped.push(e.path);
-          return undefined;
-        }
-        const linkParent = this.resolveDir(e.path, linkParts.slice(0, -1), false);
-        const source = linkParent === undefined ? undefined : join(linkParent, linkParts[linkParts.length - 1] as string);
-        const sst = source === undefined ? undefined : this.existing(source);
-        if (source === undefined || sst === undefined)
-          throw this.unsafe(e.path, `a hard link to ${JSON.stringify(e.linkpath)}, which is not in the root filesystem`);
-        if (sst.isDirectory()) throw this.unsafe(e.path, `a hard link to the directory ${JSON.stringify(e.linkpath)}`);
-        if (source === target) return undefined;
-        if (st) this.clear(target, st);
-        linkSync(source, target);
+      case "hardlink":
+        this.hardlink(e, target, st);
         return undefined;
-      }
       case "char":
       case "block":
         // runc provides /dev; a device node elsewhere in a root filesystem is never needed, and one
         // readable by others would open the host's devices to whoever can reach the bundle.
         this.skipped.push(e.path);
         return undefined;
-      case "fifo": {
-        if (st) this.clear(target, st);
-        const r = spawnSync(requireTool("mkfifo"), ["-m", (e.mode & 0o777).toString(8), "--", target], {
-          encoding: "utf8",
-          stdio: ["ignore", "ignore", "pipe"],
-        });
-        if (r.status !== 0) throw new CmError("extract-failed", `mkfifo ${target} failed: ${(r.stderr ?? "").trim()}`);
-        if (uid !== undefined && gid !== undefined) lchownSync(target, uid, gid);
+      case "fifo":
+        this.fifo(e, target, st, uid, gid);
         return undefined;
-      }
       default:
         throw new CmError("bad-archive", `${this.what} has an entry ${JSON.stringify(e.path)} of a kind cm cannot extract`, {
           hint: "only files, directories, links, FIFOs and device nodes are supported",
         });
     }
+  }
+
+  private directory(e: TarEntry, target: string, st: Stats | undefined, parts: string[], uid?: number, gid?: number): void {
+    if (st?.isDirectory()) chmodSync(target, (st.mode & 0o7777) | 0o700);
+    else {
+      if (st) this.clear(target, st);
+      mkdirSync(target, 0o700);
+    }
+    this.dirs.set(parts.join("/"), target);
+    this.fixes.push({ path: target, mode: this.opts.rootless ? e.mode | 0o700 : e.mode, mtime: e.mtime, uid, gid });
+    const attrs = e.xattrs && this.xattrs.select(e.xattrs);
+    if (attrs?.length) this.xattrs.take(openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW), attrs);
+  }
+
+  private symlink(e: TarEntry, target: string, st: Stats | undefined, uid?: number, gid?: number): void {
+    if (e.linkpath.includes("\0")) throw this.unsafe(e.path, "its link target has a NUL");
+    // Resolved directories stay valid: each is a real directory, and replacing one (or a
+    // symlink) goes through clear(), which forgets them. A new name changes none of them.
+    if (st) this.clear(target, st);
+    symlinkSync(e.linkpath, target);
+    if (uid !== undefined && gid !== undefined) lchownSync(target, uid, gid);
+    lutimesSync(target, e.mtime, e.mtime);
+  }
+
+  /** A hard link must name an existing non-directory inside the root (same path rules as entries). */
+  private hardlink(e: TarEntry, target: string, st: Stats | undefined): void {
+    const linkParts = this.parts(e.path, e.linkpath, `a hard link to ${JSON.stringify(e.linkpath)}, `);
+    if (linkParts.length === 0) throw this.unsafe(e.path, "a hard link to the root");
+    if (linkParts[0] === "dev" && linkParts.length > 1) {
+      this.skipped.push(e.path);
+      return;
+    }
+    const linkParent = this.resolveDir(e.path, linkParts.slice(0, -1), false);
+    const source = linkParent === undefined ? undefined : join(linkParent, linkParts[linkParts.length - 1] as string);
+    const sst = source === undefined ? undefined : this.existing(source);
+    if (source === undefined || sst === undefined)
+      throw this.unsafe(e.path, `a hard link to ${JSON.stringify(e.linkpath)}, which is not in the root filesystem`);
+    if (sst.isDirectory()) throw this.unsafe(e.path, `a hard link to the directory ${JSON.stringify(e.linkpath)}`);
+    if (source === target) return;
+    if (st) this.clear(target, st);
+    linkSync(source, target);
+  }
+
+  private fifo(e: TarEntry, target: string, st: Stats | undefined, uid?: number, gid?: number): void {
+    if (st) this.clear(target, st);
+    const r = spawnSync(requireTool("mkfifo"), ["-m", (e.mode & 0o777).toString(8), "--", target], {
+      encoding: "utf8",
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    if (r.status !== 0) throw new CmError("extract-failed", `mkfifo ${target} failed: ${(r.stderr ?? "").trim()}`);
+    if (uid !== undefined && gid !== undefined) lchownSync(target, uid, gid);
   }
 
   /**

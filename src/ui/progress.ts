@@ -6,10 +6,12 @@
  * entries extracted; a finished phase stays on screen as one line with its duration. Otherwise
  * (--quiet, or stderr not a terminal) nothing is printed but the final line; errors are the caller's.
  */
+import { formatBytes } from "../core/size.ts";
+
 export interface Progress {
   /** a new phase starts ("bootstrapping debian:bookworm with mmdebstrap") */
   phase(text: string): void;
-  /** detail of the current phase ("120.3 MiB, 5120 entries"); cheap to call often */
+  /** detail of the current phase ("120.3MiB, 5120 entries"); cheap to call often */
   detail(text: string): void;
   /** the final line (always printed) */
   done(text: string): void;
@@ -22,12 +24,6 @@ interface SpinnerLike {
   start(text?: string): unknown;
   success(text?: string): unknown;
   stop(text?: string): unknown;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
-  return `${(n / (1024 * 1024 * 1024)).toFixed(2)} GiB`;
 }
 
 function seconds(ms: number): string {
@@ -96,7 +92,7 @@ export function makeProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream
   };
 }
 
-/** A throttled extraction reporter: "12.3 MiB, 456 entries". */
+/** A throttled extraction reporter: "12.3MiB, 456 entries". */
 export function extractionDetail(progress: Progress): (p: { bytes: number; entries: number }) => void {
   let last = 0;
   return (p) => {

@@ -162,6 +162,26 @@ export function cmAsync(sb: Sandbox, args: string[], env: Record<string, string>
   return finished(child);
 }
 
+/**
+ * Starts `cm args` as the sandbox user and waits until its stdout shows "ready" (what the
+ * container's script echoes once it runs); `done` collects all its output (finished) and settles
+ * when it ends.
+ */
+export async function spawnUntilReady(
+  sb: Sandbox,
+  args: string[],
+  what = "the container to start",
+): Promise<{ child: ChildProcess; done: Promise<Result> }> {
+  const child = sb.spawn(args);
+  const done = finished(child);
+  let out = "";
+  child.stdout?.on("data", (d: string) => {
+    out += d;
+  });
+  await waitFor(what, () => out.includes("ready"));
+  return { child, done };
+}
+
 /** No bundle and no half-made one anywhere under cm's data directory (locks aside). */
 export function assertNothingLeft(sb: Sandbox): void {
   const data = sb.env.CM_HOME as string;

@@ -213,7 +213,7 @@ for (const as of USERS) {
       };
       const live = inTerminal(["create", "tty", "--from", `tar:${fixtures.debianTar}`]);
       assert.match(live, /extracting .*debian-bookworm-minbase\.tar/);
-      assert.match(live, /\d+(\.\d)? MiB, \d+ entries/);
+      assert.match(live, /\d+(\.\d)?[KMG]?i?B, \d+ entries/);
       assert.match(live, /\(\d+\.\ds\)/);
       assert.match(live, /cm: created bundle tty of project proj .* in \d+\.\ds/);
       const quiet = inTerminal(["create", "ttyq", "--quiet", "--from", `tar:${fixtures.debianTar}`]);

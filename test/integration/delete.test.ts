@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm delete (${as})`, () => {
@@ -28,15 +28,14 @@ for (const as of USERS) {
     test("stops running containers first, and never touches the project directory", async () => {
       const sb = sandbox(as);
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo data > /project/keep.txt; echo ready; exec sleep 300"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container to start", () => out.includes("ready"));
+      const { done } = await spawnUntilReady(
+        sb,
+        ["run", "--", "sh", "-c", "echo data > /project/keep.txt; echo ready; exec sleep 300"],
+        "the container to start",
+      );
       const r = sb.cm(["delete", "--time", "1"]);
       assert.equal(r.status, 0, r.stderr);
-      const ended = await finished(child);
+      const ended = await done;
       assert.equal(ended.status, 143); // the init passes SIGTERM on to sleep, which ends at once
       assert.equal(readFileSync(join(sb.project, "keep.txt"), "utf8"), "data\n");
       assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "runs")), []);
@@ -47,14 +46,13 @@ for (const as of USERS) {
     test("a container that handles SIGTERM ends within the grace period", async () => {
       const sb = sandbox(as);
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
-      const child = sb.spawn(["run", "--", "sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container to start", () => out.includes("ready"));
+      const { done } = await spawnUntilReady(
+        sb,
+        ["run", "--", "sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done"],
+        "the container to start",
+      );
       assert.equal(sb.cm(["delete", "--time", "30"]).status, 0);
-      assert.equal((await finished(child)).status, 0);
+      assert.equal((await done).status, 0);
     });
 
     test("removes files a rootless container made hard to remove (mode 000 directories)", () => {

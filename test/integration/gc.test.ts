@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, runscBundle, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 /** A pid that is not in use (a short-lived process that has ended). */
 function deadPid(): number {
@@ -46,12 +46,7 @@ for (const as of USERS) {
     });
 
     test("cm run killed with SIGKILL: the container keeps running (gc keeps it); once it ends gc removes the run", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; sleep 2"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container", () => out.includes("ready"));
+      const { child } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", "echo ready; sleep 2"], "the container");
       const [id] = runs();
       child.kill("SIGKILL");
       await waitFor("cm to die", () => !alive(child.pid as number));
@@ -69,12 +64,7 @@ for (const as of USERS) {
     });
 
     test("cm and runc both killed with SIGKILL: gc removes the stale runc state and the run dir", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; sleep 2"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container", () => out.includes("ready"));
+      const { child } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", "echo ready; sleep 2"], "the container");
       const [id] = runs();
       const runcPids = childrenOf(child.pid as number);
       assert.equal(runcPids.length, 1);
@@ -91,12 +81,7 @@ for (const as of USERS) {
     });
 
     test("a killed cm whose container still runs: cm stop stops it, then gc removes it", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; sleep 60"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container", () => out.includes("ready"));
+      const { child } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", "echo ready; sleep 60"], "the container");
       const [id] = runs();
       child.kill("SIGKILL");
       await waitFor("cm to die", () => !alive(child.pid as number));

@@ -21,7 +21,7 @@ import {
 import { basename, join } from "node:path";
 import { describe, test } from "node:test";
 import { SAFE_NAME } from "../../src/core/names.ts";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, type Sandbox, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 function dataEntries(sb: Sandbox): string[] {
   const data = sb.env.CM_HOME as string;
@@ -70,15 +70,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 /** Starts a cm run that prints "ready" when its container runs; resolves once it did. */
 async function startRun(sb: Sandbox, script: string) {
-  const child = sb.spawn(["run", "--", "sh", "-c", `: ${marker(sb)}; ${script}`]);
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const done = finished(child);
-  const exit = exited(child);
-  await waitFor("the container to start", () => out.includes("ready"));
-  return { child, done, exit };
+  const { child, done } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", `: ${marker(sb)}; ${script}`]);
+  return { child, done, exit: exited(child) };
 }
 
 function chownTree(path: string, uid: number, gid: number): void {

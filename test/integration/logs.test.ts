@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm logs (${as})`, () => {
@@ -34,17 +34,12 @@ for (const as of USERS) {
     });
 
     test("a foreground run has no log; unknown containers are clear errors", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; sleep 30"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container", () => out.includes("ready"));
+      const { child, done } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", "echo ready; sleep 30"], "the container");
       const r = sb.cm(["logs", "default"]);
       assert.equal(r.status, 125);
       assert.match(r.stderr, /not started with --detach/);
       child.kill("SIGTERM");
-      await finished(child);
+      await done;
       for (const args of [["logs", "nosuch"], ["logs"], ["logs", "a", "b"]]) {
         const e = sb.cm(args);
         assert.equal(e.status, 125);

@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { indexAptRepository } from "../helpers/apt.ts";
 import { isOneLineError, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 
 /** A flat apt repository with cm-test-a (Recommends: cm-test-b) and cm-test-b, readable by everyone. */
@@ -27,13 +28,7 @@ function localRepository(dir: string): string {
     );
     execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, join(dir, `${name}_1.0_all.deb`)], { stdio: "ignore" });
   }
-  const packages = execFileSync("dpkg-scanpackages", ["--multiversion", "."], {
-    cwd: dir,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  writeFileSync(join(dir, "Packages"), packages);
-  execFileSync("chmod", ["-R", "a+rX", dir]);
+  indexAptRepository(dir);
   chmodSync(dir, 0o755);
   return `deb [trusted=yes] copy://${dir} ./`;
 }

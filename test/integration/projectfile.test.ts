@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, type Sandbox, sandbox, spawnUntilReady, USERS, writeProjectFile } from "../helpers/cm.ts";
 
 /** Writes the project's cm.toml (world-readable: the sandbox user reads it) and approves it. */
 function projectFile(sb: Sandbox, text: string): void {
@@ -79,14 +79,9 @@ post_create = ["echo partial > /etc/partial", "exit 3", "touch /etc/never"]
     test("an interrupted post_create (SIGINT) stops its container and leaves nothing behind", async () => {
       projectFile(sb, `[bundle.slow.create]\nfrom = "dir:${fixtures.busybox}"\npost_create = ["echo ready; sleep 60"]\n`);
       const before = projectData(sb);
-      const child = sb.spawn(["create", "slow"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("post_create to start", () => out.includes("ready"));
+      const { child, done } = await spawnUntilReady(sb, ["create", "slow"], "post_create to start");
       child.kill("SIGINT");
-      const r = await finished(child);
+      const r = await done;
       assert.ok(r.signal === "SIGINT" || r.status === 130, `${r.status} ${r.signal} ${r.stderr}`);
       assert.deepEqual(projectData(sb), before);
       assert.deepEqual(runs(sb), []);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 interface Entry {
   id: string;
@@ -38,12 +38,11 @@ for (const as of USERS) {
     });
 
     test("foreground and detached containers are listed with their fields; --all adds exited ones", async () => {
-      const fg = sb.spawn(["run", "other", "--", "sh", "-c", "echo ready; sleep 30"]);
-      let out = "";
-      fg.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the foreground container", () => out.includes("ready"));
+      const { child: fg, done } = await spawnUntilReady(
+        sb,
+        ["run", "other", "--", "sh", "-c", "echo ready; sleep 30"],
+        "the foreground container",
+      );
       const d = sb.cm(["run", "-d", "--", "sleep", "30"]);
       assert.equal(d.status, 0, d.stderr);
       const id = d.stdout.trim();
@@ -97,7 +96,7 @@ for (const as of USERS) {
 
       assert.equal(sb.cm(["stop", "--time", "0", id]).status, 0);
       fg.kill("SIGTERM");
-      await finished(fg);
+      await done;
       assert.deepEqual(ps(), []);
     });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm run (${as})`, () => {
@@ -70,31 +70,21 @@ for (const as of USERS) {
         ["SIGHUP", 129],
       ] as const) {
         const script = `trap 'exit ${code}' ${signal.slice(3)}; echo ready; while :; do sleep 0.1; done`;
-        const child = sb.spawn(["run", "--", "sh", "-c", script]);
-        let out = "";
-        child.stdout?.on("data", (d: Buffer) => {
-          out += d.toString();
-        });
-        await waitFor("the container to start", () => out.includes("ready"));
+        const { child, done } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", script], "the container to start");
         child.kill(signal);
-        const r = await finished(child);
+        const r = await done;
         assert.equal(r.status, code, r.stderr);
       }
       assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "runs")), []);
     });
 
     test("a container killed with SIGKILL exits 137", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; sleep 60"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container to start", () => out.includes("ready"));
+      const { done } = await spawnUntilReady(sb, ["run", "--", "sh", "-c", "echo ready; sleep 60"], "the container to start");
       const runs = readdirSync(join(sb.env.CM_STATE_DIR as string, "runs"));
       assert.equal(runs.length, 1);
       const kill = sb.exec("/usr/sbin/runc", ["--root", join(sb.env.CM_STATE_DIR as string, "runc"), "kill", runs[0] as string, "KILL"]);
       assert.equal(kill.status, 0, kill.stderr);
-      const r = await finished(child);
+      const r = await done;
       assert.equal(r.status, 137);
     });
 

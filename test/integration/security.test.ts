@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { MASKED_PATHS } from "../../src/core/spec/hardening.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/core/spec/transforms.ts";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 /** Capability numbers (linux/capability.h) for the names cm grants. */
 const CAP_NUMBERS: Record<string, number> = {
@@ -291,14 +291,13 @@ for (const as of USERS) {
     });
 
     test("SIGHUP reaches the container's process", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "trap 'exit 129' HUP; echo ready; while :; do sleep 0.1; done"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container to start", () => out.includes("ready"));
+      const { child, done } = await spawnUntilReady(
+        sb,
+        ["run", "--", "sh", "-c", "trap 'exit 129' HUP; echo ready; while :; do sleep 0.1; done"],
+        "the container to start",
+      );
       child.kill("SIGHUP");
-      const r = await finished(child);
+      const r = await done;
       assert.equal(r.status, 129, r.stderr);
       assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "runs")), []);
     });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm stop (${as})`, () => {
@@ -35,15 +35,14 @@ for (const as of USERS) {
     });
 
     test("a foreground run stopped from elsewhere: cm run ends with the container's status", async () => {
-      const child = sb.spawn(["run", "--", "sh", "-c", "echo ready; trap '' TERM; while :; do sleep 0.1; done"]);
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      await waitFor("the container", () => out.includes("ready"));
+      const { done } = await spawnUntilReady(
+        sb,
+        ["run", "--", "sh", "-c", "echo ready; trap '' TERM; while :; do sleep 0.1; done"],
+        "the container",
+      );
       const stop = sb.cm(["stop", "--time", "0", "default"]);
       assert.equal(stop.status, 0, stop.stderr);
-      const r = await finished(child);
+      const r = await done;
       assert.equal(r.status, 137);
       assert.deepEqual(
         readdirSync(join(state, "runs")).filter((id) => exitOf(id)?.status !== "exited"),

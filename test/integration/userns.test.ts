@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { indexAptRepository } from "../helpers/apt.ts";
 import {
   assertNothingLeft,
   finished,
@@ -84,13 +85,7 @@ function buildRepo(dir: string): string {
       "",
     ].join("\n"),
   );
-  const index = execFileSync("dpkg-scanpackages", ["--multiversion", "."], {
-    cwd: repo,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  writeFileSync(join(repo, "Packages"), index);
-  execFileSync("chmod", ["-R", "a+rX", dir]);
+  indexAptRepository(repo, dir);
   return repo;
 }
 

@@ -126,72 +126,30 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     });
   }
   const kind = runtimeKind(facts.runtime.binary);
-  const sandbox = planSandbox(
-    opts,
-    {
-      rootless: facts.rootless,
-      dir: facts.dir,
-      id: facts.id,
-      state: facts.state,
-      node: facts.node,
-      projectPath: facts.project.path,
-      rootfs: facts.rootfs,
-      volumes: facts.volumes,
-    },
-    kind,
-  );
+  const sandbox = sandboxFor(opts, facts, kind);
   const network = sandbox.network ?? opts.network ?? "host";
-  const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
-  const host = {
-    rootless: facts.rootless,
-    cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
-    // Runs without limits never read cgroup facts for this: they keep the runtime's default driver (no scope, no D-Bus).
-    cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(facts.cgroups(), facts.rootless, true) : ("cgroupfs" as const),
-    rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
-  };
-  checkRuntimeUsable(kind, facts.runtime.binary, host);
-  checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: facts.rootless });
+  const host = runtimeHost(opts, facts, kind, cpu, pids);
 
   const stored = facts.bundle.spec;
   const resolved = runCommand(imageProcess(stored.annotations), opts);
   const args = resolved?.args ?? facts.defaultShell();
   const terminal = opts.detach ? false : (opts.tty ?? facts.stdinTty);
-  // Features add here: extra mounts (spec.mounts), variables (before facts.env, so the user's win), files.
-  const mounts: Mount[] = [];
-  const env: string[] = [];
-  const files: RunFile[] = [];
+  // Features add here (or in a function like machine() below): extra mounts (spec.mounts),
+  // variables (before facts.env, so the user's win), files.
+  const ca = hostCaPart(opts, facts);
   // --http-proxy (default on): the host's proxy variables, under the bundle's own values of them.
   // Not with --allow-host: the container sees cm's proxy only (which goes on through the host's).
-  if (opts.httpProxy !== false && !sandbox.spec.egress) env.push(...proxyEnvFor(stored.process.env, facts.hostProxy));
-  // --host-ca: the combined bundle and apt.conf as run files, bound read-only, and the variables naming them
-  if (opts.hostCa) {
-    if (!facts.hostCa) throw new CmError("internal", "--host-ca: the certificates were not read");
-    files.push(...hostCaFiles(facts.hostCa.host, facts.hostCa.own));
-    mounts.push(...hostCaMounts(facts.dir));
-    env.push(...hostCaEnv());
-  }
-  env.push(...facts.env);
-  // A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits.
-  if (opts.init !== false && facts.init === undefined) throw initMissing();
-  const init = opts.init === false ? undefined : facts.init;
-  const rlimits = resolveUlimits(opts.ulimits ?? {}, facts.ulimits);
-  files.push(
-    { name: HOSTS_FILE, content: hostsFile(stored.hostname, facts.bundleHosts), mode: 0o644 },
-    { name: HOSTNAME_FILE, content: hostnameFile(stored.hostname), mode: 0o644 },
-  );
-  mounts.push(...etcMounts({ hosts: `${facts.dir}/${HOSTS_FILE}`, hostname: `${facts.dir}/${HOSTNAME_FILE}` }));
-  if (init) mounts.push(initMount(init));
+  const proxy = opts.httpProxy !== false && !sandbox.spec.egress ? proxyEnvFor(stored.process.env, facts.hostProxy) : [];
+  const env = [...proxy, ...ca.env, ...facts.env];
+  const m = machine(opts, facts);
+  const { init, rlimits } = m;
+  const mounts = [...ca.mounts, ...m.mounts];
+  const files = [...ca.files, ...m.files];
   return {
     id: facts.id,
     dir: facts.dir,
     bundle: facts.bundle,
-    command: {
-      args,
-      origin: resolved?.origin,
-      cwd: workdir ?? stored.process.cwd,
-      path: pathOf(mergeEnv(stored.process.env, env)),
-      mounts: [...bindMounts(stored.mounts, facts.project.path), ...facts.volumes.filter((v) => v.destination !== "/project")],
-    },
+    command: { args, origin: resolved?.origin, ...lookupContext(facts, workdir, env) },
     spec: {
       rootfsPath: facts.rootfs,
       args,
@@ -230,6 +188,59 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
     detach: opts.detach === true,
     terminal,
   };
+}
+
+/** The sandbox options (issue 19: --allow-host, --review, --ephemeral) planned from the run's facts. */
+function sandboxFor(opts: RunOptions, facts: RunFacts, kind: RuntimeKind) {
+  const { rootless, dir, id, state, node, rootfs, volumes } = facts;
+  return planSandbox(opts, { rootless, dir, id, state, node, projectPath: facts.project.path, rootfs, volumes }, kind);
+}
+
+/** The host as the runtime sees it; a runtime that cannot work here, or cannot enforce the limits, is refused. */
+function runtimeHost(opts: RunOptions, facts: RunFacts, kind: RuntimeKind, cpu: CpuLimit | undefined, pids: number | undefined) {
+  const wantsLimits = opts.memoryBytes !== undefined || cpu !== undefined || pids !== undefined;
+  const host = {
+    rootless: facts.rootless,
+    cgroupHybrid: kind === "crun" ? facts.cgroups().hybrid === true : false,
+    // Runs without limits never read cgroup facts for this: they keep the runtime's default driver (no scope, no D-Bus).
+    cgroupDriver: wantsLimits && kind !== "runsc" ? cgroupDriver(facts.cgroups(), facts.rootless, true) : ("cgroupfs" as const),
+    rangeBundle: facts.bundle.spec.annotations?.[USERNS_ANNOTATION] === "range",
+  };
+  checkRuntimeUsable(kind, facts.runtime.binary, host);
+  checkRuntimeLimits(kind, { pids: pids !== undefined, any: wantsLimits, rootless: facts.rootless });
+  return host;
+}
+
+/** Where the command is looked up inside (127/126 before the start): its working directory, PATH and mounts. */
+function lookupContext(facts: RunFacts, workdir: string | undefined, env: string[]) {
+  const stored = facts.bundle.spec;
+  return {
+    cwd: workdir ?? stored.process.cwd,
+    path: pathOf(mergeEnv(stored.process.env, env)),
+    mounts: [...bindMounts(stored.mounts, facts.project.path), ...facts.volumes.filter((v) => v.destination !== "/project")],
+  };
+}
+
+/** --host-ca: the combined bundle and apt.conf as run files, bound read-only, and the variables naming them. */
+function hostCaPart(opts: RunOptions, facts: RunFacts): { files: RunFile[]; mounts: Mount[]; env: string[] } {
+  if (!opts.hostCa) return { files: [], mounts: [], env: [] };
+  if (!facts.hostCa) throw new CmError("internal", "--host-ca: the certificates were not read");
+  return { files: hostCaFiles(facts.hostCa.host, facts.hostCa.own), mounts: hostCaMounts(facts.dir), env: hostCaEnv() };
+}
+
+/** A machine (issue 13): the init as PID 1, the run's /etc/hosts and /etc/hostname, the user's rlimits. */
+function machine(opts: RunOptions, facts: RunFacts) {
+  if (opts.init !== false && facts.init === undefined) throw initMissing();
+  const init = opts.init === false ? undefined : facts.init;
+  const rlimits = resolveUlimits(opts.ulimits ?? {}, facts.ulimits);
+  const hostname = facts.bundle.spec.hostname;
+  const files: RunFile[] = [
+    { name: HOSTS_FILE, content: hostsFile(hostname, facts.bundleHosts), mode: 0o644 },
+    { name: HOSTNAME_FILE, content: hostnameFile(hostname), mode: 0o644 },
+  ];
+  const mounts: Mount[] = etcMounts({ hosts: `${facts.dir}/${HOSTS_FILE}`, hostname: `${facts.dir}/${HOSTNAME_FILE}` });
+  if (init) mounts.push(initMount(init));
+  return { init, rlimits, mounts, files };
 }
 
 /** A limit the user asked for is enforced or refused (never silently dropped): the cgroup values. */

@@ -39,22 +39,23 @@ export function cpuLimit(cpus: number, hostCpus: number): CpuLimit {
 
 /** A positive whole number of processes (threads count too). */
 export function parsePidsLimit(text: string): number {
-  return checkPidsLimit(/^\d+$/.test(text) ? Number(text) : Number.NaN, text);
+  return checkPidsLimit(/^\d+$/.test(text) ? Number(text) : Number.NaN, "--pids-limit", text);
 }
 
-export function checkPidsLimit(n: number, text = String(n)): number {
+/** `label` names the value in the message: the flag, or "value" for a cm.toml key (which names itself). */
+export function checkPidsLimit(n: number, label = "--pids-limit", text = String(n)): number {
   if (!Number.isSafeInteger(n) || n < 1) {
-    throw new CmError("bad-pids-limit", `invalid --pids-limit ${JSON.stringify(text)}`, {
+    throw new CmError("bad-pids-limit", `invalid ${label} ${JSON.stringify(text)}`, {
       hint: "give a whole number of processes, 1 or more",
     });
   }
   return n;
 }
 
-/** `-w DIR`: absolute and normalised. */
-export function parseWorkdir(text: string): string {
+/** `-w DIR`: absolute and normalised. `label` as for checkPidsLimit. */
+export function parseWorkdir(text: string, label = "--workdir"): string {
   if (!text.startsWith("/") || text.includes("\0") || text.split("/").some((p) => p === "." || p === "..")) {
-    throw new CmError("bad-workdir", `invalid --workdir ${JSON.stringify(text)}: not an absolute path`, {
+    throw new CmError("bad-workdir", `invalid ${label} ${JSON.stringify(text)}: not an absolute path`, {
       hint: "give an absolute path inside the container, for example /project/src",
     });
   }
@@ -63,9 +64,10 @@ export function parseWorkdir(text: string): string {
 
 export type Network = "host" | "none";
 
-export function parseNetwork(text: string): Network {
+/** `--network MODE`: host or none. `label` as for checkPidsLimit. */
+export function parseNetwork(text: string, label = "--network"): Network {
   if (text === "host" || text === "none") return text;
-  throw new CmError("bad-network", `invalid --network ${JSON.stringify(text)}`, {
+  throw new CmError("bad-network", `invalid ${label} ${JSON.stringify(text)}`, {
     hint: "host (the host's network, the default) or none (a private network with loopback only)",
   });
 }

@@ -24,17 +24,18 @@ export type RuntimeKind = "runc" | "runsc" | "crun" | "other";
 /** A name is looked up on PATH; anything with a '/' is a path to the binary. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
-export function checkRuntimeArg(text: string): string {
+/** A `--runtime` value: a name or an absolute path. `label` names it in messages ("value" for cm.toml). */
+export function checkRuntimeArg(text: string, label = "--runtime"): string {
   if (text.includes("/")) {
     if (!text.startsWith("/") || text.includes("\0")) {
-      throw new CmError("bad-runtime", `invalid --runtime ${JSON.stringify(text)}: a path must be absolute`, {
+      throw new CmError("bad-runtime", `invalid ${label} ${JSON.stringify(text)}: a path must be absolute`, {
         hint: "give a name (runc, runsc, crun) or an absolute path to an OCI runtime",
       });
     }
     return text;
   }
   if (!NAME.test(text)) {
-    throw new CmError("bad-runtime", `invalid --runtime ${JSON.stringify(text)}`, {
+    throw new CmError("bad-runtime", `invalid ${label} ${JSON.stringify(text)}`, {
       hint: "give a name (runc, runsc, crun) or an absolute path",
     });
   }

@@ -13,6 +13,7 @@
  */
 import { posix } from "node:path";
 import { CmError } from "../../errors.ts";
+import { isWithin } from "../path.ts";
 
 export interface VolumeSpec {
   source: string;
@@ -41,7 +42,7 @@ export function parseVolume(spec: string): VolumeSpec {
   if (dest.split("/").some((p) => p === "." || p === "..")) throw bad(spec, `DST ${JSON.stringify(dest)} contains '.' or '..'`);
   if (destination === "/") throw bad(spec, "DST / would hide the container's root filesystem");
   for (const r of RESERVED) {
-    if (destination === r || destination.startsWith(`${r}/`)) throw bad(spec, `DST ${destination} is managed by the runtime`);
+    if (isWithin(destination, r)) throw bad(spec, `DST ${destination} is managed by the runtime`);
   }
   if (destination.startsWith("/project/")) {
     throw bad(

@@ -1,32 +1,39 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { bashScript, describeUsage, fishScript, zshScript } from "../../../src/core/completion.ts";
+import { defineCommand } from "../../../src/core/command.ts";
+import { bashScript, describeCommand, fishScript, zshScript } from "../../../src/core/completion.ts";
 
-const USAGE = `Usage: cm run [BUNDLE] [OPTIONS] [-- COMMAND [ARG...]]
+const RUN = defineCommand({
+  name: "run",
+  positionals: [{ name: "BUNDLE", optional: true, complete: "bundle" }],
+  rest: { value: "COMMAND [ARG...]", optional: true },
+  description: "Start a container.",
+  options: {
+    env: {
+      type: "string",
+      short: "e",
+      multiple: true,
+      value: "KEY=VALUE",
+      help: "set a variable inside; --env KEY takes KEY's value\nfrom your environment",
+    },
+    volume: { type: "string", short: "v", value: "SRC:DST[:ro]", complete: "file", help: "bind-mount host path SRC at DST; ro: read-only" },
+    network: { type: "string", value: "MODE", complete: ["host", "none"], help: "host (default) or none" },
+    "read-only": { type: "boolean", help: "the root filesystem is read-only," },
+    secret: { type: "boolean", hidden: true, help: "not shown" },
+    tty: { type: "boolean", short: "t", help: "allocate a terminal" },
+  },
+});
 
-Start a container.
+const spec = (name: string, positionals: Parameters<typeof defineCommand>[0]["positionals"]) =>
+  defineCommand({ name, positionals, description: "", options: {} });
 
-Options:
-  -e, --env KEY=VALUE  set a variable inside; --env KEY takes KEY's value
-                       from your environment
-  -v, --volume SRC:DST[:ro]
-                       bind-mount host path SRC at DST; ro: read-only
-  --network MODE       host (default) or none
-  --read-only          the root filesystem is read-only,
-  -t, --tty            allocate a terminal
-  -h, --help           show this help
-
-More text:
-  --not-a-flag         after the options section
-`;
-
-describe("describeUsage", () => {
-  test("flags, their values and first-clause descriptions, from the help text", () => {
-    const info = describeUsage("run", "run a command", USAGE);
+describe("describeCommand", () => {
+  test("flags, their values, completions and first-clause descriptions; hidden ones left out; --help last", () => {
+    const info = describeCommand(RUN, "run a command");
     assert.deepEqual(info.flags, [
       { short: "-e", long: "--env", value: "KEY=VALUE", description: "set a variable inside" },
-      { short: "-v", long: "--volume", value: "SRC:DST[:ro]", description: "bind-mount host path SRC at DST" },
-      { long: "--network", value: "MODE", description: "host (default) or none" },
+      { short: "-v", long: "--volume", value: "SRC:DST[:ro]", complete: "file", description: "bind-mount host path SRC at DST" },
+      { long: "--network", value: "MODE", complete: ["host", "none"], description: "host (default) or none" },
       { long: "--read-only", description: "the root filesystem is read-only" },
       { short: "-t", long: "--tty", description: "allocate a terminal" },
       { short: "-h", long: "--help", description: "show this help" },
@@ -35,25 +42,34 @@ describe("describeUsage", () => {
   });
 
   test("a boolean flag with Podman's --NAME[=false] spelling is completed as --NAME, taking no value", () => {
-    const usage = "Usage: cm run [OPTIONS]\n\nOptions:\n  --http-proxy[=false]\n                       pass your proxy variables in\n";
-    assert.deepEqual(describeUsage("run", "", usage).flags, [{ long: "--http-proxy", description: "pass your proxy variables in" }]);
+    const proxy = defineCommand({
+      name: "run",
+      positionals: [],
+      description: "",
+      options: { "http-proxy": { type: "boolean", falseForm: true, help: "pass your proxy variables in" } },
+    });
+    assert.deepEqual(describeCommand(proxy, "").flags[0], { long: "--http-proxy", description: "pass your proxy variables in" });
   });
 
-  test("positionals: bundle, project, container and choices; nothing after --", () => {
-    assert.deepEqual(describeUsage("delete", "", "Usage: cm delete [PROJECT [BUNDLE]] [OPTIONS]\n").positionals, [
-      { kind: "project" },
-      { kind: "bundle" },
+  test("positionals: bundle, project, container and choices; none past one that is not completed", () => {
+    const delete_ = spec("delete", [
+      { name: "PROJECT", optional: true, complete: "project" },
+      { name: "BUNDLE", optional: true, complete: "bundle" },
     ]);
-    assert.deepEqual(describeUsage("exec", "", "Usage: cm exec [-t] CONTAINER -- COMMAND...\n").positionals, [{ kind: "container" }]);
-    assert.deepEqual(describeUsage("completion", "", "Usage: cm completion bash|zsh|fish\n").positionals, [
+    assert.deepEqual(describeCommand(delete_, "").positionals, [{ kind: "project" }, { kind: "bundle" }]);
+    assert.deepEqual(describeCommand(spec("exec", [{ name: "CONTAINER", complete: "container" }]), "").positionals, [
+      { kind: "container" },
+    ]);
+    assert.deepEqual(describeCommand(spec("completion", [{ name: "SHELL", complete: ["bash", "zsh", "fish"] }]), "").positionals, [
       { kind: "choice", choices: ["bash", "zsh", "fish"] },
     ]);
-    assert.deepEqual(describeUsage("list", "", "Usage: cm list [--json]\n").positionals, []);
+    assert.deepEqual(describeCommand(spec("x", [{ name: "KEY" }, { name: "BUNDLE", complete: "bundle" }]), "").positionals, []);
+    assert.deepEqual(describeCommand(spec("list", []), "").positionals, []);
   });
 });
 
 describe("scripts", () => {
-  const infos = [describeUsage("run", "run a command (it's quoted)", USAGE), describeUsage("list", "list", "Usage: cm list\n")];
+  const infos = [describeCommand(RUN, "run a command (it's quoted)"), describeCommand(spec("list", []), "list")];
 
   test("bash: commands, flags, value completions, the completion function registered", () => {
     const s = bashScript(infos);
@@ -64,6 +80,7 @@ describe("scripts", () => {
     );
     assert.match(s, /--network\) _cm_words host none ;;/);
     assert.match(s, /-v\|--volume\) COMPREPLY=\(\$\(compgen -f/);
+    assert.doesNotMatch(s, /--secret/);
     assert.match(s, /complete -F _cm cm\n$/);
   });
 

@@ -5,20 +5,9 @@ import { cgroupNamespace, hardening, MASKED_PATHS, maskedPaths, READONLY_PATHS, 
 import { type BundleSpecInput, bundleSpec } from "../../../../src/core/spec/index.ts";
 import { defaultSeccomp } from "../../../../src/core/spec/seccomp.ts";
 import { validateOciConfig } from "../../../helpers/oci-schema.ts";
+import { bundleInput } from "../../../helpers/spec.ts";
 
-const input: BundleSpecInput = {
-  projectName: "p",
-  projectPath: "/home/u/p",
-  bundle: "default",
-  hostname: "p",
-  source: "dir:/x",
-  created: "2026-11-28T00:00:00.000Z",
-  rootless: false,
-  uid: 0,
-  gid: 0,
-  resolvConf: true,
-  arch: "x64",
-};
+const input: BundleSpecInput = bundleInput(false);
 
 describe("hardening transforms", () => {
   test("masked paths: the engines' list (superset of runc's), read-only /proc parts", () => {

@@ -16,20 +16,9 @@ import {
 import type { Seccomp, SeccompSyscall } from "../../../../src/core/spec/types.ts";
 import { CmError } from "../../../../src/errors.ts";
 import { validateOciConfig } from "../../../helpers/oci-schema.ts";
+import { bundleInput } from "../../../helpers/spec.ts";
 
-const input: BundleSpecInput = {
-  projectName: "p",
-  projectPath: "/home/u/p",
-  bundle: "default",
-  hostname: "p",
-  source: "dir:/x",
-  created: "2026-11-28T00:00:00.000Z",
-  rootless: true,
-  uid: 1000,
-  gid: 1000,
-  resolvConf: false,
-  arch: "x64",
-};
+const input: BundleSpecInput = bundleInput(true, { resolvConf: false });
 
 /**
  * What the filter does with one call, as runc 1.1 + libseccomp build it: an entry matches when all

@@ -1,0 +1,40 @@
+/**
+ * cm trust: approve this project's cm.toml (store/trust.ts keeps approvals by real path and
+ * sha256), show whether it is approved (and what changed), or revoke the approval. Output on stdout;
+ * resolves to the exit status.
+ */
+import { CmError } from "../errors.ts";
+import type { Context } from "./context.ts";
+import { resolveProject } from "./project.ts";
+import { parseProjectFile, readProjectFileText } from "./projectfile.ts";
+
+export async function trust(ctx: Context, mode: "approve" | "show" | "revoke"): Promise<number> {
+  const project = resolveProject(ctx, undefined, { cwdIsProject: false });
+  const store = await import("../store/trust.ts");
+  const place = { config: ctx.layout.config, uid: ctx.uid, env: process.env };
+  const file = readProjectFileText(project.path);
+  if (mode === "revoke") {
+    const path = `${project.path}/cm.toml`;
+    const had = await store.revoke(place, file?.path ?? path);
+    process.stdout.write(had ? `revoked ${file?.path ?? path}\n` : `${file?.path ?? path} was not trusted\n`);
+    return 0;
+  }
+  if (!file) throw new CmError("no-project-file", `no cm.toml in ${project.path}`, { hint: "cd into the project that has one" });
+  const state = await store.trustState({ ...place, env: {} }, file.path, file.text);
+  if (mode === "show") {
+    if (state.state === "trusted") {
+      process.stdout.write(`${file.path}: trusted (approved ${state.record.approved})\n`);
+    } else if (state.state === "changed") {
+      process.stdout.write(`${file.path}: changed since approved ${state.record.approved} (- approved, + now):\n`);
+      process.stdout.write(`${store.lineDiff(state.record.text, file.text).join("\n")}\n`);
+    } else {
+      process.stdout.write(`${file.path}: not trusted:\n${file.text}${file.text.endsWith("\n") ? "" : "\n"}`);
+    }
+    if (process.env[store.TRUST_ALL_ENV] === "1") process.stdout.write(`(${store.TRUST_ALL_ENV}=1 is set: cm uses every project file)\n`);
+    return 0;
+  }
+  await parseProjectFile(file, project.path); // an invalid file is reported, not approved
+  await store.approve(place, file.path, file.text);
+  process.stdout.write(`trusted ${file.path}\n`);
+  return 0;
+}
