@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { chownSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, runscBundle, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
 
 /** A file in the project directory, owned by the sandbox's user. */
 function projectFile(sb: Sandbox, name: string, content: string | Buffer, mode: number): string {
@@ -131,7 +131,7 @@ for (const as of USERS) {
       });
 
       test("runsc: the init is PID 1 there too", () => {
-        const r = sb.cm(["run", "--runtime", "runsc", "--", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; kill -9 $$"]);
+        const r = sb.cm(["run", ...runscBundle(sb), "--runtime", "runsc", "--", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; kill -9 $$"]);
         assert.equal(r.status, 137, r.stderr);
         assert.match(r.stdout, /^\/dev\/init -g -- /);
       });
@@ -234,8 +234,8 @@ for (const as of USERS) {
         for (const args of [
           [],
           ["--network", "none"],
-          ["--runtime", "runsc"],
-          ["--runtime", "runsc", "--network", "none"],
+          [...runscBundle(sb), "--runtime", "runsc"],
+          [...runscBundle(sb), "--runtime", "runsc", "--network", "none"],
           ["--no-init"],
         ]) {
           const r = sb.cm(["run", ...args, "--", "sh", "-c", check]);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm stop (${as})`, () => {
@@ -51,7 +51,9 @@ for (const as of USERS) {
     });
 
     test("runsc: stop works the same", () => {
-      const id = sb.cm(["run", "-d", "--runtime", "runsc", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]).stdout.trim();
+      const id = sb
+        .cm(["run", ...runscBundle(sb), "-d", "--runtime", "runsc", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"])
+        .stdout.trim();
       assert.match(id, /^[0-9a-f]{12}$/);
       assert.equal(sb.cm(["stop", "--time", "1", id]).status, 0);
       assert.equal(exitOf(id)?.status, "exited");
