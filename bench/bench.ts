@@ -834,7 +834,7 @@ function benchCreate(sb: Sandbox, cm: string, tar: string, podman: string | unde
   const base = join(sb.env.CM_CACHE_DIR as string, "bases", "debian-bookworm-amd64-minbase");
   mkdirSync(join(base, "rootfs"), { recursive: true, mode: 0o755 });
   check(spawnSync("tar", ["-x", "-C", join(base, "rootfs"), "--exclude=./dev/*", "--numeric-owner", "-f", tar]), "priming cm's cache");
-  // A base is complete when its meta.json exists (store/cache.ts); without it cm would bootstrap again.
+  // A base is complete when its meta.json exists (store/bases.ts); without it cm would bootstrap again.
   const du = spawnSync("du", ["-s", "-B1", join(base, "rootfs")], { encoding: "utf8" });
   writeFileSync(
     join(base, "meta.json"),

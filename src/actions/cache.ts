@@ -1,10 +1,10 @@
 /** cm cache list / prune: the cached bases and the image blob cache. */
 import { renameSync } from "node:fs";
 import { join } from "node:path";
-import { BASES_KEY, BLOBS_KEY, type PrunePlan, prunePlan } from "../core/cache.ts";
+import { BASES_KEY, BLOBS_KEY, type PrunePlan, prunePlan } from "../core/cache-names.ts";
 import { removeTree } from "../host/fs.ts";
+import { type BaseInfo, baseLockPath, basesDir, listBases, liveReaders, staleWork } from "../store/bases.ts";
 import { type BlobPruneResult, type BlobSummary, blobSummary, pruneBlobs } from "../store/blobcache.ts";
-import { type BaseInfo, baseLockPath, basesDir, listBases, liveReaders, staleWork } from "../store/cache.ts";
 import { tryLock } from "../store/lock.ts";
 
 export { listBases };
@@ -35,7 +35,7 @@ export interface CachePruneResult {
   blobs: BlobPruneResult | undefined;
 }
 
-/** `cm cache prune [KEY...]`: checks the keys (core/cache.ts prunePlan), then prunes what they name. */
+/** `cm cache prune [KEY...]`: checks the keys (core/cache-names.ts prunePlan), then prunes what they name. */
 export function pruneCache(cache: string, keys: string[]): CachePruneResult {
   const plan = prunePlan(
     keys,

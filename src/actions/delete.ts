@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
-import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/procs.ts";
+import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/tree-users.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, lockBundle, projectDir, strayEntries } from "../store/bundles.ts";
 import { type Leftover, leftovers } from "../store/leftovers.ts";

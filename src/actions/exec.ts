@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isatty } from "node:tty";
 import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
-import type { OciSpec } from "../core/spec/index.ts";
+import type { OciSpec } from "../core/runtime-spec/index.ts";
 import { CmError } from "../errors.ts";
 import { requireTool } from "../host/tools.ts";
 import { FORWARDED } from "../runtime/signals.ts";

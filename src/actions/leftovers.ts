@@ -1,7 +1,7 @@
 /** Reporting what interrupted creates and deletes left behind (see store/leftovers.ts). */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ANNOTATION } from "../core/spec/index.ts";
+import { ANNOTATION } from "../core/runtime-spec/index.ts";
 import { leftovers } from "../store/leftovers.ts";
 import type { Context } from "./context.ts";
 

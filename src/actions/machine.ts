@@ -15,12 +15,12 @@ import { oomFromSlice, oomMessage } from "../core/run/oom.ts";
 import type { RuntimeKind } from "../core/run/runtime.ts";
 import { RUNTIME_LOG, runtimeLogMessages, type StartFailure, shortRuntimeMessage, startFailureFromRuntime } from "../core/run/startup.ts";
 import { stackSoft, type UlimitFacts } from "../core/run/ulimit.ts";
+import type { OciSpec } from "../core/runtime-spec/types.ts";
 import { formatBytes } from "../core/size.ts";
-import type { OciSpec } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 import { readOomKill, readOomKillCount, runcCgroupPaths } from "../host/oom.ts";
 import { readUlimitFacts } from "../host/rlimits.ts";
-import { startFailure } from "../rootfs/command.ts";
+import { startFailure } from "../rootfs/command-lookup.ts";
 import type { RunStep } from "./runexec.ts";
 
 /** The host's init when it is installed (its packaged path only: it is mounted into containers). */
@@ -96,7 +96,7 @@ export function runtimeFailure(dir: string, runtimeName: string, offset = 0): Cm
   }
   const messages = runtimeLogMessages(text);
   if (messages.length === 0) return undefined;
-  // cm's own mount check (core/spec/verify.ts) failed in the runtime's hook: its line, not runc's
+  // cm's own mount check (core/runtime-spec/verify.ts) failed in the runtime's hook: its line, not runc's
   for (const m of messages) {
     const hook = /stderr: cm: ([^\n\\]* is not what cm checked[^\n\\]*)/.exec(m)?.[1];
     if (hook) {

@@ -1,13 +1,13 @@
-/** What cm checked of the project directory before a container mounts it (core/spec/verify.ts). */
+/** What cm checked of the project directory before a container mounts it (core/runtime-spec/verify.ts). */
 import { existsSync } from "node:fs";
-import type { MountCheck } from "../core/spec/index.ts";
-import { PERL } from "../core/spec/verify.ts";
+import type { MountCheck } from "../core/runtime-spec/index.ts";
+import { PERL } from "../core/runtime-spec/verify.ts";
 import { CmError } from "../errors.ts";
 import { type Checked, openChecked } from "../host/confine.ts";
 
 /**
  * The project directory as it is now: it must still be the recorded real path (not replaced by a
- * symlink since create); its device and inode go to the mount check (core/spec/verify.ts).
+ * symlink since create); its device and inode go to the mount check (core/runtime-spec/verify.ts).
  */
 export function projectCheck(projectPath: string): MountCheck {
   // the check runs as the runtime's createContainer hook: without perl no container could start

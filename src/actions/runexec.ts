@@ -6,7 +6,7 @@
  * (the process has ended, the runtime's state not yet removed: read what it left, map the status).
  */
 import { join } from "node:path";
-import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/runc.ts";
+import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/oci-runtime.ts";
 import { RUN_FILES, type RunRecord } from "../store/runs.ts";
 
 /** A run directory that is written and about to be (or being) executed. */

@@ -1,8 +1,8 @@
 /** Turning `--security-opt` values into what runSpec takes (reads the profile file, off the hot path). */
 import { readFileSync } from "node:fs";
+import { parseSeccompProfile } from "../core/runtime-spec/seccomp.ts";
+import type { Seccomp } from "../core/runtime-spec/types.ts";
 import { parseSecurityOpts } from "../core/security-opt.ts";
-import { parseSeccompProfile } from "../core/spec/seccomp.ts";
-import type { Seccomp } from "../core/spec/types.ts";
 import { CmError } from "../errors.ts";
 
 const MAX_PROFILE_BYTES = 4 * 1024 * 1024;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream";
 import { formatBytes } from "../core/size.ts";
 import { CmError, isErrno } from "../errors.ts";
-import { sha256 } from "./blobs.ts";
+import { sha256 } from "./blob-store.ts";
 import {
   type Descriptor,
   formatPlatform,

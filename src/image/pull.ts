@@ -8,7 +8,7 @@ import { closeSync, createReadStream, readFileSync } from "node:fs";
 import { formatBytes } from "../core/size.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";
-import { BlobStore } from "./blobs.ts";
+import { BlobStore } from "./blob-store.ts";
 import { loadCredentialPlan, resolveCredentials } from "./credentials.ts";
 import {
   type Descriptor,

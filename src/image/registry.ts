@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
 import { basicAuth, type Challenge, parseChallenges, refreshTokenForm, tokenFrom, tokenUrl } from "./auth.ts";
-import { sha256 } from "./blobs.ts";
+import { sha256 } from "./blob-store.ts";
 import type { Credentials } from "./credentials.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
 import { endpointHost, isLoopback, type Reference } from "./reference.ts";

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
-import { addReader, type BaseMeta, baseExists, baseLockPath, basesDir, liveReaders, readBaseMeta, staleWork } from "../store/cache.ts";
+import { addReader, type BaseMeta, baseExists, baseLockPath, basesDir, liveReaders, readBaseMeta, staleWork } from "../store/bases.ts";
 import { type Lock, tryLock, waitLock } from "../store/lock.ts";
 import { treeSize } from "./size.ts";
 import type { SourceContext } from "./source.ts";

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { checkBundleName, checkProjectName, projectKey } from "../core/names.ts";
-import { recordedImageDefaults } from "../core/spec/image.ts";
+import { recordedImageDefaults } from "../core/runtime-spec/image.ts";
 import { USERNS_ANNOTATION } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { userIdMap } from "../host/idmap.ts";

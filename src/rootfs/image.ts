@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import type { ImageDefaults } from "../core/spec/index.ts";
+import type { ImageDefaults } from "../core/runtime-spec/index.ts";
 import { CmError } from "../errors.ts";
 import { resolveInRoot } from "../host/fs.ts";
 import { hostPlatform, type Platform, parsePlatform } from "../image/manifest.ts";

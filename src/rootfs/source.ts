@@ -2,7 +2,7 @@
  * Where a root filesystem comes from. Every source implements the same small interface and lives
  * in its own file; parseSource() turns the --from text into one.
  */
-import type { ImageDefaults } from "../core/spec/index.ts";
+import type { ImageDefaults } from "../core/runtime-spec/index.ts";
 import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import type { Progress } from "../ui/progress.ts";

@@ -7,7 +7,7 @@
  *     keeping owners, modes, setuid/setgid bits and file capabilities;
  *   - copies of cm's own trusted trees (a cached base, a bundle) are `cp -a` there.
  * Each helper works with its current directory in the target, so `cm gc` finds and stops what a
- * killed create left running (host/procs.ts), and the extractor ends when the cm that started it dies.
+ * killed create left running (host/tree-users.ts), and the extractor ends when the cm that started it dies.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";

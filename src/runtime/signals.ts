@@ -1,5 +1,5 @@
 /**
- * Signal forwarding while cm waits for a container process (runtime/runc.ts waitProcess): what cm
+ * Signal forwarding while cm waits for a container process (runtime/oci-runtime.ts waitProcess): what cm
  * receives goes on to the container, through the runtime.
  */
 

@@ -3,7 +3,7 @@
  * removed. Resolves to true when SIGKILL was needed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { OciRuntime } from "./runc.ts";
+import type { OciRuntime } from "./oci-runtime.ts";
 
 export async function stopContainer(runc: OciRuntime, id: string, graceSeconds: number): Promise<boolean> {
   const gone = () => {

@@ -1,11 +1,11 @@
 /**
- * The image blob cache as `cm cache` sees it: <cache>/blobs/sha256/ (image/blobs.ts fills it; the
- * names are in core/cache.ts). Listing sums the complete blobs and partial downloads; pruning
+ * The image blob cache as `cm cache` sees it: <cache>/blobs/sha256/ (image/blob-store.ts fills it; the
+ * names are in core/cache-names.ts). Listing sums the complete blobs and partial downloads; pruning
  * removes them, safely next to a pull that runs at the same time:
  *   - a blob or partial download whose lock `.<hex>.lock` is held by a live process is kept (it is
  *     being downloaded); otherwise prune holds that lock itself while it removes them, so no pull
  *     starts on that blob meanwhile;
- *   - a pull that found a blob complete holds it open from then on (image/blobs.ts `ensureOpen`),
+ *   - a pull that found a blob complete holds it open from then on (image/blob-store.ts `ensureOpen`),
  *     so a blob removed under a running pull is still read to its end: its space is freed when
  *     that pull closes it;
  *   - locks, partial downloads and manifests being written (`.tmp-<pid>`) of dead processes are
@@ -14,10 +14,10 @@
  */
 import { lstatSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { type BlobFile, blobFile } from "../core/cache.ts";
+import { type BlobFile, blobFile } from "../core/cache-names.ts";
 import { isErrno } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
-import { alive } from "../host/proc.ts";
+import { alive } from "../host/pid.ts";
 import { clearStaleLock, tryLock } from "./lock.ts";
 
 export function blobsDir(cache: string): string {

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { ANNOTATION, type OciSpec } from "../core/spec/index.ts";
+import { ANNOTATION, type OciSpec } from "../core/runtime-spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
 import { type Lock, tryLock } from "./lock.ts";

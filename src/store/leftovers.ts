@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { readDirOrEmpty } from "../host/fs.ts";
-import { alive } from "../host/proc.ts";
+import { alive } from "../host/pid.ts";
 import { projectDir, projectKeys } from "./bundles.ts";
 
 export interface Leftover {

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isErrno } from "../errors.ts";
-import { alive } from "../host/proc.ts";
+import { alive } from "../host/pid.ts";
 
 export interface Lock {
   release(): void;

@@ -7,10 +7,10 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, type Stats, stat
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import type { SandboxRecord } from "../core/run/sandbox.ts";
-import { type OciSpec, specJson } from "../core/spec/index.ts";
+import { type OciSpec, specJson } from "../core/runtime-spec/index.ts";
 import { CmError, isErrno, withPath } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
-import { startTime } from "../host/proc.ts";
+import { startTime } from "../host/pid.ts";
 
 export interface RunRecord {
   id: string;

@@ -2,16 +2,16 @@
  * The path cm checks is the path that is mounted: a directory raced against a symlink to /etc
  * (renameat2 RENAME_EXCHANGE in a loop) while cm runs must never put the host's /etc into the
  * container, neither as a -v source nor as the project directory. A run either gets the real
- * directory or does not start (the mount check of core/spec/verify.ts, or cm's own checks).
+ * directory or does not start (the mount check of core/runtime-spec/verify.ts, or cm's own checks).
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runSpec } from "../../src/core/spec/index.ts";
+import { runSpec } from "../../src/core/runtime-spec/index.ts";
 import { fixtures, type Sandbox, sandbox, USERS } from "../helpers/cm.ts";
-import { storedSpec } from "../helpers/spec.ts";
+import { storedSpec } from "../helpers/runtime-spec.ts";
 
 const RUNS = 40;
 

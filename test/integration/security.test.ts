@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { MASKED_PATHS } from "../../src/core/spec/hardening.ts";
-import { DEFAULT_CAPABILITIES } from "../../src/core/spec/transforms.ts";
+import { MASKED_PATHS } from "../../src/core/runtime-spec/hardening.ts";
+import { DEFAULT_CAPABILITIES } from "../../src/core/runtime-spec/transforms.ts";
 import { finished, fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 /** Capability numbers (linux/capability.h) for the names cm grants. */

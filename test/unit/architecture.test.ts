@@ -17,7 +17,7 @@ function layerOf(path: string): string {
 }
 
 interface Rule {
-  /** folders ("core") and files ("host/proc.ts") that may be imported */
+  /** folders ("core") and files ("host/pid.ts") that may be imported */
   allow: string[];
   /** the same, for `import type` only */
   types: string[];

@@ -9,7 +9,7 @@
  *     the default shell.
  * `cm exec` never uses the entrypoint (as `docker exec`): it runs its command as given.
  */
-import type { ImageProcess } from "../spec/image.ts";
+import type { ImageProcess } from "../runtime-spec/image.ts";
 
 /** Where the first word of the command comes from (for truthful error messages). */
 export type CommandOrigin = "image-entrypoint" | "entrypoint-flag" | "command" | "image-cmd";

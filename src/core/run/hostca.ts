@@ -9,7 +9,7 @@
  * bound over, so `apt-get install ca-certificates` inside works and changes nothing for the run.
  */
 import { join } from "node:path";
-import type { Mount } from "../spec/types.ts";
+import type { Mount } from "../runtime-spec/types.ts";
 import type { RunFile } from "./plan.ts";
 
 /** Where the per-run files (combined bundle + apt.conf) are bound inside, read-only. */

@@ -9,7 +9,7 @@
  * bundle's `rootfs/etc/hosts` are kept: they follow cm's lines in every run. Inside, the files are
  * read-only, so an edit fails loudly instead of vanishing when the run ends.
  */
-import type { Mount } from "../spec/types.ts";
+import type { Mount } from "../runtime-spec/types.ts";
 
 export const HOSTS_PATH = "/etc/hosts";
 export const HOSTNAME_PATH = "/etc/hostname";

@@ -13,8 +13,8 @@
  *   no -p: its parent is the runtime, which may legitimately end a thread first.
  */
 import { CmError } from "../../errors.ts";
-import type { Transform } from "../spec/transforms.ts";
-import type { Mount } from "../spec/types.ts";
+import type { Transform } from "../runtime-spec/transforms.ts";
+import type { Mount } from "../runtime-spec/types.ts";
 
 /**
  * Where the init appears inside: below the runtime's own /dev tmpfs, so the mount point is made

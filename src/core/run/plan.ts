@@ -8,9 +8,9 @@
 import { CmError } from "../../errors.ts";
 import type { CgroupFacts } from "../../host/cgroups.ts";
 import { cgroupDriver, checkLimitEnforceable, memoryTooSmall, systemdCgroupsPath } from "../limits.ts";
+import { imageProcess, type MountCheck, type RunSpecInput } from "../runtime-spec/index.ts";
+import type { Mount, OciSpec, Seccomp } from "../runtime-spec/types.ts";
 import { formatBytes } from "../size.ts";
-import { imageProcess, type MountCheck, type RunSpecInput } from "../spec/index.ts";
-import type { Mount, OciSpec, Seccomp } from "../spec/types.ts";
 import { USERNS_ANNOTATION } from "../userns.ts";
 import { type CommandOrigin, runCommand } from "./command.ts";
 import { mergeEnv } from "./env.ts";
@@ -50,7 +50,7 @@ export interface RunFacts {
   env: string[];
   /** -v values with real source paths */
   volumes: VolumeSpec[];
-  /** the project and -v sources as cm checked them: the runtime must mount exactly these (spec/verify.ts) */
+  /** the project and -v sources as cm checked them: the runtime must mount exactly these (runtime-spec/verify.ts) */
   mountChecks?: MountCheck[] | undefined;
   /** the default command when none is given: bash -l or sh -l, by what the rootfs has (read on use) */
   defaultShell: () => string[];

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { CmError } from "../../errors.ts";
-import type { RunSpecInput } from "../spec/index.ts";
+import type { RunSpecInput } from "../runtime-spec/index.ts";
 import { parseAllowHost, proxyEnv } from "./allowhost.ts";
 import type { RunOptions } from "./options.ts";
 import { proxyHook } from "./proxyhook.ts";

@@ -9,9 +9,9 @@
  * fail half-way), as root only RLIMIT_NOFILE has a ceiling (fs.nr_open).
  */
 import { CmError } from "../../errors.ts";
+import type { Transform } from "../runtime-spec/transforms.ts";
+import type { Rlimit } from "../runtime-spec/types.ts";
 import { parseSize } from "../size.ts";
-import type { Transform } from "../spec/transforms.ts";
-import type { Rlimit } from "../spec/types.ts";
 
 /** Docker's `--ulimit` names and the OCI rlimit type of each, with /proc/PID/limits' row label. */
 export const ULIMITS = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blobFile, prunePlan } from "../../../src/core/cache.ts";
+import { blobFile, prunePlan } from "../../../src/core/cache-names.ts";
 import { CmError } from "../../../src/errors.ts";
 
 const hex = "ab".repeat(32);

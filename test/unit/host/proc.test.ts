@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { startedBy } from "../../../src/host/proc.ts";
+import { startedBy } from "../../../src/host/pid.ts";
 
 test("startedBy: a process started after the given time is not the one a pid file named", async () => {
   const before = Date.now() - 5000;

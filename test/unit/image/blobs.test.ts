@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CmError } from "../../../src/errors.ts";
-import { BlobStore, type Download, sha256 } from "../../../src/image/blobs.ts";
+import { BlobStore, type Download, sha256 } from "../../../src/image/blob-store.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "cm-blobs-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

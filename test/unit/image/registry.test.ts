@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CmError } from "../../../src/errors.ts";
-import { sha256 } from "../../../src/image/blobs.ts";
+import { sha256 } from "../../../src/image/blob-store.ts";
 import { parseReference } from "../../../src/image/reference.ts";
 import { plainHttpAllowed, Registry } from "../../../src/image/registry.ts";
 

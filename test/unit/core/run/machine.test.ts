@@ -23,8 +23,8 @@ import {
   stackSoft,
   UNLIMITED,
 } from "../../../../src/core/run/ulimit.ts";
+import { baseSpec } from "../../../../src/core/runtime-spec/base.ts";
 import { formatBytes, parseSize } from "../../../../src/core/size.ts";
-import { baseSpec } from "../../../../src/core/spec/base.ts";
 import { CmError } from "../../../../src/errors.ts";
 
 const cmError = (code: string) => (e: unknown) =>

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { RunOptions } from "../../../../src/core/run/options.ts";
 import { planRun, type RunFacts } from "../../../../src/core/run/plan.ts";
-import { runSpec } from "../../../../src/core/spec/index.ts";
+import { runSpec } from "../../../../src/core/runtime-spec/index.ts";
 import type { CmError } from "../../../../src/errors.ts";
-import { storedSpec } from "../../../helpers/spec.ts";
+import { storedSpec } from "../../../helpers/runtime-spec.ts";
 
 function facts(over: Partial<RunFacts> = {}): RunFacts {
   const spec = storedSpec(false, { uid: 0, resolvConf: false });

@@ -3,9 +3,9 @@ import { describe, test } from "node:test";
 import type { RunOptions } from "../../../../src/core/run/options.ts";
 import { planRun, type RunFacts } from "../../../../src/core/run/plan.ts";
 import { ephemeralPaths, planSandbox, type SandboxFacts } from "../../../../src/core/run/sandbox.ts";
-import { runSpec } from "../../../../src/core/spec/index.ts";
+import { runSpec } from "../../../../src/core/runtime-spec/index.ts";
 import { CmError } from "../../../../src/errors.ts";
-import { storedSpec } from "../../../helpers/spec.ts";
+import { storedSpec } from "../../../helpers/runtime-spec.ts";
 
 const facts = (over: Partial<SandboxFacts> = {}): SandboxFacts => ({
   rootless: true,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { runSpec } from "../../../../src/core/spec/index.ts";
-import { storedSpec } from "../../../helpers/spec.ts";
+import { runSpec } from "../../../../src/core/runtime-spec/index.ts";
+import { storedSpec } from "../../../helpers/runtime-spec.ts";
 
 const stored = (rootless: boolean) => storedSpec(rootless);
 const base = { rootfsPath: "/data/p/default/rootfs", args: ["true"], terminal: false };

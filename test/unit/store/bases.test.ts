@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { addReader, listBases, liveReaders, staleWork } from "../../../src/store/cache.ts";
+import { addReader, listBases, liveReaders, staleWork } from "../../../src/store/bases.ts";
 
 const cache = mkdtempSync(join(tmpdir(), "cm-readers-"));
 mkdirSync(join(cache, "bases"));

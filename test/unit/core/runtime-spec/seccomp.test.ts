@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type BundleSpecInput, bundleSpec, runSpec } from "../../../../src/core/spec/index.ts";
+import { type BundleSpecInput, bundleSpec, runSpec } from "../../../../src/core/runtime-spec/index.ts";
 import {
   ARCHITECTURES,
   DENIED,
@@ -12,11 +12,11 @@ import {
   PERSONALITY_FLAGS,
   PERSONALITY_QUERY,
   parseSeccompProfile,
-} from "../../../../src/core/spec/seccomp.ts";
-import type { Seccomp, SeccompSyscall } from "../../../../src/core/spec/types.ts";
+} from "../../../../src/core/runtime-spec/seccomp.ts";
+import type { Seccomp, SeccompSyscall } from "../../../../src/core/runtime-spec/types.ts";
 import { CmError } from "../../../../src/errors.ts";
 import { validateOciConfig } from "../../../helpers/oci-schema.ts";
-import { bundleInput } from "../../../helpers/spec.ts";
+import { bundleInput } from "../../../helpers/runtime-spec.ts";
 
 const input: BundleSpecInput = bundleInput(true, { resolvConf: false });
 

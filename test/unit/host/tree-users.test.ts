@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { processesRootedIn, processesWorkingIn } from "../../../src/host/procs.ts";
+import { processesRootedIn, processesWorkingIn } from "../../../src/host/tree-users.ts";
 
 // A fake /proc: <pid>/root, <pid>/cwd and <pid>/fd/<n> are symlinks, as in the real one.
 const base = mkdtempSync(join(tmpdir(), "cm-procs-"));

@@ -2,7 +2,7 @@
  * The cache's names, pure: what each file in the image blob cache (<cache>/blobs/sha256/) is, and
  * what `cm cache prune [KEY...]` is asked to remove.
  *
- * Blob cache files (image/blobs.ts writes them):
+ * Blob cache files (image/blob-store.ts writes them):
  *   <hex>                    a complete, verified blob
  *   .<hex>.partial           a download in progress (or left by a killed cm: resumed by the next pull)
  *   .<hex>.lock/             the lock of the one process downloading <hex> (store/lock.ts)

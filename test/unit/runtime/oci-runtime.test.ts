@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runcEnv, shellStatus, waitProcess } from "../../../src/runtime/runc.ts";
+import { runcEnv, shellStatus, waitProcess } from "../../../src/runtime/oci-runtime.ts";
 
 describe("shellStatus", () => {
   test("an exit code is the status", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ANNOTATION, type BundleSpecInput, bundleSpec, runSpec } from "../../../../src/core/spec/index.ts";
-import { DEFAULT_CAPABILITIES } from "../../../../src/core/spec/transforms.ts";
+import { ANNOTATION, type BundleSpecInput, bundleSpec, runSpec } from "../../../../src/core/runtime-spec/index.ts";
+import { DEFAULT_CAPABILITIES } from "../../../../src/core/runtime-spec/transforms.ts";
 import { validateOciConfig } from "../../../helpers/oci-schema.ts";
 
 const base: BundleSpecInput = {

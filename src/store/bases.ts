@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readDirOrEmpty } from "../host/fs.ts";
-import { alive, sameProcess, startTime } from "../host/proc.ts";
+import { alive, sameProcess, startTime } from "../host/pid.ts";
 
 export interface BaseMeta {
   key: string;

@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { baseSpec } from "../../../../src/core/spec/base.ts";
-import { cgroupNamespace, hardening, MASKED_PATHS, maskedPaths, READONLY_PATHS, seccomp } from "../../../../src/core/spec/hardening.ts";
-import { type BundleSpecInput, bundleSpec } from "../../../../src/core/spec/index.ts";
-import { defaultSeccomp } from "../../../../src/core/spec/seccomp.ts";
+import { baseSpec } from "../../../../src/core/runtime-spec/base.ts";
+import {
+  cgroupNamespace,
+  hardening,
+  MASKED_PATHS,
+  maskedPaths,
+  READONLY_PATHS,
+  seccomp,
+} from "../../../../src/core/runtime-spec/hardening.ts";
+import { type BundleSpecInput, bundleSpec } from "../../../../src/core/runtime-spec/index.ts";
+import { defaultSeccomp } from "../../../../src/core/runtime-spec/seccomp.ts";
 import { validateOciConfig } from "../../../helpers/oci-schema.ts";
-import { bundleInput } from "../../../helpers/spec.ts";
+import { bundleInput } from "../../../helpers/runtime-spec.ts";
 
 const input: BundleSpecInput = bundleInput(false);
 

@@ -154,7 +154,7 @@ export interface RunSpecInput {
   runtime?: RuntimeKind | undefined;
   /** --security-opt seccomp=: undefined keeps the stored profile, null removes it (unconfined). */
   seccomp?: Seccomp | null | undefined;
-  /** bind sources as cm checked them: the runtime must have mounted exactly these (spec/verify.ts) */
+  /** bind sources as cm checked them: the runtime must have mounted exactly these (runtime-spec/verify.ts) */
   mountChecks?: readonly MountCheck[] | undefined;
   /** --allow-host: a private network, the proxy variables, the hook that opens the proxy's socket inside */
   egress?: { hook: Hook; env: readonly string[] } | undefined;
@@ -172,12 +172,12 @@ export interface RunSpecInput {
   shmBytes?: number | undefined;
 }
 
-/** The per-run spec: the stored one with one transform per concern of the run (spec/run.ts). */
+/** The per-run spec: the stored one with one transform per concern of the run (runtime-spec/run.ts). */
 export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
   // The host's TERM goes in with a terminal; an explicit --env TERM=... still wins (it comes later).
   const env = [...(input.terminal && input.term ? [`TERM=${input.term}`] : []), ...(input.env ?? [])];
   return compose(
-    // only what cm wrote: a stored spec's hooks and foreign bind mounts are dropped (spec/verify.ts)
+    // only what cm wrote: a stored spec's hooks and foreign bind mounts are dropped (runtime-spec/verify.ts)
     storedOnly(stored.annotations?.[ANNOTATION.projectPath] ?? ""),
     rootfsAt(input.rootfsPath),
     processArgs(input.args, input.terminal),

@@ -78,7 +78,7 @@ export interface Hook {
   timeout?: number;
 }
 
-/** Only hooks cm writes itself: a stored spec's hooks are dropped (spec/verify.ts storedOnly). */
+/** Only hooks cm writes itself: a stored spec's hooks are dropped (runtime-spec/verify.ts storedOnly). */
 export interface Hooks {
   /** after the namespaces exist, before the container's process starts; in the runtime's namespaces */
   createRuntime?: Hook[];

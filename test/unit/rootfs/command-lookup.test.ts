@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { findCommand, startFailure } from "../../../src/rootfs/command.ts";
+import { findCommand, startFailure } from "../../../src/rootfs/command-lookup.ts";
 
 function setup() {
   const root = mkdtempSync(join(tmpdir(), "cm-cmd-"));

@@ -1,5 +1,5 @@
 /** Bundle spec inputs and a bundle's stored spec as `cm create` makes it, for unit tests of the spec and the run plan. */
-import { type BundleSpecInput, bundleSpec, type OciSpec } from "../../src/core/spec/index.ts";
+import { type BundleSpecInput, bundleSpec, type OciSpec } from "../../src/core/runtime-spec/index.ts";
 
 /** What `cm create` passes to bundleSpec for project "p" (uid/gid 1000 rootless, 0 as root), with `over` applied. */
 export function bundleInput(rootless: boolean, over: Partial<BundleSpecInput> = {}): BundleSpecInput {

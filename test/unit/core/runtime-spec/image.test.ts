@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mergeEnv } from "../../../src/core/run/env.ts";
-import { recordedImageDefaults } from "../../../src/core/spec/image.ts";
-import { bundleSpec, IMAGE_ANNOTATION, imageProcess } from "../../../src/core/spec/index.ts";
+import { mergeEnv } from "../../../../src/core/run/env.ts";
+import { recordedImageDefaults } from "../../../../src/core/runtime-spec/image.ts";
+import { bundleSpec, IMAGE_ANNOTATION, imageProcess } from "../../../../src/core/runtime-spec/index.ts";
 
 const input = {
   projectName: "p",

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runSpec } from "../../../../src/core/spec/index.ts";
-import { PERL, storedOnly, verifyMounts } from "../../../../src/core/spec/verify.ts";
-import { storedSpec } from "../../../helpers/spec.ts";
+import { runSpec } from "../../../../src/core/runtime-spec/index.ts";
+import { PERL, storedOnly, verifyMounts } from "../../../../src/core/runtime-spec/verify.ts";
+import { storedSpec } from "../../../helpers/runtime-spec.ts";
 
 for (const rootless of [false, true]) {
   test(`storedOnly keeps cm's own mounts and drops hooks and foreign binds (${rootless ? "rootless" : "root"})`, () => {
