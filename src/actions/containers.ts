@@ -19,6 +19,7 @@ import type { Context } from "./context.ts";
 import { resolveProject } from "./project.ts";
 
 export type Status = "running" | "starting" | "exited" | "gone";
+const ALL_STATUSES: readonly Status[] = ["running", "starting", "exited", "gone"];
 
 export interface Container {
   record: RunRecord;
@@ -115,28 +116,24 @@ export function resolveContainer(ctx: Context, name: string, statuses: readonly 
   }
   const matches = [...new Set([...byPrefix, ...byBundle])];
   if (matches.length === 1) return matches[0] as Container;
-  const what = statuses.join(" or ");
   if (matches.length === 0) {
-    throw new CmError(
-      "no-container",
-      `no ${what} container ${JSON.stringify(name)}${projectName ? ` (an ID, ID prefix or bundle of project ${projectName})` : ""}`,
-      {
-        hint: "see cm ps --all for IDs",
-      },
-    );
+    // every status: just "no container"; otherwise the ones asked for ("no running or starting container")
+    const what = ALL_STATUSES.every((s) => statuses.includes(s)) ? "" : `${statuses.join(" or ")} `;
+    const named = `no ${what}container ${JSON.stringify(name)}${projectName ? `: not an ID, ID prefix or bundle name in project ${projectName}` : ""}`;
+    throw new CmError("no-container", named, { hint: "see cm ps --all for IDs" });
   }
   throw new CmError(
     "ambiguous-container",
     `${JSON.stringify(name)} matches ${matches.length} containers: ${matches.map((c) => c.record.id).join(", ")}`,
     {
-      hint: "give a longer ID prefix or the full ID (see cm ps)",
+      hint: "give a longer ID prefix or the full ID: see cm ps",
     },
   );
 }
 
 export function requireRunning(c: Container): void {
   if (c.status !== "running") {
-    throw new CmError("not-running", `container ${c.record.id} is not running (${c.status})`, { hint: "see cm ps --all" });
+    throw new CmError("not-running", `container ${c.record.id} is not running: its status is ${c.status}`, { hint: "see cm ps --all" });
   }
 }
 

@@ -18,6 +18,7 @@ import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/tree-users.ts";
+import { listReviews } from "../review/store.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { bundleDir, bundleNames, lockBundle, projectDir, strayEntries } from "../store/bundles.ts";
 import { type Leftover, leftovers } from "../store/leftovers.ts";
@@ -37,9 +38,10 @@ export interface DeleteOptions {
 /**
  * Deletes the bundles (see the steps above; only entries cm list calls bundles: real directories
  * with a config.json, never through a symlink) and returns their names; `kept` gets what else is in
- * the project's data directory (a file, a symlink, a stray folder), which is reported, not removed.
+ * the project's data directory (a file, a symlink, a stray folder), which is reported, not removed;
+ * `notes` gets one line (without "cm: ") when pending reviews of what was deleted stay (cm gc keeps them too).
  */
-export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: string[] = []): Promise<string[]> {
+export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: string[] = [], notes: string[] = []): Promise<string[]> {
   const plan = planDelete(ctx, opts, kept);
   const pdir = projectDir(ctx.layout.data, plan.key);
   const remove: { bundle: string; dir: string }[] = [];
@@ -70,6 +72,15 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: str
     if (readdirSync(pdir).length === 0) rmdirSync(pdir);
   } catch {
     // not empty or already gone
+  }
+  const reviews = listReviews(ctx.layout.state).filter(
+    (r) => r.projectKey === plan.key && (plan.bundle === undefined || r.bundle === plan.bundle),
+  );
+  if (reviews.length > 0) {
+    const n = reviews.length;
+    notes.push(
+      `kept ${n} pending review${n === 1 ? "" : "s"} of ${plan.projectName}: ${reviews.map((r) => r.id).join(", ")} (cm diff / cm apply / cm discard ID)`,
+    );
   }
   return [...new Set(remove.map((r) => r.bundle))];
 }

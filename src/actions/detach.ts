@@ -23,6 +23,7 @@ import { MONITOR_FORWARDED } from "../runtime/signals.ts";
 import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 import { keepForOom, oomSlice, oomStep, runtimeFailure } from "./machine.ts";
+import { projectOwnerStep } from "./projectowner.ts";
 import { executeRun } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 
@@ -76,6 +77,8 @@ export async function monitor(dir: string): Promise<number> {
       rootfs: spec.root.path,
       say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
     });
+    const uid = process.getuid?.() ?? 0;
+    const owner = uid !== 0 ? [projectOwnerStep(record.projectPath, uid, (line) => log.write(Buffer.from(`cm: ${line}\n`)))] : [];
     // Through pipes, not the file itself: the log is bounded (store/log.ts).
     const onChild = (child: ChildProcess) => {
       child.stdout?.on("data", (c: Buffer) => log.write(c));
@@ -83,7 +86,7 @@ export async function monitor(dir: string): Promise<number> {
     };
     const result = await executeRun(
       { id: record.id, dir, record, runtime },
-      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: [...sandbox, ...(keep ? [oom] : [])], onChild },
+      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: [...sandbox, ...(keep ? [oom] : []), ...owner], onChild },
     );
     status = result.status;
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log

@@ -62,7 +62,7 @@ export function ps(ctx: Context, all: boolean): PsEntry[] {
       ended: null,
       exitCode: null,
       oomKilled: null,
-      command: [],
+      command: r.command ?? [],
       detached: false,
       runtime: "",
       review: true,

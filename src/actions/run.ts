@@ -41,6 +41,7 @@ import { checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFai
 import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
+import { projectOwnerStep } from "./projectowner.ts";
 import { type ActiveRun, executeRun } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 import { seccompOverride } from "./security.ts";
@@ -175,7 +176,11 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     const result = await executeRun(active, {
       forward: { signals: FORWARDED, via: "process", guard: true },
       keep,
-      steps: [...sandbox, ...(keep ? [oomStep(say, oomSlice(spec))] : [])],
+      steps: [
+        ...sandbox,
+        ...(keep ? [oomStep(say, oomSlice(spec))] : []),
+        ...(ctx.rootless ? [projectOwnerStep(active.record.projectPath, ctx.uid, say)] : []),
+      ],
     });
     // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
     // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)

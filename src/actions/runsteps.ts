@@ -65,6 +65,7 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
           bundle: record.bundle,
           started: new Date(startedMs).toISOString(),
           startedMs,
+          command: record.command,
         };
         createReview(opts.state, review, !opts.rootless);
         return () => {

@@ -30,8 +30,15 @@ export async function main(argv: string[]): Promise<number> {
     throw new CmError("usage", `delete: invalid --time ${JSON.stringify(time)}`, { hint: "give whole seconds from 0 to 3600" });
   }
   const kept: string[] = [];
-  const removed = await deleteBundles(hostContext(), { project: p.positionals[0], bundle: p.positionals[1], grace: Number(time) }, kept);
+  const notes: string[] = [];
+  const removed = await deleteBundles(
+    hostContext(),
+    { project: p.positionals[0], bundle: p.positionals[1], grace: Number(time) },
+    kept,
+    notes,
+  );
   if (removed.length > 0) process.stderr.write(`cm: deleted ${removed.join(", ")}\n`);
   for (const k of kept) process.stderr.write(`cm: kept ${k}: not a bundle (remove it yourself if you do not need it)\n`);
+  for (const n of notes) process.stderr.write(`cm: ${n}\n`);
   return 0;
 }

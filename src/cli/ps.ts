@@ -44,7 +44,9 @@ function table(entries: PsEntry[]): string {
       e.id,
       e.project,
       e.bundle,
-      e.status === "exited" ? `exited (${e.exitCode ?? "unknown"}${e.oomKilled ? ", out of memory" : ""})` : e.status,
+      e.status === "exited"
+        ? `exited (${e.exitCode ?? "stopped by cm stop, status not seen"}${e.oomKilled ? ", out of memory" : ""})`
+        : e.status,
       e.pid === null ? "-" : String(e.pid),
       e.started.replace("T", " ").replace(/\.\d+Z$/, "Z"),
       e.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" "),

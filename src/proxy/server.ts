@@ -177,7 +177,7 @@ function onRequest(p: Proxy, taken: WeakSet<Duplex>, req: IncomingMessage, res: 
   }
   const port = url.port ? Number(url.port) : 80;
   const host = normalizeHost(url.hostname);
-  const what = `${req.method} ${host}:${port}`;
+  const what = `${req.method} ${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   req.pause();
   void decide(p, host, port).then((d) => {
     if ("refused" in d) return block(p, what, res, d.why);

@@ -17,6 +17,8 @@ export interface ReviewRecord {
   started: string;
   /** ms since the epoch, compared with host files' ctime by cm apply */
   startedMs: number;
+  /** the run's command (its run record's), for cm ps; absent in reviews made before it was recorded */
+  command?: string[] | undefined;
 }
 
 /**

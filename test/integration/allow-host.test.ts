@@ -81,6 +81,7 @@ for (const as of USERS) {
         `wget -q -O - http://other.test:${httpPort}/ && echo OTHER-REACHED`,
         `wget -q -O - http://192.0.2.1:${httpPort}/ && echo IP-REACHED`,
         `wget -q -O - http://127.0.0.2:${httpPort}/ && echo LOOPBACK-REACHED`,
+        `wget -q -O - http://[::1]:${httpPort}/ && echo V6-REACHED`,
         `http_proxy= wget -q -O - http://127.0.0.1:${httpPort}/ && echo DIRECT-REACHED`,
         "true",
       ].join("\n");
@@ -93,6 +94,7 @@ for (const as of USERS) {
       assert.match(r.stderr, new RegExp(`^cm: blocked GET other.test:${httpPort}$`, "m"));
       assert.match(r.stderr, new RegExp(`^cm: blocked GET 192.0.2.1:${httpPort}$`, "m"));
       assert.match(r.stderr, new RegExp(`^cm: blocked GET 127.0.0.2:${httpPort}$`, "m"));
+      assert.match(r.stderr, new RegExp(`^cm: blocked GET \\[::1\\]:${httpPort}$`, "m"));
 
       // an allowed name resolving to loopback, the address not allowed: refused, with the reason
       const internal = await cmAsync(

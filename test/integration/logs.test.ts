@@ -44,6 +44,11 @@ for (const as of USERS) {
         const e = sb.cm(args);
         assert.equal(e.status, 125);
         assert.ok(isOneLineError(e.stderr), e.stderr);
+        if (args[1] === "nosuch")
+          assert.match(
+            e.stderr,
+            /^cm: no container "nosuch": not an ID, ID prefix or bundle name in project \S+ \(see cm ps --all for IDs\)$/m,
+          );
       }
     });
 

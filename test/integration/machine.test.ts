@@ -346,7 +346,7 @@ for (const as of USERS) {
         assert.equal(ps.find((p) => p.id === id)?.status, "gone");
         const e = sb.cm(["exec", id, "--", "true"]);
         assert.equal(e.status, 125);
-        assert.match(e.stderr, /not running \(gone\)/);
+        assert.match(e.stderr, /not running: its status is gone/);
         // stop and gc treat it as ended: the process that now has the pid is never signalled
         assert.equal(sb.cm(["stop", "--time", "1", id]).status, 0);
         assert.equal(other.exitCode, null);

@@ -106,8 +106,11 @@ for (const as of USERS) {
         json.changes.filter((c) => c.kind === "deleted").map((c) => c.path),
         ["again/old", "again/old/o", "del.txt", "gone", "gone/sub", "gone/sub/g", "ren.txt"],
       );
-      const ps = JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string; review: boolean }[];
-      assert.ok(ps.some((e) => e.id === id && e.status === "review" && e.review));
+      const ps = JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string; review: boolean; command: string[] }[];
+      const row = ps.find((e) => e.id === id && e.status === "review" && e.review);
+      assert.ok(row, JSON.stringify(ps));
+      assert.equal(row.command[0], "sh");
+      assert.match(sb.cm(["ps", "-a"]).stdout, new RegExp(`^${id}\\s.*\\breview\\b.*sh -c`, "m"));
       assert.equal(sb.cm(["gc"]).status, 0);
 
       const applied = sb.cm(["apply"]);
@@ -161,6 +164,21 @@ for (const as of USERS) {
       const bad = sb.cm(["run", "--review", "-v", ".:/project:ro", "--", "true"]);
       assert.equal(bad.status, 125);
       assert.ok(isOneLineError(bad.stderr), bad.stderr);
+    });
+
+    test("cm delete says which pending reviews it keeps; they still apply or discard", () => {
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo x > /project/after-delete"]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = (JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string }[]).find(
+        (e) => e.status === "review",
+      )?.id;
+      assert.ok(id);
+      const d = sb.cm(["delete"]);
+      assert.equal(d.status, 0, d.stderr);
+      assert.match(d.stderr, new RegExp(`^cm: kept 1 pending review of reviewproj: ${id} \\(cm diff / cm apply / cm discard ID\\)$`, "m"));
+      const x = sb.cm(["discard", id]);
+      assert.equal(x.status, 0, x.stderr);
+      assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "reviews")), []);
     });
   });
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm stop (${as})`, () => {
@@ -23,6 +23,18 @@ for (const as of USERS) {
       assert.equal(r.stdout, `${id}\n`);
       assert.equal(exitOf(id)?.exitCode, 143);
       assert.equal(existsSync(join(state, "runc", id)), false);
+    });
+
+    test("a container whose cm was killed: cm stop records it, and cm ps says what is known", async () => {
+      const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]).stdout.trim();
+      const monitor = (JSON.parse(readFileSync(join(state, "runs", id, "run.json"), "utf8")) as { cmPid: number }).cmPid;
+      process.kill(monitor, "SIGKILL");
+      await waitFor("the monitor to end", () => !existsSync(`/proc/${monitor}`));
+      const r = sb.cm(["stop", "--time", "5", id]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(exitOf(id)?.status, "exited");
+      assert.equal(exitOf(id)?.exitCode, null);
+      assert.match(sb.cm(["ps", "-a"]).stdout, new RegExp(`^${id}\\s.*exited \\(stopped by cm stop, status not seen\\)`, "m"));
     });
 
     test("a process ignoring SIGTERM is killed after the grace period: 137", () => {
@@ -67,7 +79,10 @@ for (const as of USERS) {
     test("errors: unknown, already stopped, bad --time", () => {
       const id = sb.cm(["run", "-d", "--", "true"]).stdout.trim();
       for (const [args, why] of [
-        [["stop", "nosuch"], /no running or starting container "nosuch"/],
+        [
+          ["stop", "nosuch"],
+          /^cm: no running or starting container "nosuch": not an ID, ID prefix or bundle name in project stopproj \(see cm ps --all for IDs\)$/m,
+        ],
         [["stop"], /no container given/],
         [["stop", id, "--time", "-1"], /--time|argument/],
         [["stop", id, "--time", "soon"], /invalid --time "soon"/],

@@ -190,6 +190,35 @@ for (const as of USERS) {
       }
     });
 
+    test("a /project given away by container root is said after the run, with how to get it back", async () => {
+      const plain = sb.cm(["run", "--", "true"]);
+      assert.equal(plain.status, 0, plain.stderr);
+      assert.doesNotMatch(plain.stderr, /now belongs to uid/);
+      if (as !== "rootless") return;
+      const r = sb.cm(["run", "--", "sh", "-c", "chown 1000:1000 /project; exit 3"]);
+      assert.equal(r.status, 3, r.stderr);
+      const subuid = firstRange("/etc/subuid", fixtures.user).start + 999;
+      assert.equal(hostOwner(sb.project).uid, subuid);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^cm: /project \\(.*\\) now belongs to uid ${subuid} on the host, not to you; cm run -- chown 0:0 /project gives it back$`,
+          "m",
+        ),
+      );
+      const back = sb.cm(["run", "--", "chown", "0:0", "/project"]);
+      assert.equal(back.status, 0, back.stderr);
+      assert.doesNotMatch(back.stderr, /now belongs to uid/);
+      assert.deepEqual(hostOwner(sb.project), { uid: sb.uid, gid: sb.gid });
+      // detached: the monitor writes the line to the container's log
+      const id = sb.cm(["run", "-d", "--", "chown", "1000:1000", "/project"]).stdout.trim();
+      assert.ok(id);
+      await waitFor("the detached run to end", () => /now belongs to uid/.test(sb.cm(["logs", id]).stdout));
+      assert.match(sb.cm(["logs", id]).stdout, new RegExp(`^cm: /project \\(.*\\) now belongs to uid ${subuid} on the host`, "m"));
+      assert.equal(sb.cm(["run", "--", "chown", "0:0", "/project"]).status, 0);
+      assert.deepEqual(hostOwner(sb.project), { uid: sb.uid, gid: sb.gid });
+    });
+
     if (as === "rootless") {
       test("runsc refuses a range bundle rootless with one line", () => {
         if (!spawnSync("sh", ["-c", "command -v runsc"]).stdout.length)
