@@ -78,6 +78,8 @@ interface CreatePlan {
   pdir: string;
   final: string;
   work: string;
+  /** --force: an existing bundle is replaced */
+  force: boolean;
 }
 
 export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
@@ -89,6 +91,11 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<void> {
   if (plan.userns.notice && !opts.quiet) process.stderr.write(`cm: warning: ${plan.userns.notice}\n`);
   mkdirSync(plan.pdir, { recursive: true, mode: 0o755 });
   const lock = lockBundle(plan.pdir, plan.bundle);
+  // planCreate looked before the lock: a concurrent create may have made the bundle since
+  if (!plan.force && existsSync(plan.final)) {
+    lock.release();
+    throw bundleExists(plan.bundle, plan.project.name);
+  }
   (await import("./gc.ts")).quietGc(ctx); // interrupted creates and killed runs: cheap when there are none
   let postCreate: PostCreateHandle | undefined;
   // Interrupted: stop the tools and any post_create command at work; the failure they cause goes
@@ -163,13 +170,10 @@ async function planCreate(ctx: Context, opts: CreateOptions, progress: Progress)
     );
   }
   const final = bundleDir(ctx.layout.data, project.key, bundle);
-  if (existsSync(final) && !opts.force) {
-    throw new CmError("bundle-exists", `bundle ${JSON.stringify(bundle)} of project ${JSON.stringify(project.name)} already exists`, {
-      hint: `run it with cm run${bundle === "default" ? "" : ` ${bundle}`}, or rebuild it with cm create ${bundle} --force`,
-    });
-  }
+  if (existsSync(final) && !opts.force) throw bundleExists(bundle, project.name);
   const pdir = projectDir(ctx.layout.data, project.key);
-  return { bundle, project, file, source, sourceCtx, userns, pdir, final, work: join(pdir, `.${bundle}.creating-${process.pid}`) };
+  const work = join(pdir, `.${bundle}.creating-${process.pid}`);
+  return { bundle, project, file, source, sourceCtx, userns, pdir, final, work, force: opts.force };
 }
 
 /** What a killed create (or create --force) of this bundle left behind: its cm is gone, we hold the lock. */
@@ -259,6 +263,12 @@ function commitBundle(plan: CreatePlan): void {
 }
 
 const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+function bundleExists(bundle: string, project: string): CmError {
+  return new CmError("bundle-exists", `bundle ${JSON.stringify(bundle)} of project ${JSON.stringify(project)} already exists`, {
+    hint: `run it with cm run${bundle === "default" ? "" : ` ${bundle}`}, or rebuild it with cm create ${bundle} --force`,
+  });
+}
 
 /**
  * A dir: or tar: source in the project (cm.toml's `from = "dir:rootfs"`) must still
