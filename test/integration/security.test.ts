@@ -261,7 +261,8 @@ for (const as of USERS) {
 
     test("the container sees only fds 0-2, also when cm inherits more", async () => {
       // sleep inherits exactly the fds the container's first process has (ls would show its own).
-      const script = "sleep 30 & p=$!; ls /proc/$p/fd; kill $p";
+      // (once it runs sleep: before its exec the forked shell is still setting up its stdin)
+      const script = 'sleep 30 & p=$!; while [ "$(cat /proc/$p/comm)" != sleep ]; do :; done; ls /proc/$p/fd; kill $p';
       for (const extraFds of [0, 3]) {
         const child = sb.spawn(["run", "--", "sh", "-c", script], { extraFds });
         child.stdin?.end();
