@@ -11,7 +11,7 @@ export const command = defineCommand({
 the grace period; its runtime state is removed. CONTAINER is an ID, a unique ID prefix, or a bundle
 of the current project with exactly one running container. Prints the container ID.`,
   options: {
-    time: { type: "string", value: "SECONDS", help: "grace period before SIGKILL (default 10)" },
+    time: { type: "string", short: "t", value: "SECONDS", help: "grace period before SIGKILL (default 10; -t as docker stop)" },
   },
 });
 

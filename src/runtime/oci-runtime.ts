@@ -190,11 +190,20 @@ export class OciRuntime {
  * DBUS_SESSION_BUS_ADDRESS), which the systemd cgroup driver needs rootless (runc and crun look
  * there for the user's bus). Without XDG_RUNTIME_DIR (cm stop from cron, say), an ordinary user's
  * is systemd's /run/user/UID.
+ *
+ * GODEBUG=asyncpreemptoff=1: Go's scheduler preempts a busy goroutine by sending its own process
+ * SIGURG (Go 1.14+), and a foreground `runc run`/`runc exec` (1.1.5, Debian 12) forwards every signal
+ * it receives to the container, SIGURG included (later runc filters it out). The container's
+ * processes ignore SIGURG, but its init does not: tini passes it on and, when the command's process
+ * group is not there yet or any more, writes `[WARN  tini (1)] Child was dead when forwarding
+ * signal` into the user's output. Off, the runtime sends itself no SIGURG; a SIGURG sent to it from
+ * outside still reaches the container. runsc is Go too; crun ignores the variable.
  */
 export function runcEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.() ?? 0): Record<string, string> {
   const out: Record<string, string> = { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
   if (env.XDG_RUNTIME_DIR?.startsWith("/")) out.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
   else if (uid !== 0) out.XDG_RUNTIME_DIR = `/run/user/${uid}`;
   if (env.DBUS_SESSION_BUS_ADDRESS) out.DBUS_SESSION_BUS_ADDRESS = env.DBUS_SESSION_BUS_ADDRESS;
+  out.GODEBUG = "asyncpreemptoff=1";
   return out;
 }

@@ -39,7 +39,7 @@ for (const as of USERS) {
 
     test("a process ignoring SIGTERM is killed after the grace period: 137", () => {
       const id = sb.cm(["run", "-d", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]).stdout.trim();
-      const r = sb.cm(["stop", "--time", "1", id]);
+      const r = sb.cm(["stop", "-t", "1", id]);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(exitOf(id)?.status, "exited");
       assert.equal(exitOf(id)?.exitCode, 137);

@@ -54,11 +54,12 @@ describe("waitProcess (real processes)", () => {
   });
 });
 
-test("the runtime's environment: PATH and where the user's bus is, nothing else", () => {
+test("the runtime's environment: PATH, where the user's bus is, Go's async preemption off; nothing else", () => {
   const host = {
     PATH: "/usr/bin",
     HOME: "/home/a",
     LISTEN_FDS: "3",
+    GODEBUG: "madvdontneed=0",
     XDG_RUNTIME_DIR: "/run/user/1000",
     DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
   };
@@ -66,7 +67,13 @@ test("the runtime's environment: PATH and where the user's bus is, nothing else"
     PATH: "/usr/bin",
     XDG_RUNTIME_DIR: "/run/user/1000",
     DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
+    GODEBUG: "asyncpreemptoff=1",
   });
-  assert.deepEqual(runcEnv({ PATH: "/usr/bin" }, 1000), { PATH: "/usr/bin", XDG_RUNTIME_DIR: "/run/user/1000" }, "systemd's default");
-  assert.deepEqual(runcEnv({ PATH: "/usr/bin" }, 0), { PATH: "/usr/bin" });
+  const off = { GODEBUG: "asyncpreemptoff=1" };
+  assert.deepEqual(
+    runcEnv({ PATH: "/usr/bin" }, 1000),
+    { PATH: "/usr/bin", XDG_RUNTIME_DIR: "/run/user/1000", ...off },
+    "systemd's default",
+  );
+  assert.deepEqual(runcEnv({ PATH: "/usr/bin" }, 0), { PATH: "/usr/bin", ...off });
 });
