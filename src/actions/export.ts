@@ -19,6 +19,7 @@ import { checkBundleName } from "../core/names.ts";
 import type { RunDefaults } from "../core/projectfile.ts";
 import type { Network } from "../core/run/resources.ts";
 import { IMAGE_ANNOTATION, imageProcess } from "../core/runtime-spec/index.ts";
+import type { IdMapping } from "../core/runtime-spec/types.ts";
 import { formatBytes } from "../core/size.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { findCommand } from "../rootfs/command-lookup.ts";
@@ -270,25 +271,22 @@ async function layerInUserns(
   rootfs: string,
   epoch: number,
   file: string,
-  linux: { uidMappings?: import("../image/layer.ts").IdMapping[]; gidMappings?: import("../image/layer.ts").IdMapping[] },
+  linux: { uidMappings?: IdMapping[] | undefined; gidMappings?: IdMapping[] | undefined },
   progress: (bytes: number, entries: number) => void,
 ): Promise<import("../image/layer.ts").LayerResult> {
-  const [{ spawn }, { unshareArgs, writeLayerFromTar }, { requireTool, stderrTail, exitStatus, lastLine }] = await Promise.all([
+  const [{ spawn }, { writeLayerFromTar }, { stderrTail, exitStatus, lastLine }, { inMappedUserns }] = await Promise.all([
     import("node:child_process"),
     import("../image/layer.ts"),
     import("../host/tools.ts"),
+    import("../host/idmap.ts"),
   ]);
-  const unshare = requireTool("unshare");
-  const args = [
-    ...unshareArgs(linux.uidMappings ?? [], linux.gidMappings ?? [], ctx.uid, ctx.gid),
-    "--",
-    process.execPath,
+  const [unshare, args] = inMappedUserns(linux, ctx.uid, ctx.gid, process.execPath, [
     "--",
     process.argv[1] as string,
     "__layer",
     rootfs,
     String(epoch),
-  ];
+  ]);
   const child = spawn(unshare, args, { stdio: ["ignore", "pipe", "pipe"] });
   const tail = stderrTail(child);
   const status = exitStatus(child);

@@ -13,6 +13,7 @@
  * Root uses no user namespace at all (mode "none").
  */
 import { CmError } from "../errors.ts";
+import type { IdMapping } from "./runtime-spec/types.ts";
 
 export const USERNS_MODES = ["range", "single"] as const;
 export type UsernsMode = (typeof USERNS_MODES)[number];
@@ -94,14 +95,29 @@ export function idMappings(
   return { uidMappings, gidMappings };
 }
 
-/** util-linux unshare's arguments (before `--`) that enter a user namespace with `map`, as its root (uses newuidmap/newgidmap). */
-export function unshareArgs(map: IdMap): string[] {
-  return [
-    "--map-user=0",
-    "--map-group=0",
-    `--map-users=${map.subuid.start},1,${map.subuid.count}`,
-    `--map-groups=${map.subgid.start},1,${map.subgid.count}`,
-  ];
+/**
+ * util-linux unshare's arguments (before `--`) that enter a user namespace with OCI `mappings` as
+ * its root (util-linux >= 2.38): the caller's own `uid`/`gid` mapped alone as --map-user/--map-group,
+ * every other range as --map-users/--map-groups (through newuidmap/newgidmap). One way into a
+ * user namespace for every rootfs write (rootfs/userns.ts), removal (host/fs.ts) and export's layer
+ * (actions/export.ts). Pure.
+ */
+export function unshareArgs(
+  mappings: { uidMappings?: readonly IdMapping[] | undefined; gidMappings?: readonly IdMapping[] | undefined },
+  uid: number,
+  gid: number,
+): string[] {
+  const args: string[] = [];
+  for (const [kind, maps, own] of [
+    ["user", mappings.uidMappings ?? [], uid],
+    ["group", mappings.gidMappings ?? [], gid],
+  ] as const) {
+    for (const m of maps) {
+      if (m.hostID === own && m.size === 1) args.push(`--map-${kind}=${m.containerID}`);
+      else args.push(`--map-${kind}s=${m.hostID},${m.containerID},${m.size}`);
+    }
+  }
+  return args;
 }
 
 /**

@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
-import { type IdMap, unshareArgs } from "../core/userns.ts";
+import type { IdMapping } from "../core/runtime-spec/types.ts";
+import { type IdMap, idMappings, unshareArgs } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { parseSubid } from "./probes.ts";
 import { capture, findTool } from "./tools.ts";
@@ -63,9 +64,24 @@ export function userIdMap(uid = process.getuid?.() ?? 0, gid = process.getgid?.(
 
 /** argv that runs `file args` as root of a user namespace with `map`. */
 export function inUserns(map: IdMap, file: string, args: readonly string[]): [string, string[]] {
+  return inMappedUserns(idMappings(map.uid, map.gid, map), map.uid, map.gid, file, args);
+}
+
+/**
+ * argv that runs `file args` as root of a user namespace with OCI `mappings` (a bundle's recorded
+ * linux.uidMappings/gidMappings; `uid`/`gid` are the caller's own ids). Throws CmError
+ * "tool-missing" without util-linux's unshare.
+ */
+export function inMappedUserns(
+  mappings: { uidMappings?: readonly IdMapping[] | undefined; gidMappings?: readonly IdMapping[] | undefined },
+  uid: number,
+  gid: number,
+  file: string,
+  args: readonly string[],
+): [string, string[]] {
   const unshare = findTool("unshare");
   if (!unshare) throw new CmError("tool-missing", "unshare (util-linux) not found", { hint: "install it: apt-get install util-linux" });
-  return [unshare, [...unshareArgs(map), "--", file, ...args]];
+  return [unshare, [...unshareArgs(mappings, uid, gid), "--", file, ...args]];
 }
 
 /**

@@ -30,15 +30,9 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import type { IdMapping } from "../core/runtime-spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { END_OF_ARCHIVE, encodeHeader, padding, type WriteEntry, type WriteType } from "../tar/writer.ts";
-
-/** An OCI linux.uidMappings / gidMappings entry. */
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
 
 /** The kernel's overflow id: what an id without a mapping shows as inside a user namespace. */
 export const OVERFLOW_ID = 65534;
@@ -297,23 +291,4 @@ export async function writeLayer(
 ): Promise<LayerResult> {
   const counts = { entries: 0 };
   return writeLayerFromTar(Readable.from(tarChunks(trees, epoch, counts), { objectMode: false }), file, counts, progress);
-}
-
-/**
- * `unshare` arguments that enter a user namespace with a bundle's recorded mappings, as root of it
- * (util-linux >= 2.38: --map-user/--map-group for the caller's own id, --map-users/--map-groups
- * for subordinate ranges, through newuidmap/newgidmap). Pure.
- */
-export function unshareArgs(uidMappings: readonly IdMapping[], gidMappings: readonly IdMapping[], uid: number, gid: number): string[] {
-  const args: string[] = [];
-  for (const [kind, maps, own] of [
-    ["user", uidMappings, uid],
-    ["group", gidMappings, gid],
-  ] as const) {
-    for (const m of maps) {
-      if (m.hostID === own && m.size === 1) args.push(`--map-${kind}=${m.containerID}`);
-      else args.push(`--map-${kind}s=${m.hostID},${m.containerID},${m.size}`);
-    }
-  }
-  return args;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chooseUserns, mappingKey, parseUsernsMode, toContainerId, unshareArgs } from "../../../src/core/userns.ts";
+import { chooseUserns, idMappings, mappingKey, parseUsernsMode, toContainerId, unshareArgs } from "../../../src/core/userns.ts";
 import { CmError } from "../../../src/errors.ts";
 
 const map = { uid: 1001, gid: 1002, subuid: { start: 100000, count: 65536 }, subgid: { start: 300000, count: 500 } };
@@ -33,7 +33,16 @@ test("the default is range where the user has one, else single with one notice s
 });
 
 test("unshare maps the user to 0 and the ranges to 1..N; base keys name the whole mapping", () => {
-  assert.deepEqual(unshareArgs(map), ["--map-user=0", "--map-group=0", "--map-users=100000,1,65536", "--map-groups=300000,1,500"]);
+  assert.deepEqual(unshareArgs(idMappings(map.uid, map.gid, map), map.uid, map.gid), [
+    "--map-user=0",
+    "--map-users=100000,1,65536",
+    "--map-group=0",
+    "--map-groups=300000,1,500",
+  ]);
+  // a single-id bundle's recorded mappings (cm export enters them the same way)
+  assert.deepEqual(unshareArgs(idMappings(1001, 1002, undefined), 1001, 1002), ["--map-user=0", "--map-group=0"]);
+  // another user's id in the mappings is a range of one, never --map-user
+  assert.deepEqual(unshareArgs({ uidMappings: [{ containerID: 0, hostID: 5, size: 1 }] }, 1001, 1002), ["--map-users=5,0,1"]);
   assert.equal(mappingKey(map), "u1001-100000x65536-g1002-300000x500");
   assert.notEqual(mappingKey(map), mappingKey({ ...map, uid: 1003 }));
 });
