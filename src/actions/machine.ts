@@ -20,7 +20,7 @@ import { formatBytes } from "../core/size.ts";
 import { CmError } from "../errors.ts";
 import { readOomKill, readOomKillCount, runcCgroupPaths } from "../host/oom.ts";
 import { readUlimitFacts } from "../host/rlimits.ts";
-import { startFailure } from "../rootfs/command-lookup.ts";
+import { placementFailure, startFailure } from "../rootfs/command-lookup.ts";
 import type { RunStep } from "./runexec.ts";
 
 /** The host's init when it is installed (its packaged path only: it is mounted into containers). */
@@ -65,6 +65,23 @@ export function checkStart(
   });
   if (failure) throw startError(failure, hint);
 }
+
+/**
+ * Checks that the runtime can put every bind mount and the working directory of `spec` where it
+ * says (rootfs/command-lookup.ts placementFailure): 125 with one line before anything starts,
+ * instead of the runtime failing with its own error line. `where` is "bundle NAME".
+ */
+export function checkPlacement(rootfs: string, spec: Pick<OciSpec, "mounts" | "process">, where: string): void {
+  const mounts = spec.mounts.map((m) => ({
+    destination: m.destination,
+    source: m.source,
+    bind: m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind"),
+  }));
+  const failure = placementFailure(rootfs, mounts, spec.process.cwd, where);
+  if (failure) throw new CmError(failure.startsWith("working") ? "bad-workdir" : "bad-volume", failure, { hint: PLACEMENT_HINT });
+}
+
+const PLACEMENT_HINT = "choose another path inside the container (-v SRC:DST, -w DIR, or the volumes and workdir of cm.toml)";
 
 function startError(f: StartFailure, hint?: string): CmError {
   return new CmError(f.status === 127 ? "command-not-found" : "command-not-executable", f.reason, {

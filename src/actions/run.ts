@@ -37,7 +37,7 @@ import { OciRuntime } from "../runtime/oci-runtime.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
-import { checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
+import { checkPlacement, checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
 import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
@@ -57,6 +57,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   const { args, origin, cwd, path, mounts } = plan.command;
   const hint = origin && origin !== "command" ? commandHint(origin, args[0] as string) : undefined;
   try {
+    checkPlacement(plan.spec.rootfsPath, spec, `bundle ${plan.bundle.name}`);
     checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
   } catch (err) {
     // 126/127 because cm delete is removing the bundle: not the command's fault

@@ -169,3 +169,70 @@ function binfmtMisc(): boolean {
     return false;
   }
 }
+
+/** A mount of the spec as placementFailure reads it: bind mounts by source, others only by where they are. */
+export interface PlacedMount {
+  destination: string;
+  source?: string | undefined;
+  bind: boolean;
+}
+
+/**
+ * Why the runtime would fail to put a bind mount or the working directory where the spec says,
+ * judged from the host before it starts, so the user gets one cm: line instead of the runtime's
+ * (runc prints its own error on the stderr it shares with the container): a directory bound onto
+ * a file, a file onto a directory (runc: "not a directory"), a
+ * destination below a file, a working directory that is a file. `mounts` in the spec's order: each
+ * destination is resolved as the runtime will see it, through the earlier bind mounts, else in the
+ * rootfs with symlinks kept inside it (also under --ephemeral's overlay at /); below an earlier
+ * non-bind mount (the runtime's /dev, /proc, a tmpfs, --review's overlay at /project) nothing is
+ * known and nothing is said. Missing destinations are fine
+ * (the runtime creates them); a source cm cannot stat is left to the runtime. `where` names the
+ * place ("bundle NAME"). Undefined when nothing is wrong.
+ */
+export function placementFailure(rootfs: string, mounts: readonly PlacedMount[], cwd: string, where: string): string | undefined {
+  for (const [i, m] of mounts.entries()) {
+    if (!m.bind || !m.source) continue;
+    const source = kindOf(m.source);
+    if (source === undefined || source === "missing" || source === "below-file") continue;
+    const target = kindAt(rootfs, m.destination, mounts.slice(0, i));
+    if (target === undefined || target === "missing") continue;
+    const what = `cannot mount ${m.source} at ${m.destination}`;
+    if (target === "below-file") return `${what}: a part of ${m.destination} is a file in ${where}, not a directory`;
+    if (source === "dir" && target !== "dir")
+      return `${what}: ${m.destination} is a file in ${where}, and a directory can only be mounted on a directory`;
+    if (source !== "dir" && target === "dir")
+      return `${what}: ${m.destination} is a directory in ${where}, and a file can only be mounted on a file`;
+  }
+  const wd = kindAt(rootfs, cwd, mounts);
+  if (wd === "file" || wd === "below-file")
+    return `working directory ${cwd}: ${wd === "file" ? "it is a file" : "a part of it is a file"} in ${where}, not a directory`;
+  return undefined;
+}
+
+type Kind = "dir" | "file" | "missing" | "below-file";
+
+/** What `containerPath` is once the mounts `before` it are made (undefined: not known from here). */
+function kindAt(rootfs: string, containerPath: string, before: readonly PlacedMount[]): Kind | undefined {
+  const p = posix.normalize(containerPath);
+  let best: PlacedMount | undefined;
+  for (const m of before) {
+    // an overlay at / (--ephemeral) shows the rootfs itself until the container writes
+    if (m.destination !== "/" && isWithin(p, m.destination) && (!best || m.destination.length >= best.destination.length)) best = m;
+  }
+  if (best && (!best.bind || !best.source)) return undefined;
+  try {
+    return kindOf(best?.source ? best.source + p.slice(best.destination.length) : resolveInRoot(rootfs, p));
+  } catch {
+    return undefined; // a symlink loop: the runtime's own error
+  }
+}
+
+function kindOf(host: string): Kind | undefined {
+  try {
+    return statSync(host).isDirectory() ? "dir" : "file";
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? "missing" : code === "ENOTDIR" ? "below-file" : undefined;
+  }
+}

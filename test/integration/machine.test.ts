@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chownSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { finished, fixtures, isOneLineError, runscBundle, type Sandbox, sandbox, USERS, waitFor, writeProjectFile } from "../helpers/cm.ts";
@@ -202,24 +202,63 @@ for (const as of USERS) {
         assert.match(r.stderr, /argument list too long/);
       });
 
-      test("a runtime failure is one cm: line, never runc's log line", () => {
-        // a -w inside a file: runc cannot make it the working directory
+      test("-v and -w the runtime could not place: one cm: line, 125, before anything starts (run, run -d)", () => {
         projectFile(sb, "afile", "x", 0o644);
-        const r = sb.cm(["run", "-w", "/project/afile/sub", "--", "true"]);
-        assert.notEqual(r.status, 0);
+        const runs = () => (JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as unknown[]).length;
+        const before = runs();
+        for (const [args, message] of [
+          [
+            ["-w", "/project/afile/sub"],
+            /^cm: working directory \/project\/afile\/sub: a part of it is a file in bundle default, not a directory \(/,
+          ],
+          [["-w", "/etc/passwd"], /^cm: working directory \/etc\/passwd: it is a file in bundle default/],
+          [
+            ["-v", `${sb.project}:/etc/passwd`],
+            /^cm: cannot mount \S+ at \/etc\/passwd: \/etc\/passwd is a file in bundle default, and a directory can only be mounted on a directory/,
+          ],
+          [
+            ["-v", `${sb.project}/afile:/etc`],
+            /^cm: cannot mount \S+ at \/etc: \/etc is a directory in bundle default, and a file can only be mounted on a file/,
+          ],
+          [["-v", `${sb.project}:/bin/sh/x`], /^cm: cannot mount \S+ at \/bin\/sh\/x: a part of \/bin\/sh\/x is a file in bundle default/],
+        ] as const) {
+          for (const detach of [[], ["-d"]]) {
+            const r = sb.cm(["run", ...detach, ...args, "--", "true"]);
+            assert.equal(r.status, 125, `${args.join(" ")}: ${r.stderr}`);
+            assert.ok(isOneLineError(r.stderr), r.stderr);
+            assert.match(r.stderr, message);
+          }
+        }
+        assert.equal(runs(), before, "nothing was started");
+        // a file of the user's own on /etc/hosts replaces the run's (as docker run -v does)
+        const hosts = projectFile(sb, "myhosts", "10.9.8.7 mine\n", 0o644);
+        const own = sb.cm(["run", "-v", `${sb.project}/myhosts:/etc/hosts:ro`, "--", "cat", "/etc/hosts"]);
+        assert.equal(own.status, 0, own.stderr);
+        assert.equal(own.stdout, "10.9.8.7 mine\n", hosts);
+      });
+
+      test("a runtime failure is one cm: line, never runc's log line (a bundle whose /proc is a file)", () => {
+        assert.equal(sb.cm(["create", "noproc", "--from", `dir:${fixtures.busybox}`]).status, 0);
+        const data = sb.env.CM_HOME as string;
+        const key = readdirSync(data).find((n) => !n.startsWith(".")) as string;
+        const proc = join(data, key, "noproc", "rootfs", "proc");
+        rmSync(proc, { recursive: true, force: true });
+        writeFileSync(proc, "");
+        const r = sb.cm(["run", "noproc", "--", "true"]);
+        assert.equal(r.status, 125);
         assert.doesNotMatch(r.stderr, /level=error|time="/);
-        assert.match(r.stderr, /^cm: /m);
-        const d = sb.cm(["run", "-d", "-w", "/project/afile/sub", "--", "true"]);
+        // runc prints its own error on the stderr the container shares (runtime/oci-runtime.ts); cm's line ends it
+        assert.match(r.stderr, /^cm: the container did not start: runc: .*proc/m);
+        const d = sb.cm(["run", "-d", "noproc", "--", "true"]);
         assert.equal(d.status, 125);
         assert.ok(isOneLineError(d.stderr), d.stderr);
         assert.match(d.stderr, /^cm: container [0-9a-f]{12} did not start: runc: /);
         const ps = JSON.parse(sb.cm(["ps", "--all", "--json"]).stdout) as { id: string; exitCode: number }[];
-        assert.ok(ps.some((p) => p.exitCode === 125));
-        assert.match(
-          sb.cm(["logs", (ps.find((p) => p.exitCode === 125) as { id: string }).id]).stdout,
-          /^cm: the container did not start: runc: /m,
-        );
+        const failed = ps.find((p) => p.exitCode === 125);
+        assert.ok(failed, JSON.stringify(ps));
+        assert.match(sb.cm(["logs", failed.id]).stdout, /^cm: the container did not start: runc: /m);
         sb.cm(["gc"]);
+        assert.equal(sb.cm(["delete", "machine", "noproc"]).status, 0);
       });
 
       test("post_create: a command that cannot start fails the create with its cause", () => {

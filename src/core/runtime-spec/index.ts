@@ -188,8 +188,9 @@ export function runSpec(stored: OciSpec, input: RunSpecInput): OciSpec {
     environment(env),
     input.seccomp !== undefined ? seccomp(input.seccomp) : identity,
     input.memoryBytes !== undefined ? memoryLimit(input.memoryBytes) : identity,
-    volumes(input.volumes ?? []),
+    // the user's volumes last: -v FILE:/etc/hosts replaces the run's own /etc/hosts, as with docker run
     mounts(input.mounts ?? []),
+    volumes(input.volumes ?? []),
     input.network ? network(input.network) : identity,
     input.cpu ? cpuLimit(input.cpu) : identity,
     input.pidsLimit !== undefined ? pidsLimit(input.pidsLimit) : identity,

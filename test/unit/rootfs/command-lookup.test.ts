@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { findCommand, startFailure } from "../../../src/rootfs/command-lookup.ts";
+import { findCommand, placementFailure, startFailure } from "../../../src/rootfs/command-lookup.ts";
 
 function setup() {
   const root = mkdtempSync(join(tmpdir(), "cm-cmd-"));
@@ -68,4 +68,53 @@ test("startFailure: interpreters, loaders, formats, directories, E2BIG", () => {
   assert.match(f("/usr/bin")?.reason ?? "", /is a directory/);
   assert.equal(f("missing")?.status, 127);
   assert.match(f("good.sh", { args: ["good.sh", "x".repeat(200_000)] })?.reason ?? "", /argument list too long/);
+});
+
+test("placementFailure: a bind mount or the working directory the runtime could not put there", () => {
+  const { root, lookup } = setup();
+  const project = lookup.mounts[0]?.source as string;
+  mkdirSync(join(root, "etc"));
+  writeFileSync(join(root, "etc/passwd"), "");
+  symlinkSync("/etc/passwd", join(root, "usr/bin/pw"));
+  const dir = mkdtempSync(join(tmpdir(), "cm-src-"));
+  const file = join(dir, "f");
+  writeFileSync(file, "");
+  const base = [
+    { destination: "/proc", bind: false },
+    { destination: "/project", source: project, bind: true },
+  ];
+  const at = (destination: string, source: string, cwd = "/project", extra: typeof base = []) =>
+    placementFailure(root, [...base, ...extra, { destination, source, bind: true }], cwd, "bundle b");
+  // fine: a missing destination (the runtime makes it), file on file, directory on directory
+  assert.equal(at("/data", dir), undefined);
+  assert.equal(at("/etc/passwd", file), undefined);
+  assert.equal(at("/etc", dir), undefined);
+  assert.equal(at("/project/sub", dir), undefined);
+  // a directory on a file, through a symlink kept inside the rootfs too
+  assert.match(
+    at("/etc/passwd", dir) ?? "",
+    /^cannot mount \S+ at \/etc\/passwd: \/etc\/passwd is a file in bundle b, and a directory can only be mounted on a directory$/,
+  );
+  assert.match(at("/usr/bin/pw", dir) ?? "", /is a file in bundle b/);
+  // a file on a directory; a destination below a file (in the rootfs, and in the project through its bind)
+  assert.match(at("/etc", file) ?? "", /\/etc is a directory in bundle b, and a file can only be mounted on a file$/);
+  assert.match(at("/etc/passwd/x", dir) ?? "", /a part of \/etc\/passwd\/x is a file in bundle b, not a directory$/);
+  assert.match(at("/project/script.sh/x", dir) ?? "", /a part of \/project\/script.sh\/x is a file/);
+  // below a mount that is not a bind (the runtime's /proc, a tmpfs, --review's overlay): not known, not judged
+  assert.equal(at("/proc/x", file), undefined);
+  // --ephemeral's overlay at / shows the rootfs
+  assert.match(at("/etc/passwd", dir, "/project", [{ destination: "/", bind: false }]) ?? "", /is a file in bundle b/);
+  // the working directory, through the mounts: a file, below a file; a bind of a file used as it
+  assert.equal(
+    placementFailure(root, base, "/etc/passwd", "bundle b"),
+    "working directory /etc/passwd: it is a file in bundle b, not a directory",
+  );
+  assert.match(placementFailure(root, base, "/etc/passwd/sub", "bundle b") ?? "", /a part of it is a file/);
+  assert.match(placementFailure(root, base, "/project/script.sh", "bundle b") ?? "", /it is a file/);
+  assert.equal(placementFailure(root, base, "/nowhere/yet", "bundle b"), undefined);
+  assert.match(at("/tmp/f", file, "/tmp/f") ?? "", /^working directory \/tmp\/f: it is a file/);
+  // a destination below an earlier bind resolves through it
+  assert.equal(at("/tmp/x/y", file, "/tmp/x", [{ destination: "/tmp/x", source: dir, bind: true }]), undefined);
+  // a source cm cannot stat is left to the runtime
+  assert.equal(at("/etc/passwd", join(dir, "gone")), undefined);
 });
