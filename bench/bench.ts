@@ -15,6 +15,7 @@ import { execFileSync, type SpawnSyncReturns, spawn, spawnSync } from "node:chil
 import {
   chmodSync,
   chownSync,
+  closeSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -215,15 +216,34 @@ function runAs(
   sb: Sandbox,
   file: string,
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {},
+  opts: { cwd?: string; env?: Record<string, string>; timeout?: number; out?: number } = {},
 ): SpawnSyncReturns<string> {
   const [f, a] = asUser(sb, file, args, opts.env);
   return spawnSync(f, a, {
     cwd: opts.cwd ?? sb.project,
     encoding: "utf8",
     timeout: opts.timeout ?? 600_000,
-    stdio: ["ignore", "pipe", "pipe"],
+    // out: stdout and stderr both to this descriptor (one stream, in the order written)
+    stdio: ["ignore", opts.out ?? "pipe", opts.out ?? "pipe"],
   });
+}
+
+/**
+ * What each command wrote, from hyperfine's --style basic output with the commands' output
+ * inherited (both into one file): the lines between `Benchmark N: NAME` and its `Time (mean` line.
+ */
+function outputByCommand(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^Benchmark \d+: (.*)$/.exec(line);
+    if (head) {
+      current = [];
+      out.set(head[1] as string, current);
+    } else if (/^\s+Time \(mean/.test(line)) current = undefined;
+    else if (current && line.trim() !== "") current.push(line.trim());
+  }
+  return out;
 }
 
 function mustRun(sb: Sandbox, file: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
@@ -267,29 +287,52 @@ function hyperfine(group: string, sb: Sandbox, cmds: Cmd[], runs: number, warmup
   const times = new Map<string, number[]>(ok.map((c) => [c.name, []]));
   // -i: one failed run (seen under heavy load) must not lose the whole group; failures are counted
   const failed = new Map<string, number[]>(ok.map((c) => [c.name, []]));
+  // Why: the commands' output goes (--output inherit) into one file with hyperfine's own (--style
+  // basic: a header before each command's runs, its times after them), outside the timed runs. A
+  // failed run's cm: line is a line of that command's output in the round it failed that its
+  // rounds without a failure never printed (cm run --review says what the run changed every time).
+  const failLines = new Map<string, Set<string>>(ok.map((c) => [c.name, new Set()]));
+  const okLines = new Map<string, Set<string>>(ok.map((c) => [c.name, new Set()]));
   log(`${group}: ${ok.map((c) => c.name).join(" | ")} (${rounds} rounds of ${per} runs each)`);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [...ok].reverse() : ok;
     const out = join(sb.dir, "tmp", `hf-${rows.length}-${round}.json`);
-    const args = ["-N", "-i", "--style", "none", "--warmup", String(round === 0 ? warmup : 0), "--runs", String(per), "--export-json", out];
+    const args = ["-N", "-i", "--style", "basic", "--output", "inherit"];
+    args.push("--warmup", String(round === 0 ? warmup : 0), "--runs", String(per), "--export-json", out);
     for (const c of order) args.push("-n", c.name, c.argv.join(" "));
-    const r = runAs(sb, hf, args, { timeout: 900_000 });
+    const logFile = join(sb.dir, "tmp", `hf-${rows.length}-${round}.log`);
+    const fd = openSync(logFile, "w");
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = runAs(sb, hf, args, { timeout: 900_000, out: fd });
+    } finally {
+      closeSync(fd);
+    }
+    const text = readFileSync(logFile, "utf8");
     if (r.status !== 0) {
-      for (const c of ok) row(group, c.name, undefined, `hyperfine failed: ${lastLine(r.stderr)}`);
+      for (const c of ok) row(group, c.name, undefined, `hyperfine failed: ${lastLine(text) || r.error?.message}`);
       return;
     }
     const json = JSON.parse(readFileSync(out, "utf8")) as {
       results: { command: string; times: number[]; exit_codes?: (number | null)[] }[];
     };
+    const output = outputByCommand(text);
     for (const res of json.results) {
       times.get(res.command)?.push(...res.times.map((t) => t * 1000));
-      failed.get(res.command)?.push(...(res.exit_codes ?? []).filter((c) => c !== 0).map((c) => c ?? -1));
+      const bad = (res.exit_codes ?? []).filter((c) => c !== 0).map((c) => c ?? -1);
+      failed.get(res.command)?.push(...bad);
+      const lines = (bad.length ? failLines : okLines).get(res.command);
+      for (const l of output.get(res.command) ?? []) lines?.add(l);
     }
   }
   for (const c of ok) {
     const t = times.get(c.name) ?? [];
     const f = failed.get(c.name) ?? [];
-    const note = f.length ? `${f.length} of ${t.length} runs failed (exit ${[...new Set(f)].join(", ")})` : undefined;
+    const normal = okLines.get(c.name) ?? new Set();
+    const why = [...(failLines.get(c.name) ?? [])].filter((l) => l.startsWith("cm: ") && !normal.has(l));
+    const note = f.length
+      ? `${f.length} of ${t.length} runs failed (exit ${[...new Set(f)].join(", ")}${why.length ? `: ${why.join(" / ").slice(0, 300)}` : ""})`
+      : undefined;
     row(group, c.name, t.length ? stats(t) : undefined, t.length ? note : "no result");
   }
 }

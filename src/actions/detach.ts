@@ -86,7 +86,14 @@ export async function monitor(dir: string): Promise<number> {
     };
     const result = await executeRun(
       { id: record.id, dir, record, runtime },
-      { stdio: ["ignore", "pipe", "pipe"], forward, keep, steps: [...sandbox, ...(keep ? [oom] : []), ...owner], onChild },
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        forward,
+        keep,
+        steps: [...sandbox, ...(keep ? [oom] : []), ...owner],
+        onChild,
+        say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
+      },
     );
     status = result.status;
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log

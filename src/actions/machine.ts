@@ -13,7 +13,14 @@ import { MAX_BUNDLE_HOSTS } from "../core/run/hosts.ts";
 import { INIT_ARGS, INIT_BINARY } from "../core/run/init.ts";
 import { oomFromSlice, oomMessage } from "../core/run/oom.ts";
 import type { RuntimeKind } from "../core/run/runtime.ts";
-import { RUNTIME_LOG, runtimeLogMessages, type StartFailure, shortRuntimeMessage, startFailureFromRuntime } from "../core/run/startup.ts";
+import {
+  RUNTIME_LOG,
+  runtimeCause,
+  runtimeLogMessages,
+  type StartFailure,
+  startFailureFromRuntime,
+  transientRuntimeFailure,
+} from "../core/run/startup.ts";
 import { stackSoft, type UlimitFacts } from "../core/run/ulimit.ts";
 import type { OciSpec } from "../core/runtime-spec/types.ts";
 import { formatBytes } from "../core/size.ts";
@@ -105,13 +112,7 @@ export function runtimeLogSize(dir: string): number {
  * log says nothing (runsc, or a failure that was not the runtime's).
  */
 export function runtimeFailure(dir: string, runtimeName: string, offset = 0): CmError | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, RUNTIME_LOG)).subarray(offset).toString("utf8");
-  } catch {
-    return undefined;
-  }
-  const messages = runtimeLogMessages(text);
+  const messages = runtimeLog(dir, offset);
   if (messages.length === 0) return undefined;
   // cm's own mount check (core/runtime-spec/verify.ts) failed in the runtime's hook: its line, not runc's
   for (const m of messages) {
@@ -124,10 +125,26 @@ export function runtimeFailure(dir: string, runtimeName: string, offset = 0): Cm
   }
   const start = startFailureFromRuntime(messages);
   if (start) return startError(start);
-  const last = shortRuntimeMessage(messages[messages.length - 1] as string);
-  return new CmError("start-failed", `the container did not start: ${runtimeName}: ${last}`, {
+  return new CmError("start-failed", `the container did not start: ${runtimeName}: ${runtimeCause(messages) ?? ""}`, {
     hint: "check the options (-w, -v, --runtime) and the bundle",
   });
+}
+
+/**
+ * After the runtime failed before the container's process existed: the cause when it is one that
+ * passes (core/run/startup.ts transientRuntimeFailure), from its JSON log in `dir` after byte `offset`.
+ */
+export function transientFailure(dir: string, offset = 0): string | undefined {
+  return transientRuntimeFailure(runtimeLog(dir, offset));
+}
+
+/** The error messages of the runtime's JSON log in `dir` from byte `offset` (none when there is no log). */
+function runtimeLog(dir: string, offset: number): string[] {
+  try {
+    return runtimeLogMessages(readFileSync(join(dir, RUNTIME_LOG)).subarray(offset).toString("utf8"));
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -183,7 +183,7 @@ async function runOne(
     const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
     const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
     const logged = new OciRuntime(binary, setup.root, fields.runtime.flags);
-    const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps });
+    const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps, say });
     const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;
     if (failure) {
       throw new CmError("post-create-failed", `${which} did not start: ${failure.message}`, {

@@ -177,6 +177,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     const result = await executeRun(active, {
       forward: { signals: FORWARDED, via: "process", guard: true },
       keep,
+      say,
       steps: [
         ...sandbox,
         ...(keep ? [oomStep(say, oomSlice(spec))] : []),

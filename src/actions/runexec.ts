@@ -5,9 +5,13 @@
  * yet: start a helper that lives as long as the container, prepare a mount) and after the exit
  * (the process has ended, the runtime's state not yet removed: read what it left, map the status).
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/oci-runtime.ts";
 import { RUN_FILES, type RunRecord } from "../store/runs.ts";
+import { runtimeLogSize, transientFailure } from "./machine.ts";
+
+/** How many times in all a start that failed for a reason that passes is made (core/run/startup.ts transientRuntimeFailure). */
+export const START_ATTEMPTS = 3;
 
 /** A run directory that is written and about to be (or being) executed. */
 export interface ActiveRun {
@@ -35,6 +39,11 @@ export interface ExecuteOptions {
   onChild?: ((child: import("node:child_process").ChildProcess) => void) | undefined;
   /** `run --keep`: the runtime's state stays until the steps' afterExit ran (then it is removed as always) */
   keep?: boolean | undefined;
+  /**
+   * Where the line goes that says a start is made again (without "cm: "): the runtime has already
+   * written its own error line to its stderr by then, and the user is told it was not the end.
+   */
+  say?: ((line: string) => void) | undefined;
 }
 
 /**
@@ -50,16 +59,34 @@ export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Pro
       const cleanup = await step.beforeStart?.(run);
       if (cleanup) cleanups.push(cleanup);
     }
-    let result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
-      stdio: opts.stdio,
-      forward: opts.forward,
-      onChild: opts.onChild,
-      keep: opts.keep,
-    });
+    let result = await runRuntime(run, opts);
     for (const step of opts.steps ?? []) if (step.afterExit) result = await step.afterExit(run, result);
     return result;
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup();
     if (run.runtime.hasState(run.id)) run.runtime.delete(run.id);
+  }
+}
+
+/**
+ * `runtime run` to the container's end. A start that failed for a reason that passes (runc's
+ * self-copy refused by the kernel: core/run/startup.ts transientRuntimeFailure) is made again, up
+ * to START_ATTEMPTS in all: nothing of the container ran (no pid file; the runtime exited by
+ * itself, not by a signal), the run directory and what the steps prepared still hold.
+ */
+async function runRuntime(run: ActiveRun, opts: ExecuteOptions): Promise<ProcessResult> {
+  for (let attempt = 1; ; attempt++) {
+    const logAt = runtimeLogSize(run.dir);
+    const result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
+      stdio: opts.stdio,
+      forward: opts.forward,
+      onChild: opts.onChild,
+      keep: opts.keep,
+    });
+    if (result.status === 0 || result.started || result.signal !== null || attempt >= START_ATTEMPTS) return result;
+    const cause = transientFailure(run.dir, logAt);
+    if (cause === undefined) return result;
+    if (run.runtime.hasState(run.id)) run.runtime.delete(run.id);
+    opts.say?.(`${basename(run.runtime.binary)}: ${cause} (before the container started; a failure that passes): starting it again`);
   }
 }

@@ -154,6 +154,36 @@ export function shortRuntimeMessage(msg: string): string {
   return msg.replace(/^(runc|crun|runsc)(?: \w+)? failed: /, "").replace(/^unable to start container process: /, "");
 }
 
+/** runc's nsexec (the C part of `runc init`) prefixes its fatal lines with its pid: `nsexec[1234]: `, `nsexec-1[1234]: `. */
+const NSEXEC = /^nsexec(?:-\d+)?\[\d+\]: /;
+
+/**
+ * The runtime's error for one `cm:` line, from its error messages (runtimeLogMessages): the
+ * cause. When runc's nsexec failed, runc's last line says only that its child went away
+ * ("waiting for init preliminary setup: read init-p: connection reset by peer"); nsexec's own
+ * fatal line before it says why.
+ */
+export function runtimeCause(messages: readonly string[]): string | undefined {
+  const nsexec = messages.find((m) => NSEXEC.test(m));
+  if (nsexec) return nsexec.replace(NSEXEC, "nsexec: ");
+  const last = messages[messages.length - 1];
+  return last === undefined ? undefined : shortRuntimeMessage(last);
+}
+
+/**
+ * A start failure of the runtime that passes: it failed before the container's process existed,
+ * for a reason gone a moment later, so the same start can be made again. The one known: runc 1.1's
+ * nsexec first copies the runc binary into a memfd and seals it (against CVE-2019-5736), and the
+ * kernel refuses the write seal with EBUSY (memfd_wait_for_pins) when, after waiting 150 ms, it
+ * still counts a page of the fresh copy as in use (held in another CPU's LRU batch after the copy
+ * moved CPUs): about once in 5,000 rootless runs on a busy 2-core machine. runc then exits 1 with
+ * "read init-p: connection reset by peer". The cause (runtimeCause), or undefined.
+ */
+export function transientRuntimeFailure(messages: readonly string[]): string | undefined {
+  const m = messages.find((msg) => /cloned binary|F_ADD_SEALS/i.test(msg) && /device or resource busy/i.test(msg));
+  return m === undefined ? undefined : m.replace(NSEXEC, "nsexec: ");
+}
+
 /** The runtime's JSON log in the run directory (actions/machine.ts reads it). */
 export const RUNTIME_LOG = "runtime.log";
 

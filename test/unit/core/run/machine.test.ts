@@ -9,9 +9,11 @@ import {
   argvTooLong,
   classifyHeader,
   MAX_ARG_STRLEN,
+  runtimeCause,
   runtimeLogMessages,
   shortRuntimeMessage,
   startFailureFromRuntime,
+  transientRuntimeFailure,
 } from "../../../../src/core/run/startup.ts";
 import {
   parseProcLimits,
@@ -89,6 +91,29 @@ describe("start failures", () => {
       shortRuntimeMessage("runc run failed: unable to start container process: error during container init: x"),
       "error during container init: x",
     );
+  });
+  test("runc's nsexec failure: its own line is the cause; the sealing EBUSY of its self-copy passes", () => {
+    const log = [
+      '{"level":"fatal","msg":"nsexec[14795]: could not ensure we are a cloned binary: Device or resource busy","time":"x"}',
+      '{"error":"no directory specified for memory.oom_control","level":"warning","msg":"unable to get oom kill count","time":"x"}',
+      '{"level":"error","msg":"runc run failed: unable to start container process: waiting for init preliminary setup: read init-p: connection reset by peer","time":"x"}',
+    ].join("\n");
+    const msgs = runtimeLogMessages(log);
+    assert.equal(runtimeCause(msgs), "nsexec: could not ensure we are a cloned binary: Device or resource busy");
+    assert.equal(transientRuntimeFailure(msgs), "nsexec: could not ensure we are a cloned binary: Device or resource busy");
+    assert.equal(
+      runtimeCause(["runc run failed: unable to start container process: error during container init: x"]),
+      "error during container init: x",
+    );
+    assert.equal(runtimeCause([]), undefined);
+    // the same step failing otherwise stays a failure
+    assert.equal(transientRuntimeFailure(["nsexec[1]: could not ensure we are a cloned binary: Cannot allocate memory"]), undefined);
+    assert.equal(
+      transientRuntimeFailure(["runc run failed: unable to start container process: waiting for init preliminary setup: EOF"]),
+      undefined,
+    );
+    // runc 1.2 words it in Go
+    assert.ok(transientRuntimeFailure(["runc run failed: ... fcntl(F_ADD_SEALS): device or resource busy"]));
   });
 });
 
