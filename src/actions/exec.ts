@@ -3,7 +3,7 @@
  * command is looked up first (127 not found, 126 not executable), a terminal only when stdin is one
  * (or -t / -T), signals forwarded, the exit status is the command's (128+N for signal N).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isatty } from "node:tty";
 import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
@@ -13,7 +13,8 @@ import { requireTool } from "../host/tools.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
-import { checkStart, runtimeFailure, runtimeLogSize } from "./machine.ts";
+import { checkStart, runtimeFailure, runtimeLogSize, transientFailure } from "./machine.ts";
+import { START_ATTEMPTS } from "./runexec.ts";
 import { noTerminal } from "./terminal.ts";
 
 export interface ExecOptions {
@@ -51,10 +52,34 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const wrapper = execInUserScope(runtimeKind(runtime.binary), ctx.rootless, runtime.flags)
     ? [requireTool("systemd-run"), ...USER_SCOPE_ARGS]
     : [];
-  const logAt = runtimeLogSize(c.dir);
-  const result = await runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper });
-  // the runtime's own failure (its JSON log grew): one cm: line with its status
-  const failure = result.status !== 0 ? runtimeFailure(c.dir, basename(c.record.runtime?.binary ?? "runc"), logAt) : undefined;
-  if (failure) throw failure;
-  return result.status;
+  const name = basename(c.record.runtime?.binary ?? "runc");
+  // runc: a pid file of this exec's own, so a failure before its process existed is known as such
+  const pidFile = runtimeKind(runtime.binary) === "runc" ? join(c.dir, `exec-${process.pid}.pid`) : undefined;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const logAt = runtimeLogSize(c.dir);
+      const result = await runtime.exec(
+        c.record.id,
+        opts.command,
+        tty,
+        { forward: { signals: FORWARDED, via: "process" }, wrapper },
+        pidFile,
+      );
+      // a start failure that passes (runc's self-copy refused: actions/runexec.ts): made again, as cm run does
+      const again =
+        result.status !== 0 && pidFile && !result.started && result.signal === null && attempt < START_ATTEMPTS
+          ? transientFailure(c.dir, logAt)
+          : undefined;
+      if (again) {
+        process.stderr.write(`cm: ${name}: ${again} (before the process started; a failure that passes): starting it again\n`);
+        continue;
+      }
+      // the runtime's own failure (its JSON log grew): one cm: line with its status
+      const failure = result.status !== 0 ? runtimeFailure(c.dir, name, logAt, "the process") : undefined;
+      if (failure) throw failure;
+      return result.status;
+    }
+  } finally {
+    if (pidFile) rmSync(pidFile, { force: true });
+  }
 }

@@ -108,10 +108,10 @@ export function runtimeLogSize(dir: string): number {
 
 /**
  * After the runtime failed: its error, from its JSON log in `dir` (from byte `offset`), as a
- * CmError: 126/127 for an exec failure, else 125 "the container did not start". Undefined when the
+ * CmError: 126/127 for an exec failure, else 125 "`what` did not start" (cm exec: "the process"). Undefined when the
  * log says nothing (runsc, or a failure that was not the runtime's).
  */
-export function runtimeFailure(dir: string, runtimeName: string, offset = 0): CmError | undefined {
+export function runtimeFailure(dir: string, runtimeName: string, offset = 0, what = "the container"): CmError | undefined {
   const messages = runtimeLog(dir, offset);
   if (messages.length === 0) return undefined;
   // cm's own mount check (core/runtime-spec/verify.ts) failed in the runtime's hook: its line, not runc's
@@ -125,7 +125,7 @@ export function runtimeFailure(dir: string, runtimeName: string, offset = 0): Cm
   }
   const start = startFailureFromRuntime(messages);
   if (start) return startError(start);
-  return new CmError("start-failed", `the container did not start: ${runtimeName}: ${runtimeCause(messages) ?? ""}`, {
+  return new CmError("start-failed", `${what} did not start: ${runtimeName}: ${runtimeCause(messages) ?? ""}`, {
     hint: "check the options (-w, -v, --runtime) and the bundle",
   });
 }

@@ -113,10 +113,13 @@ export class OciRuntime {
     return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
-  /** `exec` a new process in a running container, to its end. */
-  exec(id: string, args: string[], tty: boolean, opts: ProcessOptions = {}): Promise<ProcessResult> {
-    const child = this.spawn(["exec", ...(tty ? ["--tty"] : []), id, ...args], opts);
-    return waitProcess(child, this.forwarding(id, child, opts.forward));
+  /**
+   * `exec` a new process in a running container, to its end. With `pidFile` the runtime writes the
+   * process's pid there once it exists (`started` in the result).
+   */
+  exec(id: string, args: string[], tty: boolean, opts: ProcessOptions = {}, pidFile?: string): Promise<ProcessResult> {
+    const child = this.spawn(["exec", ...(tty ? ["--tty"] : []), ...(pidFile ? ["--pid-file", pidFile] : []), id, ...args], opts);
+    return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
   private spawn(rest: string[], opts: ProcessOptions): ChildProcess {

@@ -272,15 +272,16 @@ for (const as of USERS) {
           `dir=${dir}`,
           "log=; prev=",
           'for a in "$@"; do [ "$prev" = --log ] && log=$a; prev=$a; done',
-          'case " $* " in *" run "*)',
-          '  n=$(cat "$dir/count" 2>/dev/null || echo 0); echo $((n + 1)) > "$dir/count"',
+          'case " $* " in *" run "*) c=count ;; *" exec "*) c=execcount ;; *) c= ;; esac',
+          'if [ -n "$c" ]; then',
+          '  n=$(cat "$dir/$c" 2>/dev/null || echo 0); echo $((n + 1)) > "$dir/$c"',
           '  if [ "$n" -lt "$(cat "$dir/fails")" ]; then',
           `    echo '{"level":"fatal","msg":"nsexec[4242]: could not ensure we are a cloned binary: Device or resource busy","time":"x"}' >> "$log"`,
           `    echo '{"level":"error","msg":"runc run failed: unable to start container process: waiting for init preliminary setup: read init-p: connection reset by peer","time":"x"}' >> "$log"`,
           '    echo "runc run failed: unable to start container process: waiting for init preliminary setup: read init-p: connection reset by peer" >&2',
           "    exit 1",
-          "  fi ;;",
-          "esac",
+          "  fi",
+          "fi",
           `exec ${real} "$@"`,
           "",
         ].join("\n");
@@ -309,12 +310,30 @@ for (const as of USERS) {
           /^cm: the container did not start: runc: nsexec: could not ensure we are a cloned binary: Device or resource busy \(check/m,
         );
         // a detached run: the same, the line in its log
-        const d = attempts(1, ["-d", "--", "echo", "detached"]);
+        const d = attempts(1, ["-d", "--", "sh", "-c", "echo detached; exec sleep 60"]);
         assert.equal(d.status, 0, d.stderr);
         const id = d.stdout.trim();
-        await waitFor("the detached run to end", () => sb.cm(["logs", id]).stdout.includes("detached"));
+        await waitFor("the detached run to start", () => sb.cm(["logs", id]).stdout.includes("detached"));
         assert.match(sb.cm(["logs", id]).stdout, again);
         assert.equal(d.count, 2);
+        // cm exec into it: the same, once (its own pid file says whether its process existed)
+        writeFileSync(join(dir, "fails"), "1\n");
+        const e = sb.cm(["exec", id, "--", "sh", "-c", "echo ran; exit 4"]);
+        assert.equal(e.status, 4, e.stderr);
+        assert.equal(e.stdout, "ran\n");
+        assert.match(
+          e.stderr,
+          /^cm: runc: nsexec: could not ensure we are a cloned binary: Device or resource busy \(before the process started; a failure that passes\): starting it again$/m,
+        );
+        assert.equal(readFileSync(join(dir, "execcount"), "utf8").trim(), "2");
+        writeFileSync(join(dir, "fails"), "99\n");
+        rmSync(join(dir, "execcount"), { force: true });
+        const stays = sb.cm(["exec", id, "--", "true"]);
+        assert.equal(stays.status, 125, stays.stderr);
+        assert.equal(readFileSync(join(dir, "execcount"), "utf8").trim(), "3");
+        assert.match(stays.stderr, /^cm: the process did not start: runc: nsexec: /m);
+        writeFileSync(join(dir, "fails"), "0\n");
+        assert.equal(sb.cm(["stop", "-t", "0", id]).status, 0);
         // no fake runc left in runs: the later tests use the real one
         assert.equal(sb.cm(["run", "--", "true"]).status, 0);
         sb.cm(["gc"]);
