@@ -13,8 +13,8 @@ import { requireTool } from "../host/tools.ts";
 import { FORWARDED } from "../runtime/signals.ts";
 import { requireRunning, resolveContainer, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
-import { checkStart, runtimeFailure, runtimeLogSize, transientFailure } from "./machine.ts";
-import { START_ATTEMPTS } from "./runexec.ts";
+import { checkStart, runtimeFailure } from "./machine.ts";
+import { START_ATTEMPTS, startAttempts } from "./runexec.ts";
 import { noTerminal } from "./terminal.ts";
 
 export interface ExecOptions {
@@ -56,29 +56,16 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   // runc: a pid file of this exec's own, so a failure before its process existed is known as such
   const pidFile = runtimeKind(runtime.binary) === "runc" ? join(c.dir, `exec-${process.pid}.pid`) : undefined;
   try {
-    for (let attempt = 1; ; attempt++) {
-      const logAt = runtimeLogSize(c.dir);
-      const result = await runtime.exec(
-        c.record.id,
-        opts.command,
-        tty,
-        { forward: { signals: FORWARDED, via: "process" }, wrapper },
-        pidFile,
-      );
-      // a start failure that passes (runc's self-copy refused: actions/runexec.ts): made again, as cm run does
-      const again =
-        result.status !== 0 && pidFile && !result.started && result.signal === null && attempt < START_ATTEMPTS
-          ? transientFailure(c.dir, logAt)
-          : undefined;
-      if (again) {
-        process.stderr.write(`cm: ${name}: ${again} (before the process started; a failure that passes): starting it again\n`);
-        continue;
-      }
-      // the runtime's own failure (its JSON log grew): one cm: line with its status
-      const failure = result.status !== 0 ? runtimeFailure(c.dir, name, logAt, "the process") : undefined;
-      if (failure) throw failure;
-      return result.status;
-    }
+    const start = () => runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper }, pidFile);
+    // a start failure that passes is made again, as cm run does; only with a pid file to tell it did not start
+    const { result, logAt } = await startAttempts(c.dir, runtime.binary, "the process", start, {
+      say: (line) => process.stderr.write(`cm: ${line}\n`),
+      attempts: pidFile ? START_ATTEMPTS : 1,
+    });
+    // the runtime's own failure (its JSON log grew): one cm: line with its status
+    const failure = result.status !== 0 ? runtimeFailure(c.dir, name, logAt, "the process") : undefined;
+    if (failure) throw failure;
+    return result.status;
   } finally {
     if (pidFile) rmSync(pidFile, { force: true });
   }

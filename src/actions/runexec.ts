@@ -68,25 +68,44 @@ export async function executeRun(run: ActiveRun, opts: ExecuteOptions = {}): Pro
   }
 }
 
-/**
- * `runtime run` to the container's end. A start that failed for a reason that passes (runc's
- * self-copy refused by the kernel: core/run/startup.ts transientRuntimeFailure) is made again, up
- * to START_ATTEMPTS in all: nothing of the container ran (no pid file; the runtime exited by
- * itself, not by a signal), the run directory and what the steps prepared still hold.
- */
+/** `runtime run` to the container's end, with the attempts of startAttempts. */
 async function runRuntime(run: ActiveRun, opts: ExecuteOptions): Promise<ProcessResult> {
-  for (let attempt = 1; ; attempt++) {
-    const logAt = runtimeLogSize(run.dir);
-    const result = await run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
+  const start = () =>
+    run.runtime.run(run.id, run.dir, join(run.dir, RUN_FILES.pid), {
       stdio: opts.stdio,
       forward: opts.forward,
       onChild: opts.onChild,
       keep: opts.keep,
     });
-    if (result.status === 0 || result.started || result.signal !== null || attempt >= START_ATTEMPTS) return result;
-    const cause = transientFailure(run.dir, logAt);
-    if (cause === undefined) return result;
+  const again = () => {
     if (run.runtime.hasState(run.id)) run.runtime.delete(run.id);
-    opts.say?.(`${basename(run.runtime.binary)}: ${cause} (before the container started; a failure that passes): starting it again`);
+  };
+  return (await startAttempts(run.dir, run.runtime.binary, "the container", start, { say: opts.say, again })).result;
+}
+
+/**
+ * Runs `start` (a `runtime run` or `runtime exec` logging to `dir`'s runtime log) and makes it
+ * again, up to `attempts` in all, while it failed for a reason that passes (runc's self-copy
+ * refused by the kernel: core/run/startup.ts transientRuntimeFailure) before its process existed:
+ * no pid file, the runtime exited by itself (not by a signal). `again` runs before each new
+ * attempt; `say` gets the line that tells the user (runc has printed its own error by then).
+ * Resolves with the last result and where the runtime log stood before it (for runtimeFailure).
+ */
+export async function startAttempts(
+  dir: string,
+  binary: string,
+  what: string,
+  start: () => Promise<ProcessResult>,
+  opts: { say?: ((line: string) => void) | undefined; again?: () => void; attempts?: number } = {},
+): Promise<{ result: ProcessResult; logAt: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const logAt = runtimeLogSize(dir);
+    const result = await start();
+    const last = attempt >= (opts.attempts ?? START_ATTEMPTS);
+    if (result.status === 0 || result.started || result.signal !== null || last) return { result, logAt };
+    const cause = transientFailure(dir, logAt);
+    if (cause === undefined) return { result, logAt };
+    opts.again?.();
+    opts.say?.(`${basename(binary)}: ${cause} (before ${what} started; a failure that passes): starting it again`);
   }
 }

@@ -516,8 +516,7 @@ const RUN_CHECKS: Record<(typeof RUN_KEYS)[number], RunCheck> = {
     out.pidsLimit = c.check(at, () => checkPidsLimit(v, "value"));
   },
   read_only: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
-    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
-    out.readOnly = v;
+    out.readOnly = checkBool(c, at, v);
   },
   workdir: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
     const w = c.string(at, v);
@@ -530,8 +529,7 @@ const RUN_CHECKS: Record<(typeof RUN_KEYS)[number], RunCheck> = {
     out.hostCa = checkBool(c, at, v);
   },
   init: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
-    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
-    out.init = v;
+    out.init = checkBool(c, at, v);
   },
   ulimits: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
     const limits: Limits = {};
@@ -553,12 +551,10 @@ const RUN_CHECKS: Record<(typeof RUN_KEYS)[number], RunCheck> = {
     out.allowHosts = checkAllowHosts(c, at, v);
   },
   review: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
-    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
-    out.review = v;
+    out.review = checkBool(c, at, v);
   },
   ephemeral: (c: Checker, at: string[], v: Toml, out: RunDefaults) => {
-    if (typeof v !== "boolean") c.fail(at, `must be true or false, not ${typeName(v)}`);
-    out.ephemeral = v;
+    out.ephemeral = checkBool(c, at, v);
   },
 };
 

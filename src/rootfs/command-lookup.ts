@@ -21,13 +21,27 @@ export type Found = "found" | "not-found" | "not-executable";
 
 /** Host path for a container path: through the longest matching bind mount, else in the rootfs. */
 function hostPath(rootfs: string, containerPath: string, mounts: Lookup["mounts"]): string {
+  return throughMounts(
+    rootfs,
+    containerPath,
+    mounts.map((m) => ({ ...m, bind: true })),
+  ) as string;
+}
+
+/**
+ * Where `containerPath` is on the host once `mounts` (in the spec's order) are made: through the
+ * longest (then latest) mount at or above it when that is a bind, else in the rootfs with
+ * symlinks kept inside it (also under --ephemeral's overlay at /, which shows the rootfs until the
+ * container writes). Undefined below any other mount (the runtime's /dev, a tmpfs, an overlay).
+ */
+function throughMounts(rootfs: string, containerPath: string, mounts: readonly PlacedMount[]): string | undefined {
   const p = posix.normalize(containerPath);
-  let best: { destination: string; source: string } | undefined;
+  let best: PlacedMount | undefined;
   for (const m of mounts) {
-    if (isWithin(p, m.destination) && (!best || m.destination.length > best.destination.length)) best = m;
+    if (m.destination !== "/" && isWithin(p, m.destination) && (!best || m.destination.length >= best.destination.length)) best = m;
   }
-  if (best) return best.source + p.slice(best.destination.length);
-  return resolveInRoot(rootfs, p);
+  if (!best) return resolveInRoot(rootfs, p);
+  return best.bind && best.source ? best.source + p.slice(best.destination.length) : undefined;
 }
 
 function probe(host: string): Found {
@@ -214,18 +228,13 @@ type Kind = "dir" | "file" | "missing" | "below-file";
 
 /** What `containerPath` is once the mounts `before` it are made (undefined: not known from here). */
 function kindAt(rootfs: string, containerPath: string, before: readonly PlacedMount[]): Kind | undefined {
-  const p = posix.normalize(containerPath);
-  let best: PlacedMount | undefined;
-  for (const m of before) {
-    // an overlay at / (--ephemeral) shows the rootfs itself until the container writes
-    if (m.destination !== "/" && isWithin(p, m.destination) && (!best || m.destination.length >= best.destination.length)) best = m;
-  }
-  if (best && (!best.bind || !best.source)) return undefined;
+  let host: string | undefined;
   try {
-    return kindOf(best?.source ? best.source + p.slice(best.destination.length) : resolveInRoot(rootfs, p));
+    host = throughMounts(rootfs, containerPath, before);
   } catch {
     return undefined; // a symlink loop: the runtime's own error
   }
+  return host === undefined ? undefined : kindOf(host);
 }
 
 function kindOf(host: string): Kind | undefined {
