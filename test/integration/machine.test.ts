@@ -230,6 +230,11 @@ for (const as of USERS) {
           }
         }
         assert.equal(runs(), before, "nothing was started");
+        // a link the container plants in /project is followed inside the container, never on the host
+        assert.equal(sb.cm(["run", "--", "ln", "-sf", "/usr/bin/perl", "/project/hostperl"]).status, 0);
+        const planted = sb.cm(["run", "--", "/project/hostperl", "-e", "1"]);
+        assert.equal(planted.status, 127, planted.stderr);
+        assert.match(planted.stderr, /^cm: \/project\/hostperl: command not found in bundle default/);
         // a file of the user's own on /etc/hosts replaces the run's (as docker run -v does)
         const hosts = projectFile(sb, "myhosts", "10.9.8.7 mine\n", 0o644);
         const own = sb.cm(["run", "-v", `${sb.project}/myhosts:/etc/hosts:ro`, "--", "cat", "/etc/hosts"]);

@@ -29,6 +29,19 @@ test("finds commands on PATH, through symlinks kept inside the rootfs", () => {
   assert.equal(findCommand(root, "/bin/ok", lookup), "found");
 });
 
+test("symlinks in a bind source (the project) are followed inside the container, never on the host", () => {
+  const { root, lookup } = setup();
+  const project = lookup.mounts[0]?.source as string;
+  // a venv's bin/python -> /usr/bin/python3: the rootfs's, whatever the host has there
+  symlinkSync("/usr/bin/ok", join(project, "py"));
+  assert.equal(findCommand(root, "/project/py", lookup), "found");
+  // a host program the rootfs does not have is not found, by an absolute or a climbing relative link
+  symlinkSync(process.execPath, join(project, "hostnode"));
+  symlinkSync(`../../../../../../..${process.execPath}`, join(project, "climb"));
+  assert.equal(findCommand(root, "/project/hostnode", lookup), "not-found");
+  assert.equal(findCommand(root, "/project/climb", lookup), "not-found");
+});
+
 test("127 and 126 cases", () => {
   const { root, lookup } = setup();
   assert.equal(findCommand(root, "missing", lookup), "not-found");
@@ -115,6 +128,11 @@ test("placementFailure: a bind mount or the working directory the runtime could 
   assert.match(at("/tmp/f", file, "/tmp/f") ?? "", /^working directory \/tmp\/f: it is a file/);
   // a destination below an earlier bind resolves through it
   assert.equal(at("/tmp/x/y", file, "/tmp/x", [{ destination: "/tmp/x", source: dir, bind: true }]), undefined);
+  // a link the container planted in the project leads into the container, not to the host's file
+  symlinkSync(process.execPath, join(project, "wf"));
+  assert.equal(placementFailure(root, base, "/project/wf", "bundle b"), undefined);
+  symlinkSync("/etc/passwd", join(project, "pw"));
+  assert.match(placementFailure(root, base, "/project/pw", "bundle b") ?? "", /it is a file/);
   // a source cm cannot stat is left to the runtime
   assert.equal(at("/etc/passwd", join(dir, "gone")), undefined);
 });
