@@ -4,7 +4,9 @@
  *   1. take each bundle's lock (a create or delete in progress is a clear error)
  *   2. rename each bundle directory to a dot-name: from here on no new run can find it
  *   3. stop its containers (SIGTERM, SIGKILL after the grace period) through the runtime each was
- *      started with, remove their runtime state and run directories
+ *      started with, remove their runtime state and run directories; a run still starting (its cm
+ *      alive, the runtime not yet running it) is waited for and then stopped, so that it cannot
+ *      start after the stop in a tree being removed
  *   4. stop any process still rooted in it (a container whose runtime state is gone)
  *   5. remove the tree (never crossing into a mount; odd modes fixed up)
  * If a tree cannot be removed (a mount inside it), it stays aside as .<bundle>.deleting-<pid>:
@@ -17,6 +19,7 @@ import { join } from "node:path";
 import { checkBundleName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
+import { sameProcess } from "../host/pid.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/tree-users.ts";
 import { listReviews } from "../review/store.ts";
 import { stopContainer } from "../runtime/stop.ts";
@@ -169,6 +172,7 @@ function incomplete(failure: { bundle: string; dir: string; err: unknown }, proj
 async function stopRuns(ctx: Context, key: string, bundle: string | undefined, grace: number): Promise<void> {
   const runs = listRuns(ctx.layout.runs).filter((r) => r.projectKey === key && (bundle === undefined || r.bundle === bundle));
   if (runs.length === 0) return;
-  await Promise.all(runs.map((r) => stopContainer(runtimeOf(ctx, r), r.id, grace)));
+  // A run still starting is waited for: stopped once it runs, never left to start in a tree being removed.
+  await Promise.all(runs.map((r) => stopContainer(runtimeOf(ctx, r), r.id, grace, { ownerAlive: () => sameProcess(r.cmPid, r.cmStart) })));
   for (const r of runs) removeTree(runDir(ctx.layout.runs, r.id));
 }

@@ -189,7 +189,11 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     // A start that failed because cm delete removed the bundle meanwhile (the runtime saw a rootfs
     // vanish: ENOENT, pivot_root EBUSY, ...) is said as such; a container delete stopped (128+N) is not that.
     const bundleGone = !existsSync(join(plan.bundle.dir, "config.json")) || !existsSync(active.dir);
-    if (result.status !== 0 && result.status < 128 && !result.started && bundleGone) {
+    // A runtime that started after cm delete renamed the bundle away re-creates the mount points at
+    // its old path, and a second run starting then can pivot into that hollow tree: its init runs,
+    // but the command (found before the start) is not there: 126/127 from the init.
+    const hollow = result.started && (result.status === 126 || result.status === 127) && !existsSync(join(plan.bundle.dir, "config.json"));
+    if ((result.status !== 0 && result.status < 128 && !result.started && bundleGone) || hollow) {
       // runc may have re-created rootfs/dev, rootfs/proc ... at the bundle's old path: removed when it holds no data
       if (!existsSync(join(plan.bundle.dir, "config.json"))) removeHollowTree(plan.bundle.dir);
       throw bundleDeleted(plan.bundle.name);

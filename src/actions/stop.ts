@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CmError } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
+import { sameProcess } from "../host/pid.ts";
 import { stopContainer } from "../runtime/stop.ts";
 import { RUN_FILES, readExit } from "../store/runs.ts";
 import { resolveContainer, runtimeOf } from "./containers.ts";
@@ -18,7 +19,9 @@ export async function stop(ctx: Context, name: string, graceSeconds: number): Pr
   }
   const c = resolveContainer(ctx, name, ["running", "starting"]);
   const runtime = runtimeOf(ctx, c.record);
-  const killed = await stopContainer(runtime, c.record.id, graceSeconds);
+  // a container still starting is stopped once it runs (a stop that found nothing would let it start)
+  const { cmPid, cmStart } = c.record;
+  const killed = await stopContainer(runtime, c.record.id, graceSeconds, { ownerAlive: () => sameProcess(cmPid, cmStart) });
   if (c.record.detached && c.ownerAlive) {
     // the monitor records the exit status as it sees it end
     for (let i = 0; i < 100 && !readExit(c.dir); i++) await sleep(50);

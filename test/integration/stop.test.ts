@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, runscBundle, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm stop (${as})`, () => {
@@ -60,6 +60,24 @@ for (const as of USERS) {
         readdirSync(join(state, "runs")).filter((id) => exitOf(id)?.status !== "exited"),
         [],
       );
+    });
+
+    test("a container still starting: cm stop waits until it runs, then stops it (it never starts after the stop)", async () => {
+      // a runtime slow to start: `run` waits 2 s before the real runc creates the container
+      const real = ["/usr/local/sbin/runc", "/usr/sbin/runc", "/usr/bin/runc"].find((p) => existsSync(p)) as string;
+      const dir = sb.mkdir("slow-runc");
+      const runc = join(dir, "runc");
+      writeFileSync(runc, `#!/bin/sh\ncase " $* " in *" run "*) sleep 2 ;; esac\nexec ${real} "$@"\n`, { mode: 0o755 });
+      const child = sb.spawn(["run", "--runtime", runc, "--", "sleep", "60"]);
+      child.stdin?.end();
+      const done = finished(child);
+      const starting = () => (JSON.parse(sb.cm(["ps", "--json"]).stdout) as { status: string }[]).some((c) => c.status === "starting");
+      await waitFor("the run to be starting", starting);
+      const stop = sb.cm(["stop", "-t", "1", "default"]);
+      assert.equal(stop.status, 0, stop.stderr);
+      const r = await done;
+      assert.equal(r.status, 143, r.stderr);
+      assert.equal(r.stderr, "");
     });
 
     test("runsc: stop works the same", () => {
