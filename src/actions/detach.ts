@@ -9,7 +9,7 @@
  * reports the failure when the monitor recorded an exit first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runtimeKind } from "../core/run/runtime.ts";
@@ -24,12 +24,17 @@ import { CappedLog, DEFAULT_LOG_MAX_BYTES } from "../store/log.ts";
 import { type ExitRecord, RUN_FILES, type RunRecord, readExit, readPid } from "../store/runs.ts";
 import { keepForOom, oomSlice, oomStep, runtimeFailure } from "./machine.ts";
 import { projectOwnerStep } from "./projectowner.ts";
-import { executeRun } from "./runexec.ts";
+import { bundleDeleted, bundlePresent, executeRun, undoneByDelete } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
-export async function startDetached(dir: string, id: string): Promise<void> {
+/**
+ * Starts the monitor of the run directory `dir` and resolves once the container runs (the runtime
+ * wrote the pid file). Throws the monitor's recorded failure as one line (126/127 kept), the
+ * bundle deleted (125) when cm delete removed it meanwhile, or a timeout after START_TIMEOUT_MS.
+ */
+export async function startDetached(dir: string, id: string, bundle: { name: string; dir: string }): Promise<void> {
   const main = process.argv[1];
   if (!main) throw new CmError("internal", "cannot find cm's own entry point to start the monitor");
   const child = spawn(process.execPath, ["--", main, "__monitor", dir], { detached: true, stdio: "ignore" });
@@ -38,6 +43,8 @@ export async function startDetached(dir: string, id: string): Promise<void> {
   while (Date.now() < deadline) {
     if (readPid(dir) !== undefined) return;
     const exit = readExit(dir);
+    // cm delete renamed the bundle away (and may have removed the run directory with it)
+    if ((exit || !existsSync(dir)) && !bundlePresent(bundle.dir)) throw bundleDeleted(bundle.name);
     if (exit) {
       // the monitor's own line (the runtime's error, translated) is already worded for the user
       const line = lastLine(readLog(dir)).replace(/^cm: (the container did not start: )?/, "");
@@ -96,8 +103,11 @@ export async function monitor(dir: string): Promise<number> {
       },
     );
     status = result.status;
-    // not started: the runtime's error (from its JSON log) as one cm: line in the container's log
-    const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, basename(record.runtime.binary)) : undefined;
+    // not started: the runtime's error (from its JSON log) as one cm: line in the container's log;
+    // undone by cm delete: said so (as cm run in the foreground says it)
+    const undone =
+      record.bundleDir !== undefined && undoneByDelete(record.bundleDir, dir, result) ? bundleDeleted(record.bundle) : undefined;
+    const failure = undone ?? (result.status !== 0 && !result.started ? runtimeFailure(dir, basename(record.runtime.binary)) : undefined);
     if (failure) {
       log.write(Buffer.from(`cm: ${failure.message}\n`));
       status = failure.exitCode;

@@ -29,7 +29,7 @@ import { type MountCheck, type OciSpec, runSpec } from "../core/runtime-spec/ind
 import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
 import { type Checked, checkConfined, openChecked, readFileConfined } from "../host/confine.ts";
-import { removeHollowTree, removeTree } from "../host/fs.ts";
+import { removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command-lookup.ts";
@@ -42,7 +42,7 @@ import { projectCheck } from "./mountcheck.ts";
 import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { projectOwnerStep } from "./projectowner.ts";
-import { type ActiveRun, executeRun } from "./runexec.ts";
+import { type ActiveRun, bundleDeleted, bundlePresent, executeRun, undoneByDelete } from "./runexec.ts";
 import { sandboxSteps } from "./runsteps.ts";
 import { seccompOverride } from "./security.ts";
 import { noTerminal } from "./terminal.ts";
@@ -61,8 +61,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     checkStart(plan.spec.rootfsPath, spec, args, { cwd, path, mounts }, `bundle ${plan.bundle.name}`, plan.spec.init === true, hint);
   } catch (err) {
     // 126/127 because cm delete is removing the bundle: not the command's fault
-    if (err instanceof CmError && err.exitCode !== 125 && !existsSync(join(plan.bundle.dir, "config.json")))
-      throw bundleDeleted(plan.bundle.name);
+    if (err instanceof CmError && err.exitCode !== 125 && !bundlePresent(plan.bundle.dir)) throw bundleDeleted(plan.bundle.name);
     throw err;
   }
   return plan.detach ? startDetachedRun(ctx, plan, spec) : runForeground(ctx, plan, spec);
@@ -132,17 +131,13 @@ function bundleRootfs(dir: string, name: string): string {
   }
 }
 
-function bundleDeleted(name: string): CmError {
-  return new CmError("bundle-deleted", `bundle ${name} was deleted while this run was starting`, { hint: "create it again" });
-}
-
 /** The first word actually run (the entrypoint's when there is one) must exist inside: 127 / 126 without starting anything. */
 function checkCommand(plan: RunPlan): void {
   const { args, origin, cwd, path, mounts } = plan.command;
   const first = args[0] as string;
   const found = findCommand(plan.spec.rootfsPath, first, { cwd, path, mounts });
   // not found because cm delete is removing the bundle: not 127
-  if (found !== "found" && !existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
+  if (found !== "found" && !bundlePresent(plan.bundle.dir)) throw bundleDeleted(plan.bundle.name);
   if (found === "not-found") {
     throw new CmError("command-not-found", `${first}: command not found in bundle ${plan.bundle.name}`, {
       exitCode: EXIT_NOT_FOUND,
@@ -165,7 +160,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
   const active = writeRun(ctx, plan, spec);
   try {
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
-    if (!existsSync(join(plan.bundle.dir, "config.json"))) throw bundleDeleted(plan.bundle.name);
+    if (!bundlePresent(plan.bundle.dir)) throw bundleDeleted(plan.bundle.name);
     const keep = keepForOom(spec, plan.runtime.kind);
     const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
     const sandbox = sandboxSteps(active.record, {
@@ -184,20 +179,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
         ...(ctx.rootless ? [projectOwnerStep(active.record.projectPath, ctx.uid, say)] : []),
       ],
     });
-    // Without the pid file the failure was the runtime's (a bad -w or -v, an unusable rootfs), not
-    // the command's. (A run directory removed meanwhile, by cm delete stopping this container, is not that.)
-    // A start that failed because cm delete removed the bundle meanwhile (the runtime saw a rootfs
-    // vanish: ENOENT, pivot_root EBUSY, ...) is said as such; a container delete stopped (128+N) is not that.
-    const bundleGone = !existsSync(join(plan.bundle.dir, "config.json")) || !existsSync(active.dir);
-    // A runtime that started after cm delete renamed the bundle away re-creates the mount points at
-    // its old path, and a second run starting then can pivot into that hollow tree: its init runs,
-    // but the command (found before the start) is not there: 126/127 from the init.
-    const hollow = result.started && (result.status === 126 || result.status === 127) && !existsSync(join(plan.bundle.dir, "config.json"));
-    if ((result.status !== 0 && result.status < 128 && !result.started && bundleGone) || hollow) {
-      // runc may have re-created rootfs/dev, rootfs/proc ... at the bundle's old path: removed when it holds no data
-      if (!existsSync(join(plan.bundle.dir, "config.json"))) removeHollowTree(plan.bundle.dir);
-      throw bundleDeleted(plan.bundle.name);
-    }
+    if (undoneByDelete(plan.bundle.dir, active.dir, result)) throw bundleDeleted(plan.bundle.name);
     // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete
     // stopping this container, is not that.)
     if (result.status !== 0 && existsSync(active.dir) && !result.started) {
@@ -217,13 +199,13 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
 /** --detach: the run directory is handed to a monitor (actions/detach.ts); cm prints the ID once the container runs. */
 async function startDetachedRun(ctx: Context, plan: RunPlan, spec: OciSpec): Promise<number> {
   const { dir, id } = writeRun(ctx, plan, spec);
-  if (!existsSync(join(plan.bundle.dir, "config.json"))) {
+  if (!bundlePresent(plan.bundle.dir)) {
     removeTree(dir);
     throw bundleDeleted(plan.bundle.name);
   }
   (await import("./gc.ts")).quietGc(ctx); // not in the foreground path: it is benchmarked
   const { startDetached } = await import("./detach.ts");
-  await startDetached(dir, id);
+  await startDetached(dir, id, plan.bundle);
   process.stdout.write(`${id}\n`);
   return 0;
 }

@@ -5,7 +5,10 @@
  * yet: start a helper that lives as long as the container, prepare a mount) and after the exit
  * (the process has ended, the runtime's state not yet removed: read what it left, map the status).
  */
+import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
+import { CmError } from "../errors.ts";
+import { removeHollowTree } from "../host/fs.ts";
 import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/oci-runtime.ts";
 import { RUN_FILES, type RunRecord } from "../store/runs.ts";
 import { runtimeLogSize, transientFailure } from "./machine.ts";
@@ -108,4 +111,35 @@ export async function startAttempts(
     opts.again?.();
     opts.say?.(`${basename(binary)}: ${cause} (before ${what} started; a failure that passes): starting it again`);
   }
+}
+
+/** The error of a run whose bundle cm delete removed before its container could start (125). */
+export function bundleDeleted(name: string): CmError {
+  return new CmError("bundle-deleted", `bundle ${name} was deleted while this run was starting`, { hint: "create it again" });
+}
+
+/** Whether the bundle at `bundleDir` is still there (cm delete renames it away first: actions/delete.ts). */
+export function bundlePresent(bundleDir: string): boolean {
+  return existsSync(join(bundleDir, "config.json"));
+}
+
+/**
+ * Whether a run that ended with `result` was undone by cm delete removing its bundle meanwhile
+ * (delete renames the bundle away, then stops the runs it found and removes their run directories):
+ *   - the start failed (no pid file, status 1..127) with the bundle or the run directory gone: the
+ *     runtime saw the root filesystem vanish (ENOENT, pivot_root EBUSY, its own exec failing, ...)
+ *   - the init started but the command, found before the start, was not there (126/127) with the
+ *     bundle gone: a runtime that started after the rename re-creates the mount points at the old
+ *     path (runc's MkdirAll), and a second run can pivot into that hollow tree
+ * A container delete stopped (128+N) is not that: its status is its own. When it was, the hollow
+ * tree the runtime may have left at the bundle's path is removed (only when it holds no data:
+ * host/fs.ts removeHollowTree).
+ */
+export function undoneByDelete(bundleDir: string, runDir: string, result: ProcessResult): boolean {
+  const bundleGone = !bundlePresent(bundleDir);
+  const failedStart = result.status !== 0 && result.status < 128 && !result.started && (bundleGone || !existsSync(runDir));
+  const hollow = result.started && (result.status === 126 || result.status === 127) && bundleGone;
+  if (!failedStart && !hollow) return false;
+  if (bundleGone) removeHollowTree(bundleDir);
+  return true;
 }

@@ -17,6 +17,8 @@ export interface RunRecord {
   projectKey: string;
   projectName: string;
   bundle: string;
+  /** the bundle's directory (for a start undone by cm delete: actions/runexec.ts undoneByDelete); absent in records of cm 0.x before it */
+  bundleDir?: string | undefined;
   projectPath: string;
   command: string[];
   started: string;

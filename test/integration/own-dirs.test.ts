@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { finished, fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 for (const as of USERS) {
   describe(`cm's own directories (${as})`, () => {
@@ -195,6 +195,32 @@ for (const as of USERS) {
         }
         // what the runtime may have re-created at the old path is gone: the next create works
         assert.equal(existsSync(join(data, "proj", "default")), false);
+      }
+    });
+
+    test("detached runs racing cm delete: each prints its ID or cm's one line (never 127), and nothing is left", async () => {
+      for (let round = 0; round < 4; round++) {
+        const made = sb.cm(["create", "-q", "--force", "--from", `dir:${fixtures.busybox}`]);
+        assert.equal(made.status, 0, made.stderr);
+        const runs = Array.from({ length: 5 }, () => {
+          const c = sb.spawn(["run", "-d", "--", "true"]);
+          c.stdin?.end();
+          return finished(c);
+        });
+        await new Promise((r) => setTimeout(r, 20 * round));
+        const del = sb.cm(["delete", "--time", "1"]);
+        assert.equal(del.status, 0, del.stderr);
+        for (const r of await Promise.all(runs)) {
+          if (r.status === 0) {
+            assert.match(r.stdout, /^[0-9a-f]{12,}\n$/);
+            continue;
+          }
+          assert.equal(r.status, 125, r.stderr);
+          assert.ok(isOneLineError(r.stderr), r.stderr);
+          assert.match(r.stderr, /bundle default was deleted while this run was starting|no bundle "default"/);
+        }
+        // no tree the runtime re-created stays at the bundle's path (a monitor may still be ending)
+        await waitFor("nothing at the bundle's path", () => !existsSync(join(data, "proj", "default")));
       }
     });
 

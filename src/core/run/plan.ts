@@ -104,6 +104,7 @@ export interface RunPlan {
     projectKey: string;
     projectName: string;
     bundle: string;
+    bundleDir: string;
     projectPath: string;
     command: string[];
     detached?: true;
@@ -179,6 +180,7 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
       projectKey: facts.project.key,
       projectName: facts.project.name,
       bundle: facts.bundle.name,
+      bundleDir: facts.bundle.dir,
       projectPath: facts.project.path,
       command: args,
       ...(opts.detach ? { detached: true as const, ...(opts.logMaxBytes ? { logMaxBytes: opts.logMaxBytes } : {}) } : {}),

@@ -42,7 +42,14 @@ describe("planRun", () => {
     assert.equal(p.command.cwd, "/project");
     assert.match(p.command.path, /\/usr\/bin/);
     assert.deepEqual(p.command.mounts, [{ destination: "/project", source: "/home/u/p" }]);
-    assert.deepEqual(p.record, { projectKey: "p-1", projectName: "p", bundle: "default", projectPath: "/home/u/p", command: ["true"] });
+    assert.deepEqual(p.record, {
+      projectKey: "p-1",
+      projectName: "p",
+      bundle: "default",
+      bundleDir: "/data/p-1/default",
+      projectPath: "/home/u/p",
+      command: ["true"],
+    });
     assert.deepEqual(p.runtime, {
       binary: "/usr/bin/runc",
       root: "/state/runc",
