@@ -41,11 +41,12 @@ export async function startDetached(dir: string, id: string, bundle: { name: str
   child.unref();
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (readPid(dir) !== undefined) return;
-    const exit = readExit(dir);
+    const look = startLook({ exit: () => readExit(dir), pid: () => readPid(dir), dirExists: () => existsSync(dir) });
+    if (look.kind === "started") return;
     // cm delete renamed the bundle away (and may have removed the run directory with it)
-    if ((exit || !existsSync(dir)) && !bundlePresent(bundle.dir)) throw bundleDeleted(bundle.name);
-    if (exit) {
+    if (look.kind !== "waiting" && !bundlePresent(bundle.dir)) throw bundleDeleted(bundle.name);
+    if (look.kind === "failed") {
+      const { exit } = look;
       // the monitor's own line (the runtime's error, translated) is already worded for the user
       const line = lastLine(readLog(dir)).replace(/^cm: (the container did not start: )?/, "");
       throw new CmError("start-failed", `container ${id} did not start: ${line || `exit status ${exit.status}`}`, {
@@ -53,11 +54,34 @@ export async function startDetached(dir: string, id: string, bundle: { name: str
         ...(exit.status === 126 || exit.status === 127 ? { exitCode: exit.status } : {}),
       });
     }
+    if (look.kind === "gone") {
+      throw new CmError("start-failed", `container ${id} did not start: its run directory ${dir} was removed meanwhile`, {
+        hint: "run it again",
+      });
+    }
     await sleep(5);
   }
   throw new CmError("start-failed", `container ${id} did not start within ${START_TIMEOUT_MS / 1000} s`, {
     hint: `see cm logs ${id}; cm stop ${id}`,
   });
+}
+
+export type StartLook = { kind: "started" } | { kind: "failed"; exit: ExitRecord } | { kind: "gone" } | { kind: "waiting" };
+
+/**
+ * One look at a detached run's directory while cm run -d waits for its start: started (the runtime
+ * wrote the pid file), failed (the monitor recorded an exit with no pid file), gone (the run
+ * directory was removed: cm delete), or waiting. The exit is read before the pid file: the runtime
+ * writes the pid file before the command runs and the monitor the exit after it ended, so a pid
+ * file missing when read after the exit never existed, and a container that started and ended
+ * between two reads has both and started. (Read the other way round, a command that ended at once
+ * was reported as a failed start: `exit status 4`, found by CI under load.)
+ */
+export function startLook(read: { exit(): ExitRecord | undefined; pid(): number | undefined; dirExists(): boolean }): StartLook {
+  const exit = read.exit();
+  if (read.pid() !== undefined) return { kind: "started" };
+  if (exit) return { kind: "failed", exit };
+  return read.dirExists() ? { kind: "waiting" } : { kind: "gone" };
 }
 
 /** The monitor: runs the container to its end with output to the log, then records the exit status. */

@@ -47,8 +47,12 @@ for (const as of USERS) {
       assert.equal(d.status, 0, d.stderr);
       const id = d.stdout.trim();
       assert.match(id, /^[0-9a-f]{12}$/);
-      const quick = sb.cm(["run", "-d", "--", "sh", "-c", "exit 4"]).stdout.trim();
-      await waitFor("the quick one to exit", () => ps("--all").some((e) => e.id === quick && e.status === "exited"));
+      const started = sb.cm(["run", "-d", "--", "sh", "-c", "exit 4"]);
+      assert.equal(started.status, 0, started.stderr);
+      const quick = started.stdout.trim();
+      await waitFor("the quick one to exit", () => ps("--all").some((e) => e.id === quick && e.status === "exited")).catch((err) => {
+        throw new Error(`${(err as Error).message}: ${JSON.stringify(ps("--all").find((e) => e.id === quick))}`);
+      });
 
       const running = ps();
       assert.equal(running.length, 2);
@@ -98,6 +102,23 @@ for (const as of USERS) {
       fg.kill("SIGTERM");
       await done;
       assert.deepEqual(ps(), []);
+    });
+
+    test("detached commands that end at once: each cm run -d prints its ID (it started), cm ps has its status", async () => {
+      // the container can start and end between two looks of cm run -d at the run directory: that is a start
+      const ids: string[] = [];
+      for (let i = 0; i < 25; i++) {
+        const r = sb.cm(["run", "-d", "--", "sh", "-c", `exit ${i % 3 === 0 ? 0 : 4}`]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^[0-9a-f]{12}\n$/);
+        ids.push(r.stdout.trim());
+      }
+      await waitFor("all to be exited", () => ps("--all").filter((e) => ids.includes(e.id) && e.status === "exited").length === ids.length);
+      const codes = ps("--all")
+        .filter((e) => ids.includes(e.id))
+        .map((e) => e.exitCode);
+      assert.deepEqual(codes.sort(), ids.map((_, i) => (i % 3 === 0 ? 0 : 4)).sort());
+      assert.equal(sb.cm(["gc"]).status, 0);
     });
 
     test("bad arguments: one-line errors", () => {
