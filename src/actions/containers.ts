@@ -38,7 +38,7 @@ export function runtimeOf(ctx: Context, record: RunRecord): OciRuntime {
 }
 
 export function inspect(dir: string, record: RunRecord): Container {
-  const exit = readExit(dir);
+  let exit = readExit(dir);
   const pid = readPid(dir);
   const ownerAlive = sameProcess(record.cmPid, record.cmStart);
   let status: Status;
@@ -47,7 +47,11 @@ export function inspect(dir: string, record: RunRecord): Container {
   // reboot) the pid may belong to another process, started after the runtime wrote the pid file.
   else if (pid !== undefined && isContainerInit(record, pid, dir)) status = "running";
   else if (ownerAlive) status = "starting";
-  else status = "gone";
+  else {
+    // The owner records the exit before it ends: read again, it may have done both since the first read.
+    exit = readExit(dir);
+    status = exit ? "exited" : "gone";
+  }
   return { record, dir, status, pid: status === "running" ? pid : undefined, ownerAlive, exit };
 }
 
