@@ -69,6 +69,20 @@ export function walkInRoot(
   visit: (host: string, st: Stats | undefined) => WalkStep,
   tooManyLinks: () => never,
 ): string | undefined {
+  return walkContainerPath((done) => join(root, ...done), parts, visit, tooManyLinks);
+}
+
+/**
+ * walkInRoot where the host path of each prefix of components (inside the container: its root
+ * is []) is `hostOf(prefix)`, e.g. through the mounts made over the rootfs
+ * (rootfs/command-lookup.ts); undefined from `hostOf` ends the walk with undefined.
+ */
+export function walkContainerPath(
+  hostOf: (inside: readonly string[]) => string | undefined,
+  parts: readonly string[],
+  visit: (host: string, st: Stats | undefined) => WalkStep,
+  tooManyLinks: () => never,
+): string | undefined {
   let links = 0;
   const todo = [...parts];
   const done: string[] = [];
@@ -79,7 +93,8 @@ export function walkInRoot(
       done.pop();
       continue;
     }
-    const host = join(root, ...done, part);
+    const host = hostOf([...done, part]);
+    if (host === undefined) return undefined;
     const st = lstatOrUndefined(host);
     if (st?.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) tooManyLinks();
@@ -90,10 +105,10 @@ export function walkInRoot(
     }
     const step = visit(host, st);
     if (step === "none") return undefined;
-    if (step === "stop") return join(root, ...done, part, ...todo.filter((p) => p !== "" && p !== "."));
+    if (step === "stop") return hostOf([...done, part, ...todo.filter((p) => p !== "" && p !== ".")]);
     done.push(part);
   }
-  return join(root, ...done);
+  return hostOf(done);
 }
 
 /** lstat without an exception (and its stack trace) when nothing is there. */

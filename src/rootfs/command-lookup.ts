@@ -4,11 +4,12 @@
  * for both). Paths are resolved as the container sees them (throughMounts): bind mounts first,
  * then the rootfs, symlinks followed inside the container.
  */
-import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats, statSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import { isWithin } from "../core/path.ts";
 import { argvTooLong, classifyHeader, ELF_MACHINE, HEADER_BYTES, type StartFailure } from "../core/run/startup.ts";
 import { CmError, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from "../errors.ts";
+import { walkContainerPath } from "../host/fs.ts";
 
 export interface Lookup {
   cwd: string;
@@ -27,9 +28,6 @@ function hostPath(rootfs: string, containerPath: string, mounts: Lookup["mounts"
   ) as string;
 }
 
-/** As the kernel's limit (40 symlinks in one resolution, path_resolution(7)). */
-const MAX_SYMLINKS = 40;
-
 /**
  * Where `containerPath` is on the host once `mounts` (in the spec's order) are made, resolved as
  * the container will resolve it: component by component, each through the longest (then latest)
@@ -38,7 +36,7 @@ const MAX_SYMLINKS = 40;
  * or in a bind source such as the project, is followed inside the container (an absolute target
  * starts again at the container's /), never on the host, so a link the container planted in
  * /project cannot make cm look at a host file. Undefined below any other mount (the runtime's
- * /dev, a tmpfs, an overlay). Throws CmError "symlink-loop" after MAX_SYMLINKS links.
+ * /dev, a tmpfs, an overlay). Throws CmError "symlink-loop" after 40 links (host/fs.ts walkContainerPath).
  */
 function throughMounts(rootfs: string, containerPath: string, mounts: readonly PlacedMount[]): string | undefined {
   const hostOf = (parts: readonly string[]): string | undefined => {
@@ -50,42 +48,15 @@ function throughMounts(rootfs: string, containerPath: string, mounts: readonly P
     if (!best) return posix.join(rootfs, p);
     return best.bind && best.source ? best.source + p.slice(best.destination.length) : undefined;
   };
-  const todo = containerPath.split("/");
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length > 0) {
-    const part = todo.shift() as string;
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const host = hostOf([...done, part]);
-    if (host === undefined) return undefined;
-    const st = lstatOrNone(host);
-    if (st?.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS)
-        throw new CmError("symlink-loop", `too many symbolic links resolving ${containerPath} inside the container`);
-      const target = readlinkSync(host);
-      if (target.startsWith("/")) done.length = 0;
-      todo.unshift(...target.split("/"));
-      continue;
-    }
-    // missing (or below a file): the rest as written, for the caller's stat to say which
-    if (!st) return hostOf([...done, part, ...todo.filter((t) => t !== "" && t !== ".")]);
-    done.push(part);
-  }
-  return hostOf(done);
-}
-
-/** lstat, or undefined when nothing is there (ENOENT) or a part of the path is a file (ENOTDIR). */
-function lstatOrNone(host: string): Stats | undefined {
-  try {
-    return lstatSync(host, { throwIfNoEntry: false });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
-    throw err;
-  }
+  // missing (or below a file): the rest as written, for the caller's stat to say which
+  return walkContainerPath(
+    hostOf,
+    containerPath.split("/"),
+    (_host, st) => (st ? "descend" : "stop"),
+    () => {
+      throw new CmError("symlink-loop", `too many symbolic links resolving ${containerPath} inside the container`);
+    },
+  );
 }
 
 function probe(host: string): Found {
