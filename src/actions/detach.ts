@@ -130,7 +130,7 @@ export async function monitor(dir: string): Promise<number> {
     // not started: the runtime's error (from its JSON log) as one cm: line in the container's log;
     // undone by cm delete: said so (as cm run in the foreground says it)
     const undone =
-      record.bundleDir !== undefined && undoneByDelete(record.bundleDir, dir, result) ? bundleDeleted(record.bundle) : undefined;
+      record.bundleDir !== undefined && (await undoneByDelete(record.bundleDir, dir, result)) ? bundleDeleted(record.bundle) : undefined;
     const failure = undone ?? (result.status !== 0 && !result.started ? runtimeFailure(dir, basename(record.runtime.binary)) : undefined);
     if (failure) {
       log.write(Buffer.from(`cm: ${failure.message}\n`));

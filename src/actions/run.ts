@@ -179,7 +179,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
         ...(ctx.rootless ? [projectOwnerStep(active.record.projectPath, ctx.uid, say)] : []),
       ],
     });
-    if (undoneByDelete(plan.bundle.dir, active.dir, result)) throw bundleDeleted(plan.bundle.name);
+    if (await undoneByDelete(plan.bundle.dir, active.dir, result)) throw bundleDeleted(plan.bundle.name);
     // the command's: its error is in its JSON log. (A run directory removed meanwhile, by cm delete
     // stopping this container, is not that.)
     if (result.status !== 0 && existsSync(active.dir) && !result.started) {

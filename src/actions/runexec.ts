@@ -6,7 +6,7 @@
  * (the process has ended, the runtime's state not yet removed: read what it left, map the status).
  */
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { CmError } from "../errors.ts";
 import { removeHollowTree } from "../host/fs.ts";
 import type { Forwarding, OciRuntime, ProcessResult } from "../runtime/oci-runtime.ts";
@@ -135,11 +135,34 @@ export function bundlePresent(bundleDir: string): boolean {
  * tree the runtime may have left at the bundle's path is removed (only when it holds no data:
  * host/fs.ts removeHollowTree).
  */
-export function undoneByDelete(bundleDir: string, runDir: string, result: ProcessResult): boolean {
+export async function undoneByDelete(bundleDir: string, runDir: string, result: ProcessResult): Promise<boolean> {
   const bundleGone = !bundlePresent(bundleDir);
   const failedStart = result.status !== 0 && result.status < 128 && !result.started && (bundleGone || !existsSync(runDir));
   const hollow = result.started && (result.status === 126 || result.status === 127) && bundleGone;
   if (!failedStart && !hollow) return false;
-  if (bundleGone) removeHollowTree(bundleDir);
+  if (bundleGone) await removeHollowBundle(bundleDir);
   return true;
+}
+
+/**
+ * Removes the hollow tree at a deleted bundle's path under the bundle's lock (waiting for a delete
+ * still at work; a create cannot put a new bundle there meanwhile), and only while no process is
+ * rooted in it: a container that pivoted into it could swap its directories for symlinks under
+ * the removal. Kept otherwise: cm list reports it and the next cm delete removes it.
+ */
+async function removeHollowBundle(bundleDir: string): Promise<void> {
+  const { waitLock } = await import("../store/lock.ts");
+  const { bundleLockPath } = await import("../store/bundles.ts");
+  const { processesRootedIn } = await import("../host/tree-users.ts");
+  let lock: import("../store/lock.ts").Lock;
+  try {
+    lock = await waitLock(bundleLockPath(dirname(bundleDir), basename(bundleDir)));
+  } catch {
+    return; // the project directory is gone, and the tree with it
+  }
+  try {
+    if (!bundlePresent(bundleDir) && processesRootedIn(join(bundleDir, "rootfs")).length === 0) removeHollowTree(bundleDir);
+  } finally {
+    lock.release();
+  }
 }

@@ -33,8 +33,13 @@ export function projectDir(data: string, key: string): string {
  * Takes bundle `bundle`'s lock in project directory `pdir` (`.<bundle>.lock`), held while it is
  * created or deleted; another cm holding it is a `bundle-busy` error.
  */
+/** Where the lock of `bundle` in the project directory `pdir` is (a create or delete holds it). */
+export function bundleLockPath(pdir: string, bundle: string): string {
+  return join(pdir, `.${bundle}.lock`);
+}
+
 export function lockBundle(pdir: string, bundle: string): Lock {
-  const lock = tryLock(join(pdir, `.${bundle}.lock`));
+  const lock = tryLock(bundleLockPath(pdir, bundle));
   if ("release" in lock) return lock;
   throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
     hint: "wait for it to finish, then try again",
