@@ -14,7 +14,7 @@ import { CmError } from "../errors.ts";
 import { sameProcess, startedBy } from "../host/pid.ts";
 import { findTool } from "../host/tools.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
-import { type ExitRecord, listRuns, pidWrittenAt, type RunRecord, readExit, readPid, runDir } from "../store/runs.ts";
+import { type ExitRecord, listRuns, pidWrittenAt, type RunRecord, readExit, readPid, readRun, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { resolveProject } from "./project.ts";
 
@@ -98,6 +98,10 @@ export function resolveContainer(ctx: Context, name: string, statuses: readonly 
   if (name === "" || name.includes("/") || name.includes("\0")) {
     throw new CmError("bad-name", `invalid container ${JSON.stringify(name)}`, { hint: "give an ID (see cm ps) or a bundle name" });
   }
+  // An ID as cm makes them (host/random.ts): that run alone, so naming one costs the same with
+  // one container as with a hundred (cm exec ID is on the path the bench times).
+  const one = /^[0-9a-f]{12}$/.test(name) ? readRun(ctx.layout.runs, name) : undefined;
+  if (one?.id === name) return inspect(runDir(ctx.layout.runs, name), one);
   const all = containers(ctx);
   const exact = all.find((c) => c.record.id === name);
   if (exact) return exact;
