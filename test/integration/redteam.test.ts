@@ -13,12 +13,14 @@ import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm
 const OTHER_UID = 65534;
 
 /**
- * A V8 code cache that runs `command` instead of cm: V8 checks a cache's source only by length, so
+ * A V8 code cache that runs `command` instead of `cm cmCommand`: V8 checks a cache's source only by length, so
  * a cache made from a same-length source passes. Made with cm's own Node, as an attacker would.
  */
-function craftCodeCache(out: string, command: string): void {
+function craftCodeCache(out: string, cmCommand: string, command: string): void {
   const root = dirname(dirname(fixtures.bin));
-  const cmJs = join(root, "dist/cm.js");
+  // the bundle the launcher compiles for cmCommand (scripts/build.ts: one per command)
+  const cmJs = join(root, "dist/cmd", `${cmCommand}.js`);
+  assert.ok(existsSync(cmJs), `${cmJs}: the bundle cm ${cmCommand} runs`);
   const craft = [
     'const fs = require("node:fs"); const [cmJs, out, cmd] = process.argv.slice(1);',
     "const real = fs.readFileSync(cmJs, 'utf8');",
@@ -81,7 +83,17 @@ for (const as of USERS) {
       const hash = /([0-9a-f]{16})-\$\{command\}/.exec(readFileSync(join(dirname(dirname(fixtures.bin)), "dist/main.js"), "utf8"))?.[1];
       assert.ok(hash, "dist/main.js names its code cache by the bundle's hash");
       const marker = join(sb.dir, "pwned");
-      craftCodeCache(join(planted, "code-cache", `${hash}-list`), `id > ${marker}`);
+      craftCodeCache(join(planted, "code-cache", `${hash}-list`), "list", `id > ${marker}`);
+      // the control: the same cache in the user's own cache directory is run (a code cache is code),
+      // so the crafted cache fits the bundle cm list runs, and only the directory check stops it
+      const own = sb.mkdir("own-cache");
+      const ownCache = join(own, "code-cache");
+      mkdirSync(ownCache, { mode: 0o700 });
+      const controlMarker = join(own, "control");
+      craftCodeCache(join(ownCache, `${hash}-list`), "list", `echo ran > ${controlMarker}`);
+      for (const p of [ownCache, join(ownCache, `${hash}-list`)]) chownSync(p, sb.uid, sb.gid);
+      sb.cm(["list"], { env: { CM_CACHE_DIR: own } });
+      assert.ok(existsSync(controlMarker), "the crafted cache did not run from the user's own directory: the test proves nothing");
       for (const p of [planted, join(planted, "code-cache"), join(planted, "code-cache", `${hash}-list`)])
         chownSync(p, OTHER_UID, OTHER_UID);
       const r = sb.cm(["list"], { env: { CM_CACHE_DIR: planted } });
