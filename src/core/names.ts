@@ -11,6 +11,7 @@
  * its project, so even a deliberate collision is caught when the bundle is used.
  */
 import { CmError } from "../errors.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /** A Debian package name (Debian Policy 5.6.1: two or more of a-z 0-9 + . -, starting alphanumeric). */
 export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -56,9 +57,7 @@ function checkDirName(name: string): string {
 export function projectKey(name: string): string {
   checkDirName(name);
   if (SAFE_NAME.test(name)) return name;
-  // node:crypto is loaded only here: importing it costs ~10 ms of every command's start-up (bench/README.md).
-  const { createHash } = process.getBuiltinModule("node:crypto");
-  const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8);
+  const hash = sha256Hex(name).slice(0, 8);
   let slug = name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "");
   slug = slug.slice(0, 40);
   return `${slug || "project"}-${hash}`;

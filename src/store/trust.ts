@@ -11,10 +11,11 @@
  * private directory of the user (checked like the state directory). The approved text is kept so
  * that `cm trust --show` can say what changed since. CM_TRUST_ALL=1 in the user's environment
  * turns the check off for this machine (a project cannot set cm's environment).
- * node:crypto is loaded lazily: this module is loaded only when a cm.toml exists.
+ * The hashes are core/sha256.ts (pure JavaScript: node:crypto would cost ~3 ms of the start).
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, type Stats, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { sha256Hex } from "../core/sha256.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
 
@@ -34,18 +35,12 @@ export type TrustState =
 /** The environment variable that turns approval off for this user (value "1"). */
 export const TRUST_ALL_ENV = "CM_TRUST_ALL";
 
-async function sha256(text: string): Promise<string> {
-  // getBuiltinModule, not import(): the bundle runs from V8's code cache, where import() of a builtin fails
-  const { createHash } = process.getBuiltinModule("node:crypto");
-  return createHash("sha256").update(text).digest("hex");
-}
-
 function trustDir(config: string): string {
   return join(config, "trusted");
 }
 
-async function recordPath(config: string, filePath: string): Promise<string> {
-  return join(trustDir(config), `${await sha256(filePath)}.json`);
+function recordPath(config: string, filePath: string): string {
+  return join(trustDir(config), `${sha256Hex(filePath)}.json`);
 }
 
 /** A directory of cm's that must be the user's own: not a symlink, owned by uid, closed to others. */
@@ -99,9 +94,9 @@ export async function trustState(place: TrustPlace, filePath: string, text: stri
   if (place.env[TRUST_ALL_ENV] === "1") return { state: "off" };
   checkPrivateDir(place.config, place.uid, "cm's config directory", "CM_CONFIG_DIR");
   if (!checkPrivateDir(trustDir(place.config), place.uid, "cm's trust directory", "CM_CONFIG_DIR")) return { state: "new" };
-  const record = readRecord(await recordPath(place.config, filePath), place.uid);
+  const record = readRecord(recordPath(place.config, filePath), place.uid);
   if (!record || record.path !== filePath) return { state: "new" };
-  return record.sha256 === (await sha256(text)) ? { state: "trusted", record } : { state: "changed", record };
+  return record.sha256 === sha256Hex(text) ? { state: "trusted", record } : { state: "changed", record };
 }
 
 /** Records `text` as the approved content of `filePath`. */
@@ -116,15 +111,15 @@ export async function approve(place: TrustPlace, filePath: string, text: string)
   }
   checkPrivateDir(place.config, place.uid, "cm's config directory", "CM_CONFIG_DIR");
   checkPrivateDir(dir, place.uid, "cm's trust directory", "CM_CONFIG_DIR");
-  const record: TrustRecord = { path: filePath, sha256: await sha256(text), approved: new Date().toISOString(), text };
-  writeFileAtomic(await recordPath(place.config, filePath), `${JSON.stringify(record)}\n`, 0o600);
+  const record: TrustRecord = { path: filePath, sha256: sha256Hex(text), approved: new Date().toISOString(), text };
+  writeFileAtomic(recordPath(place.config, filePath), `${JSON.stringify(record)}\n`, 0o600);
 }
 
 /** Removes the approval of `filePath`; false when there was none. */
 export async function revoke(place: TrustPlace, filePath: string): Promise<boolean> {
   if (!checkPrivateDir(trustDir(place.config), place.uid, "cm's trust directory", "CM_CONFIG_DIR")) return false;
   try {
-    unlinkSync(await recordPath(place.config, filePath));
+    unlinkSync(recordPath(place.config, filePath));
     return true;
   } catch (err) {
     if (isErrno(err, "ENOENT")) return false;

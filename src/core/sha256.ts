@@ -1,0 +1,13 @@
+/**
+ * SHA-256 in pure JavaScript (@noble/hashes), for the hashes on the start path: the key of a
+ * project name that needs one (core/names.ts) and cm.toml's approval (store/trust.ts). node:crypto
+ * gives the same digest but costs ~3 ms to load, and `cm run` loads nothing else of it
+ * (bench/README.md).
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+
+/** SHA-256 of `text`'s UTF-8 bytes as 64 lowercase hex digits: node:crypto's `createHash("sha256").update(text).digest("hex")`. */
+export function sha256Hex(text: string): string {
+  return bytesToHex(sha256(utf8ToBytes(text)));
+}
