@@ -127,9 +127,10 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // descriptor), and written only there. This runs before cm checks its cache directory (row 34 of
 // SECURITY.md), so it makes the same check itself. The CommonJS wrapper is written out here: node:module (for
 // Module.wrap) would load its source-map support too.
-const bundleHash = createHash("sha256");
-for (const f of ["cm.js", ...commandNames.map((n) => `cmd/${n}.js`)]) bundleHash.update(readFileSync(join(root, "dist", f)));
-const buildHash = bundleHash.digest("hex").slice(0, 16);
+// the build's name for its caches: every bundle's bytes
+const bundles = createHash("sha256");
+for (const f of ["cm.js", ...commandNames.map((n) => `cmd/${n}.js`)]) bundles.update(readFileSync(join(root, "dist", f)));
+const buildHash = bundles.digest("hex").slice(0, 16);
 writeFileSync(
   join(root, "dist/main.js"),
   `"use strict";

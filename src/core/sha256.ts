@@ -1,8 +1,8 @@
 /**
- * SHA-256 in pure JavaScript (@noble/hashes), for the hashes on the start path: the key of a
- * project name that needs one (core/names.ts) and cm.toml's approval (store/trust.ts). node:crypto
- * gives the same digest but costs ~3 ms to load, and `cm run` loads nothing else of it
- * (bench/README.md).
+ * SHA-256 in pure JavaScript (@noble/hashes), for cm.toml's approval (store/trust.ts, loaded only
+ * when a cm.toml exists). node:crypto gives the same digest but costs ~3 ms to load, and `cm run`
+ * loads nothing else of it (bench/README.md). Not for modules every command loads: importing this
+ * sets up the library's tables (~0.3 ms) at the start.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";

@@ -29,15 +29,15 @@ export function projectDir(data: string, key: string): string {
   return join(data, key);
 }
 
-/**
- * Takes bundle `bundle`'s lock in project directory `pdir` (`.<bundle>.lock`), held while it is
- * created or deleted; another cm holding it is a `bundle-busy` error.
- */
 /** Where the lock of `bundle` in the project directory `pdir` is (a create or delete holds it). */
 export function bundleLockPath(pdir: string, bundle: string): string {
   return join(pdir, `.${bundle}.lock`);
 }
 
+/**
+ * Takes bundle `bundle`'s lock in project directory `pdir` (`.<bundle>.lock`), held while it is
+ * created or deleted; another cm holding it is a `bundle-busy` error.
+ */
 export function lockBundle(pdir: string, bundle: string): Lock {
   const lock = tryLock(bundleLockPath(pdir, bundle));
   if ("release" in lock) return lock;
