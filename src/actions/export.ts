@@ -100,7 +100,7 @@ export async function exportBundle(ctx: Context, opts: ExportOptions): Promise<E
   const target = parseTarget(opts.to);
   const project = resolveProject(ctx, opts.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
-  const projectPath = checkOwnership(project, bundle);
+  const projectPath = checkOwnership(ctx, project, bundle);
   const file = await loadProjectFile(ctx, projectPath);
   const { defaultsFor } = file ? await import("../core/projectfile.ts") : { defaultsFor: undefined };
   const d: RunDefaults = defaultsFor ? defaultsFor(file, bundleName).run : {};

@@ -4,7 +4,7 @@
  * different directory of the same name is refused, so cm never mounts the wrong directory.
  */
 import { realpathSync } from "node:fs";
-import { basename, dirname, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { checkProjectName, displayName, projectKey } from "../core/names.ts";
 import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
@@ -47,22 +47,37 @@ export function currentDirectory(ctx: Context): string {
       },
     );
   }
-  // the config directory too: it holds the cm.toml approvals (store/trust.ts), which a container
-  // writing the project could otherwise forge for its own cm.toml
+  refuseOwnDirs(ctx, real);
+  return real;
+}
+
+/**
+ * Refuses `projectPath` (a real path) when it contains or is inside one of cm's own directories:
+ * the container writes the project, and cm runs what it finds there (the V8 code cache in the
+ * cache directory) or trusts it (the cm.toml approvals in the config directory). Checked on the
+ * directory that is mounted, whichever directory the command ran from. An own directory that does
+ * not exist yet is compared where it will be: below the real path of its nearest existing parent
+ * (~/.config may be a symlink into the project, as GNU stow makes them).
+ */
+function refuseOwnDirs(ctx: Context, projectPath: string): void {
   for (const own of [ctx.layout.data, ctx.layout.cache, ctx.layout.state, ctx.layout.config]) {
-    let ownReal = own;
-    try {
-      ownReal = realpathSync(own);
-    } catch {
-      // does not exist yet
-    }
-    if (isWithin(real, ownReal) || isWithin(ownReal, real)) {
-      throw new CmError("bad-project", `refusing ${real} as a project: it contains or is inside cm's own directory ${own}`, {
+    const ownReal = realpathOfFuture(own);
+    if (isWithin(projectPath, ownReal) || isWithin(ownReal, projectPath)) {
+      throw new CmError("bad-project", `refusing ${projectPath} as a project: it contains or is inside cm's own directory ${own}`, {
         hint: "cd into a project directory outside cm's data, cache, state and config directories",
       });
     }
   }
-  return real;
+}
+
+/** The real path `path` has, or will have once created: its nearest existing parent resolved, the rest as written. */
+function realpathOfFuture(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realpathOfFuture(parent), basename(path));
+  }
 }
 
 /**
@@ -110,14 +125,16 @@ function enclosingProject(ctx: Context, cwdPath: string): Project | undefined {
  * Checks that the bundle belongs to this directory. With an explicit --project, the bundle's own
  * recorded directory is used (you named the project); otherwise the directories must match.
  */
-export function checkOwnership(project: Project, bundle: BundleInfo): string {
+export function checkOwnership(ctx: Context, project: Project, bundle: BundleInfo): string {
   if (!bundle.projectPath.startsWith("/")) {
     throw new CmError("bad-bundle", `${bundle.dir}/config.json is damaged: it does not record its project directory`, {
       hint: `remove the bundle with cm delete ${JSON.stringify(bundle.projectKey)} ${bundle.bundle}, or rebuild it with cm create ${bundle.bundle} --force`,
     });
   }
-  if (bundle.projectPath === project.path) return bundle.projectPath;
-  if (project.explicit && bundle.projectPath) return bundle.projectPath;
+  if (bundle.projectPath === project.path || (project.explicit && bundle.projectPath)) {
+    refuseOwnDirs(ctx, realpathOfFuture(bundle.projectPath));
+    return bundle.projectPath;
+  }
   throw new CmError(
     "project-mismatch",
     `project ${JSON.stringify(project.name)} belongs to ${bundle.projectPath}, not to this directory ${project.path}`,

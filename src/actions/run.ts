@@ -76,7 +76,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
   const seccomp = given.securityOpts?.length ? await seccompOverride(given.securityOpts) : undefined;
   const project = resolveProject(ctx, given.project, { cwdIsProject: false });
   const bundle = requireBundle(ctx, project, bundleName);
-  const projectPath = checkOwnership(project, bundle);
+  const projectPath = checkOwnership(ctx, project, bundle);
   let opts = await withProjectFile(ctx, given, projectPath);
   // Run from a subdirectory of the project: start there inside too (unless -w or cm.toml says otherwise).
   if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };

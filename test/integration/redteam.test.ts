@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
@@ -100,6 +100,26 @@ for (const as of USERS) {
       assert.ok(!existsSync(marker), `cm ran another user's code cache as ${as}`);
       assert.equal(r.status, 125, r.stderr);
       assert.ok(isOneLineError(r.stderr) && r.stderr.includes("belongs to uid 65534"), r.stderr);
+    });
+    test("cm's config or cache directory that will be made inside the project through a symlink is refused, from a subdirectory too", () => {
+      // as GNU stow sets up dotfiles: ~/.config links into the checkout, and cm's directory below it does not exist yet
+      sb.exec("mkdir", ["-p", join(sb.project, "stowed", "sub")]);
+      const link = join(sb.dir, `stowlink-${as}`);
+      symlinkSync(join(sb.project, "stowed"), link);
+      try {
+        const envs: Record<string, string>[] = [{ CM_CONFIG_DIR: join(link, "cm") }, { CM_CACHE_DIR: join(link, "cache", "cm") }];
+        for (const env of envs) {
+          for (const cwd of [sb.project, join(sb.project, "stowed", "sub")]) {
+            const r = sb.cm(["run", "--", "sh", "-c", "echo ran"], { env, cwd });
+            assert.equal(r.status, 125, `${JSON.stringify(env)} from ${cwd}: ${r.stderr}`);
+            assert.equal(r.stdout, "", "the container did not start");
+            assert.ok(isOneLineError(r.stderr) && r.stderr.includes("cm's own directory"), r.stderr);
+          }
+        }
+      } finally {
+        rmSync(link, { force: true });
+        sb.exec("rm", ["-rf", join(sb.project, "stowed")]);
+      }
     });
     test("a project containing cm's config directory is refused: a container could approve its own cm.toml", () => {
       // the config directory (cm.toml approvals) inside the project, as with XDG_CONFIG_HOME in a dotfiles checkout
