@@ -118,13 +118,13 @@ writeFileSync(join(root, "dist/package.json"), '{ "type": "commonjs" }\n');
 // the cache holds every function that command ran, not only the top level (Node's own compile
 // cache, used before, is made right after compiling, and each lazily compiled function of the run
 // path was compiled again on every start: bench/README.md has the figures). One cache file per
-// command and build, in cm's cache directory (per user), written once (tmp + rename) by a run that
+// command and build, in cm's state directory (per user, private), written once (tmp + rename) by a run that
 // ended with status 0 and was not --help; V8 rejects a cache of another V8 or other flags (then it
 // is written again), and a new one removes other builds' files. Where nothing can be read or
 // written cm just compiles. A code cache is code (V8 checks only the source's length, not its
-// text): it is read only from a code-cache directory and a file that are this user's and not
-// writable by anyone else, opened without following a symlink (through the directory's
-// descriptor), and written only there. This runs before cm checks its cache directory (row 34 of
+// text): it is read only from a code-cache directory that is this user's alone and a file of
+// this user's not writable by anyone else, opened without following a symlink (through the directory's
+// descriptor), and written only there. This runs before cm checks its state directory (row 34 of
 // SECURITY.md), so it makes the same check itself. The CommonJS wrapper is written out here: node:module (for
 // Module.wrap) would load its source-map support too.
 // the build's name for its caches: every bundle's bytes
@@ -146,14 +146,19 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL
 const ownDir = (dir) => {
   const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   const st = fs.fstatSync(fd);
-  if (st.uid === process.geteuid() && (st.mode & 0o022) === 0) return fd;
+  if (st.uid === process.geteuid() && (st.mode & 0o077) === 0) return fd;
   fs.closeSync(fd);
   throw new Error("not the user's own code-cache directory");
 };
 try {
   const env = process.env;
   const abs = (v) => (v && v.startsWith("/") ? v : undefined);
-  const dir = \`\${abs(env.CM_CACHE_DIR) ?? \`\${abs(env.XDG_CACHE_HOME) ?? \`\${env.HOME || require("node:os").homedir()}/.cache\`}/cm\`}/code-cache\`;
+  // cm's state directory (core/layout.ts), private and normally a tmpfs: not the cache directory,
+  // which users point into checkouts (XDG_CACHE_HOME=$PWD/.cache in CI), where a cloned
+  // repository could have put a cache of its own and this runs it before cm checks anything
+  const uid = process.getuid();
+  const state = abs(env.CM_STATE_DIR) ?? (uid === 0 ? "/run/cm" : abs(env.XDG_RUNTIME_DIR) ? \`\${env.XDG_RUNTIME_DIR}/cm\` : \`/tmp/cm-\${uid}\`);
+  const dir = \`\${state}/code-cache\`;
   cacheFile = \`\${dir}/${buildHash}-\${command}\`;
   const dirFd = ownDir(dir);
   try {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, sandbox, USERS } from "../helpers/cm.ts";
@@ -13,9 +13,10 @@ import { fixtures, sandbox, USERS } from "../helpers/cm.ts";
 for (const as of USERS) {
   describe(`the launcher's code cache (${as})`, () => {
     const sb = sandbox(as);
-    // its own cache directory: the shared one is used by other test files at the same time
-    const env = { CM_CACHE_DIR: sb.mkdir("cache") };
-    const dir = join(env.CM_CACHE_DIR, "code-cache");
+    // its own state directory (where the code cache lives): the shared one is used by other test files at the same time
+    const env = { CM_STATE_DIR: sb.mkdir("launcher-state") };
+    chmodSync(env.CM_STATE_DIR, 0o700);
+    const dir = join(env.CM_STATE_DIR, "code-cache");
     const runCache = (): string | undefined => {
       const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{16}-run$/.test(n)) : [];
       assert.ok(names.length <= 1, `one run cache per build: ${names.join(", ")}`);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
@@ -76,30 +76,46 @@ for (const as of USERS) {
       assert.ok(isOneLineError(a.stderr) && a.stderr.includes("no longer a directory"), a.stderr);
       assert.ok(!readdirSync(sb.project).some((n) => n.startsWith(".cm-apply-")), "the staging directory is removed");
     });
-    test("a V8 code cache planted by another user where the cache directory would be is not run", () => {
-      // CM_CACHE_DIR names a directory another user made first (as in a shared /tmp)
-      const planted = join(sb.dir, "shared-cache");
-      mkdirSync(join(planted, "code-cache"), { recursive: true });
+    test("a V8 code cache planted by another user where the state directory would be is not run", () => {
+      // CM_STATE_DIR names a directory another user made first (as in a shared /tmp)
+      const planted = join(sb.dir, "shared-state");
+      mkdirSync(join(planted, "code-cache"), { recursive: true, mode: 0o700 });
       const hash = /([0-9a-f]{16})-\$\{command\}/.exec(readFileSync(join(dirname(dirname(fixtures.bin)), "dist/main.js"), "utf8"))?.[1];
       assert.ok(hash, "dist/main.js names its code cache by the bundle's hash");
       const marker = join(sb.dir, "pwned");
       craftCodeCache(join(planted, "code-cache", `${hash}-list`), "list", `id > ${marker}`);
-      // the control: the same cache in the user's own cache directory is run (a code cache is code),
+      // the control: the same cache in the user's own state directory is run (a code cache is code),
       // so the crafted cache fits the bundle cm list runs, and only the directory check stops it
-      const own = sb.mkdir("own-cache");
+      const own = sb.mkdir("own-state");
+      chmodSync(own, 0o700);
       const ownCache = join(own, "code-cache");
       mkdirSync(ownCache, { mode: 0o700 });
       const controlMarker = join(own, "control");
       craftCodeCache(join(ownCache, `${hash}-list`), "list", `echo ran > ${controlMarker}`);
       for (const p of [ownCache, join(ownCache, `${hash}-list`)]) chownSync(p, sb.uid, sb.gid);
-      sb.cm(["list"], { env: { CM_CACHE_DIR: own } });
+      sb.cm(["list"], { env: { CM_STATE_DIR: own } });
       assert.ok(existsSync(controlMarker), "the crafted cache did not run from the user's own directory: the test proves nothing");
       for (const p of [planted, join(planted, "code-cache"), join(planted, "code-cache", `${hash}-list`)])
         chownSync(p, OTHER_UID, OTHER_UID);
-      const r = sb.cm(["list"], { env: { CM_CACHE_DIR: planted } });
+      const r = sb.cm(["list"], { env: { CM_STATE_DIR: planted } });
       assert.ok(!existsSync(marker), `cm ran another user's code cache as ${as}`);
       assert.equal(r.status, 125, r.stderr);
-      assert.ok(isOneLineError(r.stderr) && r.stderr.includes("belongs to uid 65534"), r.stderr);
+      assert.ok(isOneLineError(r.stderr) && r.stderr.includes("state directory"), r.stderr);
+    });
+    test("a code cache a cloned repository carries in a cache directory inside the checkout is not run", () => {
+      // CI jobs set XDG_CACHE_HOME=$PWD/.cache; the repository committed .cache/cm/code-cache/<hash>-run
+      const hash = /([0-9a-f]{16})-\$\{command\}/.exec(readFileSync(join(dirname(dirname(fixtures.bin)), "dist/main.js"), "utf8"))?.[1];
+      const repo = join(sb.project, "clone");
+      sb.exec("mkdir", ["-p", join(repo, ".cache", "cm", "code-cache")]);
+      const marker = join(repo, "pwned");
+      const planted = join(repo, ".cache", "cm", "code-cache", `${hash}-list`);
+      craftCodeCache(planted, "list", `echo ran > ${marker}`);
+      chownSync(planted, sb.uid, sb.gid);
+      const r = sb.cm(["list"], { env: { CM_CACHE_DIR: join(repo, ".cache", "cm") }, cwd: repo });
+      const ran = existsSync(marker);
+      sb.exec("rm", ["-rf", repo]);
+      assert.equal(ran, false, `cm ran the repository's code cache as ${as}`);
+      assert.equal(r.status, 0, r.stderr);
     });
     test("cm's config or cache directory that will be made inside the project through a symlink is refused, from a subdirectory too", () => {
       // as GNU stow sets up dotfiles: ~/.config links into the checkout, and cm's directory below it does not exist yet
