@@ -8,6 +8,7 @@ import { type ChildProcess, type StdioOptions, spawn } from "node:child_process"
 import { existsSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { warmCgroupMigration } from "../host/cgroup-warm.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
 import { capture } from "../host/tools.ts";
 import { forwardSignals } from "./signals.ts";
@@ -109,7 +110,7 @@ export class OciRuntime {
    * (socket activation), and nothing else of the host's environment is its business.
    */
   run(id: string, bundleDir: string, pidFile: string, opts: ProcessOptions = {}): Promise<ProcessResult> {
-    const child = this.spawn(["run", ...(opts.keep ? ["--keep"] : []), "--bundle", bundleDir, "--pid-file", pidFile, id], opts);
+    const child = this.spawn(["run", ...(opts.keep ? ["--keep"] : []), "--bundle", bundleDir, "--pid-file", pidFile, id], opts, pidFile);
     return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
@@ -118,13 +119,22 @@ export class OciRuntime {
    * process's pid there once it exists (`started` in the result).
    */
   exec(id: string, args: string[], tty: boolean, opts: ProcessOptions = {}, pidFile?: string): Promise<ProcessResult> {
-    const child = this.spawn(["exec", ...(tty ? ["--tty"] : []), ...(pidFile ? ["--pid-file", pidFile] : []), id, ...args], opts);
+    const child = this.spawn(["exec", ...(tty ? ["--tty"] : []), ...(pidFile ? ["--pid-file", pidFile] : []), id, ...args], opts, pidFile);
     return waitProcess(child, { pidFile, ...this.forwarding(id, child, opts.forward) });
   }
 
-  private spawn(rest: string[], opts: ProcessOptions): ChildProcess {
+  /**
+   * Spawns the runtime. Alongside, the kernel's cgroup-migration rwsem is kept in writer mode
+   * until the runtime has moved the container's process into its cgroup (its pid file exists) or
+   * has ended: host/cgroup-warm.ts.
+   */
+  private spawn(rest: string[], opts: ProcessOptions, pidFile?: string): ChildProcess {
+    let child: ChildProcess | undefined;
+    const moved = () =>
+      child === undefined || child.exitCode !== null || child.signalCode !== null || (pidFile !== undefined && existsSync(pidFile));
+    warmCgroupMigration({ until: moved });
     const [file, ...argv] = [...(opts.wrapper ?? []), this.binary, ...this.args(...rest)] as [string, ...string[]];
-    const child = spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
+    child = spawn(file, argv, { stdio: opts.stdio ?? "inherit", env: runcEnv(process.env) });
     opts.onChild?.(child);
     return child;
   }
