@@ -24,7 +24,7 @@
  * `/sys/fs/cgroup` that is not this process's view of its cgroups (a cgroup namespace with the
  * host's hierarchy bind-mounted) can never move cm anywhere.
  */
-import { close, constants, open, read, readFileSync, write } from "node:fs";
+import { accessSync, close, constants, open, read, readFileSync, write } from "node:fs";
 
 /**
  * The `cgroup.procs` of this process's own cgroup, from /proc/self/cgroup's text (cgroups(7)
@@ -82,7 +82,8 @@ export function warmCgroupMigration(opts: WarmOptions = {}): void {
   } catch {
     target = undefined;
   }
-  if (target === undefined) {
+  // where cm may not write (rootless, mostly) it stops here, before the thread pool is started
+  if (target === undefined || !writable(target)) {
     done(0);
     return;
   }
@@ -106,4 +107,13 @@ export function warmCgroupMigration(opts: WarmOptions = {}): void {
       again();
     });
   });
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
