@@ -1,7 +1,8 @@
 /** What every action needs to know about who runs cm and where its files are. */
-import { lstatSync, type Stats } from "node:fs";
+import { lstatSync, realpathSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { checkLayoutEnv, type Layout, layout } from "../core/layout.ts";
+import { displayName } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { checkStateDir } from "../store/runs.ts";
 
@@ -34,7 +35,31 @@ export function hostContext(opts: { report?: boolean } = {}): Context {
   } catch {
     // the current directory was removed: commands that need it say so (actions/project.ts)
   }
-  return { uid, gid, home, rootless: uid !== 0, layout: paths, cwd };
+  const ctx: Context = { uid, gid, home, rootless: uid !== 0, layout: paths, cwd };
+  if (cwd.includes("\uFFFD") && !namesItself(cwd)) {
+    // Node decodes the path's bytes as UTF-8, each invalid byte becoming U+FFFD: the string
+    // names another directory (in a shared /tmp, maybe another user's). Whatever needs the
+    // current directory (the project, relative paths) is refused; the rest of cm works.
+    const error = new CmError("bad-project", `the current directory's path is not valid UTF-8 (${displayName(cwd)}): cm cannot name it`, {
+      hint: "rename the directory (mv) to a name in UTF-8",
+    });
+    Object.defineProperty(ctx, "cwd", {
+      get() {
+        throw error;
+      },
+    });
+  }
+  return ctx;
+}
+
+/** Whether the current directory's path, as Node decoded it, is the current directory (not another one). */
+function namesItself(cwd: string): boolean {
+  try {
+    const bytes = realpathSync.native(".", { encoding: "buffer" }); // realpath(3); the JS one starts from process.cwd()
+    return Buffer.from(cwd).equals(bytes);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -25,9 +25,10 @@ export interface Project {
 
 /** The current directory as a project: refuses /, $HOME itself and cm's own directories. */
 export function currentDirectory(ctx: Context): string {
+  const cwd = ctx.cwd; // throws when Node cannot name it (actions/context.ts)
   let real: string;
   try {
-    real = realpathSync(ctx.cwd);
+    real = realpathSync(cwd);
   } catch {
     throw new CmError("no-cwd", "the current directory no longer exists", { hint: "cd into your project directory" });
   }

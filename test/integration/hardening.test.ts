@@ -149,6 +149,30 @@ for (const as of USERS) {
       assert.deepEqual(readdirSync(join(inside, "cm")), ["proj"]);
     });
 
+    test("a project directory whose name is not valid UTF-8 is refused in one line, never taken for the directory its decoded name names", () => {
+      const sb = sandbox(as);
+      const parent = sb.mkdir("names");
+      const bad = Buffer.concat([Buffer.from(`${parent}/bad`), Buffer.from([0xff]), Buffer.from("name")]);
+      mkdirSync(bad);
+      chownSync(bad, sb.uid, sb.gid);
+      // what Node decodes the bad name to: another directory (in a shared /tmp, another user's)
+      mkdirSync(join(parent, "bad\uFFFDname"));
+      const inBad = (...args: string[]) =>
+        sb.exec("sh", ["-c", 'cd "$(printf "%s/bad\\377name" "$1")" && shift && exec "$@"', "sh", parent, fixtures.bin, ...args]);
+      for (const args of [["create", "--from", `dir:${fixtures.busybox}`], ["run", "--", "true"], ["diff"], ["trust"]]) {
+        const r = inBad(...args);
+        assert.equal(r.status, 125, `${args[0]}: ${r.stderr}`);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, /the current directory's path is not valid UTF-8 .*bad\uFFFDname.*rename/);
+      }
+      assert.deepEqual(dataEntries(sb), []);
+      // a name with a real U+FFFD is valid UTF-8, and is a project like any other
+      const real = join(parent, "bad\uFFFDname");
+      chownSync(real, sb.uid, sb.gid);
+      const r = sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"], { cwd: real });
+      assert.equal(r.status, 0, r.stderr);
+    });
+
     test("planted symlinks in a rootfs (/project -> /etc, apt.conf.d -> a host dir) never lead cm or runc out of it", () => {
       const sb = sandbox(as);
       const rootfs = join(sb.dir, "evil-rootfs");
