@@ -81,22 +81,50 @@ export async function loadProjectFile(ctx: Context, projectDir: string): Promise
   const state = await trustState(place, file.path, file.text);
   if (state.state === "new" || state.state === "changed") {
     const why = state.state === "new" ? "is not trusted yet" : "changed since you trusted it";
-    if (!(isatty(0) && isatty(2))) {
+    if (!canAsk()) {
       throw new CmError("untrusted-project-file", `${file.path} ${why}: cm does not use it until you approve it`, {
         hint: `review it (cm trust --show), then run cm trust in ${projectDir}`,
       });
     }
-    const shown = state.state === "new" ? file.text.split("\n").map((l) => `+ ${l}`) : lineDiff(state.record.text, file.text);
-    process.stderr.write(`cm: ${file.path} ${why}${state.state === "changed" ? " (- approved, + now)" : ""}:\n${shown.join("\n")}\n`);
-    process.stderr.write("cm: trust it and use it? [y/N] ");
-    if (!/^y(es)?$/i.test(readAnswer().trim())) {
-      throw new CmError("untrusted-project-file", `${file.path} was not approved`, {
-        hint: `run cm trust in ${projectDir} once you trust it`,
-      });
-    }
+    askToTrust(file, state.state === "changed" ? state.record.text : undefined, lineDiff, "trust it and use it?", projectDir);
     await approve(place, file.path, file.text);
   }
   return parsed;
+}
+
+/** Whether cm may ask: stdin and stderr are terminals. */
+export function canAsk(): boolean {
+  return isatty(0) && isatty(2);
+}
+
+/**
+ * Shows a new (`approved` undefined) or changed project file on stderr, as a whole or as a diff
+ * against the approved text, and asks `question` on the terminal; returns when the answer is yes
+ * (y, yes), else throws (exit 125). What is approved afterwards must be `file.text`, the content
+ * shown: the file on disk may have changed meanwhile (a running container can write it).
+ */
+export function askToTrust(
+  file: { path: string; text: string },
+  approved: string | undefined,
+  lineDiff: (before: string, after: string) => string[],
+  question: string,
+  projectDir: string,
+): void {
+  const why = approved === undefined ? "is not trusted yet" : "changed since you trusted it (- approved, + now)";
+  const shown =
+    approved === undefined
+      ? file.text
+          .replace(/\n$/, "")
+          .split("\n")
+          .map((l) => `+ ${l}`)
+      : lineDiff(approved, file.text);
+  process.stderr.write(`cm: ${file.path} ${why}:\n${shown.join("\n")}\n`);
+  process.stderr.write(`cm: ${question} [y/N] `);
+  if (!/^y(es)?$/i.test(readAnswer().trim())) {
+    throw new CmError("untrusted-project-file", `${file.path} was not approved`, {
+      hint: `run cm trust in ${projectDir} once you trust it`,
+    });
+  }
 }
 
 /** One line from the terminal on stdin (synchronously: nothing else runs yet). */

@@ -8,6 +8,29 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS, writeProjectFile } from "../helpers/cm.ts";
 
+/** Runs argv[2:] with stdin and stderr on a pseudo-terminal, stdout a pipe; types argv[1] once the question is shown. */
+const PTY = `
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[2:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+os.close(slave)
+seen = b""
+while b"[y/N]" not in seen:
+    seen += os.read(master, 4096)
+os.write(master, sys.argv[1].encode() + b"\\n")
+out = p.stdout.read()
+rest = b""
+try:
+    while True:
+        d = os.read(master, 4096)
+        if not d: break
+        rest += d
+except OSError:
+    pass
+sys.stdout.write(out.decode() + "---\\n" + (seen + rest).decode())
+sys.exit(p.wait())
+`;
+
 for (const as of USERS) {
   describe(`cm trust (${as})`, () => {
     const sb = sandbox(as);
@@ -26,7 +49,7 @@ for (const as of USERS) {
       assert.ok(isOneLineError(r.stderr), r.stderr);
       assert.match(r.stderr, new RegExp(`${join(sb.project, "cm.toml")} is not trusted yet.*cm trust`));
       assert.equal(existsSync(sb.env.CM_HOME as string) && readdirSync(sb.env.CM_HOME as string).length > 0, false);
-      assert.match(ok(["trust"]), /^trusted .*cm\.toml\n$/);
+      assert.match(ok(["trust"]), /^trusted .*cm\.toml \(sha256 [0-9a-f]{64}\)\n$/);
       ok(["create", "-q"]);
     });
 
@@ -94,36 +117,62 @@ for (const as of USERS) {
     test("interactive: cm shows the new file and asks; yes approves and uses it, no refuses", () => {
       ok(["trust", "--revoke"]);
       writeFileSync(join(sb.project, "cm.toml"), '[run]\ncommand = ["echo", "asked"]\n', { mode: 0o644 });
-      // stdin and stderr on a pseudo-terminal, stdout a pipe; the answer typed once the question is shown
-      const py = `
-import os, pty, subprocess, sys
-master, slave = pty.openpty()
-p = subprocess.Popen(sys.argv[2:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
-os.close(slave)
-seen = b""
-while b"[y/N]" not in seen:
-    seen += os.read(master, 4096)
-os.write(master, sys.argv[1].encode() + b"\\n")
-out = p.stdout.read()
-rest = b""
-try:
-    while True:
-        d = os.read(master, 4096)
-        if not d: break
-        rest += d
-except OSError:
-    pass
-sys.stdout.write(out.decode() + "---\\n" + (seen + rest).decode())
-sys.exit(p.wait())
-`;
-      const no = sb.exec("python3", ["-c", py, "n", fixtures.bin, "run", "-T"]);
+      const no = sb.exec("python3", ["-c", PTY, "n", fixtures.bin, "run", "-T"]);
       assert.equal(no.status, 125, no.stdout);
       assert.match(no.stdout, /is not trusted yet:\r?\n\+ \[run\]\r?\n\+ command = \["echo", "asked"\]/);
       assert.match(no.stdout, /was not approved/);
-      const yes = sb.exec("python3", ["-c", py, "y", fixtures.bin, "run", "-T"]);
+      const yes = sb.exec("python3", ["-c", PTY, "y", fixtures.bin, "run", "-T"]);
       assert.equal(yes.status, 0, yes.stdout);
       assert.match(yes.stdout, /^asked\n---\n/);
       assert.equal(ok(["run"]), "asked\n", "approved for the next, non-interactive, run");
+    });
+
+    test("interactive cm trust shows the file and asks; no approves nothing, yes approves what was shown", () => {
+      ok(["trust", "--revoke"]);
+      writeFileSync(join(sb.project, "cm.toml"), '[run]\ncommand = ["echo", "shown"]\n', { mode: 0o644 });
+      const no = sb.exec("python3", ["-c", PTY, "n", fixtures.bin, "trust"]);
+      assert.equal(no.status, 125, no.stdout);
+      assert.match(no.stdout, /is not trusted yet:\r?\n\+ \[run\]\r?\n\+ command = \["echo", "shown"\]\r?\ncm: approve it\? \[y\/N\]/);
+      assert.match(no.stdout, /was not approved/);
+      assert.equal(sb.cm(["run"]).status, 125, "not approved");
+      const yes = sb.exec("python3", ["-c", PTY, "y", fixtures.bin, "trust"]);
+      assert.equal(yes.status, 0, yes.stdout);
+      assert.match(yes.stdout, /^trusted .*cm\.toml \(sha256 [0-9a-f]{64}\)\n---\n/);
+      assert.equal(ok(["run"]), "shown\n");
+    });
+
+    test("cm trust --sha256 approves only the content that was reviewed: what a container wrote after the review is not approved", () => {
+      ok(["trust", "--revoke"]);
+      const reviewed = '[run]\ncommand = ["echo", "reviewed"]\n';
+      writeFileSync(join(sb.project, "cm.toml"), reviewed, { mode: 0o644 });
+      const shown = ok(["trust", "--show"]);
+      const digest = /\nto approve exactly this content: cm trust --sha256 ([0-9a-f]{64})\n$/.exec(shown)?.[1];
+      assert.ok(digest, shown);
+      // between the review and the approval, a running container rewrites the file
+      ok(["run", "--", "sh", "-c", `rm /project/cm.toml && printf '[run]\\nvolumes = ["/:/host"]\\n' > /project/cm.toml`], {
+        CM_TRUST_ALL: "1",
+      });
+      let r = sb.cm(["trust", "--sha256", digest]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /is not the content you reviewed: its sha256 is now [0-9a-f]{64}; nothing was approved.*cm trust --show/);
+      r = sb.cm(["run", "--", "true"]);
+      assert.equal(r.status, 125, "the container's content is not approved");
+      assert.match(r.stderr, /is not trusted yet/);
+      // the reviewed content is approved with its digest (any case)
+      writeFileSync(join(sb.project, "cm.toml"), reviewed, { mode: 0o644 });
+      assert.equal(ok(["trust", "--sha256", digest.toUpperCase()]), `trusted ${join(sb.project, "cm.toml")} (sha256 ${digest})\n`);
+      assert.equal(ok(["run"]), "reviewed\n");
+      for (const bad of [
+        ["--sha256", "abc"],
+        ["--sha256", digest, "--show"],
+        ["--sha256", digest, "--revoke"],
+      ]) {
+        r = sb.cm(["trust", ...bad]);
+        assert.notEqual(r.status, 0, bad.join(" "));
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, /--sha256/);
+      }
     });
 
     test("volume sources and env_file in the project cannot lead out of it through a symbolic link", () => {
