@@ -7,6 +7,7 @@
 import { readSync } from "node:fs";
 import { join } from "node:path";
 import { isatty } from "node:tty";
+import { escapeControls } from "../core/names.ts";
 import type { ProjectFile } from "../core/projectfile.ts";
 import type { RunOptions } from "../core/run/options.ts";
 import { CmError, isErrno } from "../errors.ts";
@@ -92,6 +93,14 @@ export async function loadProjectFile(ctx: Context, projectDir: string): Promise
   return parsed;
 }
 
+/** A new project file for a terminal: each line "+ " and with its control characters escaped (escapeControls). */
+export function newFileLines(text: string): string[] {
+  return text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l) => `+ ${escapeControls(l)}`);
+}
+
 /** Whether cm may ask: stdin and stderr are terminals. */
 export function canAsk(): boolean {
   return isatty(0) && isatty(2);
@@ -111,14 +120,8 @@ export function askToTrust(
   projectDir: string,
 ): void {
   const why = approved === undefined ? "is not trusted yet" : "changed since you trusted it (- approved, + now)";
-  const shown =
-    approved === undefined
-      ? file.text
-          .replace(/\n$/, "")
-          .split("\n")
-          .map((l) => `+ ${l}`)
-      : lineDiff(approved, file.text);
-  process.stderr.write(`cm: ${file.path} ${why}:\n${shown.join("\n")}\n`);
+  const shown = approved === undefined ? newFileLines(file.text) : lineDiff(approved, file.text);
+  process.stderr.write(`cm: ${escapeControls(file.path)} ${why}:\n${shown.join("\n")}\n`);
   process.stderr.write(`cm: ${question} [y/N] `);
   if (!/^y(es)?$/i.test(readAnswer().trim())) {
     throw new CmError("untrusted-project-file", `${file.path} was not approved`, {

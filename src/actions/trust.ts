@@ -4,6 +4,7 @@
  * resolves to the exit status.
  */
 
+import { escapeControls } from "../core/names.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { CmError } from "../errors.ts";
 import type { Context } from "./context.ts";
@@ -31,13 +32,16 @@ export async function trust(ctx: Context, mode: "approve" | "show" | "revoke", s
   const state = await store.trustState({ ...place, env: {} }, file.path, file.text);
   const digest = sha256Hex(file.text);
   if (mode === "show") {
+    const path = escapeControls(file.path);
     if (state.state === "trusted") {
-      process.stdout.write(`${file.path}: trusted (approved ${state.record.approved})\n`);
+      process.stdout.write(`${path}: trusted (approved ${state.record.approved})\n`);
     } else if (state.state === "changed") {
-      process.stdout.write(`${file.path}: changed since approved ${state.record.approved} (- approved, + now):\n`);
+      process.stdout.write(`${path}: changed since approved ${state.record.approved} (- approved, + now):\n`);
       process.stdout.write(`${store.lineDiff(state.record.text, file.text).join("\n")}\n`);
     } else {
-      process.stdout.write(`${file.path}: not trusted:\n${file.text}${file.text.endsWith("\n") ? "" : "\n"}`);
+      // as written, but with control characters escaped: the file must not rewrite what is shown
+      const lines = file.text.replace(/\n$/, "").split("\n").map(escapeControls);
+      process.stdout.write(`${path}: not trusted:\n${lines.join("\n")}\n`);
     }
     if (state.state !== "trusted") process.stdout.write(`to approve exactly this content: cm trust --sha256 ${digest}\n`);
     if (process.env[store.TRUST_ALL_ENV] === "1") process.stdout.write(`(${store.TRUST_ALL_ENV}=1 is set: cm uses every project file)\n`);

@@ -83,6 +83,20 @@ export const CONTAINER_ID = /^[\w+.-]+$/;
 const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const UNSHOWABLE_G = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
+/** Control characters but the tab, and bidirectional-text controls (see displayName). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+const CONTROLS_G = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A line of text, such as a file's content, as it is safe to show on a terminal: every control
+ * character but the tab (C0, DEL, C1: U+009B acts as CSI on some terminals) and every
+ * bidirectional-text control written as `\uXXXX`, so that text cannot move the cursor, erase
+ * what was shown or reorder it (CVE-2021-42574, "Trojan Source").
+ */
+export function escapeControls(line: string): string {
+  return line.replace(CONTROLS_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /**
  * A name as messages and tables show it: as it is, or quoted (JSON string syntax, with \uXXXX for
  * what JSON leaves raw) when it holds a control character (C0, DEL, C1: a newline, a terminal

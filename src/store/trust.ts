@@ -15,6 +15,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, type Stats, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { escapeControls } from "../core/names.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
@@ -128,34 +129,55 @@ export async function revoke(place: TrustPlace, filePath: string): Promise<boole
 }
 
 /**
- * A line diff of `before` -> `after` ("- " removed, "+ " added, "  " kept), by longest common
- * subsequence; project files are small (quadratic is fine). Written here rather than taken from a
- * package: 20 lines, and it is on no hot path.
+ * A line diff of `before` -> `after` ("- " removed, "+ " added, "  " kept), for a terminal: each
+ * line's control characters escaped (core/names.ts escapeControls: a container writes cm.toml, and
+ * the text must not rewrite what the user reviews). The common head and tail are kept; between
+ * them, longest common subsequence, or all removed then all added when that would take more than
+ * DIFF_CELLS cells (a container can make the file huge). Written here rather than taken from a
+ * package: ~40 lines, on no hot path, and the bound on memory is ours to keep.
  */
 export function lineDiff(before: string, after: string): string[] {
   const a = before.split("\n");
   const b = after.split("\n");
+  // the common head and tail are kept as they are; only what lies between is compared
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const show = (mark: string, line: string) => `${mark} ${escapeControls(line)}`;
+  const out = a.slice(0, head).map((l) => show(" ", l));
+  const mid = diffMiddle(a.slice(head, a.length - tail), b.slice(head, b.length - tail));
+  for (const [mark, line] of mid) out.push(show(mark, line));
+  for (const l of a.slice(a.length - tail)) out.push(show(" ", l));
+  return out;
+}
+
+/** Above this many cells (lines before x lines after) the middle is shown as removed, then added: memory stays bounded. */
+const DIFF_CELLS = 1_000_000;
+
+function diffMiddle(a: string[], b: string[]): [string, string][] {
   const n = a.length;
   const m = b.length;
+  if ((n + 1) * (m + 1) > DIFF_CELLS) return [...a.map((l): [string, string] => ["-", l]), ...b.map((l): [string, string] => ["+", l])];
   const w = m + 1;
   // lcs[i * w + j]: length of the longest common subsequence of a[i..] and b[j..]
   const lcs = new Int32Array((n + 1) * w);
   const at = (i: number, j: number) => lcs[i * w + j] as number;
   for (let i = n - 1; i >= 0; i--)
     for (let j = m - 1; j >= 0; j--) lcs[i * w + j] = a[i] === b[j] ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1));
-  const out: string[] = [];
+  const out: [string, string][] = [];
   let i = 0;
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) {
-      out.push(`  ${a[i]}`);
+      out.push([" ", a[i] as string]);
       i++;
       j++;
     } else if (i < n && (j === m || at(i + 1, j) >= at(i, j + 1))) {
-      out.push(`- ${a[i]}`);
+      out.push(["-", a[i] as string]);
       i++;
     } else {
-      out.push(`+ ${b[j]}`);
+      out.push(["+", b[j] as string]);
       j++;
     }
   }

@@ -175,6 +175,33 @@ for (const as of USERS) {
       }
     });
 
+    test("a cm.toml cannot rewrite what cm shows of it: control characters (C1 CSI, ESC, CR) are shown escaped, in --show, the prompt and a diff", () => {
+      ok(["trust", "--revoke"]);
+      // on terminals that act on C1 controls, U+009B is CSI: "\u009b2K\u009bG" erases the line it is on
+      // (TOML allows C1 controls in comments; ESC and CR make the file invalid, but --show shows it as it is)
+      const text = '[run]\ncommand = ["echo", "hidden"] # \u009b2K\u009bG+ # (the default command)\n';
+      writeFileSync(join(sb.project, "cm.toml"), `${text}env = ["A=1"] # \u001b[1A\r\n`, { mode: 0o644 });
+      const shown = ok(["trust", "--show"]);
+      assert.match(
+        shown,
+        /command = \["echo", "hidden"\] # \\u009b2K\\u009bG\+ # \(the default command\)\nenv = \["A=1"\] # \\u001b\[1A\\u000d\n/,
+      );
+      assert.doesNotMatch(shown, /[\u001b\u009b\r]/);
+      writeFileSync(join(sb.project, "cm.toml"), text, { mode: 0o644 });
+      const asked = sb.exec("python3", ["-c", PTY, "n", fixtures.bin, "run", "-T"]);
+      assert.equal(asked.status, 125, asked.stdout);
+      assert.match(asked.stdout, /\+ command = \["echo", "hidden"\] # \\u009b2K\\u009bG\+ # \(the default command\)/);
+      assert.doesNotMatch(asked.stdout, /[\u001b\u009b]/);
+      // and in the diff against an approved version
+      writeFileSync(join(sb.project, "cm.toml"), '[run]\ncommand = ["echo", "hidden"]\n', { mode: 0o644 });
+      ok(["trust"]);
+      writeFileSync(join(sb.project, "cm.toml"), text, { mode: 0o644 });
+      const diff = ok(["trust", "--show"]);
+      assert.match(diff, /\+ command = \["echo", "hidden"\] # \\u009b2K/);
+      assert.doesNotMatch(diff, /[\u001b\u009b\r]/);
+      ok(["trust", "--revoke"]);
+    });
+
     test("volume sources and env_file in the project cannot lead out of it through a symbolic link", () => {
       const secret = join(sb.home, "secret.env");
       writeFileSync(secret, "TOKEN=host-secret\n", { mode: 0o644 });

@@ -6,6 +6,7 @@ import {
   checkBundleName,
   checkProjectName,
   displayName,
+  escapeControls,
   hostnameFor,
   projectKey,
   SAFE_NAME,
@@ -71,6 +72,13 @@ test("projectKey: other names get a slug and 8 hex digits of sha256 (node:crypto
   assert.notEqual(projectKey("my project"), projectKey("my_project"));
   assert.match(projectKey("café"), /^caf_-[0-9a-f]{8}$/);
   assert.match(projectKey("café"), CONTAINER_ID);
+});
+
+test("escapeControls: C0 but the tab, DEL, C1 (CSI U+009B) and bidi controls escaped; the rest as it is", () => {
+  assert.equal(escapeControls('runtime = "x" # \u009b2K\u009bG+ # ok'), 'runtime = "x" # \\u009b2K\\u009bG+ # ok');
+  assert.equal(escapeControls("a\tb\r\u001b[?7l\u007f"), "a\tb\\u000d\\u001b[?7l\\u007f");
+  assert.equal(escapeControls("evil\u202etxt naïve – ok"), "evil\\u202etxt naïve – ok");
+  assert.equal(escapeControls("line\nnext"), "line\\u000anext");
 });
 
 test("displayName: plain names as they are; control and bidi characters quoted and escaped", () => {

@@ -11,6 +11,22 @@ test("lineDiff: kept, removed before added", () => {
   assert.deepEqual(lineDiff("a\nb\nc", "a\nx\nc"), ["  a", "- b", "+ x", "  c"]);
   assert.deepEqual(lineDiff("", "a"), ["- ", "+ a"]);
   assert.deepEqual(lineDiff("a\nb", "a\nb"), ["  a", "  b"]);
+  assert.deepEqual(lineDiff("a\nb\nc\nd", "a\nc\nd\ne"), ["  a", "- b", "  c", "  d", "+ e"]);
+});
+
+test("lineDiff escapes control characters: the text cannot rewrite what the terminal shows", () => {
+  assert.deepEqual(lineDiff("a", 'a\nruntime = "/x" # \u009b2K\u009bG+ ok'), ["  a", '+ runtime = "/x" # \\u009b2K\\u009bG+ ok']);
+});
+
+test("lineDiff: memory stays bounded for a huge file (a container can write one): removed then added", () => {
+  const before = Array.from({ length: 3000 }, (_, i) => `old ${i}`).join("\n");
+  const after = `head\n${Array.from({ length: 300_000 }, (_, i) => `# ${i}`).join("\n")}`;
+  const out = lineDiff(`head\n${before}`, after);
+  assert.equal(out[0], "  head");
+  assert.equal(out.filter((l) => l.startsWith("- ")).length, 3000);
+  assert.equal(out.filter((l) => l.startsWith("+ ")).length, 300_000);
+  assert.equal(out[1], "- old 0");
+  assert.equal(out[3001], "+ # 0");
 });
 
 test("trustState: new, trusted, changed, keyed by path; revoke; CM_TRUST_ALL=1 is off", async () => {
