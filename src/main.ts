@@ -6,7 +6,9 @@
  */
 import { COMMANDS, visibleCommands } from "./commands.ts";
 import { formatHelp } from "./core/command.ts";
+import { escapeControls } from "./core/names.ts";
 import { CmError, EXIT_CM_ERROR } from "./errors.ts";
+import { refuseUndecodable } from "./host/decoding.ts";
 
 declare const CM_VERSION: string | undefined;
 const version = typeof CM_VERSION === "string" ? CM_VERSION : "0.0.0-dev";
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`cm ${version}\n`);
     return 0;
   }
+  refuseUndecodable(argv);
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command)
     throw new CmError("usage", `unknown command ${JSON.stringify(name)}`, {
@@ -79,7 +82,8 @@ function situation(e: NodeJS.ErrnoException): string | undefined {
 
 function report(err: unknown): number {
   if (err instanceof CmError) {
-    process.stderr.write(`cm: ${err.message}${err.hint ? ` (${err.hint})` : ""}\n`);
+    // one line, whatever a path or a name in it holds (a directory named with an escape sequence)
+    process.stderr.write(`cm: ${escapeControls(err.message)}${err.hint ? ` (${escapeControls(err.hint)})` : ""}\n`);
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;

@@ -173,6 +173,48 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
     });
 
+    test("an argument or a path variable that is not valid UTF-8 is refused in one line, never taken for the path its decoded form names", () => {
+      const sb = sandbox(as);
+      const shared = sb.mkdir("shared");
+      // the decoded forms exist: another user's directory, env file and rootfs (in a shared /tmp)
+      const decoy = join(shared, "data\uFFFD");
+      mkdirSync(decoy);
+      writeFileSync(join(decoy, "who"), "ATTACKER\n");
+      writeFileSync(join(shared, "app\uFFFD.env"), "FOO=from-attacker\n");
+      execFileSync("cp", ["-a", fixtures.busybox, join(shared, "rootfs\uFFFD")]);
+      // the user's own, whose names hold the byte 0xff
+      const own = (name: string) => Buffer.concat([Buffer.from(`${shared}/${name}`), Buffer.from([0xff])]);
+      mkdirSync(own("data"));
+      chownSync(own("data"), sb.uid, sb.gid);
+      let r = sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"]);
+      assert.equal(r.status, 0, r.stderr);
+      // each argument is given through sh (printf makes the byte): Node cannot pass such bytes in argv
+      const withByte = (script: string) => sb.exec("sh", ["-c", script, "sh", shared, fixtures.bin]);
+      const cases = [
+        'exec "$2" run -v "$(printf "%s/data\\377" "$1"):/data" -- cat /data/who',
+        'exec "$2" run --env-file "$(printf "%s/app\\377.env" "$1")" -- sh -c "echo $FOO"',
+        'exec "$2" create other --from "dir:$(printf "%s/rootfs\\377" "$1")"',
+        'exec "$2" run -- echo "$(printf "x\\377")"',
+      ];
+      for (const script of cases) {
+        r = withByte(script);
+        assert.equal(r.status, 125, `${script}: ${r.stdout}${r.stderr}`);
+        assert.ok(isOneLineError(r.stderr), r.stderr);
+        assert.match(r.stderr, /^cm: argument .*\uFFFD.* is not valid UTF-8: cm would take it for another name/);
+        assert.doesNotMatch(r.stdout, /ATTACKER|from-attacker/);
+      }
+      assert.deepEqual(readdirSync(decoy), ["who"], "nothing written into the decoded name's directory");
+      r = sb.exec("sh", ["-c", 'CM_HOME="$(printf "%s/data\\377" "$1")" exec "$2" list', "sh", shared, fixtures.bin]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.ok(isOneLineError(r.stderr), r.stderr);
+      assert.match(r.stderr, /^cm: CM_HOME is not valid UTF-8 .*: cm would take it for another path/);
+      // a name with a real U+FFFD is valid UTF-8, and is used like any other
+      chownSync(decoy, sb.uid, sb.gid);
+      r = sb.cm(["run", "-v", `${decoy}:/data`, "--", "cat", "/data/who"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "ATTACKER\n");
+    });
+
     test("planted symlinks in a rootfs (/project -> /etc, apt.conf.d -> a host dir) never lead cm or runc out of it", () => {
       const sb = sandbox(as);
       const rootfs = join(sb.dir, "evil-rootfs");

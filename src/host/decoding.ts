@@ -1,0 +1,103 @@
+/**
+ * Arguments and environment values that Node could not decode. Node turns every byte sequence
+ * that is not valid UTF-8 into U+FFFD, so such a string names another path: in a shared sticky
+ * directory (/tmp), another user's `data\uFFFD` stands for the user's own `data\xff`, and cm would
+ * mount it, build from it or read an env file from it. cm refuses such a value in one line
+ * instead. Checked only when a value holds U+FFFD (nothing to read otherwise); the raw bytes come
+ * from /proc/self/cmdline and /proc/self/environ.
+ */
+import { readFileSync } from "node:fs";
+import { displayName } from "../core/names.ts";
+import { CmError } from "../errors.ts";
+
+/**
+ * The environment variables whose values cm uses as paths, or to find programs: the data, state,
+ * cache and config directories (core/layout.ts) and PATH (host/tools.ts).
+ */
+export const PATH_VARIABLES = [
+  "HOME",
+  "PATH",
+  "CM_HOME",
+  "CM_STATE_DIR",
+  "CM_CACHE_DIR",
+  "CM_CONFIG_DIR",
+  "XDG_DATA_HOME",
+  "XDG_STATE_HOME",
+  "XDG_CACHE_HOME",
+  "XDG_CONFIG_HOME",
+  "XDG_RUNTIME_DIR",
+  "TMPDIR",
+] as const;
+
+/**
+ * The index in `args` of the first argument whose UTF-8 encoding is not its raw bytes, given the
+ * process's raw command line (`/proc/self/cmdline`: NUL-terminated arguments, whose last
+ * `args.length` are `args`); undefined when all round-trip or the command line does not end
+ * with as many arguments.
+ */
+export function undecodableArgument(args: readonly string[], cmdline: Buffer): number | undefined {
+  const raw = splitNul(cmdline);
+  if (raw.length < args.length) return undefined;
+  const tail = raw.slice(raw.length - args.length);
+  const i = args.findIndex((a, k) => a.includes("\uFFFD") && !Buffer.from(a).equals(tail[k] as Buffer));
+  return i < 0 ? undefined : i;
+}
+
+/** The first of `names` whose value in `environ` (`/proc/self/environ`: NUL-terminated NAME=VALUE) is not valid UTF-8. */
+export function undecodableVariable(names: readonly string[], environ: Buffer): string | undefined {
+  for (const entry of splitNul(environ)) {
+    const eq = entry.indexOf(0x3d);
+    if (eq <= 0) continue;
+    const name = entry.toString("latin1", 0, eq);
+    if (!names.includes(name)) continue;
+    const value = entry.subarray(eq + 1);
+    if (!Buffer.from(value.toString("utf8")).equals(value)) return name;
+  }
+  return undefined;
+}
+
+function splitNul(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, start)) {
+    out.push(b.subarray(start, i));
+    start = i + 1;
+  }
+  if (start < b.length) out.push(b.subarray(start));
+  return out;
+}
+
+/**
+ * Refuses (CmError, exit 125) an argument in `args` (cm's, after `cm`) or a PATH_VARIABLES value
+ * that is not valid UTF-8; does nothing, and reads nothing, when none holds U+FFFD.
+ */
+export function refuseUndecodable(args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  if (args.some((a) => a.includes("\uFFFD"))) {
+    let cmdline: Buffer | undefined;
+    try {
+      cmdline = readFileSync("/proc/self/cmdline");
+    } catch {
+      cmdline = undefined; // no /proc: nothing to compare with
+    }
+    const i = cmdline ? undecodableArgument(args, cmdline) : undefined;
+    if (i !== undefined) {
+      throw new CmError("usage", `argument ${displayName(args[i] as string)} is not valid UTF-8: cm would take it for another name`, {
+        hint: "rename the file or directory to a name in UTF-8, or give it through a symbolic link that has one",
+      });
+    }
+  }
+  if (PATH_VARIABLES.some((n) => env[n]?.includes("\uFFFD"))) {
+    let environ: Buffer | undefined;
+    try {
+      environ = readFileSync("/proc/self/environ");
+    } catch {
+      environ = undefined;
+    }
+    const name = environ ? undecodableVariable(PATH_VARIABLES, environ) : undefined;
+    if (name !== undefined) {
+      throw new CmError("usage", `${name} is not valid UTF-8 (${displayName(env[name] ?? "")}): cm would take it for another path`, {
+        hint: `set ${name} to a path whose name is UTF-8`,
+      });
+    }
+  }
+}
