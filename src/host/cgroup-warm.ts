@@ -76,12 +76,15 @@ export interface WarmOptions {
 export function warmCgroupMigration(opts: WarmOptions = {}): void {
   const root = opts.root ?? "";
   const done = opts.done ?? (() => {});
-  let target: string | undefined;
-  try {
-    target = ownCgroupProcs(readFileSync(`${root}/proc/self/cgroup`, "latin1"), root);
-  } catch {
-    target = undefined;
-  }
+  const own = () => {
+    try {
+      return readFileSync(`${root}/proc/self/cgroup`, "latin1");
+    } catch {
+      return undefined;
+    }
+  };
+  const cgroups = own();
+  const target = cgroups === undefined ? undefined : ownCgroupProcs(cgroups, root);
   // where cm may not write (rootless, mostly) it stops here, before the thread pool is started
   if (target === undefined || !writable(target)) {
     done(0);
@@ -94,6 +97,8 @@ export function warmCgroupMigration(opts: WarmOptions = {}): void {
     let writes = 0;
     const finish = () => close(fd, () => done(writes));
     const again = () => {
+      // moved meanwhile by someone else: cm does not move itself back
+      if (writes > 0 && own() !== cgroups) return finish();
       write(fd, pid, (werr) => {
         if (werr) return finish();
         writes++;
@@ -101,11 +106,23 @@ export function warmCgroupMigration(opts: WarmOptions = {}): void {
         setTimeout(again, INTERVAL_MS).unref();
       });
     };
+    // a cgroup file gives at most a page a read: read on to the end (or READ_LIMIT)
     const buffer = Buffer.allocUnsafe(READ_LIMIT);
-    read(fd, buffer, 0, READ_LIMIT, 0, (rerr, n) => {
-      if (rerr || !buffer.toString("latin1", 0, n).split("\n").includes(pid)) return finish();
-      again();
-    });
+    const readOn = (length: number) => {
+      read(fd, buffer, length, READ_LIMIT - length, null, (rerr, n) => {
+        if (rerr) return finish();
+        if (n > 0 && length + n < READ_LIMIT) return readOn(length + n);
+        if (
+          !buffer
+            .toString("latin1", 0, length + n)
+            .split("\n")
+            .includes(pid)
+        )
+          return finish();
+        again();
+      });
+    };
+    readOn(0);
   });
 }
 

@@ -45,7 +45,18 @@ test("writes its pid back once when it is listed in its own cgroup.procs and not
   const { root, file } = fakeRoot(`1\n${process.pid}\n77\n`);
   t.after(() => rmSync(root, { recursive: true, force: true }));
   assert.equal(await warm(root), 1);
-  assert.ok(readFileSync(file, "latin1").startsWith(String(process.pid)));
+  assert.equal(readFileSync(file, "latin1"), `1\n${process.pid}\n77\n${process.pid}`);
+});
+
+test("stops writing when cm was moved meanwhile: it never moves itself back", async (t) => {
+  const { root } = fakeRoot(`${process.pid}\n`);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  let asked = 0;
+  const until = () => {
+    if (++asked === 2) writeFileSync(join(root, "proc/self/cgroup"), "0::/elsewhere.scope\n");
+    return false;
+  };
+  assert.equal(await warm(root, until), 2);
 });
 
 test("keeps writing until the runtime has moved (until() holds)", async (t) => {
