@@ -81,9 +81,11 @@ export function refuseUndecodable(args: readonly string[], env: NodeJS.ProcessEn
     }
     const i = cmdline ? undecodableArgument(args, cmdline) : undefined;
     if (i !== undefined) {
-      throw new CmError("usage", `argument ${displayName(args[i] as string)} is not valid UTF-8: cm would take it for another name`, {
-        hint: "rename the file or directory to a name in UTF-8, or give it through a symbolic link that has one",
-      });
+      throw new CmError(
+        "usage",
+        `argument ${displayName(args[i] as string)} is not valid UTF-8: cm reads it with U+FFFD in place of the bytes, another name or value`,
+        { hint: "give it in UTF-8; for a file or directory, rename it or use a symbolic link whose name is UTF-8" },
+      );
     }
   }
   if (PATH_VARIABLES.some((n) => env[n]?.includes("\uFFFD"))) {

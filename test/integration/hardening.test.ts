@@ -200,7 +200,10 @@ for (const as of USERS) {
         r = withByte(script);
         assert.equal(r.status, 125, `${script}: ${r.stdout}${r.stderr}`);
         assert.ok(isOneLineError(r.stderr), r.stderr);
-        assert.match(r.stderr, /^cm: argument .*\uFFFD.* is not valid UTF-8: cm would take it for another name/);
+        assert.match(
+          r.stderr,
+          /^cm: argument .*\uFFFD.* is not valid UTF-8: cm reads it with U\+FFFD in place of the bytes, another name or value/,
+        );
         assert.doesNotMatch(r.stdout, /ATTACKER|from-attacker/);
       }
       assert.deepEqual(readdirSync(decoy), ["who"], "nothing written into the decoded name's directory");
