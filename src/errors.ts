@@ -32,6 +32,7 @@ export type ErrorCode =
   | "bad-host-ca"
   // projects, bundles, containers
   | "bad-project"
+  | "bad-path"
   | "bad-project-file"
   | "no-project"
   | "project-mismatch"

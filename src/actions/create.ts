@@ -11,7 +11,7 @@
  * A failure or an interrupt at any step leaves only a dot-directory that no command takes for a
  * bundle, and that the next create (or `cm gc`) removes; an interrupt is re-raised once cleaned up.
  */
-import { existsSync, mkdirSync, realpathSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { checkBundleName, displayName, hostnameFor } from "../core/names.ts";
@@ -20,7 +20,7 @@ import { bundleSpec } from "../core/runtime-spec/index.ts";
 import { chooseUserns, type UsernsChoice, type UsernsMode } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
 import { checkConfined } from "../host/confine.ts";
-import { removeTree, writeFileAtomic } from "../host/fs.ts";
+import { realPath, removeTree, writeFileAtomic } from "../host/fs.ts";
 import { userIdMap } from "../host/idmap.ts";
 import { stopChildren } from "../host/tools.ts";
 import { processesRootedIn, processesWorkingIn, stopProcesses } from "../host/tree-users.ts";
@@ -283,8 +283,9 @@ function confineSource(from: string, projectPath: string): void {
   const lexical = resolve(projectPath, m[2] as string);
   let real: string;
   try {
-    real = realpathSync(lexical);
-  } catch {
+    real = realPath(lexical);
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     return;
   }
   checkConfined(lexical, real, projectPath, `source ${m[1]}:`);

@@ -7,7 +7,7 @@
  * create; the caller then removes the work directory, so no half-made bundle is left.
  */
 
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { proxyEnv } from "../core/run/allowhost.ts";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "../core/run/hostca.ts";
@@ -22,7 +22,7 @@ import { resolveUlimits } from "../core/run/ulimit.ts";
 import { runSpec } from "../core/runtime-spec/index.ts";
 import type { Mount, OciSpec } from "../core/runtime-spec/types.ts";
 import { CmError } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
+import { realPath, removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command-lookup.ts";
@@ -63,7 +63,7 @@ export interface PostCreateHandle {
 
 export async function runPostCreate(ctx: Context, input: PostCreateInput, handle: (h: PostCreateHandle) => void): Promise<void> {
   if (input.commands.length === 0) return;
-  const rootfs = realpathSync(input.rootfs);
+  const rootfs = realPath(input.rootfs);
   if (findCommand(rootfs, "/bin/sh", { cwd: "/", path: "", mounts: [] }) !== "found") {
     throw new CmError("post-create-failed", `post_create needs /bin/sh inside the bundle, and ${input.bundle}'s root filesystem has none`, {
       hint: "remove post_create from cm.toml for this bundle, or create it from a source with a shell",

@@ -3,11 +3,11 @@
  * project named with --project. A bundle remembers its project's real path; using it from a
  * different directory of the same name is refused, so cm never mounts the wrong directory.
  */
-import { realpathSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { checkProjectName, displayName, projectKey } from "../core/names.ts";
 import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
+import { realPath } from "../host/fs.ts";
 import { type BundleInfo, bundleNames, readBundle } from "../store/bundles.ts";
 import type { Context } from "./context.ts";
 
@@ -28,15 +28,17 @@ export function currentDirectory(ctx: Context): string {
   const cwd = ctx.cwd; // throws when Node cannot name it (actions/context.ts)
   let real: string;
   try {
-    real = realpathSync(cwd);
-  } catch {
+    real = realPath(cwd);
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     throw new CmError("no-cwd", "the current directory no longer exists", { hint: "cd into your project directory" });
   }
   if (real === "/") throw new CmError("bad-project", "refusing / as a project directory", { hint: "cd into your project directory first" });
   let home = ctx.home;
   try {
-    home = realpathSync(ctx.home);
-  } catch {
+    home = realPath(ctx.home);
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     // no home directory: nothing to compare
   }
   if (real === home) {
@@ -74,8 +76,9 @@ function refuseOwnDirs(ctx: Context, projectPath: string): void {
 /** The real path `path` has, or will have once created: its nearest existing parent resolved, the rest as written. */
 function realpathOfFuture(path: string): string {
   try {
-    return realpathSync(path);
-  } catch {
+    return realPath(path);
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     const parent = dirname(path);
     return parent === path ? path : join(realpathOfFuture(parent), basename(path));
   }

@@ -36,17 +36,17 @@ export function readProjectFileText(projectDir: string): ProjectFileText | undef
     return { path, text: readSmallFile(path, MAX_PROJECT_FILE_BYTES) };
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
-    const reason =
+    const [reason, hint] =
       err instanceof NotSmallRegularFile
         ? err.reason === "too large"
-          ? "it is larger than 1 MiB"
-          : err.reason === "a symbolic link"
-            ? "it is a symbolic link (cm reads only a regular file there)"
-            : "it is not a regular file"
-        : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-    throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, {
-      hint: "replace it with a regular TOML file, not a link, FIFO or device, or remove it",
-    });
+          ? ["it is larger than 1 MiB", "a project file is a few settings: remove what does not belong there, or the file"]
+          : err.reason === "not valid UTF-8"
+            ? ["it is not valid UTF-8 (TOML files are)", "save it as UTF-8, or remove it"]
+            : err.reason === "a symbolic link"
+              ? ["it is a symbolic link (cm reads only a regular file there)", "replace it with a regular TOML file, or remove it"]
+              : ["it is not a regular file", "replace it with a regular TOML file, not a FIFO or device, or remove it"]
+        : [(err as NodeJS.ErrnoException).code ?? (err as Error).message, "make it readable, or remove it"];
+    throw new CmError("bad-project-file", `cannot read the project file ${path}: ${reason}`, { hint });
   }
 }
 

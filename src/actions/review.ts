@@ -4,12 +4,11 @@
  * A review whose run is still going is refused by apply and discard.
  */
 import { spawnSync } from "node:child_process";
-import { realpathSync } from "node:fs";
 import { join, sep } from "node:path";
 import { displayName } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
+import { realPath, removeTree } from "../host/fs.ts";
 import { findTool } from "../host/tools.ts";
 import { applyChanges } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
@@ -29,8 +28,9 @@ export function resolveReview(ctx: Context, ref: string | undefined): ReviewReco
   }
   let cwd = ctx.cwd;
   try {
-    cwd = realpathSync(ctx.cwd);
-  } catch {
+    cwd = realPath(ctx.cwd);
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     // reported below as no review here
   }
   const mine = all.filter((r) => cwd === r.projectPath || cwd.startsWith(r.projectPath + sep));

@@ -13,7 +13,7 @@
  * With --detach, step 6 is the monitor's (actions/detach.ts) and cm returns once the container
  * runs; the run directory then stays (log, exit status) until `cm gc`.
  */
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
@@ -29,7 +29,8 @@ import { type MountCheck, type OciSpec, runSpec } from "../core/runtime-spec/ind
 import { CmError, EXIT_NOT_FOUND } from "../errors.ts";
 import { type CgroupFacts, readCgroupFacts } from "../host/cgroups.ts";
 import { type Checked, checkConfined, openChecked, readFileConfined } from "../host/confine.ts";
-import { removeTree } from "../host/fs.ts";
+import { checkedEnvValue } from "../host/decoding.ts";
+import { realPath, removeTree } from "../host/fs.ts";
 import { newContainerId } from "../host/random.ts";
 import { requireTool } from "../host/tools.ts";
 import { findCommand } from "../rootfs/command-lookup.ts";
@@ -82,8 +83,8 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
   if (project.subdir && opts.workdir === undefined) opts = { ...opts, workdir: `/project/${project.subdir}` };
   let cgroups: CgroupFacts | undefined;
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
-  const runtimeBin = realpathSync(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
-  const env = resolveEnv(opts, process.env, projectPath);
+  const runtimeBin = realPath(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
+  const env = resolveEnv(opts, checkedHostEnv(), projectPath);
   const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
   const mountChecks = [projectCheck(projectPath), ...volumes.filter((v) => v.destination !== "/project").map((v) => v.check)];
   const id = newContainerId();
@@ -124,8 +125,9 @@ async function readHostCa(dir: string, name: string): Promise<{ host: string[]; 
 
 function bundleRootfs(dir: string, name: string): string {
   try {
-    return realpathSync(join(dir, "rootfs"));
-  } catch {
+    return realPath(join(dir, "rootfs"));
+  } catch (err) {
+    if (err instanceof CmError) throw err;
     // deleted (or being deleted) between reading its config and now
     throw bundleDeleted(name);
   }
@@ -211,6 +213,19 @@ async function startDetachedRun(ctx: Context, plan: RunPlan, spec: OciSpec): Pro
 }
 
 /** cm.toml's env_file and env, then --env-file files in order, then --env values: a later value of a key wins. */
+/**
+ * process.env for `-e NAME` (the host's value): a value that is not valid UTF-8 is refused when
+ * it is read (host/decoding.ts checkedEnvValue), not passed on with U+FFFD in place of its bytes.
+ */
+function checkedHostEnv(): HostEnv {
+  return new Proxy(process.env, {
+    get: (env, name) => {
+      const value = typeof name === "string" ? env[name] : undefined;
+      return value === undefined ? value : checkedEnvValue(name as string, value);
+    },
+  });
+}
+
 function resolveEnv(opts: RunOptions, host: HostEnv, projectPath: string): string[] {
   return [...(opts.fileEnv ? resolveEnvLayer(opts.fileEnv, host, projectPath) : []), ...resolveEnvLayer(opts, host, projectPath)];
 }
@@ -248,7 +263,8 @@ function resolveVolumes(cwd: string, specs: string[], projectPath: string): (Vol
     let checked: Checked;
     try {
       checked = openChecked(lexical);
-    } catch {
+    } catch (err) {
+      if (err instanceof CmError) throw err;
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${v.source} does not exist`, {
         hint: "create it first, or fix the path (SRC is on the host)",
       });

@@ -25,7 +25,8 @@ export async function trust(ctx: Context, mode: "approve" | "show" | "revoke", s
   if (mode === "revoke") {
     const path = `${project.path}/cm.toml`;
     const had = await store.revoke(place, file?.path ?? path);
-    process.stdout.write(had ? `revoked ${file?.path ?? path}\n` : `${file?.path ?? path} was not trusted\n`);
+    const shown = escapeControls(file?.path ?? path);
+    process.stdout.write(had ? `revoked ${shown}\n` : `${shown} was not trusted\n`);
     return 0;
   }
   if (!file) throw new CmError("no-project-file", `no cm.toml in ${project.path}`, { hint: "cd into the project that has one" });
@@ -62,6 +63,6 @@ export async function trust(ctx: Context, mode: "approve" | "show" | "revoke", s
     askToTrust(file, state.state === "changed" ? state.record.text : undefined, store.lineDiff, "approve it?", project.path);
   }
   await store.approve(place, file.path, file.text);
-  process.stdout.write(`trusted ${file.path} (sha256 ${digest})\n`);
+  process.stdout.write(`trusted ${escapeControls(file.path)} (sha256 ${digest})\n`);
   return 0;
 }

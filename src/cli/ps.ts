@@ -1,6 +1,7 @@
 import { hostContext } from "../actions/context.ts";
 import { type PsEntry, ps } from "../actions/ps.ts";
 import { defineCommand } from "../core/command.ts";
+import { displayName, escapeControls } from "../core/names.ts";
 import { formatTable } from "../core/table.ts";
 import { parseCommand, tooMany } from "./args.ts";
 
@@ -42,14 +43,15 @@ function table(entries: PsEntry[]): string {
     ["ID", "PROJECT", "BUNDLE", "STATUS", "PID", "STARTED", "COMMAND"],
     ...entries.map((e) => [
       e.id,
-      e.project,
+      displayName(e.project),
       e.bundle,
       e.status === "exited"
         ? `exited (${e.exitCode ?? "stopped by cm stop, status not seen"}${e.oomKilled ? ", out of memory" : ""})`
         : e.status,
       e.pid === null ? "-" : String(e.pid),
       e.started.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-      e.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" "),
+      // JSON escapes C0; escapeControls the C1 and bidi controls too (a container's command can hold them)
+      e.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : escapeControls(JSON.stringify(a)))).join(" "),
     ]),
   ]);
 }

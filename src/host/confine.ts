@@ -8,6 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import { isWithin } from "../core/path.ts";
 import { CmError } from "../errors.ts";
+import { pathString, utf8 } from "./decoding.ts";
 
 /**
  * Refuses `real` (a resolved path) when `lexical` (the path as given, absolute) is in `project`
@@ -29,12 +30,24 @@ export function checkConfined(lexical: string, real: string, project: string, wh
 export function readFileConfined(path: string, project: string, what: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
-    checkConfined(path, readlinkSync(`/proc/self/fd/${fd}`), project, what);
+    checkConfined(path, fdPath(fd, path), project, what);
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error("not a regular file"), { code: "EISDIR" });
-    return readFileSync(fd, "utf8");
+    const bytes = readFileSync(fd);
+    const text = utf8(bytes);
+    if (text === undefined) {
+      throw new CmError("bad-path", `${what} ${path} is not valid UTF-8: cm would pass on other values than it holds`, {
+        hint: "save it as UTF-8",
+      });
+    }
+    return text;
   } finally {
     closeSync(fd);
   }
+}
+
+/** The path of an open descriptor (/proc/self/fd), refused when it is not valid UTF-8 (decoding.ts pathString). */
+function fdPath(fd: number, given: string): string {
+  return pathString(readlinkSync(`/proc/self/fd/${fd}`, { encoding: "buffer" }), given);
 }
 
 /** O_PATH (Linux, the same on x86_64 and aarch64): a descriptor that names a file without opening it for I/O. */
@@ -56,7 +69,7 @@ export interface Checked {
 export function openChecked(path: string): Checked {
   const fd = openSync(path, O_PATH); // libuv adds O_CLOEXEC;
   try {
-    const real = readlinkSync(`/proc/self/fd/${fd}`);
+    const real = fdPath(fd, path);
     const st = fstatSync(fd, { bigint: true });
     return { real, dev: st.dev.toString(), ino: st.ino.toString() };
   } finally {

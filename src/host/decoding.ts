@@ -7,7 +7,6 @@
  * from /proc/self/cmdline and /proc/self/environ.
  */
 import { readFileSync } from "node:fs";
-import { displayName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 
 /**
@@ -43,6 +42,40 @@ export function undecodableArgument(args: readonly string[], cmdline: Buffer): n
   return i < 0 ? undefined : i;
 }
 
+/** The raw value of `name` in `environ` (`/proc/self/environ`); undefined when it is not set there. */
+export function rawValue(environ: Buffer, name: string): Buffer | undefined {
+  for (const entry of splitNul(environ)) {
+    const eq = entry.indexOf(0x3d);
+    if (eq > 0 && entry.toString("latin1", 0, eq) === name) return entry.subarray(eq + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The host's value of environment variable `name` (`-e NAME`), refused (CmError, exit 125) when it
+ * is not valid UTF-8: the container would get U+FFFD in place of its bytes. `value` is
+ * process.env's; /proc/self/environ is read only when it holds U+FFFD.
+ */
+export function checkedEnvValue(name: string, value: string): string {
+  if (!value.includes("\uFFFD")) return value;
+  let raw: Buffer | undefined;
+  try {
+    raw = rawValue(readFileSync("/proc/self/environ"), name);
+  } catch {
+    raw = undefined;
+  }
+  if (raw !== undefined && utf8(raw) === undefined) {
+    throw new CmError(
+      "usage",
+      `the value of ${name} in your environment is not valid UTF-8 ("${showBytes(raw)}"): the container would get another value`,
+      {
+        hint: `give it with -e ${name}=VALUE in UTF-8`,
+      },
+    );
+  }
+  return value;
+}
+
 /** The first of `names` whose value in `environ` (`/proc/self/environ`: NUL-terminated NAME=VALUE) is not valid UTF-8. */
 export function undecodableVariable(names: readonly string[], environ: Buffer): string | undefined {
   for (const entry of splitNul(environ)) {
@@ -54,6 +87,49 @@ export function undecodableVariable(names: readonly string[], environ: Buffer): 
     if (!Buffer.from(value.toString("utf8")).equals(value)) return name;
   }
   return undefined;
+}
+
+/**
+ * Bytes as text for a message: runs of valid UTF-8 as they are, every other byte as `\\xHH`
+ * (`data\\xff`, where Node's string would show `data\uFFFD`).
+ */
+export function showBytes(bytes: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const len = b < 0x80 ? 1 : b >> 5 === 6 ? 2 : b >> 4 === 14 ? 3 : b >> 3 === 30 ? 4 : 0;
+    const seq = len > 0 && i + len <= bytes.length ? bytes.subarray(i, i + len) : undefined;
+    const text = seq?.toString("utf8");
+    if (seq && text !== undefined && Buffer.from(text).equals(seq)) {
+      out += text;
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, "0")}`;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** `bytes` as a string when they are valid UTF-8; undefined otherwise. */
+export function utf8(bytes: Buffer): string | undefined {
+  const text = bytes.toString("utf8");
+  return Buffer.from(text).equals(bytes) ? text : undefined;
+}
+
+/**
+ * A path the kernel gave as bytes (realpath, readlink), as a string; refused (CmError "bad-path",
+ * exit 125) when it is not valid UTF-8, naming `given`, the path cm was asked about.
+ */
+export function pathString(bytes: Buffer, given: string): string {
+  const text = utf8(bytes);
+  if (text === undefined) {
+    throw new CmError("bad-path", `${given} leads to "${showBytes(bytes)}", which is not valid UTF-8: cm would take it for another path`, {
+      hint: "rename that file or directory to a name in UTF-8",
+    });
+  }
+  return text;
 }
 
 function splitNul(b: Buffer): Buffer[] {
@@ -80,12 +156,11 @@ export function refuseUndecodable(args: readonly string[], env: NodeJS.ProcessEn
       cmdline = undefined; // no /proc: nothing to compare with
     }
     const i = cmdline ? undecodableArgument(args, cmdline) : undefined;
-    if (i !== undefined) {
-      throw new CmError(
-        "usage",
-        `argument ${displayName(args[i] as string)} is not valid UTF-8: cm reads it with U+FFFD in place of the bytes, another name or value`,
-        { hint: "give it in UTF-8; for a file or directory, rename it or use a symbolic link whose name is UTF-8" },
-      );
+    if (i !== undefined && cmdline) {
+      const raw = splitNul(cmdline)[splitNul(cmdline).length - args.length + i] as Buffer;
+      throw new CmError("usage", `argument "${showBytes(raw)}" is not valid UTF-8: cm would read it as another name or value`, {
+        hint: "give it in UTF-8; for a file or directory, rename it or use a symbolic link whose name is UTF-8",
+      });
     }
   }
   if (PATH_VARIABLES.some((n) => env[n]?.includes("\uFFFD"))) {
@@ -97,9 +172,13 @@ export function refuseUndecodable(args: readonly string[], env: NodeJS.ProcessEn
     }
     const name = environ ? undecodableVariable(PATH_VARIABLES, environ) : undefined;
     if (name !== undefined) {
-      throw new CmError("usage", `${name} is not valid UTF-8 (${displayName(env[name] ?? "")}): cm would take it for another path`, {
-        hint: `set ${name} to a path whose name is UTF-8`,
-      });
+      throw new CmError(
+        "usage",
+        `${name} is not valid UTF-8 ("${showBytes(rawValue(environ as Buffer, name) ?? Buffer.alloc(0))}"): cm would read it as another path`,
+        {
+          hint: `set ${name} to a path whose name is UTF-8`,
+        },
+      );
     }
   }
 }

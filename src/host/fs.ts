@@ -32,11 +32,22 @@ import {
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { CmError, isErrno, withPath } from "../errors.ts";
+import { pathString, utf8 } from "./decoding.ts";
 import { runInUserns, userIdMap } from "./idmap.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
 import { requireTool } from "./tools.ts";
 
 const MAX_SYMLINKS = 40;
+
+/**
+ * The real path of `path` (realpath(3): every symbolic link resolved), refused (CmError
+ * "bad-path", exit 125) when it is not valid UTF-8: Node would decode it with U+FFFD, a string
+ * that names another path (in a shared /tmp, maybe another user's). Other failures are
+ * realpathSync's (ENOENT, ...). Use it, never realpathSync, for a path cm acts on.
+ */
+export function realPath(path: string): string {
+  return pathString(realpathSync.native(path, { encoding: "buffer" }), path);
+}
 
 /** The names in directory `dir` (unsorted), or none when it does not exist; other errors are thrown. */
 export function readDirOrEmpty(dir: string): string[] {
@@ -162,8 +173,8 @@ export function writeFileInRoot(root: string, path: string, content: string, mod
 
 /** Why readSmallFile refused a file: the file is there but is not a small regular file. */
 export class NotSmallRegularFile extends Error {
-  readonly reason: "a symbolic link" | "not a regular file" | "too large";
-  constructor(reason: "a symbolic link" | "not a regular file" | "too large") {
+  readonly reason: "a symbolic link" | "not a regular file" | "too large" | "not valid UTF-8";
+  constructor(reason: "a symbolic link" | "not a regular file" | "too large" | "not valid UTF-8") {
     super(reason);
     this.reason = reason;
   }
@@ -199,7 +210,9 @@ export function readSmallFile(path: string, maxBytes: number, followSymlink = fa
       n += got;
       if (n > maxBytes) throw new NotSmallRegularFile("too large");
     }
-    return buf.toString("utf8", 0, n);
+    const text = utf8(buf.subarray(0, n));
+    if (text === undefined) throw new NotSmallRegularFile("not valid UTF-8");
+    return text;
   } finally {
     closeSync(fd);
   }
@@ -240,7 +253,7 @@ export function removeTree(path: string): void {
   }
   // Bind mounts of the same filesystem share st_dev: the mount table is checked first, so that
   // nothing is removed at all when a mount sits anywhere below.
-  const mounted = mountsUnder(realpathSync(path), readMountPoints());
+  const mounted = mountsUnder(realPath(path), readMountPoints());
   if (mounted.length > 0) {
     throw new CmError("mount-in-tree", `refusing to delete ${path}: ${mounted[0]} is a mount point inside it`, {
       hint: `unmount it (umount ${JSON.stringify(mounted[0])}) and run the command again`,

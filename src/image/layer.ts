@@ -23,7 +23,6 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
-  realpathSync,
   type Stats,
 } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +31,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { IdMapping } from "../core/runtime-spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { realPath } from "../host/fs.ts";
 import { END_OF_ARCHIVE, encodeHeader, padding, type WriteEntry, type WriteType } from "../tar/writer.ts";
 
 /** The kernel's overflow id: what an id without a mapping shows as inside a user namespace. */
@@ -229,7 +229,7 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
   }
 
   for (const tree of trees) {
-    realRoots.set(tree, realpathSync(tree.dir));
+    realRoots.set(tree, realPath(tree.dir));
     if (tree.at !== "") yield* entry(tree, tree.dir, tree.at, lstatSync(tree.dir));
     yield* walk(tree, tree.dir, "");
   }

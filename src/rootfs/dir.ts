@@ -1,10 +1,11 @@
 /** dir:PATH: a copy of an existing directory tree. */
 import { spawn } from "node:child_process";
-import { realpathSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isWithin } from "../core/path.ts";
 import type { IdMap } from "../core/userns.ts";
 import { CmError } from "../errors.ts";
+import { realPath } from "../host/fs.ts";
 import { exitStatus, requireTool, stderrTail, track } from "../host/tools.ts";
 import type { ExtractResult } from "../tar/extract.ts";
 import { extractionDetail } from "../ui/progress.ts";
@@ -33,11 +34,12 @@ export class DirSource implements RootfsSource {
       });
     // The host's own root, its kernel file systems, or a tree holding cm's own directories (the
     // copy would copy itself) are never a root filesystem to copy.
-    const real = realpathSync(this.path);
+    const real = realPath(this.path);
     const own = [ctx.data, ctx.cache].map((d) => {
       try {
-        return realpathSync(d);
-      } catch {
+        return realPath(d);
+      } catch (err) {
+        if (err instanceof CmError) throw err;
         return d;
       }
     });

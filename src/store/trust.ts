@@ -137,8 +137,9 @@ export async function revoke(place: TrustPlace, filePath: string): Promise<boole
  * package: ~40 lines, on no hot path, and the bound on memory is ours to keep.
  */
 export function lineDiff(before: string, after: string): string[] {
-  const a = before.split("\n");
-  const b = after.split("\n");
+  // a final newline ends the last line; it does not start an empty one
+  const a = before.replace(/\n$/, "").split("\n");
+  const b = after.replace(/\n$/, "").split("\n");
   // the common head and tail are kept as they are; only what lies between is compared
   let head = 0;
   while (head < a.length && head < b.length && a[head] === b[head]) head++;

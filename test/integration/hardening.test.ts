@@ -23,6 +23,10 @@ import { describe, test } from "node:test";
 import { SAFE_NAME } from "../../src/core/names.ts";
 import { finished, fixtures, isOneLineError, type Sandbox, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
+/** ESC, CSI (C1) and CR: what cm must never print raw of a name or a file (they rewrite the terminal). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is looked for
+const RAW_CONTROL = /[\u001b\u009b\r]/;
+
 function dataEntries(sb: Sandbox): string[] {
   const data = sb.env.CM_HOME as string;
   return existsSync(data) ? readdirSync(data) : [];
@@ -173,6 +177,29 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
     });
 
+    test("a project directory named with terminal escape sequences is shown escaped: cm ps, cm trust, error lines", () => {
+      const sb = sandbox(as);
+      const dir = sb.mkdir("work", "esc\u001b[31mred\u009b2K");
+      let r = sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"], { cwd: dir });
+      assert.equal(r.status, 0, r.stderr);
+      r = sb.cm(["run", "-d", "--", "sh", "-c", "sleep 30", "\u009b2K"], { cwd: dir });
+      assert.equal(r.status, 0, r.stderr);
+      const id = r.stdout.trim();
+      writeFileSync(join(dir, "cm.toml"), "[run]\n", { mode: 0o644 });
+      const outputs = [
+        sb.cm(["ps", "-a"], { cwd: dir }).stdout,
+        sb.cm(["trust"], { cwd: dir }).stdout,
+        sb.cm(["trust", "--revoke"], { cwd: dir }).stdout,
+        sb.cm(["run", "--", "true"], { cwd: dir }).stderr, // not trusted: the error line names the file
+      ];
+      assert.match(outputs[0] as string, /"\\u009b2K"/, "the command's argument too");
+      assert.equal(sb.cm(["stop", id], { cwd: dir }).status, 0);
+      for (const out of outputs) {
+        assert.match(out, /esc(\\u001b|\\x1b)\[31mred\\u009b2K/, out);
+        assert.doesNotMatch(out, RAW_CONTROL, out);
+      }
+    });
+
     test("an argument or a path variable that is not valid UTF-8 is refused in one line, never taken for the path its decoded form names", () => {
       const sb = sandbox(as);
       const shared = sb.mkdir("shared");
@@ -200,17 +227,48 @@ for (const as of USERS) {
         r = withByte(script);
         assert.equal(r.status, 125, `${script}: ${r.stdout}${r.stderr}`);
         assert.ok(isOneLineError(r.stderr), r.stderr);
-        assert.match(
-          r.stderr,
-          /^cm: argument .*\uFFFD.* is not valid UTF-8: cm reads it with U\+FFFD in place of the bytes, another name or value/,
-        );
+        assert.match(r.stderr, /^cm: argument ".*\\x(ff|377).*" is not valid UTF-8: cm would read it as another name or value/);
         assert.doesNotMatch(r.stdout, /ATTACKER|from-attacker/);
       }
       assert.deepEqual(readdirSync(decoy), ["who"], "nothing written into the decoded name's directory");
       r = sb.exec("sh", ["-c", 'CM_HOME="$(printf "%s/data\\377" "$1")" exec "$2" list', "sh", shared, fixtures.bin]);
       assert.equal(r.status, 125, r.stderr);
       assert.ok(isOneLineError(r.stderr), r.stderr);
-      assert.match(r.stderr, /^cm: CM_HOME is not valid UTF-8 .*: cm would take it for another path/);
+      assert.match(r.stderr, /^cm: CM_HOME is not valid UTF-8 \(".*data\\xff"\): cm would read it as another path/);
+      // paths that lead to such a name through a symbolic link, values and file contents
+      const link = join(shared, "link");
+      symlinkSync(own("data"), Buffer.from(link));
+      const linked = sb.cm(["run", "-v", `${link}:/data`, "--", "true"]);
+      const xffEnv = Buffer.concat([Buffer.from("FOO=a"), Buffer.from([0xff]), Buffer.from("b\n")]);
+      writeFileSync(join(sb.project, "x.env"), xffEnv);
+      const fromFile = sb.cm(["run", "--env-file", "x.env", "--", "true"]);
+      const fromHost = sb.exec("sh", ["-c", 'FOO="$(printf "a\\377b")" exec "$1" run -e FOO -- true', "sh", fixtures.bin]);
+      const dataLink = join(shared, "datalink");
+      mkdirSync(own("cmdata"), { recursive: true });
+      chownSync(own("cmdata"), sb.uid, sb.gid);
+      symlinkSync(own("cmdata"), Buffer.from(dataLink));
+      const behindLink = sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"], { env: { CM_HOME: join(dataLink, "cm") } });
+      const ranBehind = sb.cm(["run", "--", "true"], { env: { CM_HOME: join(dataLink, "cm") } });
+      for (const [what, res, message] of [
+        ["-v through a link", linked, /link leads to ".*\/data\\xff", which is not valid UTF-8/],
+        ["an env file's content", fromFile, /--env-file .*x\.env is not valid UTF-8/],
+        ["-e NAME's host value", fromHost, /the value of FOO in your environment is not valid UTF-8 \("a\\xffb"\)/],
+        [
+          "a data directory behind a link",
+          behindLink.status === 0 ? ranBehind : behindLink,
+          /leads to ".*cmdata\\xff.*", which is not valid UTF-8/,
+        ],
+      ] as const) {
+        assert.equal(res.status, 125, `${what}: ${res.stdout}${res.stderr}`);
+        assert.ok(isOneLineError(res.stderr), `${what}: ${res.stderr}`);
+        assert.match(res.stderr, message, what);
+      }
+      const tomlBytes = Buffer.concat([Buffer.from('[run]\nenv = ["A=x'), Buffer.from([0xff]), Buffer.from('y"]\n')]);
+      writeFileSync(join(sb.project, "cm.toml"), tomlBytes);
+      r = sb.cm(["trust", "--show"]);
+      assert.equal(r.status, 125, r.stdout);
+      assert.match(r.stderr, /cm\.toml: it is not valid UTF-8 \(TOML files are\)/);
+      rmSync(join(sb.project, "cm.toml"));
       // a name with a real U+FFFD is valid UTF-8, and is used like any other
       chownSync(decoy, sb.uid, sb.gid);
       r = sb.cm(["run", "-v", `${decoy}:/data`, "--", "cat", "/data/who"]);
