@@ -32,7 +32,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { CmError, isErrno, withPath } from "../errors.ts";
-import { pathString, utf8 } from "./decoding.ts";
+import { pathString, showBytes, utf8 } from "./decoding.ts";
 import { runInUserns, userIdMap } from "./idmap.ts";
 import { mountsUnder, readMountPoints } from "./mounts.ts";
 import { requireTool } from "./tools.ts";
@@ -306,18 +306,41 @@ const REBASE_PATH_LENGTH = 1024;
 
 /** A directory being emptied: `path` names it (short: below an open parent's view), `view` is where its entries are reached. */
 interface Frame {
-  path: string;
-  view: string;
+  path: FsPath;
+  view: FsPath;
   fd: number | undefined;
-  names: string[];
+  names: Buffer[];
   next: number;
   attempt: number;
 }
 
+/**
+ * A path as the kernel has it: a string while every name in it is valid UTF-8, else its bytes (a
+ * container names files with any bytes, and Node would read an invalid name as U+FFFD, another
+ * name: the file would stay and its directory could not be removed).
+ */
+type FsPath = string | Buffer;
+
+function childPath(dir: FsPath, name: Buffer): FsPath {
+  const text = typeof dir === "string" ? utf8(name) : undefined;
+  if (typeof dir === "string" && text !== undefined) return join(dir, text);
+  return Buffer.concat([typeof dir === "string" ? Buffer.from(dir) : dir, Buffer.from("/"), name]);
+}
+
+function parentPath(path: FsPath): FsPath {
+  if (typeof path === "string") return dirname(path);
+  const slash = path.lastIndexOf(0x2f);
+  return slash <= 0 ? "/" : path.subarray(0, slash);
+}
+
+function shownPath(path: FsPath): string {
+  return typeof path === "string" ? path : showBytes(path);
+}
+
 /** The directory at `path`, opened for emptying; undefined when it is gone. */
-function enter(path: string, attempt: number): Frame | undefined {
+function enter(path: FsPath, attempt: number): Frame | undefined {
   let fd: number | undefined;
-  let view = path;
+  let view: FsPath = path;
   const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
   try {
     if (path.length > REBASE_PATH_LENGTH) {
@@ -330,13 +353,13 @@ function enter(path: string, attempt: number): Frame | undefined {
       }
       view = `/proc/self/fd/${fd}`;
     }
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = readdirSync(view);
+      names = readdirSync(view, { encoding: "buffer" });
     } catch (err) {
       if (!isErrno(err, "EACCES")) throw err;
       chmodSync(view, 0o700);
-      names = readdirSync(view);
+      names = readdirSync(view, { encoding: "buffer" });
     }
     return { path, view, fd, names, next: 0, attempt };
   } catch (err) {
@@ -362,7 +385,7 @@ function removeDir(dir: string, dev: number): void {
     while (stack.length > 0) {
       const f = stack[stack.length - 1] as Frame;
       if (f.next < f.names.length) {
-        const child = join(f.view, f.names[f.next++] as string);
+        const child = childPath(f.view, f.names[f.next++] as Buffer);
         let st: Stats;
         try {
           st = lstatSync(child);
@@ -373,7 +396,7 @@ function removeDir(dir: string, dev: number): void {
         }
         if (st.isDirectory()) {
           if (st.dev !== dev) {
-            const shown = f.fd === undefined ? child : `${f.path}/…/${basename(child)}`;
+            const shown = f.fd === undefined ? shownPath(child) : `${shownPath(f.path)}/…/${basename(shownPath(child))}`;
             throw new CmError("mount-in-tree", `refusing to delete ${shown}: it is a mount point of another filesystem`, {
               hint: `unmount it (umount ${JSON.stringify(shown)}) and run the command again`,
             });
@@ -406,7 +429,7 @@ function removeDir(dir: string, dev: number): void {
           continue;
         }
         if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) throw err;
-        chmodSync(dirname(f.path), 0o700);
+        chmodSync(parentPath(f.path), 0o700);
         rmdirSync(f.path);
       }
     }
@@ -423,7 +446,7 @@ function removeDir(dir: string, dev: number): void {
  */
 export function removeHollowTree(path: string): boolean {
   let entries = 0;
-  const hollow = (p: string): boolean => {
+  const hollow = (p: FsPath): boolean => {
     let st: Stats;
     try {
       st = lstatSync(p);
@@ -433,13 +456,13 @@ export function removeHollowTree(path: string): boolean {
     if (++entries > 10_000) return false;
     if (st.isFile()) return st.size === 0;
     if (!st.isDirectory()) return true;
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = readdirSync(p);
+      names = readdirSync(p, { encoding: "buffer" });
     } catch {
       return false;
     }
-    return names.every((n) => hollow(join(p, n)));
+    return names.every((n) => hollow(childPath(p, n)));
   };
   if (!hollow(path)) return false;
   removeTree(path);

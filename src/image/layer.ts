@@ -31,6 +31,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { IdMapping } from "../core/runtime-spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { showBytes, utf8 } from "../host/decoding.ts";
 import { realPath } from "../host/fs.ts";
 import { END_OF_ARCHIVE, encodeHeader, padding, type WriteEntry, type WriteType } from "../tar/writer.ts";
 
@@ -210,12 +211,22 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
   }
 
   function* walk(tree: LayerTree, dir: string, rel: string): Generator<Buffer> {
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = readdirSync(dir);
+      raw = readdirSync(dir, { encoding: "buffer" });
     } catch (err) {
       throw unreadable(dir, err);
     }
+    // a name that is not valid UTF-8 would be read as U+FFFD: another name, or none
+    const names = raw.map((b) => {
+      const name = utf8(b);
+      if (name === undefined) {
+        throw new CmError("export-unreadable", `cannot export ${dir}/${showBytes(b)}: its name is not valid UTF-8`, {
+          hint: "rename it (in a cm run) to a name in UTF-8",
+        });
+      }
+      return name;
+    });
     names.sort();
     for (const name of names) {
       const hostPath = join(dir, name);

@@ -16,6 +16,7 @@ import { spawnSync } from "node:child_process";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { CmError, isErrno } from "../errors.ts";
+import { showBytes, utf8 } from "../host/decoding.ts";
 import { requireTool } from "../host/tools.ts";
 
 export type ChangeKind = "added" | "modified" | "deleted";
@@ -101,7 +102,7 @@ function lowerTree(lower: string, rel: string, out: Change[]) {
   const st = lstatOrUndefined(join(lower, rel));
   if (!st) return;
   if (st.isDirectory()) {
-    for (const name of readdirSync(join(lower, rel)).sort()) {
+    for (const name of names(join(lower, rel)).sort()) {
       const child = rel ? `${rel}/${name}` : name;
       out.push({ path: child, kind: "deleted", before: kindOf(lstatSync(join(lower, child))) });
       lowerTree(lower, child, out);
@@ -117,7 +118,7 @@ export function readChanges(upper: string, lower: string): Change[] {
   const xattrs = overlayXattrs(upper);
   const out: Change[] = [];
   const walk = (rel: string, lowerVisible: boolean) => {
-    for (const name of readdirSync(rel ? join(upper, rel) : upper).sort()) {
+    for (const name of names(rel ? join(upper, rel) : upper).sort()) {
       const path = rel ? `${rel}/${name}` : name;
       const st = lstatSync(join(upper, path));
       const x = xattrs.get(path);
@@ -149,8 +150,8 @@ export function readChanges(upper: string, lower: string): Change[] {
           if ((low.mode & 0o7777) !== mode) out.push({ path, kind: "modified", type, before: "dir", mode, modeOnly: true });
           if (opaque) {
             // the directory was removed and made again: whatever of the lower is not in the upper is gone
-            const kept = new Set(readdirSync(join(upper, path)));
-            for (const n of readdirSync(join(lower, path)).sort()) {
+            const kept = new Set(names(join(upper, path)));
+            for (const n of names(join(lower, path)).sort()) {
               if (kept.has(n)) continue;
               const child = `${path}/${n}`;
               out.push({ path: child, kind: "deleted", before: kindOf(lstatSync(join(lower, child))) });
@@ -172,8 +173,8 @@ export function readChanges(upper: string, lower: string): Change[] {
         continue;
       }
       if (type === "symlink") {
-        const target = readlinkSync(join(upper, path));
-        if (target !== readlinkSync(join(lower, path))) out.push({ path, kind: "modified", type, before: type, target });
+        const target = linkTarget(join(upper, path));
+        if (target !== linkTarget(join(lower, path))) out.push({ path, kind: "modified", type, before: type, target });
         continue;
       }
       const same = sameContent(join(upper, path), join(lower, path));
@@ -196,5 +197,32 @@ export function readChanges(upper: string, lower: string): Change[] {
 }
 
 function linkOrMode(type: Kind, upperPath: string, mode: number): { target: string } | { mode: number } {
-  return type === "symlink" ? { target: readlinkSync(upperPath) } : { mode };
+  return type === "symlink" ? { target: linkTarget(upperPath) } : { mode };
+}
+
+/**
+ * A directory's entries and a link's target as strings, refused when not valid UTF-8 (the run can
+ * name a file with any bytes): Node's U+FFFD would name another file, and cm apply would copy the
+ * wrong one or lose the name. cm discard drops such a run's changes.
+ */
+function names(dir: string): string[] {
+  return readdirSync(dir, { encoding: "buffer" }).map((b) => decoded(b, dir));
+}
+
+function linkTarget(path: string): string {
+  return decoded(readlinkSync(path, { encoding: "buffer" }), path);
+}
+
+function decoded(bytes: Buffer, where: string): string {
+  const text = utf8(bytes);
+  if (text === undefined) {
+    throw new CmError(
+      "review-unsupported",
+      `the run made a name that is not valid UTF-8 in ${where}: "${showBytes(bytes)}"; cm cannot diff or apply it`,
+      {
+        hint: "cm discard drops the run's changes; or rename it in a cm run and review that run",
+      },
+    );
+  }
+  return text;
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { chownSync, writeFileSync } from "node:fs";
+import { chownSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, sandbox, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
 
 /**
  * cm apply keeps the modes a --review run gave (and, as root, the owners): a program made setuid
@@ -36,6 +36,24 @@ for (const as of USERS) {
       assert.match(s.stdout, /^A tool \(mode 4755: setuid\) \| /m);
       const x = sb.cm(["discard"]);
       assert.equal(x.status, 0, x.stderr);
+    });
+
+    test("a name or a link target that is not valid UTF-8 is refused by cm diff and cm apply in one line (never applied as another name); cm discard drops it", () => {
+      writeFileSync(join(sb.project, "a\uFFFD"), "the project's own\n");
+      chownSync(join(sb.project, "a\uFFFD"), sb.uid, sb.gid);
+      for (const script of [`printf x > "/project/a$(printf '\\377')"`, `ln -s "$(printf 'to\\377')" /project/link`]) {
+        const r = sb.cm(["run", "--review", "--", "sh", "-c", script]);
+        assert.equal(r.status, 0, r.stderr);
+        for (const cmd of [["diff"], ["apply"]]) {
+          const d = sb.cm(cmd);
+          assert.equal(d.status, 125, `${cmd[0]}: ${d.stdout}${d.stderr}`);
+          assert.ok(isOneLineError(d.stderr), d.stderr);
+          assert.match(d.stderr, /the run made a name that is not valid UTF-8 in .*: "(a|to)\\xff"; cm cannot diff or apply it/);
+        }
+        assert.equal(sb.cm(["discard"]).status, 0);
+      }
+      assert.equal(readFileSync(join(sb.project, "a\uFFFD"), "utf8"), "the project's own\n");
+      assert.deepEqual(readdirSync(sb.project).sort(), ["a\uFFFD", "notes.txt"]);
     });
   });
 }

@@ -65,6 +65,18 @@ describe("removeTree", () => {
     removeTree(root);
     assert.ok(!existsSync(root));
   });
+  test("names that are not valid UTF-8 are removed as they are, never taken for their U+FFFD form", () => {
+    const root = rootfs();
+    const bad = (name: string) => Buffer.concat([Buffer.from(`${root}/${name}`), Buffer.from([0xff])]);
+    mkdirSync(Buffer.concat([bad("dir"), Buffer.from("/inner")]), { recursive: true });
+    writeFileSync(Buffer.concat([bad("dir"), Buffer.from("/inner/f"), Buffer.from([0xfe])]), "x");
+    writeFileSync(bad("file"), "x");
+    const outside = mkdtempSync(join(tmpdir(), "cm-outside-"));
+    writeFileSync(join(outside, "file\uFFFD"), "keep");
+    removeTree(root);
+    assert.ok(!existsSync(root));
+    assert.equal(readFileSync(join(outside, "file\uFFFD"), "utf8"), "keep");
+  });
   test("a missing path is fine; symlinks are removed, not followed", () => {
     removeTree("/nonexistent/cm-test");
     const root = rootfs();

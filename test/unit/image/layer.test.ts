@@ -64,3 +64,25 @@ test("writeLayer: sorted entries, times clamped, symlinks stored as links (never
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("writeLayer refuses a name that is not valid UTF-8 in one error, never exporting its U+FFFD form", async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { writeLayer } = await import("../../../src/image/layer.ts");
+  const { CmError } = await import("../../../src/errors.ts");
+  const dir = mkdtempSync(join(tmpdir(), "cm-layer-"));
+  try {
+    const tree = join(dir, "tree");
+    mkdirSync(tree);
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/bad`), Buffer.from([0xff])]), "x");
+    writeFileSync(join(tree, "bad\uFFFD"), "another file");
+    const trees = [{ dir: tree, at: "", uid: () => 0, gid: () => 0 }];
+    await assert.rejects(
+      writeLayer(trees, 1_000_000_000, join(dir, "one.gz")),
+      (e: unknown) => e instanceof CmError && /bad\\xff: its name is not valid UTF-8/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
