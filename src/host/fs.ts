@@ -116,7 +116,17 @@ export function walkContainerPath(
     }
     const step = visit(host, st);
     if (step === "none") return undefined;
-    if (step === "stop") return hostOf([...done, part, ...todo.filter((p) => p !== "" && p !== ".")]);
+    if (step === "stop") {
+      // the rest is applied as written, and `..` in it still never climbs above the root
+      // (a link to "missing/../../../../tmp/x" would have led out of the rootfs)
+      const rest = [...done, part];
+      for (const p of todo) {
+        if (p === "" || p === ".") continue;
+        if (p === "..") rest.pop();
+        else rest.push(p);
+      }
+      return hostOf(rest);
+    }
     done.push(part);
   }
   return hostOf(done);

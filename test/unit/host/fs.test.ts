@@ -52,6 +52,16 @@ describe("writeFileInRoot", () => {
     assert.equal(readFileSync(join(root, outside, "apt.conf.d/x"), "utf8"), "data");
     assert.ok(lstatSync(join(root, "etc/file")).isFile());
   });
+  test("a link through a missing directory and then .. (missing/../../..) does not climb out of the root (red team)", () => {
+    const root = rootfs();
+    const outside = mkdtempSync(join(tmpdir(), "cm-outside-"));
+    mkdirSync(join(root, "etc/apt"), { recursive: true });
+    symlinkSync(`x${"/..".repeat(30)}${outside}`, join(root, "etc/apt/apt.conf.d"));
+    writeFileInRoot(root, "/etc/apt/apt.conf.d/99cm", "data");
+    assert.ok(!existsSync(join(outside, "99cm")), "written outside the root");
+    assert.equal(resolveInRoot(root, "/etc/apt/apt.conf.d/99cm"), join(root, outside, "99cm"));
+    assert.equal(readFileSync(join(root, outside, "99cm"), "utf8"), "data");
+  });
 });
 
 describe("removeTree", () => {
