@@ -75,7 +75,7 @@ const SITUATIONS: Record<string, [string, string]> = {
 function situation(e: NodeJS.ErrnoException): string | undefined {
   const known = e.code ? SITUATIONS[e.code] : undefined;
   if (!known) return undefined;
-  const where = e.path ? `${e.path}: ` : "";
+  const where = e.path ? `${escapeControls(String(e.path))}: ` : "";
   const op = e.syscall ? ` (${e.syscall})` : "";
   return `cm: ${where}${known[0]}${op} (${known[1]})\n`;
 }
@@ -92,7 +92,8 @@ function report(err: unknown): number {
     process.stderr.write(line);
     return EXIT_CM_ERROR;
   }
-  process.stderr.write(`cm: internal error (a bug in cm, please report it): ${e?.stack ?? String(err)}\n`);
+  const text = e?.stack ?? String(err);
+  process.stderr.write(`cm: internal error (a bug in cm, please report it): ${text.split("\n").map(escapeControls).join("\n")}\n`);
   return EXIT_CM_ERROR;
 }
 

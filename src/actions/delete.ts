@@ -16,7 +16,7 @@
  */
 import { readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { checkBundleName } from "../core/names.ts";
+import { checkBundleName, displayName } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 import { removeTree } from "../host/fs.ts";
 import { sameProcess } from "../host/pid.ts";
@@ -82,7 +82,7 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: str
   if (reviews.length > 0) {
     const n = reviews.length;
     notes.push(
-      `kept ${n} pending review${n === 1 ? "" : "s"} of ${plan.projectName}: ${reviews.map((r) => r.id).join(", ")} (cm diff / cm apply / cm discard ID)`,
+      `kept ${n} pending review${n === 1 ? "" : "s"} of ${displayName(plan.projectName)}: ${reviews.map((r) => r.id).join(", ")} (cm diff / cm apply / cm discard ID)`,
     );
   }
   return [...new Set(remove.map((r) => r.bundle))];

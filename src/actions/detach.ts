@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { escapeControls } from "../core/names.ts";
 import { runtimeKind } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/runtime-spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
@@ -106,7 +107,7 @@ export async function monitor(dir: string): Promise<number> {
       state: dirname(dirname(dir)),
       rootless: process.getuid?.() !== 0,
       rootfs: spec.root.path,
-      say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
+      say: (line) => log.write(Buffer.from(`cm: ${escapeControls(line)}\n`)),
     });
     const uid = process.getuid?.() ?? 0;
     const owner = uid !== 0 ? [projectOwnerStep(record.projectPath, uid, (line) => log.write(Buffer.from(`cm: ${line}\n`)))] : [];
@@ -123,7 +124,7 @@ export async function monitor(dir: string): Promise<number> {
         keep,
         steps: [...sandbox, ...(keep ? [oom] : []), ...owner],
         onChild,
-        say: (line) => log.write(Buffer.from(`cm: ${line}\n`)),
+        say: (line) => log.write(Buffer.from(`cm: ${escapeControls(line)}\n`)),
       },
     );
     status = result.status;

@@ -6,6 +6,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { isatty } from "node:tty";
+import { escapeControls } from "../core/names.ts";
 import { execInUserScope, runtimeKind, USER_SCOPE_ARGS } from "../core/run/runtime.ts";
 import type { OciSpec } from "../core/runtime-spec/index.ts";
 import { CmError } from "../errors.ts";
@@ -59,7 +60,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     const start = () => runtime.exec(c.record.id, opts.command, tty, { forward: { signals: FORWARDED, via: "process" }, wrapper }, pidFile);
     // a start failure that passes is made again, as cm run does; only with a pid file to tell it did not start
     const { result, logAt } = await startAttempts(c.dir, runtime.binary, "the process", start, {
-      say: (line) => process.stderr.write(`cm: ${line}\n`),
+      say: (line) => process.stderr.write(`cm: ${escapeControls(line)}\n`),
       attempts: pidFile ? START_ATTEMPTS : 1,
     });
     // the runtime's own failure (its JSON log grew): one cm: line with its status

@@ -9,6 +9,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { escapeControls } from "../core/names.ts";
 import { proxyEnv } from "../core/run/allowhost.ts";
 import { hostCaEnv, hostCaFiles, hostCaMounts } from "../core/run/hostca.ts";
 import { etcMounts, HOSTNAME_FILE, HOSTS_FILE, hostnameFile, hostsFile } from "../core/run/hosts.ts";
@@ -180,7 +181,7 @@ async function runOne(
   handle({ abort: cleanup });
   try {
     const forward = { signals: FORWARDED, via: "process" } as const;
-    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const say = (line: string) => process.stderr.write(`cm: ${escapeControls(line)}\n`);
     const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
     const logged = new OciRuntime(binary, setup.root, fields.runtime.flags);
     const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps, say });

@@ -3,9 +3,11 @@
  * review's ID or a unique prefix; without it, the latest pending review of the current project.
  * A review whose run is still going is refused by apply and discard.
  */
+
 import { spawnSync } from "node:child_process";
 import { join, sep } from "node:path";
-import { displayName } from "../core/names.ts";
+import { isatty } from "node:tty";
+import { displayName, escapeControls } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { realPath, removeTree } from "../host/fs.ts";
@@ -127,7 +129,11 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
   }
   for (const c of changes) write(`${describe(c)}\n`);
   if (changes.length) write("\n");
-  for (const c of changes) write(unified(c));
+  // On a terminal, the run's file contents must not rewrite the review (an escape sequence could
+  // erase the line you are asked to approve): control characters shown as \uXXXX. Piped, the
+  // diff stays exact (a patch).
+  const shown = isatty(1) ? (d: string) => d.split("\n").map(escapeControls).join("\n") : (d: string) => d;
+  for (const c of changes) write(shown(unified(c)));
   return 0;
 }
 
@@ -140,7 +146,7 @@ export function apply(ctx: Context, ref: string | undefined, force: boolean, wri
   const res = applyChanges({ id: r.id, upper, project: r.projectPath, startedMs: r.startedMs, changes, force, keepOwners: !ctx.rootless });
   removeTree(dir);
   write(
-    `cm: applied review ${r.id} to ${r.projectPath}: ${res.written} written, ${res.deleted} deleted${res.skipped ? `, ${res.skipped} already applied` : ""}\n`,
+    `cm: applied review ${r.id} to ${escapeControls(r.projectPath)}: ${res.written} written, ${res.deleted} deleted${res.skipped ? `, ${res.skipped} already applied` : ""}\n`,
   );
   return 0;
 }

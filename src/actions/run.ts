@@ -17,7 +17,7 @@ import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isatty } from "node:tty";
-import { checkBundleName } from "../core/names.ts";
+import { checkBundleName, escapeControls } from "../core/names.ts";
 import { commandHint } from "../core/run/command.ts";
 import { type HostEnv, parseEnvArg, parseEnvFile } from "../core/run/env.ts";
 import type { EnvLayer, RunOptions } from "../core/run/options.ts";
@@ -164,7 +164,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     // A delete that renamed the bundle away before our record existed did not see this run: stop here.
     if (!bundlePresent(plan.bundle.dir)) throw bundleDeleted(plan.bundle.name);
     const keep = keepForOom(spec, plan.runtime.kind);
-    const say = (line: string) => process.stderr.write(`cm: ${line}\n`);
+    const say = (line: string) => process.stderr.write(`cm: ${escapeControls(line)}\n`);
     const sandbox = sandboxSteps(active.record, {
       state: ctx.layout.state,
       rootless: ctx.rootless,

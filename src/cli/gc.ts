@@ -1,6 +1,7 @@
 import { hostContext } from "../actions/context.ts";
 import { gc } from "../actions/gc.ts";
 import { defineCommand } from "../core/command.ts";
+import { escapeControls } from "../core/names.ts";
 import { parseCommand, tooMany } from "./args.ts";
 
 export const command = defineCommand({
@@ -17,7 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   const p = parseCommand(command, argv);
   if (p.positionals.length > 0 || p.rest.length > 0) throw tooMany("gc", [...p.positionals, ...p.rest]);
   const r = gc(hostContext());
-  for (const line of r.removed) process.stdout.write(`removed ${line}\n`);
+  for (const line of r.removed) process.stdout.write(`removed ${escapeControls(line)}\n`);
   for (const line of r.kept) process.stderr.write(`cm: kept ${line}\n`);
   return 0;
 }

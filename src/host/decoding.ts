@@ -7,11 +7,13 @@
  * from /proc/self/cmdline and /proc/self/environ.
  */
 import { readFileSync } from "node:fs";
+import { escapeControls } from "../core/names.ts";
 import { CmError } from "../errors.ts";
 
 /**
  * The environment variables whose values cm uses as paths, or to find programs: the data, state,
- * cache and config directories (core/layout.ts) and PATH (host/tools.ts).
+ * cache and config directories (core/layout.ts), PATH (host/tools.ts), the host's CA bundle
+ * (host/ca.ts, --host-ca) and the registry credentials (image/credentials.ts).
  */
 export const PATH_VARIABLES = [
   "HOME",
@@ -26,6 +28,11 @@ export const PATH_VARIABLES = [
   "XDG_CONFIG_HOME",
   "XDG_RUNTIME_DIR",
   "TMPDIR",
+  // files cm reads for the container's trust and the registries' credentials
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "REGISTRY_AUTH_FILE",
+  "DOCKER_CONFIG",
 ] as const;
 
 /**
@@ -102,7 +109,7 @@ export function showBytes(bytes: Buffer): string {
     const seq = len > 0 && i + len <= bytes.length ? bytes.subarray(i, i + len) : undefined;
     const text = seq?.toString("utf8");
     if (seq && text !== undefined && Buffer.from(text).equals(seq)) {
-      out += text;
+      out += escapeControls(text);
       i += len;
     } else {
       out += `\\x${b.toString(16).padStart(2, "0")}`;

@@ -272,7 +272,9 @@ export function removeTree(path: string): void {
   try {
     removeDir(path, st.dev);
   } catch (err) {
-    if (isErrno(err, "ENAMETOOLONG")) {
+    // too deep for paths, or for the descriptors removeDir keeps open (one every few levels of
+    // long names: a container can nest 100,000 levels): GNU rm walks any depth (fts)
+    if (isErrno(err, "ENAMETOOLONG") || isErrno(err, "EMFILE") || isErrno(err, "ENFILE")) {
       removeDeep(path);
       return;
     }

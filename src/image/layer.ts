@@ -89,6 +89,12 @@ function typeOf(st: Stats): WriteType | undefined {
   return undefined; // sockets: not archived (as GNU tar)
 }
 
+function notUtf8(path: string, target: Buffer): never {
+  throw new CmError("export-unreadable", `cannot export the link ${path}: its target "${showBytes(target)}" is not valid UTF-8`, {
+    hint: "point it (in a cm run) at a name in UTF-8",
+  });
+}
+
 function unreadable(path: string, err: unknown): CmError {
   const why = isErrno(err, "EACCES") ? "permission denied" : (err as Error).message;
   return new CmError("export-unreadable", `cannot read ${path}: ${why}`, {
@@ -157,8 +163,10 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
     if (type === "symlink") {
       let target: string;
       try {
-        target = readlinkSync(hostPath);
+        const bytes = readlinkSync(hostPath, { encoding: "buffer" });
+        target = utf8(bytes) ?? notUtf8(hostPath, bytes);
       } catch (err) {
+        if (err instanceof CmError) throw err;
         throw unreadable(hostPath, err);
       }
       yield* push(encodeHeader({ ...base, linkpath: target }));
@@ -231,7 +239,17 @@ export function* tarChunks(trees: readonly LayerTree[], epoch: number, counts: {
     for (const name of names) {
       const hostPath = join(dir, name);
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      const st = lstatSync(hostPath);
+      let st: Stats;
+      try {
+        st = lstatSync(hostPath);
+      } catch (err) {
+        // a container can nest names past PATH_MAX (4096 bytes); the walk uses whole paths
+        if (isErrno(err, "ENAMETOOLONG"))
+          throw new CmError("export-unreadable", `cannot export ${tree.dir}: a path in it is longer than 4096 bytes`, {
+            hint: "shorten or remove that tree (in a cm run) before exporting",
+          });
+        throw unreadable(hostPath, err);
+      }
       if (tree.exclude?.(childRel, st.isDirectory())) continue;
       const archivePath = tree.at === "" ? childRel : `${tree.at}/${childRel}`;
       yield* entry(tree, hostPath, archivePath, st);

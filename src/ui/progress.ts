@@ -6,6 +6,8 @@
  * entries extracted; a finished phase stays on screen as one line with its duration. Otherwise
  * (--quiet, or stderr not a terminal) nothing is printed but the final line; errors are the caller's.
  */
+
+import { escapeControls } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
 
 export interface Progress {
@@ -69,14 +71,14 @@ export function makeProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream
   return {
     phase(text) {
       finishPhase();
-      phase = text;
+      phase = escapeControls(text); // it can name what an image or a rootfs chose (a user, a path)
       detail = "";
       phaseStart = Date.now();
       spinner?.start(line());
       timer ??= setInterval(refresh, 200).unref();
     },
     detail(text) {
-      detail = text;
+      detail = escapeControls(text);
     },
     done(text) {
       finishPhase();

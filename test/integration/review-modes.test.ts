@@ -4,6 +4,10 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
 
+/** ESC, CSI (C1) and CR: what cm must never print raw on a terminal. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is looked for
+const RAW_CONTROL = /[\u001b\u009b\r]/;
+
 /**
  * cm apply keeps the modes a --review run gave (and, as root, the owners): a program made setuid
  * root inside would land in the project as one. The review must show it, not list it as any file.
@@ -36,6 +40,18 @@ for (const as of USERS) {
       assert.match(s.stdout, /^A tool \(mode 4755: setuid\) \| /m);
       const x = sb.cm(["discard"]);
       assert.equal(x.status, 0, x.stderr);
+    });
+
+    test("cm diff on a terminal shows the run's control characters escaped, so a file cannot rewrite its review; piped, the diff is exact", () => {
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", `printf 'rm -rf ~\\n\\033[1A\\033[2K\\r+safe line\\n' > /project/evil.sh`]);
+      assert.equal(r.status, 0, r.stderr);
+      const onTerminal = sb.exec("script", ["-qec", `${fixtures.bin} diff`, "/dev/null"]);
+      assert.equal(onTerminal.status, 0, onTerminal.stdout);
+      assert.match(onTerminal.stdout, /\+rm -rf ~\r?\n\+\\u001b\[1A\\u001b\[2K\\u000d\+safe line/);
+      assert.doesNotMatch(onTerminal.stdout.replaceAll("\r\n", "\n"), RAW_CONTROL);
+      const piped = sb.cm(["diff"]);
+      assert.ok(piped.stdout.includes("+\u001b[1A\u001b[2K\r+safe line"), `piped: the exact content (a patch): ${piped.stdout}`);
+      assert.equal(sb.cm(["discard"]).status, 0);
     });
 
     test("a name or a link target that is not valid UTF-8 is refused by cm diff and cm apply in one line (never applied as another name); cm discard drops it", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -160,6 +160,22 @@ describe("removeTree of trees a container nested", () => {
     }
     chmodSync(join(dir, "t"), 0o000);
     removeTree(dir);
+    assert.equal(existsSync(dir), false);
+  });
+
+  test("more levels of long names than there are file descriptors (EMFILE): removed all the same (red team)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-deep-"));
+    mkdirSync(join(dir, "t"));
+    for (let i = 0; i < 600; i++) {
+      mkdirSync(join(dir, "n"));
+      renameSync(join(dir, "t"), join(dir, "n", "y".repeat(250)));
+      renameSync(join(dir, "n"), join(dir, "t"));
+    }
+    // removeDir keeps a descriptor every ~4 levels of these names: 150 > 64
+    const fsModule = new URL("../../../src/host/fs.ts", import.meta.url).pathname;
+    const script = `import { removeTree } from ${JSON.stringify(fsModule)}; removeTree(${JSON.stringify(dir)});`;
+    const r = spawnSync("prlimit", ["--nofile=64", "--", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(dir), false);
   });
 });

@@ -66,7 +66,7 @@ test("writeLayer: sorted entries, times clamped, symlinks stored as links (never
 });
 
 test("writeLayer refuses a name that is not valid UTF-8 in one error, never exporting its U+FFFD form", async () => {
-  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import("node:fs");
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const { writeLayer } = await import("../../../src/image/layer.ts");
@@ -81,6 +81,13 @@ test("writeLayer refuses a name that is not valid UTF-8 in one error, never expo
     await assert.rejects(
       writeLayer(trees, 1_000_000_000, join(dir, "one.gz")),
       (e: unknown) => e instanceof CmError && /bad\\xff: its name is not valid UTF-8/.test(e.message),
+    );
+    // a link whose target is not UTF-8 is refused too, never stored with U+FFFD in its target
+    rmSync(Buffer.concat([Buffer.from(`${tree}/bad`), Buffer.from([0xff])]));
+    symlinkSync(Buffer.concat([Buffer.from("lib"), Buffer.from([0xff])]), join(tree, "weird"));
+    await assert.rejects(
+      writeLayer(trees, 1_000_000_000, join(dir, "two.gz")),
+      (e: unknown) => e instanceof CmError && /the link .*weird: its target "lib\\xff" is not valid UTF-8/.test(e.message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
