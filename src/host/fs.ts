@@ -462,8 +462,10 @@ export function removeHollowTree(path: string): boolean {
     let st: Stats;
     try {
       st = lstatSync(p);
-    } catch {
-      return true;
+    } catch (err) {
+      // gone meanwhile: nothing there; anything else (EACCES below a directory without x,
+      // ENAMETOOLONG) is not known to be empty, so the tree is kept
+      return isErrno(err, "ENOENT");
     }
     if (++entries > 10_000) return false;
     if (st.isFile()) return st.size === 0;

@@ -4,7 +4,15 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { NotSmallRegularFile, readSmallFile, removeTree, resolveInRoot, writeFileAtomic, writeFileInRoot } from "../../../src/host/fs.ts";
+import {
+  NotSmallRegularFile,
+  readSmallFile,
+  removeHollowTree,
+  removeTree,
+  resolveInRoot,
+  writeFileAtomic,
+  writeFileInRoot,
+} from "../../../src/host/fs.ts";
 
 function rootfs(): string {
   const root = mkdtempSync(join(tmpdir(), "cm-fs-"));
@@ -177,5 +185,41 @@ describe("removeTree of trees a container nested", () => {
     const r = spawnSync("prlimit", ["--nofile=64", "--", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(dir), false);
+  });
+});
+
+describe("removeHollowTree", () => {
+  test("removes what a runtime leaves (directories, empty files, links); keeps a tree with data, also where it cannot look", () => {
+    const hollow = mkdtempSync(join(tmpdir(), "cm-hollow-"));
+    mkdirSync(join(hollow, "dev"), { recursive: true });
+    writeFileSync(join(hollow, "dev/null"), "");
+    symlinkSync("/proc/self/fd", join(hollow, "dev/fd"));
+    assert.equal(removeHollowTree(hollow), true);
+    assert.equal(existsSync(hollow), false);
+    const data = mkdtempSync(join(tmpdir(), "cm-hollow-"));
+    mkdirSync(join(data, "d"));
+    writeFileSync(join(data, "d/f"), "data");
+    assert.equal(removeHollowTree(data), false);
+    // a directory that can be listed but not entered: its entries cannot be looked at (as a user)
+    chmodSync(data, 0o755);
+    chmodSync(join(data, "d"), 0o444);
+    const asUser = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        process.execPath,
+        "--input-type=module",
+        "-e",
+        `import { removeHollowTree } from ${JSON.stringify(new URL("../../../src/host/fs.ts", import.meta.url).pathname)}; process.stdout.write(String(removeHollowTree(${JSON.stringify(data)})));`,
+      ],
+      { encoding: "utf8" },
+    );
+    chmodSync(join(data, "d"), 0o755);
+    assert.equal(asUser.stdout, "false", asUser.stderr);
+    assert.equal(readFileSync(join(data, "d/f"), "utf8"), "data");
+    removeTree(data);
   });
 });
