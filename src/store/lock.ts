@@ -17,7 +17,11 @@ function owner(path: string): number | undefined {
   try {
     pid = Number(readFileSync(`${path}/pid`, "utf8"));
   } catch {
-    // Just created by its owner and the pid not written yet: live for a moment, stale after that.
+    // no pid file: handled below with an unreadable one
+  }
+  if (!Number.isInteger(pid) || pid <= 0) {
+    // Just created by its owner and the pid not written yet (or written by an older cm, which
+    // wrote it in place: an empty file for a moment): live for a moment, stale after that.
     try {
       if (Date.now() - statSync(path).mtimeMs < 5000) return -1;
     } catch {
@@ -50,7 +54,10 @@ export function tryLock(path: string): Lock | { heldBy: number } {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       mkdirSync(path, { mode: 0o700 });
-      writeFileSync(`${path}/pid`, String(process.pid));
+      // whole or absent: a pid file read while half written (empty) looked like a dead owner,
+      // and a second cm took the lock over (two base bootstraps at once in CI)
+      writeFileSync(`${path}/pid.new`, String(process.pid));
+      renameSync(`${path}/pid.new`, `${path}/pid`);
       return {
         // Only our own lock: if it was taken over meanwhile (we looked dead), it is not ours to remove.
         release: () => {
