@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { checkLayoutEnv, type Layout, layout } from "../core/layout.ts";
 import { displayName } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
+import { utf8 } from "../host/decoding.ts";
 import { checkStateDir } from "../store/runs.ts";
 
 export interface Context {
@@ -55,8 +56,8 @@ export function hostContext(opts: { report?: boolean } = {}): Context {
 /** Whether the current directory's path, as Node decoded it, is the current directory (not another one). */
 function namesItself(cwd: string): boolean {
   try {
-    const bytes = realpathSync.native(".", { encoding: "buffer" }); // realpath(3); the JS one starts from process.cwd()
-    return Buffer.from(cwd).equals(bytes);
+    // realpath(3); the JS one starts from process.cwd()
+    return utf8(realpathSync.native(".", { encoding: "buffer" })) === cwd;
   } catch {
     return false;
   }

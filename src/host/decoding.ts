@@ -85,15 +85,10 @@ export function checkedEnvValue(name: string, value: string): string {
 
 /** The first of `names` whose value in `environ` (`/proc/self/environ`: NUL-terminated NAME=VALUE) is not valid UTF-8. */
 export function undecodableVariable(names: readonly string[], environ: Buffer): string | undefined {
-  for (const entry of splitNul(environ)) {
-    const eq = entry.indexOf(0x3d);
-    if (eq <= 0) continue;
-    const name = entry.toString("latin1", 0, eq);
-    if (!names.includes(name)) continue;
-    const value = entry.subarray(eq + 1);
-    if (!Buffer.from(value.toString("utf8")).equals(value)) return name;
-  }
-  return undefined;
+  return names.find((name) => {
+    const value = rawValue(environ, name);
+    return value !== undefined && utf8(value) === undefined;
+  });
 }
 
 /**
@@ -164,7 +159,8 @@ export function refuseUndecodable(args: readonly string[], env: NodeJS.ProcessEn
     }
     const i = cmdline ? undecodableArgument(args, cmdline) : undefined;
     if (i !== undefined && cmdline) {
-      const raw = splitNul(cmdline)[splitNul(cmdline).length - args.length + i] as Buffer;
+      const all = splitNul(cmdline);
+      const raw = all[all.length - args.length + i] as Buffer;
       throw new CmError("usage", `argument "${showBytes(raw)}" is not valid UTF-8: cm would read it as another name or value`, {
         hint: "give it in UTF-8; for a file or directory, rename it or use a symbolic link whose name is UTF-8",
       });
