@@ -61,8 +61,9 @@ export function readDirOrEmpty(dir: string): string[] {
 
 /**
  * What a caller of walkInRoot does at a component that is not a symlink: "descend" (it is, or has
- * just been made, a directory), "stop" (the walk ends here: the result is this path with the
- * components not walked yet), "none" (the walk ends without a result).
+ * just been made, a directory), "stop" (it is missing: the components after it are taken as
+ * written, until a `..` climbs back above it and the walk resumes), "none" (the walk ends without
+ * a result).
  */
 export type WalkStep = "descend" | "stop" | "none";
 
@@ -97,11 +98,20 @@ export function walkContainerPath(
   let links = 0;
   const todo = [...parts];
   const done: string[] = [];
+  // components below a missing one ("stop"): nothing exists there to resolve, until a `..` climbs
+  // back out of them and the walk goes on for real (so a link after `missing/..` is still
+  // resolved inside the root: applied as written, it led out of the rootfs)
+  const missing: string[] = [];
   while (todo.length > 0) {
     const part = todo.shift() as string;
     if (part === "." || part === "") continue;
     if (part === "..") {
-      done.pop();
+      if (missing.length > 0) missing.pop();
+      else done.pop();
+      continue;
+    }
+    if (missing.length > 0) {
+      missing.push(part);
       continue;
     }
     const host = hostOf([...done, part]);
@@ -116,20 +126,10 @@ export function walkContainerPath(
     }
     const step = visit(host, st);
     if (step === "none") return undefined;
-    if (step === "stop") {
-      // the rest is applied as written, and `..` in it still never climbs above the root
-      // (a link to "missing/../../../../tmp/x" would have led out of the rootfs)
-      const rest = [...done, part];
-      for (const p of todo) {
-        if (p === "" || p === ".") continue;
-        if (p === "..") rest.pop();
-        else rest.push(p);
-      }
-      return hostOf(rest);
-    }
-    done.push(part);
+    if (step === "stop") missing.push(part);
+    else done.push(part);
   }
-  return hostOf(done);
+  return hostOf([...done, ...missing]);
 }
 
 /** lstat without an exception (and its stack trace) when nothing is there. */

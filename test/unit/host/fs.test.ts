@@ -70,6 +70,20 @@ describe("writeFileInRoot", () => {
     assert.equal(resolveInRoot(root, "/etc/apt/apt.conf.d/99cm"), join(root, outside, "99cm"));
     assert.equal(readFileSync(join(root, outside, "99cm"), "utf8"), "data");
   });
+  test("a link reached after missing/.. is resolved inside the root too (second red team)", () => {
+    const root = rootfs();
+    const outside = mkdtempSync(join(tmpdir(), "cm-outside-"));
+    symlinkSync("/", join(root, "evil"));
+    symlinkSync(`missing/../evil${outside}/OUT`, join(root, "a"));
+    mkdirSync(join(root, "etc"), { recursive: true });
+    symlinkSync(`../nope/../evil${outside}`, join(root, "etc/apt"));
+    assert.equal(resolveInRoot(root, "/a/x"), join(root, outside, "OUT/x"));
+    writeFileInRoot(root, "/a/pwned", "data");
+    writeFileInRoot(root, "/etc/apt/apt.conf.d/99cm", "data");
+    assert.ok(!existsSync(join(outside, "OUT")), "written outside the root");
+    assert.ok(!existsSync(join(outside, "apt.conf.d")), "written outside the root");
+    assert.equal(readFileSync(join(root, outside, "apt.conf.d/99cm"), "utf8"), "data");
+  });
 });
 
 describe("removeTree", () => {
