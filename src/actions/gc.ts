@@ -107,7 +107,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
         report.kept.push(`${what}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);
       }
     }
-    // Locks of cm processes that are gone (killed with -9): a lock is a directory holding its pid.
+    // Locks of cm processes that are gone (killed with -9): a lock names its owner (store/lock.ts).
     for (const name of readDirOrEmpty(pdir)) {
       if (!name.endsWith(".lock")) continue;
       if (clearStaleLock(join(pdir, name))) {

@@ -5,7 +5,7 @@
  * Blob cache files (image/blob-store.ts writes them):
  *   <hex>                    a complete, verified blob
  *   .<hex>.partial           a download in progress (or left by a killed cm: resumed by the next pull)
- *   .<hex>.lock/             the lock of the one process downloading <hex> (store/lock.ts)
+ *   .<hex>.lock              the lock of the one process downloading <hex> (store/lock.ts: a symlink naming it)
  *   .<hex>.lock.stale-<pid>  a dead owner's lock being cleared by <pid>
  *   .<hex>.tmp-<pid>         a manifest being written by <pid> (`<hex>.tmp-<pid>` from older cm)
  */

@@ -78,6 +78,11 @@ async function startRun(sb: Sandbox, script: string) {
   return { child, done, exit: exited(child) };
 }
 
+/** lstat, or undefined where nothing is (a dangling symlink is something). */
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
+}
+
 function chownTree(path: string, uid: number, gid: number): void {
   execFileSync("chown", ["-hR", `${uid}:${gid}`, path]);
 }
@@ -321,7 +326,8 @@ for (const as of USERS) {
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"]).status, 0);
       const child = sb.spawn(["create", "--force", "--from", `tar:${fixtures.debianTar}`, "-q"]);
       const done = finished(child);
-      await waitFor("the create to take its lock", () => existsSync(join(projectData(sb), ".default.lock")));
+      // a lock is a symlink naming its owner (store/lock.ts): existsSync would follow it
+      await waitFor("the create to take its lock", () => lstatOrUndefined(join(projectData(sb), ".default.lock")) !== undefined);
       const del = sb.cm(["delete"]);
       const r = await done;
       assert.equal(r.status, 0, r.stderr);
@@ -434,8 +440,7 @@ for (const as of USERS) {
       const d = projectData(sb);
       // The state a delete killed between its rename and its removal leaves: pid 999999 is not running.
       renameSync(join(d, "default"), join(d, ".default.deleting-999999"));
-      mkdirSync(join(d, ".default.lock"));
-      writeFileSync(join(d, ".default.lock", "pid"), "999999");
+      symlinkSync("999999:1", join(d, ".default.lock"));
       chownTree(d, sb.uid, sb.gid);
       assert.match(sb.cm(["list"]).stderr, /bundle default of project proj was not completely deleted: .*retry: cm delete proj default/);
       const del = sb.cm(["delete", "proj"]);

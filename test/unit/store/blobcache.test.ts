@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { startTime } from "../../../src/host/pid.ts";
 import { blobSummary, blobsDir, pruneBlobs } from "../../../src/store/blobcache.ts";
 
 const cache = mkdtempSync(join(tmpdir(), "cm-blobcache-"));
@@ -10,9 +11,10 @@ after(() => rmSync(cache, { recursive: true, force: true }));
 const DEAD = 999999;
 const hex = (c: string) => c.repeat(64);
 
+/** A lock as store/lock.ts makes it (a symlink naming its owner); a dead owner's has no start time to check. */
 function lock(dir: string, h: string, pid: number): void {
-  mkdirSync(join(dir, `.${h}.lock`));
-  writeFileSync(join(dir, `.${h}.lock`, "pid"), String(pid));
+  const start = pid === process.pid ? startTime(pid) : "";
+  symlinkSync(`${pid}:${start}`, join(dir, `.${h}.lock`));
 }
 
 test("summary and prune: live downloads kept, dead processes' leftovers removed, foreign files left alone", () => {
