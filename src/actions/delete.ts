@@ -76,7 +76,7 @@ export async function deleteBundles(ctx: Context, opts: DeleteOptions, kept: str
   } catch {
     // not empty or already gone
   }
-  const reviews = listReviews(ctx.layout.state).filter(
+  const reviews = listReviews(ctx.layout).filter(
     (r) => r.projectKey === plan.key && (plan.bundle === undefined || r.bundle === plan.bundle),
   );
   if (reviews.length > 0) {

@@ -10,10 +10,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { escapeControls } from "../core/names.ts";
 import { runtimeKind } from "../core/run/runtime.ts";
+import type { OverlayRoots } from "../core/run/sandbox.ts";
 import type { OciSpec } from "../core/runtime-spec/types.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { writeFileAtomic } from "../host/fs.ts";
@@ -85,8 +86,11 @@ export function startLook(read: { exit(): ExitRecord | undefined; pid(): number 
   return read.dirExists() ? { kind: "waiting" } : { kind: "gone" };
 }
 
-/** The monitor: runs the container to its end with output to the log, then records the exit status. */
-export async function monitor(dir: string): Promise<number> {
+/**
+ * The monitor: runs the container to its end with output to the log, then records the exit status.
+ * `dir` is the run directory; `layers` where its overlay layers are (the user's Layout).
+ */
+export async function monitor(dir: string, layers: OverlayRoots): Promise<number> {
   const record = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as RunRecord;
   if (!record.runtime || !record.detached) throw new CmError("internal", `${dir} is not a detached run`);
   // From here on this process owns the run: gc and ps look at it, not at the cm that started it.
@@ -104,7 +108,7 @@ export async function monitor(dir: string): Promise<number> {
   try {
     const forward = { signals: MONITOR_FORWARDED, via: "kill" } as const;
     const sandbox = sandboxSteps(record, {
-      state: dirname(dirname(dir)),
+      layers,
       rootless: process.getuid?.() !== 0,
       rootfs: spec.root.path,
       say: (line) => log.write(Buffer.from(`cm: ${escapeControls(line)}\n`)),

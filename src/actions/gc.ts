@@ -7,19 +7,23 @@
  *   - runtime state of cm's own containers that have no run record (records are written before a
  *     container starts, so such state is never a run in progress);
  *   - interrupted creates and deletes: <data>/<project>/.<bundle>.creating-<pid> and
- *     .<bundle>.deleting-<pid> whose pid is dead.
+ *     .<bundle>.deleting-<pid> whose pid is dead;
+ *   - --ephemeral layers (<data>/.ephemeral/<id>) whose run directory is gone (a killed cm, a
+ *     reboot that emptied the state tmpfs).
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
-import { rmdirSync } from "node:fs";
+import { lstatSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { EPHEMERAL_RUN_FILE } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { removeContainerCgroups } from "../host/cgroups.ts";
-import { readDirOrEmpty, removeTree } from "../host/fs.ts";
+import { readDirOrEmpty, removeLayer, removeTree } from "../host/fs.ts";
 import { alive } from "../host/pid.ts";
 import { findTool } from "../host/tools.ts";
 import { processesRootedIn } from "../host/tree-users.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
+import { projectKeys } from "../store/bundles.ts";
 import { clearStaleLock } from "../store/lock.ts";
 import { listRuns } from "../store/runs.ts";
 import { containers, runtimeOf } from "./containers.ts";
@@ -87,8 +91,9 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       for (const cg of removeContainerCgroups(id)) report.removed.push(`cgroup ${cg}`);
     }
   }
+  removeEphemeralLeftovers(ctx, report);
   // Interrupted creates and deletes.
-  for (const key of readDirOrEmpty(ctx.layout.data)) {
+  for (const key of projectKeys(ctx.layout.data)) {
     const pdir = join(ctx.layout.data, key);
     for (const name of readDirOrEmpty(pdir)) {
       const m = /^\.([A-Za-z0-9][A-Za-z0-9._-]*)\.(creating|deleting)-(\d+)$/.exec(name);
@@ -121,4 +126,38 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     }
   }
   return report;
+}
+
+/** How long a layer that names no run directory (one being made, or junk) is left alone: 10 minutes. */
+const UNNAMED_LAYER_GRACE_MS = 10 * 60_000;
+
+/**
+ * Removes the --ephemeral layers whose run directory is gone. The run directory may be in another
+ * state directory than this cm's (another XDG_RUNTIME_DIR over the same data directory): a layer is
+ * removed only when the directory it names does not exist, wherever that is.
+ */
+function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
+  for (const name of readDirOrEmpty(ctx.layout.ephemeral)) {
+    const layer = join(ctx.layout.ephemeral, name);
+    let runDir: string | undefined;
+    try {
+      runDir = readFileSync(join(layer, EPHEMERAL_RUN_FILE), "utf8");
+    } catch {
+      // being made (a .making directory), or not cm's
+    }
+    if (runDir !== undefined) {
+      if (lstatSync(runDir, { throwIfNoEntry: false }) !== undefined) continue;
+    } else {
+      const st = lstatSync(layer, { throwIfNoEntry: false });
+      if (!st || Date.now() - st.mtimeMs < UNNAMED_LAYER_GRACE_MS) continue;
+    }
+    try {
+      removeLayer(layer);
+      report.removed.push(`--ephemeral changes of run ${name} (its run is gone)`);
+    } catch (err) {
+      report.kept.push(
+        `--ephemeral changes of run ${name}: could not remove them: ${err instanceof CmError ? err.message : (err as Error).message}`,
+      );
+    }
+  }
 }

@@ -182,7 +182,7 @@ async function runOne(
   try {
     const forward = { signals: FORWARDED, via: "process" } as const;
     const say = (line: string) => process.stderr.write(`cm: ${escapeControls(line)}\n`);
-    const steps = sandboxSteps(record, { state: ctx.layout.state, rootless: ctx.rootless, rootfs, say });
+    const steps = sandboxSteps(record, { layers: ctx.layout, rootless: ctx.rootless, rootfs, say });
     const logged = new OciRuntime(binary, setup.root, fields.runtime.flags);
     const result = await executeRun({ id, dir, record, runtime: logged }, { stdio: ["ignore", "inherit", "inherit"], forward, steps, say });
     const failure = result.status !== 0 && !result.started ? runtimeFailure(dir, "runc") : undefined;

@@ -30,7 +30,7 @@ export interface PsEntry {
 }
 
 export function ps(ctx: Context, all: boolean): PsEntry[] {
-  const reviews = new Map(listReviews(ctx.layout.state).map((r) => [r.id, r]));
+  const reviews = new Map(listReviews(ctx.layout).map((r) => [r.id, r]));
   const entries: PsEntry[] = containers(ctx)
     .filter((c) => all || c.status === "running" || c.status === "starting")
     .map((c) => ({

@@ -10,20 +10,20 @@ import { isatty } from "node:tty";
 import { displayName, escapeControls } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
-import { realPath, removeTree } from "../host/fs.ts";
+import { realPath, removeLayer } from "../host/fs.ts";
 import { findTool } from "../host/tools.ts";
 import { applyChanges } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
-import { listReviews, type ReviewRecord } from "../review/store.ts";
+import { listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
 import { containers } from "./containers.ts";
 import type { Context } from "./context.ts";
 
 /** The review named by `ref`, or the current project's latest. */
-export function resolveReview(ctx: Context, ref: string | undefined): ReviewRecord {
-  const all = listReviews(ctx.layout.state);
+export function resolveReview(ctx: Context, ref: string | undefined): PendingReview {
+  const all = listReviews(ctx.layout);
   if (ref !== undefined) {
     const found = all.filter((r) => r.id.startsWith(ref));
-    if (found.length === 1) return found[0] as ReviewRecord;
+    if (found.length === 1) return found[0] as PendingReview;
     throw new CmError("no-review", found.length ? `${ref} names ${found.length} reviews` : `no pending review ${ref}`, {
       hint: found.length ? "give more of the ID" : "cm ps -a lists pending reviews",
     });
@@ -53,15 +53,16 @@ function refuseRunning(ctx: Context, r: ReviewRecord, what: string) {
   }
 }
 
-export function reviewChanges(ctx: Context, r: ReviewRecord): Change[] {
-  return readChanges(reviewPaths(ctx.layout.state, r.id).upper, r.projectPath);
+export function reviewChanges(r: PendingReview): Change[] {
+  return readChanges(r.layer.upper, r.projectPath);
 }
 
-/** The one line printed when a reviewed run ends; removes a review with no changes. */
-export function reviewSummary(state: string, r: ReviewRecord): string {
-  const changes = readChanges(reviewPaths(state, r.id).upper, r.projectPath);
+/** The one line printed when a reviewed run ends; removes a review with no changes. `reviews`: Layout.reviews. */
+export function reviewSummary(reviews: string, r: ReviewRecord): string {
+  const layer = reviewPaths(reviews, r.id);
+  const changes = readChanges(layer.upper, r.projectPath);
   if (changes.length === 0) {
-    removeTree(reviewPaths(state, r.id).dir);
+    removeLayer(layer.dir);
     return "cm: review: the run changed nothing in /project";
   }
   const files = changes.length === 1 ? "1 change" : `${changes.length} changes`;
@@ -99,8 +100,8 @@ function describe(c: Change, ctxMode = true): string {
 /** cm diff: a list, then a unified diff of the files; `stat`: the list with line counts; `json`. */
 export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boolean; json?: boolean }, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
-  const changes = reviewChanges(ctx, r);
-  const { upper } = reviewPaths(ctx.layout.state, r.id);
+  const changes = reviewChanges(r);
+  const { upper } = r.layer;
   if (opts.json) {
     write(`${JSON.stringify({ id: r.id, project: r.projectName, projectPath: r.projectPath, changes }, null, 2)}\n`);
     return 0;
@@ -141,10 +142,10 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
 export function apply(ctx: Context, ref: string | undefined, force: boolean, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
   refuseRunning(ctx, r, "apply");
-  const { upper, dir } = reviewPaths(ctx.layout.state, r.id);
+  const { upper, dir } = r.layer;
   const changes = readChanges(upper, r.projectPath);
   const res = applyChanges({ id: r.id, upper, project: r.projectPath, startedMs: r.startedMs, changes, force, keepOwners: !ctx.rootless });
-  removeTree(dir);
+  removeLayer(dir);
   write(
     `cm: applied review ${r.id} to ${escapeControls(r.projectPath)}: ${res.written} written, ${res.deleted} deleted${res.skipped ? `, ${res.skipped} already applied` : ""}\n`,
   );
@@ -155,7 +156,7 @@ export function apply(ctx: Context, ref: string | undefined, force: boolean, wri
 export function discard(ctx: Context, ref: string | undefined, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
   refuseRunning(ctx, r, "discard");
-  removeTree(reviewPaths(ctx.layout.state, r.id).dir);
+  removeLayer(r.layer.dir);
   write(`cm: discarded review ${r.id}\n`);
   return 0;
 }

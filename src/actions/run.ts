@@ -95,7 +95,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
     cgroups: () => (cgroups ??= readCgroupFacts()),
     id,
     dir: runDir(ctx.layout.runs, id),
-    state: ctx.layout.state,
+    layers: ctx.layout,
     node: process.execPath,
     project: { key: project.key, name: bundle.projectName, path: projectPath },
     bundle: { name: bundleName, dir: bundle.dir, spec: bundle.spec },
@@ -166,7 +166,7 @@ async function runForeground(ctx: Context, plan: RunPlan, spec: OciSpec): Promis
     const keep = keepForOom(spec, plan.runtime.kind);
     const say = (line: string) => process.stderr.write(`cm: ${escapeControls(line)}\n`);
     const sandbox = sandboxSteps(active.record, {
-      state: ctx.layout.state,
+      layers: ctx.layout,
       rootless: ctx.rootless,
       rootfs: plan.spec.rootfsPath,
       say,

@@ -6,20 +6,21 @@
  *                 (proxy/egress.ts); at the end: close it, and with --verbose count what it did
  *   --review      before the start: the review's layer (review/store.ts); at the end: one line
  *                 saying what the run changed in /project (the review is dropped if nothing)
- *   --ephemeral   before the start: the root filesystem's upper and work directory in the run
- *                 directory; at the end: removed, so the run's changes are gone
+ *   --ephemeral   before the start: the root filesystem's layer (<data>/.ephemeral/<id>); at
+ *                 the end: removed, so the run's changes are gone
  * Modules are loaded only for the options a run uses (`cm run -- true` is benchmarked).
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync } from "node:fs";
-import { ephemeralPaths } from "../core/run/sandbox.ts";
+import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { EPHEMERAL_MAKING, EPHEMERAL_RUN_FILE, ephemeralPaths, type OverlayRoots } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
-import { removeTree } from "../host/fs.ts";
+import { removeLayer } from "../host/fs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { RunStep } from "./runexec.ts";
 
 export interface SandboxStepOptions {
-  /** cm's state directory (reviews) */
-  state: string;
+  /** where the overlay layers go (the user's Layout) */
+  layers: OverlayRoots;
   rootless: boolean;
   /** the bundle's rootfs (real path): the ephemeral upper's root takes its mode and owner */
   rootfs: string;
@@ -67,10 +68,10 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
           startedMs,
           command: record.command,
         };
-        createReview(opts.state, review, !opts.rootless);
+        createReview(opts.layers.reviews, review, !opts.rootless);
         return () => {
           try {
-            opts.say(reviewSummary(opts.state, review).replace(/^cm: /, ""));
+            opts.say(reviewSummary(opts.layers.reviews, review).replace(/^cm: /, ""));
           } catch (err) {
             // the run's own result stands; the review stays for cm diff / cm discard
             if (!(err instanceof CmError)) throw err;
@@ -83,19 +84,24 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
   if (record.ephemeral) {
     steps.push({
       beforeStart(run) {
-        const p = ephemeralPaths(run.dir);
-        mkdirSync(p.dir, { mode: 0o700 });
-        mkdirSync(p.upper);
-        mkdirSync(p.work);
+        const p = ephemeralPaths(opts.layers.ephemeral, run.id);
+        // Made aside and renamed in whole, naming its run directory: cm gc removes a layer whose
+        // run directory is gone, and never one half made. (Recursive: <data>/.ephemeral too.)
+        const making = `${p.dir}${EPHEMERAL_MAKING}`;
+        mkdirSync(making, { recursive: true, mode: 0o700 });
+        writeFileSync(join(making, EPHEMERAL_RUN_FILE), run.dir);
+        mkdirSync(join(making, basename(p.upper)));
+        mkdirSync(join(making, basename(p.work)));
         // The upper's root is the container's "/": it takes the rootfs's mode and owner.
         const st = lstatSync(opts.rootfs);
-        chmodSync(p.upper, st.mode & 0o7777);
-        if (!opts.rootless) chownSync(p.upper, st.uid, st.gid);
+        chmodSync(join(making, basename(p.upper)), st.mode & 0o7777);
+        if (!opts.rootless) chownSync(join(making, basename(p.upper)), st.uid, st.gid);
+        renameSync(making, p.dir);
         return () => {
           try {
-            removeTree(p.dir);
+            removeLayer(p.dir);
           } catch (err) {
-            // the run's own result stands; cm gc removes the run directory with it
+            // the run's own result stands; cm gc removes a layer whose run is gone
             opts.say(`could not remove this run's root filesystem changes (${p.dir}): ${(err as Error).message}`);
           }
         };

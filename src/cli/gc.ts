@@ -9,8 +9,9 @@ export const command = defineCommand({
   positionals: [],
   description: `Remove what killed or crashed runs left behind, and say what was removed: run directories (and
 runtime state) of containers that have ended, with the logs of ended detached runs; runtime state
-without a run record; interrupted creates and deletes. Containers that still run are left alone
-(stop them with cm stop). Prints nothing when there was nothing to remove.`,
+without a run record; interrupted creates and deletes; --ephemeral changes whose run is gone.
+Pending reviews stay (cm apply / cm discard). Containers that still run are left alone (stop them
+with cm stop). Prints nothing when there was nothing to remove.`,
   options: {},
 });
 

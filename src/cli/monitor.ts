@@ -14,9 +14,10 @@ export const command = defineCommand({
 
 export async function main(argv: string[]): Promise<number> {
   const dir = argv[0];
+  const { layout } = hostContext();
   // Only a run directory in this user's own state directory: the record there names the runtime to start.
-  if (argv.length !== 1 || !dir || dirname(dir) !== hostContext().layout.runs) {
+  if (argv.length !== 1 || !dir || dirname(dir) !== layout.runs) {
     throw new CmError("usage", "__monitor: expects one run directory of cm's state directory (started by cm run --detach)");
   }
-  return monitor(dir);
+  return monitor(dir, layout);
 }

@@ -1,7 +1,8 @@
 /**
  * Where cm keeps things, as a pure function of the environment, the uid and the home directory.
  *
- *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/
+ *   data   $CM_HOME, else ${XDG_DATA_HOME:-~/.local/share}/cm     bundles: <data>/<project>/<bundle>/,
+ *                                                                 overlay layers: .reviews/<id>/, .ephemeral/<id>/
  *   cache  $CM_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cm     bases/, blobs/sha256/, node-compile-cache/
  *   config $CM_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/cm   approved project files (store/trust.ts)
  *   state  $CM_STATE_DIR, else /run/cm for root,                 runs/<id>/ (per-run config, record, log),
@@ -17,6 +18,14 @@ export interface Layout {
   /** the user's own settings: approved project files */
   config: string;
   state: string;
+  /**
+   * Overlay layers of --review runs (kept until cm apply / cm discard) and of --ephemeral runs
+   * (removed when the run ends): on disk with the bundles, not in the state directory, a tmpfs for
+   * most users, which is emptied at logout and reboot and, before Linux 6.6, has no user.* xattrs
+   * (a rootless overlay's upper needs them: removing a directory failed with EIO).
+   */
+  reviews: string;
+  ephemeral: string;
   /** runc's --root (other runtimes: core/run/runtime.ts runtimeRootName) */
   runcRoot: string;
   /** one directory per run: its config.json, run record, pid file, and a detached run's log and exit.json */
@@ -55,5 +64,14 @@ export function layout(env: Env, uid: number, home: string): Layout {
   const config = abs(env.CM_CONFIG_DIR) ?? join(abs(env.XDG_CONFIG_HOME) ?? join(home, ".config"), "cm");
   const runtimeDir = abs(env.XDG_RUNTIME_DIR);
   const state = abs(env.CM_STATE_DIR) ?? (uid === 0 ? "/run/cm" : runtimeDir ? join(runtimeDir, "cm") : `/tmp/cm-${uid}`);
-  return { data, cache, config, state, runcRoot: join(state, "runc"), runs: join(state, "runs") };
+  return {
+    data,
+    cache,
+    config,
+    state,
+    reviews: join(data, ".reviews"),
+    ephemeral: join(data, ".ephemeral"),
+    runcRoot: join(state, "runc"),
+    runs: join(state, "runs"),
+  };
 }

@@ -245,6 +245,20 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
 }
 
 /**
+ * Removes an overlay layer directory (removeTree), then its parent if that is left empty, so that
+ * no empty `.reviews` or `.ephemeral` stays behind. Another cm making a layer there meanwhile
+ * keeps the parent (ENOTEMPTY), or makes it again (its mkdir is recursive).
+ */
+export function removeLayer(dir: string): void {
+  removeTree(dir);
+  try {
+    rmdirSync(dirname(dir));
+  } catch {
+    // not empty, or gone
+  }
+}
+
+/**
  * Removes `path` and everything below it. Directories that a container left unreadable
  * (mode 000) are made accessible first. A directory on another device (a mount) is not entered:
  * that is an error, and what was not removed stays in place.

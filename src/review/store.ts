@@ -1,11 +1,13 @@
 /**
- * Pending reviews: `<state>/reviews/<id>/` with `review.json` (the run it came from, the project,
- * when it started), `upper/` and `work/` (the overlayfs layer the run wrote to). A review stays
- * until `cm apply` or `cm discard` (cm gc keeps it). The directory is the user's only (0700).
+ * Pending reviews: `<data>/.reviews/<id>/` (Layout.reviews) with `review.json` (the run it came
+ * from, the project, when it started), `upper/` and `work/` (the overlayfs layer the run wrote
+ * to). A review stays until `cm apply` or `cm discard` (cm gc keeps it), across logouts and
+ * reboots. The directory is the user's only (0700). Reviews of older cm versions, in
+ * `<state>/reviews/`, are still listed, applied and discarded where they are.
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { reviewPaths, reviewsDir } from "../core/run/sandbox.ts";
+import { type LayerPaths, layerPaths, reviewPaths } from "../core/run/sandbox.ts";
 import { isErrno } from "../errors.ts";
 
 export interface ReviewRecord {
@@ -21,14 +23,19 @@ export interface ReviewRecord {
   command?: string[] | undefined;
 }
 
+/** A pending review as found: its record and its layer. */
+export interface PendingReview extends ReviewRecord {
+  layer: LayerPaths;
+}
+
 /**
- * Makes a review's directories before its run (paths checked for overlayfs by core/run/sandbox.ts). The upper's root takes the project directory's
- * mode (and owner, as root): it is what the container sees as /project.
+ * Makes a review's directories in `reviews` (Layout.reviews) before its run (paths checked for
+ * overlayfs by core/run/sandbox.ts). The upper's root takes the project directory's mode (and
+ * owner, as root): it is what the container sees as /project.
  */
-export function createReview(state: string, record: ReviewRecord, asRoot: boolean): { upper: string; work: string } {
-  const p = reviewPaths(state, record.id);
-  mkdirSync(reviewsDir(state), { recursive: true, mode: 0o700 });
-  mkdirSync(p.dir, { mode: 0o700 });
+export function createReview(reviews: string, record: ReviewRecord, asRoot: boolean): LayerPaths {
+  const p = reviewPaths(reviews, record.id);
+  mkdirSync(p.dir, { recursive: true, mode: 0o700 }); // <data>/.reviews too (0700)
   mkdirSync(p.upper);
   mkdirSync(p.work);
   const st = lstatSync(record.projectPath);
@@ -38,25 +45,32 @@ export function createReview(state: string, record: ReviewRecord, asRoot: boolea
   return p;
 }
 
-export function readReview(state: string, id: string): ReviewRecord | undefined {
+function readReview(dir: string): PendingReview | undefined {
   try {
-    return JSON.parse(readFileSync(join(reviewsDir(state), id, "review.json"), "utf8")) as ReviewRecord;
+    const record = JSON.parse(readFileSync(join(dir, "review.json"), "utf8")) as ReviewRecord;
+    return { ...record, layer: layerPaths(dir) };
   } catch {
     return undefined;
   }
 }
 
-/** Every pending review, oldest first. */
-export function listReviews(state: string): ReviewRecord[] {
+function reviewsIn(root: string): PendingReview[] {
   let ids: string[];
   try {
-    ids = readdirSync(reviewsDir(state));
+    ids = readdirSync(root);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return [];
     throw err;
   }
-  return ids
-    .map((id) => readReview(state, id))
-    .filter((r): r is ReviewRecord => r !== undefined)
-    .sort((a, b) => a.startedMs - b.startedMs);
+  return ids.map((id) => readReview(join(root, id))).filter((r): r is PendingReview => r !== undefined);
+}
+
+/**
+ * Every pending review, oldest first: those in `layout.reviews`, then any an older cm left in
+ * `<state>/reviews/` (the same ID in both: the first).
+ */
+export function listReviews(layout: { reviews: string; state: string }): PendingReview[] {
+  const byId = new Map<string, PendingReview>();
+  for (const r of [...reviewsIn(layout.reviews), ...reviewsIn(join(layout.state, "reviews"))]) if (!byId.has(r.id)) byId.set(r.id, r);
+  return [...byId.values()].sort((a, b) => a.startedMs - b.startedMs);
 }

@@ -43,7 +43,7 @@ for (const as of USERS) {
       }
       const d = sb.cm(["discard"]);
       assert.equal(d.status, 0, d.stderr);
-      const reviews = join(sb.env.CM_STATE_DIR as string, "reviews");
+      const reviews = join(sb.env.CM_HOME as string, ".reviews");
       assert.deepEqual(existsSync(reviews) ? readdirSync(reviews) : [], [], "nothing left of the review");
       assert.deepEqual(readdirSync(sb.project), [], "the project untouched");
       const del = sb.cm(["delete"]);

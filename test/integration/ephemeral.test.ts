@@ -44,6 +44,7 @@ for (const as of USERS) {
     const sb = sandbox(as, "eph");
     const rootfs = () => join(sb.env.CM_HOME as string, "eph", "default", "rootfs");
     const runs = () => join(sb.env.CM_STATE_DIR as string, "runs");
+    const layers = () => join(sb.env.CM_HOME as string, ".ephemeral");
     let before: string[] = [];
 
     test("setup", () => {
@@ -104,10 +105,10 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
       const id = r.stdout.trim();
       await waitFor("the file inside", () => sb.cm(["exec", id, "--", "cat", "/etc/eph-d"]).stdout === "detached\n");
-      assert.ok(existsSync(join(runs(), id, "ephemeral", "upper", "etc", "eph-d")));
+      assert.ok(existsSync(join(layers(), id, "upper", "etc", "eph-d")));
       assert.equal(sb.cm(["stop", id]).status, 0);
       await waitFor("the exit record", () => existsSync(join(runs(), id, "exit.json")));
-      assert.equal(existsSync(join(runs(), id, "ephemeral")), false);
+      assert.equal(existsSync(layers()), false, "the layer is removed, and the empty .ephemeral with it");
       assert.deepEqual(snapshot(rootfs()), before);
       assert.equal(sb.cm(["gc"]).status, 0);
     });
@@ -157,11 +158,33 @@ for (const as of USERS) {
       const gone = new Promise((resolve) => child.on("exit", resolve));
       child.kill("SIGKILL");
       await gone;
-      assert.ok(existsSync(join(runs(), id, "ephemeral", "upper", "etc", "eph-k")));
+      assert.ok(existsSync(join(layers(), id, "upper", "etc", "eph-k")));
       assert.equal(sb.cm(["stop", "--time", "0", id]).status, 0);
-      assert.equal(sb.cm(["gc"]).status, 0);
+      const g = sb.cm(["gc"]);
+      assert.equal(g.status, 0, g.stderr);
+      assert.match(g.stdout, new RegExp(`--ephemeral changes of run ${id} \\(its run is gone\\)`));
       assert.deepEqual(readdirSync(runs()), []);
+      assert.equal(existsSync(layers()), false);
       assert.deepEqual(snapshot(rootfs()), before);
+    });
+
+    test("the layer is on disk with the bundles: a directory of the image replaced whole, then removed; gc keeps a layer whose run directory exists elsewhere", () => {
+      // overlayfs needs xattrs on the upper's file system for this (user.* rootless; a tmpfs before
+      // Linux 6.6 has none, and rm -r failed with EIO)
+      const r = sb.cm(["run", "--ephemeral", "--", "sh", "-c", "rm -r /root && mkdir /root && echo x > /root/x && cat /root/x"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "x\n");
+      assert.equal(existsSync(layers()), false);
+      assert.deepEqual(snapshot(rootfs()), before);
+      // a layer whose run lives in another state directory (another XDG_RUNTIME_DIR) is not this gc's to remove
+      const elsewhere = join(sb.dir, "other-state-run");
+      sb.exec("mkdir", ["-p", join(layers(), "0123456789ab", "upper"), elsewhere]);
+      sb.exec("sh", ["-c", `printf %s ${elsewhere} > ${join(layers(), "0123456789ab", "run-dir")}`]);
+      assert.equal(sb.cm(["gc"]).stdout, "");
+      assert.ok(existsSync(join(layers(), "0123456789ab")));
+      sb.exec("rmdir", [elsewhere]);
+      assert.match(sb.cm(["gc"]).stdout, /--ephemeral changes of run 0123456789ab \(its run is gone\)/);
+      assert.equal(existsSync(layers()), false);
     });
 
     test("a runtime other than runc is refused in one line", () => {

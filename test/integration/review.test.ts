@@ -4,7 +4,7 @@
  * run's result, refuses files changed on the host meanwhile, and cm discard leaves nothing.
  */
 import assert from "node:assert/strict";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
@@ -41,6 +41,7 @@ const SCRIPT = [
 for (const as of USERS) {
   describe(`cm run --review (${as})`, () => {
     const sb = sandbox(as, "reviewproj");
+    const reviewsDir = () => join(sb.env.CM_HOME as string, ".reviews");
     const seed = () => {
       sb.exec("sh", [
         "-c",
@@ -154,7 +155,7 @@ for (const as of USERS) {
       const d = sb.cm(["discard"]);
       assert.equal(d.status, 0, d.stderr);
       assert.deepEqual(snapshot(sb.project), before);
-      assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "reviews")), []);
+      assert.equal(existsSync(reviewsDir()), false, "nothing left of the review, not even an empty .reviews");
     });
 
     test("a run that changes nothing leaves no review; bad combinations are one line", () => {
@@ -178,7 +179,46 @@ for (const as of USERS) {
       assert.match(d.stderr, new RegExp(`^cm: kept 1 pending review of reviewproj: ${id} \\(cm diff / cm apply / cm discard ID\\)$`, "m"));
       const x = sb.cm(["discard", id]);
       assert.equal(x.status, 0, x.stderr);
-      assert.deepEqual(readdirSync(join(sb.env.CM_STATE_DIR as string, "reviews")), []);
+      assert.equal(existsSync(reviewsDir()), false);
+    });
+
+    test("a review is kept on disk with the bundles: it outlives the state directory (a reboot, a logout)", () => {
+      assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`, "-q"]).status, 0);
+      // a directory of the project replaced whole: needs overlayfs's xattrs on the upper's file
+      // system (user.* rootless; a tmpfs before Linux 6.6 has none, and rm -r failed with EIO)
+      sb.exec("sh", ["-c", `mkdir -p ${sb.project}/d && echo old > ${sb.project}/d/f`]);
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "rm -r /project/d && mkdir /project/d && echo new > /project/d/g"]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      assert.ok(existsSync(join(reviewsDir(), id, "upper", "d", "g")), "the layer is in <CM_HOME>/.reviews");
+      // what a reboot does to a tmpfs state directory
+      sb.exec("rm", ["-rf", sb.env.CM_STATE_DIR as string]);
+      assert.match(sb.cm(["diff", "--stat", id]).stdout, /^D d\/f \|.*\nA d\/g \|/m);
+      const a = sb.cm(["apply", id]);
+      assert.equal(a.status, 0, a.stderr);
+      assert.deepEqual(readdirSync(join(sb.project, "d")), ["g"]);
+      assert.equal(existsSync(reviewsDir()), false);
+    });
+
+    test("a review an older cm left in the state directory is still listed, shown and applied", () => {
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo legacy > /project/legacy.txt"]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      const legacy = join(sb.env.CM_STATE_DIR as string, "reviews");
+      sb.exec("mkdir", ["-p", legacy]);
+      sb.exec("mv", [join(reviewsDir(), id), legacy]);
+      const ps = JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string }[];
+      assert.ok(
+        ps.some((e) => e.id === id && e.status === "review"),
+        JSON.stringify(ps),
+      );
+      assert.match(sb.cm(["diff", "--stat", id]).stdout, /^A legacy\.txt/m);
+      const a = sb.cm(["apply", id]);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(readFileSync(join(sb.project, "legacy.txt"), "utf8"), "legacy\n");
+      assert.equal(existsSync(legacy), false, "the emptied reviews directory of the older cm goes too");
     });
   });
 }

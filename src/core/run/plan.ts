@@ -21,7 +21,7 @@ import type { RunOptions } from "./options.ts";
 import { proxyEnvFor } from "./proxy.ts";
 import { type CpuLimit, checkPidsLimit, cpuLimit, parseWorkdir } from "./resources.ts";
 import { checkRuntimeLimits, checkRuntimeUsable, type RuntimeKind, runtimeFlags, runtimeKind } from "./runtime.ts";
-import { planSandbox, type SandboxRecord } from "./sandbox.ts";
+import { type OverlayRoots, planSandbox, type SandboxRecord } from "./sandbox.ts";
 import { runtimeLogFlags } from "./startup.ts";
 import { resolveUlimits, type UlimitFacts } from "./ulimit.ts";
 import type { VolumeSpec } from "./volume.ts";
@@ -36,8 +36,8 @@ export interface RunFacts {
   /** the new container's ID and its run directory <state>/runs/<id> (not created yet) */
   id: string;
   dir: string;
-  /** cm's state directory */
-  state: string;
+  /** where overlay layers go (core/layout.ts): --review's kept, --ephemeral's removed at the end */
+  layers: OverlayRoots;
   /** cm's own Node binary (process.execPath) */
   node: string;
   project: { key: string; name: string; path: string };
@@ -194,8 +194,8 @@ export function planRun(opts: RunOptions, facts: RunFacts): RunPlan {
 
 /** The sandbox options (issue 19: --allow-host, --review, --ephemeral) planned from the run's facts. */
 function sandboxFor(opts: RunOptions, facts: RunFacts, kind: RuntimeKind) {
-  const { rootless, dir, id, state, node, rootfs, volumes } = facts;
-  return planSandbox(opts, { rootless, dir, id, state, node, projectPath: facts.project.path, rootfs, volumes }, kind);
+  const { rootless, dir, id, layers, node, rootfs, volumes } = facts;
+  return planSandbox(opts, { rootless, dir, id, layers, node, projectPath: facts.project.path, rootfs, volumes }, kind);
 }
 
 /** The host as the runtime sees it; a runtime that cannot work here, or cannot enforce the limits, is refused. */

@@ -1,6 +1,6 @@
 /**
  * The sandbox options of a run, planned: `--allow-host` (egress only through cm's proxy),
- * `--review` (/project's changes held back in cm's state) and `--ephemeral` (the root
+ * `--review` (/project's changes held back in cm's data directory) and `--ephemeral` (the root
  * filesystem's changes discarded at exit). Pure: options + facts -> what the spec gets (RunSpecInput
  * fields), what the run record says (so that whoever executes the run, `cm run` or the monitor of
  * a detached run, starts the same helpers: actions/runsteps.ts), or a CmError for what cannot be
@@ -19,9 +19,9 @@ import type { VolumeSpec } from "./volume.ts";
 export interface SandboxRecord {
   /** --allow-host: the patterns as given, whether the run is rootless, -q and --verbose */
   egress?: { allow: string[]; rootless: boolean; quiet?: boolean | undefined; verbose?: boolean | undefined } | undefined;
-  /** --review: /project is an overlay; its layer is <state>/reviews/<id> (review/store.ts) */
+  /** --review: /project is an overlay; its layer is <data>/.reviews/<id> (reviewPaths, review/store.ts) */
   review?: true | undefined;
-  /** --ephemeral: / is an overlay; its upper is <run dir>/ephemeral (ephemeralPaths) */
+  /** --ephemeral: / is an overlay; its layer is <data>/.ephemeral/<id> (ephemeralPaths) */
   ephemeral?: true | undefined;
 }
 
@@ -37,8 +37,8 @@ export interface SandboxFacts {
   /** the run directory (not created yet) and its ID */
   dir: string;
   id: string;
-  /** cm's state directory (reviews live below it) */
-  state: string;
+  /** where overlay layers go (core/layout.ts) */
+  layers: OverlayRoots;
   /** cm's own Node binary (runs the proxy's hook) */
   node: string;
   /** the project's and the rootfs's real paths */
@@ -50,21 +50,42 @@ export interface SandboxFacts {
 /** Characters overlayfs's mount options cannot carry in a path (separators and escapes). */
 export const OVERLAY_UNSAFE = /[,:\\\n]/;
 
-/** Where pending reviews live: `<state>/reviews/` (review/store.ts). */
-export function reviewsDir(state: string): string {
-  return join(state, "reviews");
+/**
+ * The roots of the overlay layers (Layout's `reviews` and `ephemeral`: `<data>/.reviews`,
+ * `<data>/.ephemeral`): on disk, where a rootless overlay's upper has the user.* xattrs it needs.
+ */
+export interface OverlayRoots {
+  reviews: string;
+  ephemeral: string;
 }
 
-/** A review's directory, and the overlay upper and work directory in it. */
-export function reviewPaths(state: string, id: string): { dir: string; upper: string; work: string } {
-  const dir = join(reviewsDir(state), id);
+/** An overlay layer: its directory, and the upper and work directory in it (one file system). */
+export interface LayerPaths {
+  dir: string;
+  upper: string;
+  work: string;
+}
+
+/** The layer in directory `dir`. */
+export function layerPaths(dir: string): LayerPaths {
   return { dir, upper: join(dir, "upper"), work: join(dir, "work") };
 }
 
-/** The upper and work directory of an ephemeral run's root filesystem, in its run directory. */
-export function ephemeralPaths(runDir: string): { dir: string; upper: string; work: string } {
-  const dir = join(runDir, "ephemeral");
-  return { dir, upper: join(dir, "upper"), work: join(dir, "work") };
+/** A review's layer, `<reviews>/<id>` (review/store.ts adds its review.json). */
+export function reviewPaths(reviews: string, id: string): LayerPaths {
+  return layerPaths(join(reviews, id));
+}
+
+/**
+ * An ephemeral layer holds, beside upper/ and work/, a file naming its run directory (cm gc removes
+ * the layer once that is gone); it is made as `<id>.making` and renamed into place.
+ */
+export const EPHEMERAL_RUN_FILE = "run-dir";
+export const EPHEMERAL_MAKING = ".making";
+
+/** The layer of an ephemeral run's root filesystem, `<ephemeral>/<id>`: removed when the run ends. */
+export function ephemeralPaths(ephemeral: string, id: string): LayerPaths {
+  return layerPaths(join(ephemeral, id));
 }
 
 /** Checks the sandbox options against the run and the runtime, and plans them. */
@@ -99,8 +120,8 @@ export function planSandbox(opts: RunOptions, facts: SandboxFacts, kind: Runtime
       });
     }
     if (kind === "runsc") throw overlayRuntime("--review");
-    for (const path of [facts.projectPath, facts.state]) if (OVERLAY_UNSAFE.test(path)) throw overlayPath("--review", path);
-    const p = reviewPaths(facts.state, facts.id);
+    for (const path of [facts.projectPath, facts.layers.reviews]) if (OVERLAY_UNSAFE.test(path)) throw overlayPath("--review", path);
+    const p = reviewPaths(facts.layers.reviews, facts.id);
     plan.spec.review = { project: facts.projectPath, upper: p.upper, work: p.work, userxattr: facts.rootless };
     plan.record.review = true;
   }
@@ -108,8 +129,8 @@ export function planSandbox(opts: RunOptions, facts: SandboxFacts, kind: Runtime
     // runc mounts an overlay at "/" over root.path before its other mounts (measured); another
     // runtime might not, and would write the bundle: refused rather than trusted.
     if (kind !== "runc") throw overlayRuntime("--ephemeral");
-    for (const path of [facts.rootfs, facts.dir]) if (OVERLAY_UNSAFE.test(path)) throw overlayPath("--ephemeral", path);
-    const p = ephemeralPaths(facts.dir);
+    for (const path of [facts.rootfs, facts.layers.ephemeral]) if (OVERLAY_UNSAFE.test(path)) throw overlayPath("--ephemeral", path);
+    const p = ephemeralPaths(facts.layers.ephemeral, facts.id);
     plan.spec.ephemeral = { upper: p.upper, work: p.work, userxattr: facts.rootless };
     plan.record.ephemeral = true;
   }

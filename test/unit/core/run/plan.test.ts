@@ -14,7 +14,7 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     cgroups: () => ({ version: "v2", delegated: ["memory", "cpu", "pids"] }),
     id: "abc123",
     dir: "/state/runs/abc123",
-    state: "/state",
+    layers: { reviews: "/data/.reviews", ephemeral: "/data/.ephemeral" },
     node: "/usr/bin/node",
     project: { key: "p-1", name: "p", path: "/home/u/p" },
     bundle: { name: "default", dir: "/data/p-1/default", spec },

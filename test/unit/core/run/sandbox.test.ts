@@ -11,7 +11,7 @@ const facts = (over: Partial<SandboxFacts> = {}): SandboxFacts => ({
   rootless: true,
   dir: "/state/runs/abc123",
   id: "abc123",
-  state: "/state",
+  layers: { reviews: "/data/.reviews", ephemeral: "/data/.ephemeral" },
   node: "/usr/bin/node",
   projectPath: "/home/u/p",
   rootfs: "/data/p/default/rootfs",
@@ -46,11 +46,11 @@ describe("planSandbox", () => {
     );
   });
 
-  test("--review: the layer in <state>/reviews/<id>, userxattr rootless; refused with -v .:/project:ro and runsc", () => {
+  test("--review: the layer in <data>/.reviews/<id>, userxattr rootless; refused with -v .:/project:ro and runsc", () => {
     assert.deepEqual(planSandbox(opts({ review: true }), facts(), "runc").spec.review, {
       project: "/home/u/p",
-      upper: "/state/reviews/abc123/upper",
-      work: "/state/reviews/abc123/work",
+      upper: "/data/.reviews/abc123/upper",
+      work: "/data/.reviews/abc123/work",
       userxattr: true,
     });
     const ro = [{ source: "/home/u/p", destination: "/project", readOnly: true }];
@@ -58,20 +58,24 @@ describe("planSandbox", () => {
     refused(() => planSandbox(opts({ review: true }), facts(), "runsc"), /--review works with runc only/);
   });
 
-  test("--ephemeral: the upper in the run directory; runc only; overlay-unsafe paths refused", () => {
+  test("--ephemeral: the layer in <data>/.ephemeral/<id>; runc only; overlay-unsafe paths refused", () => {
     const p = planSandbox(opts({ ephemeral: true }), facts({ rootless: false }), "runc");
     assert.deepEqual(p.spec.ephemeral, {
-      upper: "/state/runs/abc123/ephemeral/upper",
-      work: "/state/runs/abc123/ephemeral/work",
+      upper: "/data/.ephemeral/abc123/upper",
+      work: "/data/.ephemeral/abc123/work",
       userxattr: false,
     });
     assert.deepEqual(p.record, { ephemeral: true });
-    assert.deepEqual(ephemeralPaths("/r"), { dir: "/r/ephemeral", upper: "/r/ephemeral/upper", work: "/r/ephemeral/work" });
+    assert.deepEqual(ephemeralPaths("/r", "x"), { dir: "/r/x", upper: "/r/x/upper", work: "/r/x/work" });
     for (const kind of ["crun", "runsc"] as const) {
       refused(() => planSandbox(opts({ ephemeral: true }), facts(), kind), /--ephemeral works with runc only/);
     }
     refused(() => planSandbox(opts({ ephemeral: true }), facts({ rootfs: "/data/a:b/rootfs" }), "runc"), /overlayfs paths cannot contain/);
     refused(() => planSandbox(opts({ review: true }), facts({ projectPath: "/home/u/a,b" }), "runc"), /overlayfs paths cannot contain/);
+    // the layers' own directory (CM_HOME) is checked too
+    const unsafe = { reviews: "/d:x/.reviews", ephemeral: "/d:x/.ephemeral" };
+    refused(() => planSandbox(opts({ review: true }), facts({ layers: unsafe }), "runc"), /cannot use \/d:x\/\.reviews/);
+    refused(() => planSandbox(opts({ ephemeral: true }), facts({ layers: unsafe }), "runc"), /cannot use \/d:x\/\.ephemeral/);
   });
 });
 
@@ -82,7 +86,7 @@ describe("the per-run spec of a sandboxed run", () => {
     cgroups: () => ({ version: "v2", delegated: ["memory", "cpu", "pids"] }),
     id: "abc123",
     dir: "/state/runs/abc123",
-    state: "/state",
+    layers: { reviews: "/data/.reviews", ephemeral: "/data/.ephemeral" },
     node: "/usr/bin/node",
     project: { key: "p", name: "p", path: "/home/u/p" },
     bundle: { name: "default", dir: "/data/p/default", spec: storedSpec(rootless) },
@@ -113,8 +117,8 @@ describe("the per-run spec of a sandboxed run", () => {
       assert.equal(root?.type, "overlay");
       assert.deepEqual(root?.options, [
         "lowerdir=/data/p/default/rootfs",
-        "upperdir=/state/runs/abc123/ephemeral/upper",
-        "workdir=/state/runs/abc123/ephemeral/work",
+        "upperdir=/data/.ephemeral/abc123/upper",
+        "workdir=/data/.ephemeral/abc123/work",
         "volatile",
         ...(rootless ? ["userxattr"] : ["redirect_dir=off", "metacopy=off", "index=off"]),
       ]);
@@ -122,6 +126,7 @@ describe("the per-run spec of a sandboxed run", () => {
       assert.equal(project.length, 1);
       assert.equal(project[0]?.type, "overlay");
       assert.ok(project[0]?.options?.includes("lowerdir=/home/u/p"));
+      assert.ok(project[0]?.options?.includes("upperdir=/data/.reviews/abc123/upper"), "the review on disk, kept across reboots");
       assert.ok(spec.linux.namespaces.some((n) => n.type === "network"));
       assert.equal(spec.hooks?.createRuntime?.length, 1);
       const env = spec.process.env;
