@@ -24,7 +24,7 @@ import { findTool } from "../host/tools.ts";
 import { processesRootedIn } from "../host/tree-users.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
 import { projectKeys } from "../store/bundles.ts";
-import { clearStaleLock } from "../store/lock.ts";
+import { clearStaleLock, TAKEOVER_SUFFIX } from "../store/lock.ts";
 import { listRuns } from "../store/runs.ts";
 import { containers, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -112,9 +112,17 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
         report.kept.push(`${what}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);
       }
     }
-    // Locks of cm processes that are gone (killed with -9): a lock names its owner (store/lock.ts).
+    // Locks of cm processes that are gone (killed with -9): a lock names its owner (store/lock.ts),
+    // and so does the lock of a takeover; an older cm moved a stale lock aside to .stale-<pid>.
     for (const name of readDirOrEmpty(pdir)) {
-      if (!name.endsWith(".lock")) continue;
+      const aside = /\.lock\.stale-(\d+)$/.exec(name);
+      if (aside) {
+        if (alive(Number(aside[1]))) continue;
+        removeTree(join(pdir, name));
+        report.removed.push(`stale lock ${key}/${name}`);
+        continue;
+      }
+      if (!name.endsWith(".lock") && !name.endsWith(`.lock${TAKEOVER_SUFFIX}`)) continue;
       if (clearStaleLock(join(pdir, name))) {
         report.removed.push(`stale lock ${key}/${name}`);
       }

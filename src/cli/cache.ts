@@ -1,6 +1,7 @@
 import { cacheEntries, pruneCache } from "../actions/cache.ts";
 import { hostContext } from "../actions/context.ts";
 import { defineCommand } from "../core/command.ts";
+import { holder } from "../core/names.ts";
 import { formatBytes } from "../core/size.ts";
 import { formatTable } from "../core/table.ts";
 import { CmError } from "../errors.ts";
@@ -66,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     let anything = false;
     if (bases) {
       for (const b of bases.removed) out(`removed ${b.key} (${formatBytes(b.sizeBytes)})`);
-      for (const b of bases.busy) process.stderr.write(`cm: kept ${b.key}: another cm (pid ${b.pid}) is using it\n`);
+      for (const b of bases.busy) process.stderr.write(`cm: kept ${b.key}: ${holder(b.pid)} is using it\n`);
       if (bases.leftovers) out(`removed ${plural(bases.leftovers, "leftover")} of interrupted cache fills`);
       freed += bases.removed.reduce((n, b) => n + b.sizeBytes, 0);
       anything ||= bases.removed.length > 0 || bases.leftovers > 0 || bases.busy.length > 0;
@@ -76,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       const byPid = new Map<number, number>();
       for (const b of blobs.busy) byPid.set(b.pid, (byPid.get(b.pid) ?? 0) + 1);
       for (const [pid, n] of byPid) {
-        process.stderr.write(`cm: kept ${plural(n, "image blob")}: another cm (pid ${pid}) is downloading ${n === 1 ? "it" : "them"}\n`);
+        process.stderr.write(`cm: kept ${plural(n, "image blob")}: ${holder(pid)} is downloading ${n === 1 ? "it" : "them"}\n`);
       }
       if (blobs.leftovers) out(`removed ${plural(blobs.leftovers, "leftover")} of interrupted downloads`);
       freed += blobs.freedBytes;

@@ -6,7 +6,8 @@
  *   <hex>                    a complete, verified blob
  *   .<hex>.partial           a download in progress (or left by a killed cm: resumed by the next pull)
  *   .<hex>.lock              the lock of the one process downloading <hex> (store/lock.ts: a symlink naming it)
- *   .<hex>.lock.stale-<pid>  a dead owner's lock being cleared by <pid>
+ *   .<hex>.lock.takeover     the lock of the one process taking a stale .<hex>.lock over
+ *   .<hex>.lock.stale-<pid>  a dead owner's lock being cleared by <pid> (older cm)
  *   .<hex>.tmp-<pid>         a manifest being written by <pid> (`<hex>.tmp-<pid>` from older cm)
  */
 import { CmError } from "../errors.ts";
@@ -15,6 +16,7 @@ export type BlobFile =
   | { kind: "blob"; hex: string }
   | { kind: "partial"; hex: string }
   | { kind: "lock"; hex: string }
+  | { kind: "lock-takeover"; hex: string }
   | { kind: "tmp"; hex: string; pid: number }
   | { kind: "stale-lock"; hex: string; pid: number };
 
@@ -23,6 +25,7 @@ const PATTERNS: [RegExp, BlobFile["kind"]][] = [
   [new RegExp(`^(${HEX})$`), "blob"],
   [new RegExp(`^\\.(${HEX})\\.partial$`), "partial"],
   [new RegExp(`^\\.(${HEX})\\.lock$`), "lock"],
+  [new RegExp(`^\\.(${HEX})\\.lock\\.takeover$`), "lock-takeover"],
   [new RegExp(`^\\.?(${HEX})\\.tmp-([1-9][0-9]*)$`), "tmp"],
   [new RegExp(`^\\.(${HEX})\\.lock\\.stale-([1-9][0-9]*)$`), "stale-lock"],
 ];

@@ -107,3 +107,8 @@ export function displayName(name: string): string {
   if (!UNSHOWABLE.test(name)) return name;
   return JSON.stringify(name).replace(UNSHOWABLE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
+
+/** "another cm (pid N)", or "another cm" when the pid cannot be told (-1, store/lock.ts): for messages. */
+export function holder(pid: number): string {
+  return pid > 0 ? `another cm (pid ${pid})` : "another cm";
+}

@@ -9,9 +9,11 @@
  * The cm that gets a base registers as its reader (under the lock) until it has copied it, so a
  * refresh by another cm waits before it replaces the base, and `cm cache prune` keeps it.
  */
+
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { holder } from "../core/names.ts";
 import { removeTree, writeFileAtomic } from "../host/fs.ts";
 import { addReader, type BaseMeta, baseExists, baseLockPath, basesDir, liveReaders, readBaseMeta, staleWork } from "../store/bases.ts";
 import { type Lock, tryLock, waitLock } from "../store/lock.ts";
@@ -52,7 +54,7 @@ async function lockBase(ctx: SourceContext, key: string, what: string): Promise<
     if ("release" in l) return l;
     await sleep(10);
   }
-  return waitLock(path, (pid) => ctx.progress.phase(`waiting for another cm (pid ${pid}) to ${what}`));
+  return waitLock(path, (pid) => ctx.progress.phase(`waiting for ${holder(pid)} to ${what}`));
 }
 
 /**

@@ -62,14 +62,14 @@ export function listBases(cache: string): BaseInfo[] {
   return out;
 }
 
-/** Work directories (`.<key>.tmp-<pid>`, `.<key>.old-<pid>`) whose cm is gone. */
+/** Work directories (`.<key>.tmp-<pid>`, `.<key>.old-<pid>`) and an older cm's moved-aside locks (`.<key>.lock.stale-<pid>`) whose cm is gone. */
 export function staleWork(cache: string, key?: string): string[] {
   const names = readDirOrEmpty(basesDir(cache));
   const out: string[] = [];
   for (const n of names) {
-    const m = /^\.(.+)\.(tmp|old)-(\d+)$/.exec(n);
+    const m = /^\.(.+?)(?:\.lock\.stale|\.tmp|\.old)-(\d+)$/.exec(n);
     if (!m || (key !== undefined && m[1] !== key)) continue;
-    if (!alive(Number(m[3]))) out.push(join(basesDir(cache), n));
+    if (!alive(Number(m[2]))) out.push(join(basesDir(cache), n));
   }
   return out;
 }

@@ -88,6 +88,7 @@ export function pruneBlobs(cache: string): BlobPruneResult {
   const hexes = new Set(listed.filter((e) => e.file.kind === "blob" || e.file.kind === "partial").map((e) => e.file.hex));
   for (const { name, file } of listed) {
     if (file.kind === "lock" && !hexes.has(file.hex) && clearStaleLock(join(dir, name))) r.leftovers++;
+    if (file.kind === "lock-takeover" && clearStaleLock(join(dir, name))) r.leftovers++;
     if ((file.kind === "tmp" || file.kind === "stale-lock") && !alive(file.pid)) {
       rmSync(join(dir, name), { recursive: true, force: true });
       r.leftovers++;

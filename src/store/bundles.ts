@@ -3,8 +3,10 @@
  * only when complete: create builds it under a dot-name and renames it into place. Names starting
  * with "." inside a project directory are cm's own work in progress (creating, deleting, locks).
  */
+
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
+import { holder } from "../core/names.ts";
 import { ANNOTATION, type OciSpec } from "../core/runtime-spec/index.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
@@ -41,7 +43,7 @@ export function bundleLockPath(pdir: string, bundle: string): string {
 export function lockBundle(pdir: string, bundle: string): Lock {
   const lock = tryLock(bundleLockPath(pdir, bundle));
   if ("release" in lock) return lock;
-  throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by another cm (pid ${lock.heldBy})`, {
+  throw new CmError("bundle-busy", `bundle ${JSON.stringify(bundle)} is being created or deleted by ${holder(lock.heldBy)}`, {
     hint: "wait for it to finish, then try again",
   });
 }

@@ -5,13 +5,17 @@
  * without an owner. Only the link itself is ever read (readlink), never followed.
  *
  * A lock whose owner is gone (killed with -9, crashed) is stale and is taken over; the start time
- * tells a reused pid from the owner. A taker moves the stale link aside (rename, atomic) and checks
- * that what it moved is the very link it judged stale (same inode); if another cm had taken a fresh
- * lock in between, it puts that one back (link(2): only where the path is still free).
+ * tells a reused pid from the owner. Taking over is serialised by a second lock of the same kind,
+ * `<path>.takeover`: its holder looks again and removes the lock only if it is still the one judged
+ * stale (the same target: a fresh lock of a live cm names another process). Only one cm at a time
+ * can be between that look and the removal, so a fresh lock is never removed (comparing inodes
+ * instead failed: ext4 gives a freed inode to the next link made in the directory). A takeover
+ * lock whose holder died is cleared the same way, without a further lock (its holder's window is
+ * microseconds).
  *
  * Locks of older cm versions were directories holding a `pid` file; they are still understood.
  */
-import { linkSync, lstatSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isErrno } from "../errors.ts";
 import { sameProcess, startTime } from "../host/pid.ts";
@@ -19,6 +23,9 @@ import { sameProcess, startTime } from "../host/pid.ts";
 export interface Lock {
   release(): void;
 }
+
+/** The suffix of the lock that serialises taking over a stale lock at the same path. */
+export const TAKEOVER_SUFFIX = ".takeover";
 
 let ownIdentity: string | undefined;
 
@@ -35,11 +42,14 @@ export function parseOwner(target: string): { pid: number; start: number | undef
   return { pid: Number(m[1]), start: m[2] === "" ? undefined : Number(m[2]) };
 }
 
-/** A lock as found at its path: who owns it (pid -1 while unknown) and whether that owner is alive. */
+/**
+ * A lock as found at its path: who owns it (pid -1 while unknown), whether that owner is alive, and
+ * what identifies this very lock (a symlink's target; else its type and inode).
+ */
 interface Found {
-  ino: number;
   pid: number;
   live: boolean;
+  key: string;
 }
 
 function inspect(path: string): Found | undefined {
@@ -50,15 +60,16 @@ function inspect(path: string): Found | undefined {
     return undefined;
   }
   if (st.isSymbolicLink()) {
-    let target = "";
+    let target: string;
     try {
       target = readlinkSync(path);
     } catch {
-      return { ino: st.ino, pid: -1, live: true }; // changed under us: look again
+      return { pid: -1, live: true, key: "" }; // changed under us: look again
     }
     const o = parseOwner(target);
-    return { ino: st.ino, pid: o?.pid ?? -1, live: o !== undefined && sameProcess(o.pid, o.start) };
+    return { pid: o?.pid ?? -1, live: o !== undefined && sameProcess(o.pid, o.start), key: `link:${target}` };
   }
+  const key = `${st.isDirectory() ? "dir" : "other"}:${st.ino}:${st.mtimeMs}`;
   if (st.isDirectory()) {
     // an older cm's lock: its pid was written into the directory after mkdir (empty for a moment)
     let pid = Number.NaN;
@@ -67,86 +78,98 @@ function inspect(path: string): Found | undefined {
     } catch {
       // no pid yet
     }
-    if (!Number.isInteger(pid) || pid <= 0) return { ino: st.ino, pid: -1, live: Date.now() - st.mtimeMs < 5000 };
-    return { ino: st.ino, pid, live: sameProcess(pid, undefined) };
+    if (!Number.isInteger(pid) || pid <= 0) return { pid: -1, live: Date.now() - st.mtimeMs < 5000, key };
+    return { pid, live: sameProcess(pid, undefined), key };
   }
-  return { ino: st.ino, pid: -1, live: false }; // not a lock cm makes: cleared
+  return { pid: -1, live: false, key }; // not a lock cm makes: cleared
 }
 
 /**
- * Returns the pid of the live owner (-1 when it cannot be told yet), or undefined when the lock is
- * free now (it was stale and this call removed it, or it is gone).
+ * Returns the pid of the live owner (-1 when it cannot be told yet, or another cm is taking a
+ * stale lock over right now), or undefined when the lock is free now (it was stale and this call
+ * removed it, or it is gone).
  */
 function owner(path: string): number | undefined {
   const found = inspect(path);
   if (found === undefined) return undefined;
   if (found.live) return found.pid;
-  return clearStale(path, found.ino);
+  const took = takeOver(path, found.key);
+  if (took === "busy") return -1;
+  if (took === "removed") return undefined;
+  // it changed meanwhile: a live owner now, or free to try again
+  const now = inspect(path);
+  return now?.live ? now.pid : undefined;
 }
 
 /**
- * Removes the stale lock at `path` that had inode `ino` when it was judged stale; whatever else is
- * there now (a fresh lock another cm took meanwhile) stays. Returns as `owner` does.
- * Exported for its unit test.
+ * Removes the stale lock at `path` identified by `key`, holding the takeover lock: "removed" (or
+ * nothing was there), "changed" (it is another lock now: left alone), "busy" (another cm is taking
+ * it over).
  */
-export function clearStale(path: string, ino: number): number | undefined {
-  // Move it aside atomically so that only one taker wins, then remove it.
-  const aside = `${path}.stale-${process.pid}`;
+function takeOver(path: string, key: string): "removed" | "changed" | "busy" {
+  const takeover = `${path}${TAKEOVER_SUFFIX}`;
   try {
-    renameSync(path, aside);
-  } catch {
-    return undefined; // someone else took it over first
+    symlinkSync(identity(), takeover);
+  } catch (err) {
+    if (!isErrno(err, "EEXIST")) throw err;
+    // another cm is taking it over; if that one died doing so, its takeover lock goes first
+    const t = inspect(takeover);
+    if (t && !t.live) removeIfStill(takeover, t.key);
+    return "busy";
   }
-  let moved: number | undefined;
   try {
-    moved = lstatSync(aside).ino;
-  } catch {
-    return undefined;
+    return removeIfStill(path, key) ? "removed" : "changed";
+  } finally {
+    releaseIfMine(takeover, identity());
   }
-  if (moved !== ino) {
-    // Between our look and the rename another cm cleared the stale lock and took a fresh one: that
-    // is what we moved. Put it back unless the path was taken meanwhile (then that one holds).
-    try {
-      linkSync(aside, path);
-    } catch {
-      // the path is taken: the one we moved is lost to its owner (a third cm in the same moment)
-    }
-    rmSync(aside, { recursive: true, force: true });
-    return owner(path);
-  }
-  rmSync(aside, { recursive: true, force: true });
-  return undefined;
 }
 
-/** Removes the lock at `path` if its owner is gone; true when it did (gc reports it). */
-export function clearStaleLock(path: string): boolean {
+/**
+ * Removes what is at `path` if it is still the lock identified by `key` (as inspect() names it).
+ * True when it did, or nothing is there. Exported for its unit test.
+ */
+export function removeIfStill(path: string, key: string): boolean {
+  const now = inspect(path);
+  if (now === undefined) return true;
+  if (now.key !== key || now.live) return false;
   try {
-    lstatSync(path);
+    rmSync(path, { recursive: true, force: true });
   } catch {
     return false;
   }
-  return owner(path) === undefined;
+  return true;
+}
+
+function releaseIfMine(path: string, me: string): void {
+  try {
+    if (readlinkSync(path) === me) unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Removes the lock at `path` if its owner is gone; true when it did (gc reports it). Also for a
+ * takeover lock (`<lock>.takeover`) whose holder died.
+ */
+export function clearStaleLock(path: string): boolean {
+  const found = inspect(path);
+  if (found === undefined || found.live) return false;
+  if (path.endsWith(TAKEOVER_SUFFIX)) return removeIfStill(path, found.key);
+  return takeOver(path, found.key) === "removed";
 }
 
 /**
  * Takes the lock at `path` (a path cm owns; its parent directory must exist), or names who holds
- * it: `heldBy` is the owner's pid, -1 when it cannot be told.
+ * it: `heldBy` is the owner's pid, -1 when it cannot be told (see `holder`).
  */
 export function tryLock(path: string): Lock | { heldBy: number } {
   const me = identity();
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       symlinkSync(me, path);
-      return {
-        // Only our own lock: if it was taken over meanwhile (we looked dead), it is not ours to remove.
-        release: () => {
-          try {
-            if (readlinkSync(path) === me) unlinkSync(path);
-          } catch {
-            // gone already
-          }
-        },
-      };
+      // Only our own lock: a lock is removed by its owner, or by a taker that found it stale.
+      return { release: () => releaseIfMine(path, me) };
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
       const pid = owner(path);

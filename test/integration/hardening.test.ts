@@ -21,7 +21,7 @@ import {
 import { basename, join } from "node:path";
 import { describe, test } from "node:test";
 import { SAFE_NAME } from "../../src/core/names.ts";
-import { finished, fixtures, isOneLineError, type Sandbox, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
+import { cmAsync, finished, fixtures, isOneLineError, type Sandbox, sandbox, spawnUntilReady, USERS, waitFor } from "../helpers/cm.ts";
 
 /** ESC, CSI (C1) and CR: what cm must never print raw of a name or a file (they rewrite the terminal). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is looked for
@@ -432,6 +432,24 @@ for (const as of USERS) {
       assert.equal((await done).status, 137);
       assert.deepEqual(processesInData(sb), []);
       assert.ok(!existsSync(projectData(sb)));
+    });
+
+    test("two creates racing for a dead cm's lock: exactly one creates the bundle (a stale lock is taken over once)", async () => {
+      const sb = sandbox(as, "racer");
+      const d = projectData(sb, "racer");
+      for (let round = 0; round < 6; round++) {
+        sb.exec("rm", ["-rf", d]);
+        sb.exec("mkdir", ["-p", d]);
+        symlinkSync(`999999:${round + 1}`, join(d, ".default.lock")); // its cm was killed with -9
+        chownTree(d, sb.uid, sb.gid);
+        const both = await Promise.all([0, 1].map(() => cmAsync(sb, ["create", "--from", `dir:${fixtures.busybox}`, "-q"])));
+        const created = both.filter((r) => r.status === 0);
+        assert.equal(created.length, 1, both.map((r) => `${r.status}: ${r.stderr}`).join("\n"));
+        const other = both.find((r) => r.status !== 0);
+        assert.ok(other && isOneLineError(other.stderr), other?.stderr ?? "");
+        assert.doesNotMatch(other?.stderr ?? "", /pid -1/);
+      }
+      assert.deepEqual(readdirSync(d), ["default"], "no lock, takeover lock or anything else left");
     });
 
     test("an interrupted delete's leftover (dead owner, stale lock) is retried by delete and cleared by create", () => {

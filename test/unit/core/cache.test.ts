@@ -9,6 +9,7 @@ test("blob cache names: blobs, partial downloads, locks, manifests being written
   assert.deepEqual(blobFile(hex), { kind: "blob", hex });
   assert.deepEqual(blobFile(`.${hex}.partial`), { kind: "partial", hex });
   assert.deepEqual(blobFile(`.${hex}.lock`), { kind: "lock", hex });
+  assert.deepEqual(blobFile(`.${hex}.lock.takeover`), { kind: "lock-takeover", hex });
   assert.deepEqual(blobFile(`.${hex}.tmp-123`), { kind: "tmp", hex, pid: 123 });
   assert.deepEqual(blobFile(`${hex}.tmp-9`), { kind: "tmp", hex, pid: 9 });
   assert.deepEqual(blobFile(`.${hex}.lock.stale-77`), { kind: "stale-lock", hex, pid: 77 });

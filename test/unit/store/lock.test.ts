@@ -1,10 +1,21 @@
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startTime } from "../../../src/host/pid.ts";
-import { clearStale, parseOwner, tryLock } from "../../../src/store/lock.ts";
+import { clearStaleLock, parseOwner, removeIfStill, TAKEOVER_SUFFIX, tryLock } from "../../../src/store/lock.ts";
 
 function scratch(t: { after: (f: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), "cm-lock-"));
@@ -89,22 +100,49 @@ test("an older cm's directory lock: held while its owner lives, or for a moment 
   l2.release();
 });
 
-test("clearing a stale lock leaves a fresh lock that another cm took meanwhile in place", (t) => {
+test("clearing a stale lock leaves a fresh lock that another cm took meanwhile in place, even in the same inode", (t) => {
   const dir = scratch(t);
   const path = join(dir, "c.lock");
   symlinkSync("999999:1", path);
   const staleIno = lstatSync(path).ino;
-  // ... judged stale (inode staleIno); before the move, another cm clears it and takes it:
+  // ... judged stale; before its removal, another cm clears it and takes it. ext4 gives the freed
+  // inode to the next link made in the directory: the inode cannot tell the two apart
   unlinkSync(path);
-  writeFileSync(join(dir, "keep-inode-busy"), ""); // the stale inode number is not reused at once
   const fresh = tryLock(path);
   assert.ok("release" in fresh);
-  assert.notEqual(lstatSync(path).ino, staleIno);
-  assert.equal(clearStale(path, staleIno), process.pid, "the live lock is seen, not removed");
+  const sameInode = lstatSync(path).ino === staleIno;
+  assert.equal(removeIfStill(path, "link:999999:1"), false, `the live lock is not removed (same inode: ${sameInode})`);
   assert.equal(readlinkSync(path), me);
   assert.deepEqual(tryLock(path), { heldBy: process.pid });
   fresh.release();
-  assert.equal(clearStale(path, staleIno), undefined, "nothing there: free");
+  assert.equal(removeIfStill(path, "link:999999:1"), true, "nothing there: free");
+});
+
+test("while another live cm takes a stale lock over, the lock is busy and left to it", (t) => {
+  const dir = scratch(t);
+  const path = join(dir, "t.lock");
+  symlinkSync("999999:1", path);
+  symlinkSync(`${process.ppid}:${startTime(process.ppid)}`, `${path}${TAKEOVER_SUFFIX}`); // a live taker
+  assert.deepEqual(tryLock(path), { heldBy: -1 });
+  assert.equal(readlinkSync(path), "999999:1", "not removed by a second taker");
+  assert.equal(clearStaleLock(`${path}${TAKEOVER_SUFFIX}`), false, "a live taker's takeover lock stays");
+});
+
+test("a takeover lock whose holder died is cleared, and the stale lock is then taken over", (t) => {
+  const dir = scratch(t);
+  const path = join(dir, "k.lock");
+  symlinkSync("999999:1", path);
+  symlinkSync("999998:1", `${path}${TAKEOVER_SUFFIX}`); // its taker died mid-takeover
+  assert.deepEqual(tryLock(path), { heldBy: -1 }, "busy for a moment");
+  assert.equal(lstatSync(`${path}${TAKEOVER_SUFFIX}`, { throwIfNoEntry: false }), undefined, "the dead taker's lock is gone");
+  const l = tryLock(path);
+  assert.ok("release" in l);
+  l.release();
+  assert.deepEqual(readdirSync(dir), [], "no takeover lock or anything else left");
+  // gc's way: a dead taker's lock alone
+  symlinkSync("999998:1", `${path}${TAKEOVER_SUFFIX}`);
+  assert.equal(clearStaleLock(`${path}${TAKEOVER_SUFFIX}`), true);
+  assert.deepEqual(readdirSync(dir), []);
 });
 
 test("releasing a lock that was taken over (its owner looked dead) leaves the new owner's lock", (t) => {
@@ -115,4 +153,51 @@ test("releasing a lock that was taken over (its owner looked dead) leaves the ne
   symlinkSync("1:1", path); // another owner's
   l.release();
   assert.equal(readlinkSync(path), "1:1");
+});
+
+test("six processes contending for one lock whose holders keep dying: never two holders at once", { timeout: 60_000 }, async (t) => {
+  const dir = scratch(t);
+  const path = join(dir, "s.lock");
+  const marker = join(dir, "held");
+  const lockModule = new URL("../../../src/store/lock.ts", import.meta.url).href;
+  // Each child, for 1.5 s: take the lock; while holding it, own a marker made with O_EXCL (a second
+  // holder finds it there); then release, or die holding it (its lock left naming a dead process).
+  const child = `
+    import { openSync, closeSync, unlinkSync, symlinkSync, readlinkSync } from "node:fs";
+    const { tryLock } = await import(${JSON.stringify(lockModule)});
+    let clashes = 0, held = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      const l = tryLock(${JSON.stringify(path)});
+      if (!("release" in l)) continue;
+      held++;
+      try { closeSync(openSync(${JSON.stringify(marker)}, "wx")); } catch { clashes++; continue; }
+      for (let i = 0; i < 2000; i++) Math.sqrt(i);
+      unlinkSync(${JSON.stringify(marker)});
+      if (Math.random() < 0.3) {
+        // dies holding it: its lock now names a process that is gone
+        unlinkSync(${JSON.stringify(path)});
+        try { symlinkSync("999999:" + Math.floor(Math.random() * 1e9), ${JSON.stringify(path)}); } catch {}
+      } else l.release();
+    }
+    process.stdout.write(JSON.stringify({ clashes, held }));
+  `;
+  const { spawn } = await import("node:child_process");
+  const runs = Array.from({ length: 6 }, () => {
+    const c = spawn(process.execPath, ["--input-type=module", "-e", child], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    c.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    return new Promise<{ clashes: number; held: number }>((resolve) =>
+      c.on("close", () => resolve(JSON.parse(out || '{"clashes":-1,"held":0}'))),
+    );
+  });
+  const results = await Promise.all(runs);
+  assert.deepEqual(
+    results.map((r) => r.clashes),
+    [0, 0, 0, 0, 0, 0],
+    JSON.stringify(results),
+  );
+  assert.ok(results.reduce((n, r) => n + r.held, 0) > 20, `the lock changed hands: ${JSON.stringify(results)}`);
 });
