@@ -117,7 +117,10 @@ function lowerTree(lower: string, rel: string, out: Change[]) {
 export function readChanges(upper: string, lower: string): Change[] {
   const xattrs = overlayXattrs(upper);
   const out: Change[] = [];
-  const walk = (rel: string, lowerVisible: boolean) => {
+  // `replaced`: below an opaque directory. The lower tree there is hidden whole, so each upper
+  // entry is compared with the lower one at its path, and every lower entry the upper does not
+  // have is deleted, at every depth (after rm -rf d && mkdir -p d/a, lower d/a/y is gone too)
+  const walk = (rel: string, lowerVisible: boolean, replaced: boolean) => {
     for (const name of names(rel ? join(upper, rel) : upper).sort()) {
       const path = rel ? `${rel}/${name}` : name;
       const st = lstatSync(join(upper, path));
@@ -142,14 +145,15 @@ export function readChanges(upper: string, lower: string): Change[] {
       }
       const mode = st.mode & 0o7777;
       if (type === "dir") {
-        const opaque = x?.opaque === "y" || x?.opaque === "x";
+        const opaque = x?.opaque === "y" || x?.opaque === "x" || replaced;
         if (!low) out.push({ path, kind: "added", type, mode });
         else if (!low.isDirectory()) {
           out.push({ path, kind: "modified", type, before: kindOf(low), mode });
         } else {
           if ((low.mode & 0o7777) !== mode) out.push({ path, kind: "modified", type, before: "dir", mode, modeOnly: true });
           if (opaque) {
-            // the directory was removed and made again: whatever of the lower is not in the upper is gone
+            // the directory was removed and made again (or is below one that was): whatever of the
+            // lower is not in the upper is gone
             const kept = new Set(names(join(upper, path)));
             for (const n of names(join(lower, path)).sort()) {
               if (kept.has(n)) continue;
@@ -159,7 +163,7 @@ export function readChanges(upper: string, lower: string): Change[] {
             }
           }
         }
-        walk(path, low?.isDirectory() === true && !opaque);
+        walk(path, low?.isDirectory() === true, opaque && low?.isDirectory() === true);
         continue;
       }
       if (!low) {
@@ -183,7 +187,7 @@ export function readChanges(upper: string, lower: string): Change[] {
     }
   };
   try {
-    walk("", true);
+    walk("", true, false);
   } catch (err) {
     // a container can nest directories past PATH_MAX (4096 bytes), or deeper than a walk can go
     if (isErrno(err, "ENAMETOOLONG") || err instanceof RangeError)

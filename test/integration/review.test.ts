@@ -201,6 +201,18 @@ for (const as of USERS) {
       assert.equal(existsSync(reviewsDir()), false);
     });
 
+    test("a directory removed and made again (rm -rf, then mkdir -p of its subdirectory): apply gives exactly the run's tree", () => {
+      sb.exec("sh", ["-c", `cd ${sb.project} && rm -rf nm && mkdir -p nm/a/b && echo x > nm/a/x && echo y > nm/a/y && echo z > nm/a/b/z`]);
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "rm -rf /project/nm && mkdir -p /project/nm/a && echo new > /project/nm/a/x"]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const list = sb.cm(["diff", id]).stdout.split("\n\n")[0];
+      assert.equal(list, "D nm/a/b/\nD nm/a/b/z\nM nm/a/x\nD nm/a/y");
+      const a = sb.cm(["apply", id]);
+      assert.equal(a.status, 0, a.stderr);
+      assert.deepEqual(snapshot(join(sb.project, "nm")), { a: "dir:755", "a/x": "file:644:new\n" });
+    });
+
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {
       const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo legacy > /project/legacy.txt"]);
       assert.equal(r.status, 0, r.stderr);

@@ -85,6 +85,31 @@ test("whiteouts (device and xattr), an opaque directory, type changes, symlinks,
   ]);
 });
 
+test("below an opaque directory the lower is hidden at every depth: rm -rf d && mkdir -p d/a && echo new > d/a/x", () => {
+  const lower = tree(join(root, "lower-deep"), {
+    d: { dir: true },
+    "d/a": { dir: true },
+    "d/a/x": "x\n",
+    "d/a/y": "y\n",
+    "d/a/b": { dir: true },
+    "d/a/b/z": "z\n",
+    "d/same": "same\n",
+  });
+  const upper = tree(join(root, "upper-deep"), {
+    d: { dir: true },
+    "d/a": { dir: true },
+    "d/a/x": "new\n",
+    "d/same": "same\n",
+  });
+  execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(upper, "d")]);
+  assert.deepEqual(readChanges(upper, lower), [
+    { path: "d/a/b", kind: "deleted", before: "dir" },
+    { path: "d/a/b/z", kind: "deleted", before: "file" },
+    { path: "d/a/x", kind: "modified", type: "file", before: "file", mode: 0o644, modeOnly: false },
+    { path: "d/a/y", kind: "deleted", before: "file" },
+  ]);
+});
+
 test("a FIFO the run left cannot be applied: one clear error", () => {
   const lower = tree(join(root, "lower2"), {});
   const upper = tree(join(root, "upper2"), {});
