@@ -8,18 +8,18 @@
  *     container starts, so such state is never a run in progress);
  *   - interrupted creates and deletes: <data>/<project>/.<bundle>.creating-<pid> and
  *     .<bundle>.deleting-<pid> whose pid is dead;
- *   - --ephemeral layers (<data>/.ephemeral/<id>) whose run directory is gone (a killed cm, a
- *     reboot that emptied the state tmpfs).
+ *   - --ephemeral layers (<data>/.ephemeral/<id>) whose run has ended (a killed cm, a reboot that
+ *     emptied the state tmpfs), and layers whose removal a killed cm left half done.
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
 import { lstatSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { EPHEMERAL_RUN_FILE } from "../core/run/sandbox.ts";
-import { CmError } from "../errors.ts";
+import { EPHEMERAL_OWNER_FILE, type EphemeralOwner } from "../core/run/sandbox.ts";
+import { CmError, isErrno } from "../errors.ts";
 import { removeContainerCgroups } from "../host/cgroups.ts";
-import { readDirOrEmpty, removeLayer, removeTree } from "../host/fs.ts";
-import { alive } from "../host/pid.ts";
+import { LAYER_WORK, readDirOrEmpty, removeLayer, removeTree } from "../host/fs.ts";
+import { alive, sameProcess } from "../host/pid.ts";
 import { findTool } from "../host/tools.ts";
 import { processesRootedIn } from "../host/tree-users.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
@@ -136,29 +136,56 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
   return report;
 }
 
-/** How long a layer that names no run directory (one being made, or junk) is left alone: 10 minutes. */
+/** How long a layer that names no owner (one being made, or junk) is left alone: 10 minutes. */
 const UNNAMED_LAYER_GRACE_MS = 10 * 60_000;
 
 /**
- * Removes the --ephemeral layers whose run directory is gone. The run directory may be in another
- * state directory than this cm's (another XDG_RUNTIME_DIR over the same data directory): a layer is
- * removed only when the directory it names does not exist, wherever that is.
+ * Whether the ephemeral layer's run may still be going: its run directory is there (or cannot be
+ * looked at), or the process that made the layer lives. The run directory may be in another state
+ * directory than this cm's, or out of its sight (another mount namespace; a /run/user/UID that
+ * logind removed at logout while a detached run went on): the owner process covers those.
+ */
+function layerInUse(layer: string): boolean {
+  let owner: EphemeralOwner;
+  try {
+    owner = JSON.parse(readFileSync(join(layer, EPHEMERAL_OWNER_FILE), "utf8")) as EphemeralOwner;
+  } catch {
+    // not cm's (or an older cm's made in place): left alone for a while
+    const st = lstatSync(layer, { throwIfNoEntry: false });
+    return st !== undefined && Date.now() - st.mtimeMs < UNNAMED_LAYER_GRACE_MS;
+  }
+  if (typeof owner.pid === "number" && sameProcess(owner.pid, owner.start ?? undefined)) return true;
+  if (typeof owner.runDir !== "string") return false;
+  try {
+    lstatSync(owner.runDir);
+    return true;
+  } catch (err) {
+    return !isErrno(err, "ENOENT"); // EACCES, ENOTDIR...: cannot tell, so it stays
+  }
+}
+
+/**
+ * Removes the --ephemeral layers whose run has ended (layerInUse), and finishes the removals of
+ * layers (ephemeral changes, discarded or applied reviews) that a killed cm left half done.
  */
 function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
+  for (const root of [ctx.layout.ephemeral, ctx.layout.reviews]) {
+    for (const name of readDirOrEmpty(root)) {
+      const m = LAYER_WORK.exec(name);
+      if (!m || alive(Number(m[3]))) continue;
+      try {
+        removeTree(join(root, name));
+        const what = root === ctx.layout.reviews ? "review" : "--ephemeral changes of run";
+        report.removed.push(`interrupted ${m[2] === "making" ? "start" : "removal"} of ${what} ${m[1]}`);
+      } catch (err) {
+        report.kept.push(`${join(root, name)}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);
+      }
+    }
+  }
   for (const name of readDirOrEmpty(ctx.layout.ephemeral)) {
+    if (LAYER_WORK.test(name)) continue;
     const layer = join(ctx.layout.ephemeral, name);
-    let runDir: string | undefined;
-    try {
-      runDir = readFileSync(join(layer, EPHEMERAL_RUN_FILE), "utf8");
-    } catch {
-      // being made (a .making directory), or not cm's
-    }
-    if (runDir !== undefined) {
-      if (lstatSync(runDir, { throwIfNoEntry: false }) !== undefined) continue;
-    } else {
-      const st = lstatSync(layer, { throwIfNoEntry: false });
-      if (!st || Date.now() - st.mtimeMs < UNNAMED_LAYER_GRACE_MS) continue;
-    }
+    if (layerInUse(layer)) continue;
     try {
       removeLayer(layer);
       report.removed.push(`--ephemeral changes of run ${name} (its run is gone)`);

@@ -63,14 +63,26 @@ export function currentDirectory(ctx: Context): string {
  * (~/.config may be a symlink into the project, as GNU stow makes them).
  */
 function refuseOwnDirs(ctx: Context, projectPath: string): void {
+  const own = ownDirAt(ctx, projectPath);
+  if (own !== undefined) {
+    throw new CmError("bad-project", `refusing ${projectPath} as a project: it contains or is inside cm's own directory ${own}`, {
+      hint: "cd into a project directory outside cm's data, cache, state and config directories",
+    });
+  }
+}
+
+/**
+ * The first of cm's own directories (data, cache, state, config) that real path `path` contains
+ * or is inside, or undefined. A container that can write one of them can reach the host through
+ * cm (a code cache cm runs, approvals cm trusts, a review's record cm applies): refused for the
+ * project and for writable -v sources.
+ */
+export function ownDirAt(ctx: Context, path: string): string | undefined {
   for (const own of [ctx.layout.data, ctx.layout.cache, ctx.layout.state, ctx.layout.config]) {
     const ownReal = realpathOfFuture(own);
-    if (isWithin(projectPath, ownReal) || isWithin(ownReal, projectPath)) {
-      throw new CmError("bad-project", `refusing ${projectPath} as a project: it contains or is inside cm's own directory ${own}`, {
-        hint: "cd into a project directory outside cm's data, cache, state and config directories",
-      });
-    }
+    if (isWithin(path, ownReal) || isWithin(ownReal, path)) return own;
   }
+  return undefined;
 }
 
 /** The real path `path` has, or will have once created: its nearest existing parent resolved, the rest as written. */

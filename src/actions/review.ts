@@ -5,17 +5,20 @@
  */
 
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import { isatty } from "node:tty";
 import { displayName, escapeControls } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { realPath, removeLayer } from "../host/fs.ts";
+import { sameProcess } from "../host/pid.ts";
 import { findTool } from "../host/tools.ts";
 import { applyChanges } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
 import { listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
-import { containers } from "./containers.ts";
+import type { RunRecord } from "../store/runs.ts";
+import { type Container, containers, inspect } from "./containers.ts";
 import type { Context } from "./context.ts";
 
 /** The review named by `ref`, or the current project's latest. */
@@ -44,11 +47,28 @@ export function resolveReview(ctx: Context, ref: string | undefined): PendingRev
   return latest;
 }
 
+/**
+ * Refuses while the review's run is still going: its container (found in this state directory, or
+ * through the run directory the review names, which may be another one's) or the process that
+ * made the review is alive. Its writes still land in the layer.
+ */
 function refuseRunning(ctx: Context, r: ReviewRecord, what: string) {
-  const c = containers(ctx).find((c) => c.record.id === r.id);
-  if (c && (c.status === "running" || c.status === "starting")) {
+  const going = (c: Container | undefined) => c !== undefined && (c.status === "running" || c.status === "starting");
+  let elsewhere: Container | undefined;
+  if (r.runDir) {
+    try {
+      elsewhere = inspect(r.runDir, JSON.parse(readFileSync(join(r.runDir, "run.json"), "utf8")) as RunRecord);
+    } catch {
+      // no such run directory (it ended, or is not visible from here): the owner decides
+    }
+  }
+  const running =
+    going(containers(ctx).find((c) => c.record.id === r.id)) ||
+    going(elsewhere) ||
+    (r.owner !== undefined && sameProcess(r.owner.pid, r.owner.start));
+  if (running) {
     throw new CmError("review-running", `cannot ${what} review ${r.id}: its run is still going`, {
-      hint: `wait for it, or cm stop ${r.id}`,
+      hint: `wait for it, or cm stop ${r.id}${r.runDir && !r.runDir.startsWith(ctx.layout.runs) ? " (with the environment it was started in)" : ""}`,
     });
   }
 }
@@ -60,6 +80,8 @@ export function reviewChanges(r: PendingReview): Change[] {
 /** The one line printed when a reviewed run ends; removes a review with no changes. `reviews`: Layout.reviews. */
 export function reviewSummary(reviews: string, r: ReviewRecord): string {
   const layer = reviewPaths(reviews, r.id);
+  // applied or discarded while the run was going (from an environment that could not see it)
+  if (!existsSync(layer.upper)) return `cm: review: review ${r.id} was applied or discarded while the run was going`;
   const changes = readChanges(layer.upper, r.projectPath);
   if (changes.length === 0) {
     removeLayer(layer.dir);

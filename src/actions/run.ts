@@ -40,7 +40,7 @@ import { createRunDir, runDir } from "../store/runs.ts";
 import type { Context } from "./context.ts";
 import { checkPlacement, checkStart, keepForOom, oomSlice, oomStep, readMachineFacts, runtimeFailure } from "./machine.ts";
 import { projectCheck } from "./mountcheck.ts";
-import { checkOwnership, requireBundle, resolveProject } from "./project.ts";
+import { checkOwnership, ownDirAt, requireBundle, resolveProject } from "./project.ts";
 import { withProjectFile } from "./projectfile.ts";
 import { projectOwnerStep } from "./projectowner.ts";
 import { type ActiveRun, bundleDeleted, bundlePresent, executeRun, undoneByDelete } from "./runexec.ts";
@@ -85,7 +85,7 @@ async function readRunFacts(ctx: Context, given: RunOptions): Promise<[RunOption
   // The real path: a symlink named otherwise must not hide which runtime it is (runsc and crun need changes).
   const runtimeBin = realPath(opts.runtime === undefined ? requireTool("runc") : requireRuntime(checkRuntimeArg(opts.runtime)));
   const env = resolveEnv(opts, checkedHostEnv(), projectPath);
-  const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath);
+  const volumes = resolveVolumes(ctx.cwd, opts.volumes ?? [], projectPath, (path) => ownDirAt(ctx, path));
   const mountChecks = [projectCheck(projectPath), ...volumes.filter((v) => v.destination !== "/project").map((v) => v.check)];
   const id = newContainerId();
   const rootfs = bundleRootfs(bundle.dir, bundleName);
@@ -254,9 +254,14 @@ function resolveEnvLayer(opts: EnvLayer, host: HostEnv, projectPath: string): st
 /**
  * Parses -v values and makes each source its real path (it must exist), read from one open
  * descriptor with its device and inode (the mount check); a source in the project must stay in
- * it; /project only with the project itself.
+ * it; /project only with the project itself; a writable one not over cm's own directories (ownDir).
  */
-function resolveVolumes(cwd: string, specs: string[], projectPath: string): (VolumeSpec & { check: MountCheck })[] {
+function resolveVolumes(
+  cwd: string,
+  specs: string[],
+  projectPath: string,
+  ownDir: (path: string) => string | undefined,
+): (VolumeSpec & { check: MountCheck })[] {
   const out = specs.map((text) => {
     const v = parseVolume(text);
     const lexical = resolve(cwd, v.source);
@@ -271,6 +276,12 @@ function resolveVolumes(cwd: string, specs: string[], projectPath: string): (Vol
     }
     const source = checked.real;
     checkConfined(lexical, source, projectPath, "volume source");
+    const own = v.readOnly ? undefined : ownDir(source);
+    if (own !== undefined) {
+      throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: ${source} contains or is inside cm's own directory ${own}`, {
+        hint: "mount it read-only (:ro), or a directory outside cm's data, cache, state and config directories",
+      });
+    }
     if (v.destination === "/project" && source !== projectPath) {
       throw new CmError("bad-volume", `invalid volume ${JSON.stringify(text)}: /project is the project directory and cannot be replaced`, {
         hint: "mount it elsewhere (for example /data); -v .:/project:ro makes the project read-only",

@@ -12,9 +12,10 @@
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { EPHEMERAL_MAKING, EPHEMERAL_RUN_FILE, ephemeralPaths, type OverlayRoots } from "../core/run/sandbox.ts";
+import { EPHEMERAL_OWNER_FILE, type EphemeralOwner, ephemeralPaths, type OverlayRoots } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
-import { removeLayer } from "../host/fs.ts";
+import { layerMaking, removeLayer } from "../host/fs.ts";
+import { startTime } from "../host/pid.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { RunStep } from "./runexec.ts";
 
@@ -67,6 +68,8 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
           started: new Date(startedMs).toISOString(),
           startedMs,
           command: record.command,
+          runDir: run.dir,
+          owner: { pid: process.pid, start: startTime(process.pid) },
         };
         createReview(opts.layers.reviews, review, !opts.rootless);
         return () => {
@@ -85,11 +88,12 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
     steps.push({
       beforeStart(run) {
         const p = ephemeralPaths(opts.layers.ephemeral, run.id);
-        // Made aside and renamed in whole, naming its run directory: cm gc removes a layer whose
-        // run directory is gone, and never one half made. (Recursive: <data>/.ephemeral too.)
-        const making = `${p.dir}${EPHEMERAL_MAKING}`;
+        // Made aside and renamed in whole, naming its run directory and this process: cm gc removes
+        // a layer whose run has ended, and never one half made. (Recursive: <data>/.ephemeral too.)
+        const making = layerMaking(p.dir);
         mkdirSync(making, { recursive: true, mode: 0o700 });
-        writeFileSync(join(making, EPHEMERAL_RUN_FILE), run.dir);
+        const owner: EphemeralOwner = { runDir: run.dir, pid: process.pid, start: startTime(process.pid) };
+        writeFileSync(join(making, EPHEMERAL_OWNER_FILE), JSON.stringify(owner));
         mkdirSync(join(making, basename(p.upper)));
         mkdirSync(join(making, basename(p.work)));
         // The upper's root is the container's "/": it takes the rootfs's mode and owner.

@@ -79,8 +79,8 @@ optionally :PORT (default 80 and 443). Implies a private network whose only way 
     verbose: { type: "boolean", help: "at the end, count the connections the proxy allowed and refused" },
     review: {
       type: "boolean",
-      help: `/project's changes are held back in cm's state, the project directory untouched: cm diff, cm
-apply, cm discard (one line at the end says so)`,
+      help: `/project's changes are held back in cm's data directory, the project directory untouched:
+cm diff, cm apply, cm discard (one line at the end says so)`,
     },
     ephemeral: {
       type: "boolean",

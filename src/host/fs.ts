@@ -245,12 +245,32 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
 }
 
 /**
- * Removes an overlay layer directory (removeTree), then its parent if that is left empty, so that
- * no empty `.reviews` or `.ephemeral` stays behind. Another cm making a layer there meanwhile
- * keeps the parent (ENOTEMPTY), or makes it again (its mkdir is recursive).
+ * A layer in the making or being removed by `pid`: `.<name>.making-<pid>` (filled, then renamed to
+ * `<name>`) or `.<name>.removing-<pid>` (removeLayer). cm gc removes those of dead processes.
+ */
+export const LAYER_WORK = /^\.(.+)\.(making|removing)-([1-9][0-9]*)$/;
+
+/** Where layer `dir` is made before it is renamed into place (LAYER_WORK). */
+export function layerMaking(dir: string): string {
+  return join(dirname(dir), `.${basename(dir)}.making-${process.pid}`);
+}
+
+/**
+ * Removes an overlay layer directory: renamed aside first (LAYER_WORK), so that it is gone at once
+ * for every reader and an interrupted removal leaves no half layer (cm gc finishes it), then
+ * removeTree, then its parent if that is left empty, so that no empty `.reviews` or `.ephemeral`
+ * stays behind. Another cm making a layer there meanwhile keeps the parent (ENOTEMPTY), or makes
+ * it again (its mkdir is recursive).
  */
 export function removeLayer(dir: string): void {
-  removeTree(dir);
+  const aside = join(dirname(dir), `.${basename(dir)}.removing-${process.pid}`);
+  try {
+    renameSync(dir, aside);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return;
+    throw err;
+  }
+  removeTree(aside);
   try {
     rmdirSync(dirname(dir));
   } catch {

@@ -15,6 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
+import { escapeControls } from "../core/names.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { showBytes, utf8 } from "../host/decoding.ts";
 import { requireTool } from "../host/tools.ts";
@@ -189,15 +190,31 @@ export function readChanges(upper: string, lower: string): Change[] {
   try {
     walk("", true, false);
   } catch (err) {
-    // a container can nest directories past PATH_MAX (4096 bytes), or deeper than a walk can go
-    if (isErrno(err, "ENAMETOOLONG") || err instanceof RangeError)
-      throw new CmError("review-unsupported", "the run made paths in /project too deep for cm to diff or apply (over 4096 bytes long)", {
-        hint: "cm discard drops them",
-      });
-    throw err;
+    throw unreadable(err, upper);
   }
   // deletions found under a replaced directory come after it; keep parents before children overall
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The error for what the walk of an upper could not read: one line for what a run can cause. */
+function unreadable(err: unknown, upper: string): unknown {
+  // a container can nest directories past PATH_MAX (4096 bytes), or deeper than a walk can go
+  if (isErrno(err, "ENAMETOOLONG") || err instanceof RangeError)
+    return new CmError("review-unsupported", "the run made paths in /project too deep for cm to diff or apply (over 4096 bytes long)", {
+      hint: "cm discard drops them",
+    });
+  // rootless, a directory the run left without read or search permission (chmod 000) is closed
+  // to cm too; cm does not change modes in the run's layer to look (they are part of its result)
+  if (isErrno(err, "EACCES")) {
+    const where = String((err as NodeJS.ErrnoException).path ?? "");
+    const rel = where.startsWith(`${upper}/`) ? where.slice(upper.length + 1) : where;
+    return new CmError(
+      "review-unsupported",
+      `the run left /project/${escapeControls(rel)} unreadable (its mode denies access): cm cannot diff or apply the run`,
+      { hint: "cm discard drops the run's changes; or chmod it in a run and review that one" },
+    );
+  }
+  return err;
 }
 
 function linkOrMode(type: Kind, upperPath: string, mode: number): { target: string } | { mode: number } {

@@ -5,10 +5,11 @@
  * reboots. The directory is the user's only (0700). Reviews of older cm versions, in
  * `<state>/reviews/`, are still listed, applied and discarded where they are.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LayerPaths, layerPaths, reviewPaths } from "../core/run/sandbox.ts";
 import { isErrno } from "../errors.ts";
+import { layerMaking } from "../host/fs.ts";
 
 export interface ReviewRecord {
   id: string;
@@ -21,6 +22,13 @@ export interface ReviewRecord {
   startedMs: number;
   /** the run's command (its run record's), for cm ps; absent in reviews made before it was recorded */
   command?: string[] | undefined;
+  /**
+   * The run's directory and the process that made the review (cm run, or a detached run's
+   * monitor), its pid and start time: apply and discard refuse while either says the run is still
+   * going, also from another state directory. Absent in reviews of older cm versions.
+   */
+  runDir?: string | undefined;
+  owner?: { pid: number; start: number | undefined } | undefined;
 }
 
 /** A pending review as found: its record and its layer. */
@@ -35,13 +43,16 @@ export interface PendingReview extends ReviewRecord {
  */
 export function createReview(reviews: string, record: ReviewRecord, asRoot: boolean): LayerPaths {
   const p = reviewPaths(reviews, record.id);
-  mkdirSync(p.dir, { recursive: true, mode: 0o700 }); // <data>/.reviews too (0700)
-  mkdirSync(p.upper);
-  mkdirSync(p.work);
+  // made aside and renamed in whole: a review is listed with its review.json or not at all
+  const m = layerPaths(layerMaking(p.dir));
+  mkdirSync(m.dir, { recursive: true, mode: 0o700 }); // <data>/.reviews too (0700)
+  mkdirSync(m.upper);
+  mkdirSync(m.work);
   const st = lstatSync(record.projectPath);
-  chmodSync(p.upper, st.mode & 0o7777);
-  if (asRoot) chownSync(p.upper, st.uid, st.gid);
-  writeFileSync(join(p.dir, "review.json"), JSON.stringify(record));
+  chmodSync(m.upper, st.mode & 0o7777);
+  if (asRoot) chownSync(m.upper, st.uid, st.gid);
+  writeFileSync(join(m.dir, "review.json"), JSON.stringify(record), { mode: 0o600 });
+  renameSync(m.dir, p.dir);
   return p;
 }
 
@@ -59,10 +70,14 @@ function reviewsIn(root: string): PendingReview[] {
   try {
     ids = readdirSync(root);
   } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
+    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return [];
     throw err;
   }
-  return ids.map((id) => readReview(join(root, id))).filter((r): r is PendingReview => r !== undefined);
+  // dot-names are layers being removed (host/fs.ts removeLayer)
+  return ids
+    .filter((id) => !id.startsWith("."))
+    .map((id) => readReview(join(root, id)))
+    .filter((r): r is PendingReview => r !== undefined);
 }
 
 /**

@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { startTime } from "../../src/host/pid.ts";
 import { cmAsync, finished, fixtures, isOneLineError, sandbox, USERS, waitFor } from "../helpers/cm.ts";
 
 /** Every entry below `root`: "path type mode size mtime [sha256]", sorted. */
@@ -178,12 +179,30 @@ for (const as of USERS) {
       assert.deepEqual(snapshot(rootfs()), before);
       // a layer whose run lives in another state directory (another XDG_RUNTIME_DIR) is not this gc's to remove
       const elsewhere = join(sb.dir, "other-state-run");
-      sb.exec("mkdir", ["-p", join(layers(), "0123456789ab", "upper"), elsewhere]);
-      sb.exec("sh", ["-c", `printf %s ${elsewhere} > ${join(layers(), "0123456789ab", "run-dir")}`]);
-      assert.equal(sb.cm(["gc"]).stdout, "");
-      assert.ok(existsSync(join(layers(), "0123456789ab")));
+      const layer = (id: string, owner: object) => {
+        sb.exec("mkdir", ["-p", join(layers(), id, "upper"), elsewhere]);
+        sb.exec("sh", ["-c", `printf %s '${JSON.stringify(owner)}' > ${join(layers(), id, "owner.json")}`]);
+      };
+      layer("0123456789ab", { runDir: elsewhere, pid: 999999, start: 1 });
+      // nor one whose run directory is out of sight (logind removed /run/user/UID) while the cm that made it lives
+      layer("0123456789cd", { runDir: join(sb.dir, "gone-state/runs/x"), pid: process.pid, start: startTime(process.pid) });
+      // a removal a killed cm left half done, a layer of one killed while making it
+      sb.exec("mkdir", [
+        "-p",
+        join(layers(), ".0123456789ef.removing-999999/upper/etc"),
+        join(layers(), ".0123456789fe.making-999999/upper"),
+      ]);
+      const g1 = sb.cm(["gc"]);
+      assert.equal(g1.stderr, "");
+      assert.equal(
+        g1.stdout,
+        "removed interrupted removal of --ephemeral changes of run 0123456789ef\nremoved interrupted start of --ephemeral changes of run 0123456789fe\n",
+      );
+      assert.deepEqual(readdirSync(layers()).sort(), ["0123456789ab", "0123456789cd"]);
       sb.exec("rmdir", [elsewhere]);
-      assert.match(sb.cm(["gc"]).stdout, /--ephemeral changes of run 0123456789ab \(its run is gone\)/);
+      assert.equal(sb.cm(["gc"]).stdout, "removed --ephemeral changes of run 0123456789ab (its run is gone)\n");
+      layer("0123456789cd", { runDir: join(sb.dir, "gone-state/runs/x"), pid: 999999, start: 1 });
+      assert.equal(sb.cm(["gc"]).stdout, "removed --ephemeral changes of run 0123456789cd (its run is gone)\n");
       assert.equal(existsSync(layers()), false);
     });
 

@@ -54,7 +54,7 @@ for (const as of USERS) {
 
     test("a run refused before its start is one line and leaves no container for logs (the runtime's failures: machine.test.ts)", () => {
       const before = sb.cm(["ps", "--all", "--json"]).stdout;
-      const r = sb.cm(["run", "-d", "-v", `${sb.dir}:/etc/passwd`, "--", "true"]);
+      const r = sb.cm(["run", "-d", "-v", `${sb.mkdir("a-dir")}:/etc/passwd`, "--", "true"]);
       assert.equal(r.status, 125);
       assert.ok(isOneLineError(r.stderr), r.stderr);
       assert.match(r.stderr, /a directory can only be mounted on a directory/);

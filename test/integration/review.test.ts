@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fixtures, isOneLineError, sandbox, USERS } from "../helpers/cm.ts";
+import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 /** path -> "file:MODE:content" | "dir:MODE" | "link:target", for the whole tree */
 function snapshot(root: string, rel = ""): Record<string, string> {
@@ -211,6 +211,60 @@ for (const as of USERS) {
       const a = sb.cm(["apply", id]);
       assert.equal(a.status, 0, a.stderr);
       assert.deepEqual(snapshot(join(sb.project, "nm")), { a: "dir:755", "a/x": "file:644:new\n" });
+    });
+
+    test("apply and discard wait for the run, also from another state directory; a removal cut short is finished by gc", async () => {
+      const { done } = await spawnUntilReady(sb, [
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "echo 1 > /project/one; echo ready; while [ ! -e /project/go ]; do sleep 0.1; done; echo 2 > /project/two",
+      ]);
+      const [id] = readdirSync(reviewsDir()).filter((n) => !n.startsWith("."));
+      // another state directory (a shell without XDG_RUNTIME_DIR) does not see the run, but the review names it
+      for (const cmd of ["apply", "discard"]) {
+        const r = sb.cm([cmd, id as string], { env: { CM_STATE_DIR: join(sb.dir, "other-state") } });
+        assert.equal(r.status, 125, r.stderr);
+        assert.match(r.stderr, /its run is still going/);
+      }
+      assert.equal(sb.cm(["exec", id as string, "--", "touch", "/project/go"]).status, 0);
+      const ended = await done;
+      assert.equal(ended.status, 0, ended.stderr);
+      assert.equal(sb.cm(["discard", id as string]).status, 0);
+      // what a cm killed while discarding leaves: the layer renamed aside, partly removed
+      sb.exec("mkdir", ["-p", join(reviewsDir(), ".0123456789ab.removing-999999", "upper", "x")]);
+      assert.equal(JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout).length, 0, "not a pending review");
+      const g = sb.cm(["gc"]);
+      assert.equal(g.stdout, "removed interrupted removal of review 0123456789ab\n");
+      assert.equal(existsSync(join(reviewsDir(), ".0123456789ab.removing-999999")), false);
+    });
+
+    test("a directory the run leaves closed (chmod 000): the run's own status stands; rootless, diff and apply say why in one line", () => {
+      const r = sb.cm([
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "mkdir /project/closed && echo s > /project/closed/s && chmod 000 /project/closed; exit 3",
+      ]);
+      assert.equal(r.status, 3, r.stderr);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      const id = /review ([0-9a-f]{12})/.exec(r.stderr)?.[1] ?? /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1];
+      assert.ok(id, r.stderr);
+      const d = sb.cm(["diff", id]);
+      if (as === "root") {
+        assert.equal(d.status, 0, d.stderr);
+        assert.match(d.stdout, /^A closed\/\nA closed\/s$/m);
+      } else {
+        assert.match(r.stderr, /^cm: review [0-9a-f]{12}: the run left \/project\/closed unreadable/m);
+        assert.equal(d.status, 125);
+        assert.ok(isOneLineError(d.stderr), d.stderr);
+        assert.match(d.stderr, /the run left \/project\/closed unreadable .*cm discard/);
+      }
+      assert.equal(sb.cm(["discard", id]).status, 0);
     });
 
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {

@@ -100,6 +100,18 @@ for (const as of USERS) {
       fail(["run", "-v", `${other}:/proc/x`, "--", "true"], /managed by the runtime/);
     });
 
+    test("-v of cm's own directories, or of a directory holding one, is refused writable and allowed read-only", () => {
+      // a container that writes them reaches the host through cm: approvals it trusts, a review's
+      // record it applies, a code cache it runs
+      const own = [sb.env.CM_HOME, sb.env.CM_STATE_DIR, sb.env.CM_CACHE_DIR, join(sb.home, ".config", "cm")] as string[];
+      for (const dir of [...own, sb.home]) {
+        sb.exec("mkdir", ["-p", dir]);
+        fail(["run", "-v", `${dir}:/h`, "--", "true"], /contains or is inside cm's own directory .*\(mount it read-only \(:ro\)/);
+      }
+      const ro = sb.cm(["run", "-v", `${sb.env.CM_HOME}:/h:ro`, "--", "ls", "/h"]);
+      assert.equal(ro.status, 0, ro.stderr);
+    });
+
     test("--network none: only loopback, the host's loopback unreachable; host (default) sees the host's interfaces", async () => {
       const none = sb.cm(["run", "--network", "none", "--", "sh", "-c", LINKS]);
       assert.equal(none.status, 0, none.stderr);

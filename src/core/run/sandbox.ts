@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { CmError } from "../../errors.ts";
+import { escapeControls } from "../names.ts";
 import type { RunSpecInput } from "../runtime-spec/index.ts";
 import { parseAllowHost, proxyEnv } from "./allowhost.ts";
 import type { RunOptions } from "./options.ts";
@@ -77,11 +78,19 @@ export function reviewPaths(reviews: string, id: string): LayerPaths {
 }
 
 /**
- * An ephemeral layer holds, beside upper/ and work/, a file naming its run directory (cm gc removes
- * the layer once that is gone); it is made as `<id>.making` and renamed into place.
+ * An ephemeral layer holds, beside upper/ and work/, `owner.json` (EphemeralOwner): cm gc removes
+ * the layer once its run directory is gone and the process that made it is dead. It is made aside
+ * (host/fs.ts layerMaking) and renamed into place.
  */
-export const EPHEMERAL_RUN_FILE = "run-dir";
-export const EPHEMERAL_MAKING = ".making";
+export const EPHEMERAL_OWNER_FILE = "owner.json";
+
+/** Who an ephemeral layer belongs to: its run directory, and the cm (or monitor) that made it. */
+export interface EphemeralOwner {
+  runDir: string;
+  pid: number;
+  /** /proc/PID/stat start time, to tell a reused pid */
+  start: number | undefined;
+}
 
 /** The layer of an ephemeral run's root filesystem, `<ephemeral>/<id>`: removed when the run ends. */
 export function ephemeralPaths(ephemeral: string, id: string): LayerPaths {
@@ -144,7 +153,7 @@ function overlayRuntime(flag: string): CmError {
 }
 
 function overlayPath(flag: string, path: string): CmError {
-  return new CmError("usage", `${flag} cannot use ${path}: overlayfs paths cannot contain ',', ':' or '\\'`, {
-    hint: "move it (the project, CM_HOME or CM_STATE_DIR) to a path without them",
+  return new CmError("usage", `${flag} cannot use ${escapeControls(path)}: overlayfs paths cannot contain ',', ':', '\\' or a newline`, {
+    hint: "move it (the project, the bundle or CM_HOME) to a path without them",
   });
 }
