@@ -9,7 +9,8 @@
  *   - interrupted creates and deletes: <data>/<project>/.<bundle>.creating-<pid> and
  *     .<bundle>.deleting-<pid> whose pid is dead;
  *   - --ephemeral layers (<data>/.ephemeral/<id>) whose run has ended (a killed cm, a reboot that
- *     emptied the state tmpfs), and layers whose removal a killed cm left half done.
+ *     emptied the state tmpfs), and layers and run directories a killed cm left half made or half
+ *     removed (.<id>.making-<pid>, .<id>.removing-<pid>).
  * A container that still runs is never touched: its cm may be gone, but it is stopped with cm stop.
  * Only reads directories and /proc unless something is stale, so it is cheap when nothing is.
  */
@@ -169,13 +170,13 @@ function layerInUse(layer: string): boolean {
  * layers (ephemeral changes, discarded or applied reviews) that a killed cm left half done.
  */
 function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
-  for (const root of [ctx.layout.ephemeral, ctx.layout.reviews]) {
+  for (const root of [ctx.layout.ephemeral, ctx.layout.reviews, ctx.layout.runs]) {
     for (const name of readDirOrEmpty(root)) {
       const m = LAYER_WORK.exec(name);
       if (!m || alive(Number(m[3]))) continue;
       try {
         removeTree(join(root, name));
-        const what = root === ctx.layout.reviews ? "review" : "--ephemeral changes of run";
+        const what = root === ctx.layout.reviews ? "review" : root === ctx.layout.runs ? "run directory" : "--ephemeral changes of run";
         report.removed.push(`interrupted ${m[2] === "making" ? "start" : "removal"} of ${what} ${m[1]}`);
       } catch (err) {
         report.kept.push(`${join(root, name)}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);

@@ -3,13 +3,13 @@
  * record of what this container is (project, bundle, command). The record is written before runc
  * starts, so every container cm started can be found, stopped and cleaned up from it.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFile } from "../core/run/plan.ts";
 import type { SandboxRecord } from "../core/run/sandbox.ts";
 import { type OciSpec, specJson } from "../core/runtime-spec/index.ts";
 import { CmError, isErrno, withPath } from "../errors.ts";
-import { readDirOrEmpty } from "../host/fs.ts";
+import { layerMaking, readDirOrEmpty } from "../host/fs.ts";
 import { startTime } from "../host/pid.ts";
 
 export interface RunRecord {
@@ -112,20 +112,24 @@ export function createRunDir(
   ensureStateDirs(layout.state, layout.runs, layout.uid);
   const dir = runDir(layout.runs, id);
   const record: RunRecord = { id, ...fields, started: new Date().toISOString(), cmPid: process.pid, cmStart: startTime(process.pid) };
-  mkdirSync(dir, { mode: 0o700 });
+  // filled aside and renamed in whole (a cm killed meanwhile leaves a dot-name that cm gc removes),
+  // so a run directory always has its run.json
+  const making = layerMaking(dir);
+  mkdirSync(making, { mode: 0o700 });
   try {
     for (const f of files) {
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.name) || RESERVED.has(f.name)) {
         throw new CmError("internal", `run file name ${JSON.stringify(f.name)} is not a plain, free name in the run directory`);
       }
-      writeFileSync(join(dir, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
+      writeFileSync(join(making, f.name), f.content, { mode: f.mode ?? 0o600, flag: "wx" });
       // the mode asked for, whatever cm's umask (a file bound for any user inside needs 0644)
-      if (f.mode !== undefined) chmodSync(join(dir, f.name), f.mode);
+      if (f.mode !== undefined) chmodSync(join(making, f.name), f.mode);
     }
-    writeFileSync(join(dir, "config.json"), specJson(spec));
-    writeFileSync(join(dir, "run.json"), JSON.stringify(record));
+    writeFileSync(join(making, "config.json"), specJson(spec));
+    writeFileSync(join(making, "run.json"), JSON.stringify(record));
+    renameSync(making, dir);
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(making, { recursive: true, force: true });
     throw withPath(err, dir);
   }
   return { dir, record };

@@ -136,8 +136,12 @@ for (const as of USERS) {
         sb.exec("mkdir", ["-p", join(d, "rootfs", "etc")]);
         sb.exec("chmod", ["000", join(d, "rootfs", "etc")]);
       }
+      // a run directory a killed cm was still filling (it is renamed in only with its run.json)
+      sb.exec("mkdir", ["-p", join(state, "runs", `.0123456789ab.making-${dead}`)]);
+      sb.exec("touch", [join(state, "runs", `.0123456789ab.making-${dead}`, "hosts")]);
       const r = sb.cm(["gc"]);
       assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^removed interrupted start of run directory 0123456789ab$/m);
       assert.match(r.stdout, /removed interrupted create of gcproj\/web/);
       assert.match(r.stdout, /removed interrupted delete of gcproj\/old/);
       assert.equal(existsSync(creating), false);
