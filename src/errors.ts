@@ -73,6 +73,9 @@ export type ErrorCode =
   | "review-running"
   | "review-conflict"
   | "review-unsupported"
+  | "review-busy"
+  | "review-damaged"
+  | "diff-failed"
   | "proxy-failed"
   // cm export
   | "export-userns"

@@ -115,7 +115,8 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     }
     // Locks of cm processes that are gone (killed with -9): a lock names its owner (store/lock.ts),
     // and so does the lock of a takeover; an older cm moved a stale lock aside to .stale-<pid>.
-    for (const name of readDirOrEmpty(pdir)) {
+    // takeover locks first: a dead taker's would keep the stale lock it was clearing busy
+    for (const name of readDirOrEmpty(pdir).sort((a, b) => Number(b.endsWith(TAKEOVER_SUFFIX)) - Number(a.endsWith(TAKEOVER_SUFFIX)))) {
       const aside = /\.lock\.stale-(\d+)$/.exec(name);
       if (aside) {
         if (alive(Number(aside[1]))) continue;
@@ -170,6 +171,14 @@ function layerInUse(layer: string): boolean {
  * layers (ephemeral changes, discarded or applied reviews) that a killed cm left half done.
  */
 function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
+  // the locks of reviews (apply, discard) whose cm was killed
+  for (const name of readDirOrEmpty(ctx.layout.reviews).sort(
+    (a, b) => Number(b.endsWith(TAKEOVER_SUFFIX)) - Number(a.endsWith(TAKEOVER_SUFFIX)),
+  )) {
+    if ((name.endsWith(".lock") || name.endsWith(`.lock${TAKEOVER_SUFFIX}`)) && clearStaleLock(join(ctx.layout.reviews, name))) {
+      report.removed.push(`stale lock of review ${name.replace(/^\.|\.lock(\.takeover)?$/g, "")}`);
+    }
+  }
   for (const root of [ctx.layout.ephemeral, ctx.layout.reviews, ctx.layout.runs]) {
     for (const name of readDirOrEmpty(root)) {
       const m = LAYER_WORK.exec(name);
@@ -181,6 +190,13 @@ function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
       } catch (err) {
         report.kept.push(`${join(root, name)}: could not remove it: ${err instanceof CmError ? err.message : (err as Error).message}`);
       }
+    }
+  }
+  for (const root of [ctx.layout.ephemeral, ctx.layout.reviews]) {
+    try {
+      rmdirSync(root); // when nothing is left in it
+    } catch {
+      // not empty, or not there
     }
   }
   for (const name of readDirOrEmpty(ctx.layout.ephemeral)) {

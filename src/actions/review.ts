@@ -5,18 +5,19 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join, sep } from "node:path";
+import { existsSync, readFileSync, rmdirSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
 import { isatty } from "node:tty";
-import { displayName, escapeControls } from "../core/names.ts";
+import { displayName, escapeControls, holder } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
 import { realPath, removeLayer } from "../host/fs.ts";
 import { sameProcess } from "../host/pid.ts";
-import { findTool } from "../host/tools.ts";
-import { applyChanges } from "../review/apply.ts";
+import { findTool, lastLine } from "../host/tools.ts";
+import { applyChanges, removeStage } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
 import { listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
+import { tryLock } from "../store/lock.ts";
 import type { RunRecord } from "../store/runs.ts";
 import { type Container, containers, inspect } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -73,16 +74,20 @@ function refuseRunning(ctx: Context, r: ReviewRecord, what: string) {
   }
 }
 
-export function reviewChanges(r: PendingReview): Change[] {
-  return readChanges(r.layer.upper, r.projectPath);
+/** The review's changes; `rootless`: the layer was mounted with userxattr (its xattrs under user.). */
+export function reviewChanges(r: PendingReview, rootless: boolean): Change[] {
+  return readChanges(r.layer.upper, r.projectPath, rootless);
 }
 
-/** The one line printed when a reviewed run ends; removes a review with no changes. `reviews`: Layout.reviews. */
-export function reviewSummary(reviews: string, r: ReviewRecord): string {
+/**
+ * The one line printed when a reviewed run ends; removes a review with no changes. `reviews`:
+ * Layout.reviews; `rootless`: the layer's xattrs are under user. (userxattr).
+ */
+export function reviewSummary(reviews: string, r: ReviewRecord, rootless: boolean): string {
   const layer = reviewPaths(reviews, r.id);
   // applied or discarded while the run was going (from an environment that could not see it)
   if (!existsSync(layer.upper)) return `cm: review: review ${r.id} was applied or discarded while the run was going`;
-  const changes = readChanges(layer.upper, r.projectPath);
+  const changes = readChanges(layer.upper, r.projectPath, rootless);
   if (changes.length === 0) {
     removeLayer(layer.dir);
     return "cm: review: the run changed nothing in /project";
@@ -122,7 +127,23 @@ function describe(c: Change, ctxMode = true): string {
 /** cm diff: a list, then a unified diff of the files; `stat`: the list with line counts; `json`. */
 export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boolean; json?: boolean }, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
-  const changes = reviewChanges(r);
+  try {
+    return showDiff(r, ctx.rootless, opts, write);
+  } catch (err) {
+    // another cm applied or discarded it while this one read it
+    if (!existsSync(r.layer.dir)) throw goneMeanwhile(r, "cm diff read it");
+    throw err;
+  }
+}
+
+function goneMeanwhile(r: ReviewRecord, during: string): CmError {
+  return new CmError("no-review", `review ${r.id} was applied or discarded by another cm while ${during}`, {
+    hint: "cm ps -a lists pending reviews",
+  });
+}
+
+function showDiff(r: PendingReview, rootless: boolean, opts: { stat?: boolean; json?: boolean }, write: (s: string) => void): number {
+  const changes = reviewChanges(r, rootless);
   const { upper } = r.layer;
   if (opts.json) {
     write(`${JSON.stringify({ id: r.id, project: r.projectName, projectPath: r.projectPath, changes }, null, 2)}\n`);
@@ -138,6 +159,13 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
       encoding: "utf8",
       maxBuffer: 1 << 30,
     });
+    // diff: 0 same, 1 different, 2 trouble (a file gone or unreadable): never shown as "no change"
+    if (res.status !== 0 && res.status !== 1) {
+      if (!existsSync(r.layer.dir)) throw goneMeanwhile(r, "cm diff read it");
+      throw new CmError("diff-failed", `cannot show ${displayName(c.path)}: ${lastLine(res.stderr) || `diff exited ${res.status}`}`, {
+        hint: "cm diff --stat lists the changes without their contents",
+      });
+    }
     return res.stdout;
   };
   if (opts.stat) {
@@ -160,25 +188,66 @@ export function diff(ctx: Context, ref: string | undefined, opts: { stat?: boole
   return 0;
 }
 
+/**
+ * Runs `fn` holding review `r`'s lock (`.<id>.lock` beside its layer, store/lock.ts): one apply or
+ * discard at a time, so a discard cannot pull the layer from under an apply (the project was left
+ * half applied and the review gone). Then removes the reviews directory if it is left empty.
+ */
+function withReviewLock<T>(r: PendingReview, what: string, fn: () => T): T {
+  const root = dirname(r.layer.dir);
+  const lock = tryLock(join(root, `.${r.id}.lock`));
+  if (!("release" in lock)) {
+    throw new CmError("review-busy", `cannot ${what} review ${r.id}: ${holder(lock.heldBy)} is applying or discarding it`, {
+      hint: "wait for it to finish (cm ps -a shows whether the review is still pending)",
+    });
+  }
+  try {
+    // the review may be gone by the time the lock is ours
+    if (!existsSync(join(r.layer.dir, "review.json"))) throw goneMeanwhile(r, `this one waited to ${what} it`);
+    return fn();
+  } finally {
+    lock.release();
+    try {
+      rmdirSync(root);
+    } catch {
+      // not empty, or gone
+    }
+  }
+}
+
 /** cm apply: writes the review's changes into the project, then removes the review. */
 export function apply(ctx: Context, ref: string | undefined, force: boolean, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
   refuseRunning(ctx, r, "apply");
-  const { upper, dir } = r.layer;
-  const changes = readChanges(upper, r.projectPath);
-  const res = applyChanges({ id: r.id, upper, project: r.projectPath, startedMs: r.startedMs, changes, force, keepOwners: !ctx.rootless });
-  removeLayer(dir);
+  const res = withReviewLock(r, "apply", () => {
+    const { upper, dir } = r.layer;
+    const changes = readChanges(upper, r.projectPath, ctx.rootless);
+    const applied = applyChanges({
+      id: r.id,
+      upper,
+      project: r.projectPath,
+      startedMs: r.startedMs,
+      changes,
+      force,
+      keepOwners: !ctx.rootless,
+    });
+    removeLayer(dir);
+    return applied;
+  });
   write(
     `cm: applied review ${r.id} to ${escapeControls(r.projectPath)}: ${res.written} written, ${res.deleted} deleted${res.skipped ? `, ${res.skipped} already applied` : ""}\n`,
   );
   return 0;
 }
 
-/** cm discard: drops the review's changes. */
+/** cm discard: drops the review's changes (and what an interrupted apply staged in the project). */
 export function discard(ctx: Context, ref: string | undefined, write: (s: string) => void): number {
   const r = resolveReview(ctx, ref);
   refuseRunning(ctx, r, "discard");
-  removeLayer(r.layer.dir);
+  withReviewLock(r, "discard", () => {
+    removeStage(r.projectPath, r.id);
+    removeLayer(r.layer.dir);
+  });
   write(`cm: discarded review ${r.id}\n`);
   return 0;
 }

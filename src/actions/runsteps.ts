@@ -74,7 +74,7 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
         createReview(opts.layers.reviews, review, !opts.rootless);
         return () => {
           try {
-            opts.say(reviewSummary(opts.layers.reviews, review).replace(/^cm: /, ""));
+            opts.say(reviewSummary(opts.layers.reviews, review, opts.rootless).replace(/^cm: /, ""));
           } catch (err) {
             // the run's own result stands; the review stays for cm diff / cm discard
             if (!(err instanceof CmError)) throw err;

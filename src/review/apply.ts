@@ -169,8 +169,44 @@ function stageFiles(input: ApplyInput, todo: ApplyInput["changes"], stageFd: num
   return staged;
 }
 
+/** The directory in the project where an apply of review `id` stages its files. */
+function stageNameOf(id: string): string {
+  return `.cm-apply-${id}`;
+}
+
+/** Removes what an interrupted apply of review `id` staged in `project` (cm discard). */
+export function removeStage(project: string, id: string): void {
+  let projectFd: number;
+  try {
+    projectFd = openDirBeneath(project, "");
+  } catch {
+    return; // the project is gone or not a directory: nothing of ours there
+  }
+  try {
+    removeTree(atPath(projectFd, stageNameOf(id)));
+  } finally {
+    closeSync(projectFd);
+  }
+}
+
+/**
+ * Refuses a run that made the stage directory itself: its files would be renamed into the stage
+ * and replace what was staged there, so a reviewed file would get content the diff did not show
+ * (red team: the container reads its review's ID in /proc/self/mountinfo).
+ */
+function refuseStageName(input: ApplyInput): void {
+  const stage = stageNameOf(input.id);
+  const clash = input.changes.find((c) => c.path === stage || c.path.startsWith(`${stage}/`));
+  if (clash) {
+    throw new CmError("review-unsupported", `the run made /project/${stage}, the name cm apply stages its work under; nothing applied`, {
+      hint: "cm discard drops the run's changes; cm diff shows what it made there",
+    });
+  }
+}
+
 /** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
 export function applyChanges(input: ApplyInput): ApplyResult {
+  refuseStageName(input);
   if (!input.force) refuseConflicts(input);
   const result: ApplyResult = { written: 0, deleted: 0, skipped: 0 };
   const todo = input.changes.filter((c) => {
@@ -182,7 +218,7 @@ export function applyChanges(input: ApplyInput): ApplyResult {
   });
   // A container still running on this project can swap a directory for a symlink at any moment:
   // every write goes through a parent opened without following symlinks (host/beneath.ts).
-  const stageName = `.cm-apply-${input.id}`;
+  const stageName = stageNameOf(input.id);
   const projectFd = beneath(input.project, "", "");
   let stageFd: number | undefined;
   try {

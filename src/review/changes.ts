@@ -52,10 +52,16 @@ function lstatOrUndefined(p: string): Stats | undefined {
   }
 }
 
-/** Overlay xattrs of every entry below `upper`: relative path -> { name: value } (names without trusted./user.). */
-export function overlayXattrs(upper: string): Map<string, Record<string, string>> {
+/**
+ * Overlay xattrs of every entry below `upper`: relative path -> { name: value } (names without the
+ * namespace). Only the namespace the overlay was mounted with: `trusted.` as root, `user.` with
+ * userxattr (rootless). As root the container can set `user.overlay.*` itself (only `trusted.` is
+ * the kernel's), and must not fake a whiteout or an opaque directory that way.
+ */
+export function overlayXattrs(upper: string, userxattr: boolean): Map<string, Record<string, string>> {
   const getfattr = requireTool("getfattr");
-  const r = spawnSync(getfattr, ["-R", "-P", "-h", "-d", "-m", "^(trusted|user)\\.overlay\\.", "-e", "text", "--absolute-names", upper], {
+  const ns = userxattr ? "user" : "trusted";
+  const r = spawnSync(getfattr, ["-R", "-P", "-h", "-d", "-m", `^${ns}\\.overlay\\.`, "-e", "text", "--absolute-names", upper], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -115,8 +121,13 @@ function lowerTree(lower: string, rel: string, out: Change[]) {
  * The changes of an upper directory against `lower`, in path order (parents before children).
  * Entries of other kinds in the upper (devices, FIFOs, sockets) are refused: they cannot be applied.
  */
-export function readChanges(upper: string, lower: string): Change[] {
-  const xattrs = overlayXattrs(upper);
+export function readChanges(upper: string, lower: string, userxattr: boolean): Change[] {
+  if (!lstatOrUndefined(upper)?.isDirectory()) {
+    throw new CmError("review-damaged", `the review's layer has no upper directory (${escapeControls(upper)})`, {
+      hint: "cm discard removes what is left of it",
+    });
+  }
+  const xattrs = overlayXattrs(upper, userxattr);
   const out: Change[] = [];
   // `replaced`: below an opaque directory. The lower tree there is hidden whole, so each upper
   // entry is compared with the lower one at its path, and every lower entry the upper does not
@@ -207,10 +218,15 @@ function unreadable(err: unknown, upper: string): unknown {
   // to cm too; cm does not change modes in the run's layer to look (they are part of its result)
   if (isErrno(err, "EACCES")) {
     const where = String((err as NodeJS.ErrnoException).path ?? "");
-    const rel = where.startsWith(`${upper}/`) ? where.slice(upper.length + 1) : where;
+    if (!where.startsWith(`${upper}/`)) {
+      // the project's own side: a directory on the host that cm may not read
+      return new CmError("review-unsupported", `cannot read ${escapeControls(where)} in the project to compare the run with it`, {
+        hint: "give yourself read access to it (chmod u+rx), then cm diff / cm apply again; or cm discard",
+      });
+    }
     return new CmError(
       "review-unsupported",
-      `the run left /project/${escapeControls(rel)} unreadable (its mode denies access): cm cannot diff or apply the run`,
+      `the run left /project/${escapeControls(where.slice(upper.length + 1))} unreadable (its mode denies access): cm cannot diff or apply the run`,
       { hint: "cm discard drops the run's changes; or chmod it in a run and review that one" },
     );
   }

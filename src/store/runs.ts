@@ -175,7 +175,8 @@ export function readRun(runs: string, id: string): RunRecord | undefined {
 
 export function listRuns(runs: string): RunRecord[] {
   const out: RunRecord[] = [];
-  for (const id of readDirOrEmpty(runs)) {
+  // dot-names are run directories still being filled (createRunDir), not runs yet
+  for (const id of readDirOrEmpty(runs).filter((n) => !n.startsWith("."))) {
     const r = readRun(runs, id);
     if (r) out.push(r);
   }

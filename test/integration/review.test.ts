@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { startTime } from "../../src/host/pid.ts";
 import { fixtures, isOneLineError, sandbox, spawnUntilReady, USERS } from "../helpers/cm.ts";
 
 /** path -> "file:MODE:content" | "dir:MODE" | "link:target", for the whole tree */
@@ -265,6 +266,53 @@ for (const as of USERS) {
         assert.match(d.stderr, /the run left \/project\/closed unreadable .*cm discard/);
       }
       assert.equal(sb.cm(["discard", id]).status, 0);
+    });
+
+    test("a run that makes cm apply's own stage directory is refused, not applied with swapped content", () => {
+      const r = sb.cm([
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        'id=$(grep -o "reviews/[0-9a-f]*/upper" /proc/self/mountinfo | head -1 | cut -d/ -f2); mkdir -p /project/.cm-apply-$id; echo EVIL > /project/.cm-apply-$id/1; echo good > /project/zzz',
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const a = sb.cm(["apply", id]);
+      assert.equal(a.status, 125, a.stderr);
+      assert.ok(isOneLineError(a.stderr), a.stderr);
+      assert.match(a.stderr, /the run made \/project\/\.cm-apply-[0-9a-f]{12}, the name cm apply stages its work under; nothing applied/);
+      assert.equal(existsSync(join(sb.project, "zzz")), false);
+      // what a killed apply leaves in the project goes with cm discard
+      sb.exec("mkdir", ["-p", join(sb.project, `.cm-apply-${id}`)]);
+      assert.equal(sb.cm(["discard", id]).status, 0);
+      assert.equal(existsSync(join(sb.project, `.cm-apply-${id}`)), false);
+    });
+
+    test("one apply or discard of a review at a time; --review with a writable -v of the project is refused", () => {
+      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo l > /project/locked.txt"]);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      // another cm, alive, holds the review's lock (this test's own process stands in for it)
+      const lock = join(reviewsDir(), `.${id}.lock`);
+      sb.exec("ln", ["-s", `${process.pid}:${startTime(process.pid)}`, lock]);
+      for (const cmd of ["apply", "discard"]) {
+        const x = sb.cm([cmd, id]);
+        assert.equal(x.status, 125, x.stderr);
+        assert.ok(isOneLineError(x.stderr), x.stderr);
+        assert.match(x.stderr, new RegExp(`cannot ${cmd} review ${id}: another cm \\(pid ${process.pid}\\) is applying or discarding it`));
+      }
+      sb.exec("rm", [lock]);
+      assert.equal(sb.cm(["discard", id]).status, 0);
+      for (const v of [".:/data", `${sb.project}/..:/up`]) {
+        const bad = sb.cm(["run", "--review", "-v", v, "--", "true"]);
+        assert.equal(bad.status, 125, bad.stderr);
+        assert.ok(isOneLineError(bad.stderr), bad.stderr);
+        assert.match(bad.stderr, /--review and a writable -v of the project .* its writes would skip the review/);
+      }
+      const ro = sb.cm(["run", "--review", "-v", ".:/data:ro", "--", "cat", "/data/locked.txt"]);
+      assert.equal(ro.status, 1, "the discarded file is not there");
     });
 
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {

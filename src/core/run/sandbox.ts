@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { CmError } from "../../errors.ts";
 import { escapeControls } from "../names.ts";
+import { isWithin } from "../path.ts";
 import type { RunSpecInput } from "../runtime-spec/index.ts";
 import { parseAllowHost, proxyEnv } from "./allowhost.ts";
 import type { RunOptions } from "./options.ts";
@@ -127,6 +128,20 @@ export function planSandbox(opts: RunOptions, facts: SandboxFacts, kind: Runtime
       throw new CmError("usage", "--review and -v .:/project:ro cannot be combined", {
         hint: "leave one out (--review keeps the project unchanged anyway)",
       });
+    }
+    // a writable volume of the project (or of a directory in or around it) is a way around the
+    // review: its writes would land in the project at once
+    const around = facts.volumes.find(
+      (v) => !v.readOnly && (isWithin(v.source, facts.projectPath) || isWithin(facts.projectPath, v.source)),
+    );
+    if (around) {
+      throw new CmError(
+        "usage",
+        `--review and a writable -v of the project (${escapeControls(around.source)}:${around.destination}) cannot be combined: its writes would skip the review`,
+        {
+          hint: `mount it read-only (${escapeControls(around.source)}:${around.destination}:ro), or leave out --review`,
+        },
+      );
     }
     if (kind === "runsc") throw overlayRuntime("--review");
     for (const path of [facts.projectPath, facts.layers.reviews]) if (OVERLAY_UNSAFE.test(path)) throw overlayPath("--review", path);

@@ -65,7 +65,7 @@ test("whiteouts (device and xattr), an opaque directory, type changes, symlinks,
   execFileSync("setfattr", ["-n", "user.overlay.whiteout", "-v", "y", join(upper, "c.txt")]);
   execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(upper, "d")]);
 
-  const changes = readChanges(upper, lower);
+  const changes = readChanges(upper, lower, true);
   assert.deepEqual(changes, [
     { path: "a.txt", kind: "modified", type: "file", before: "file", mode: 0o644, modeOnly: false },
     { path: "b.txt", kind: "deleted", before: "file" },
@@ -102,7 +102,7 @@ test("below an opaque directory the lower is hidden at every depth: rm -rf d && 
     "d/same": "same\n",
   });
   execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(upper, "d")]);
-  assert.deepEqual(readChanges(upper, lower), [
+  assert.deepEqual(readChanges(upper, lower, true), [
     { path: "d/a/b", kind: "deleted", before: "dir" },
     { path: "d/a/b/z", kind: "deleted", before: "file" },
     { path: "d/a/x", kind: "modified", type: "file", before: "file", mode: 0o644, modeOnly: false },
@@ -110,12 +110,35 @@ test("below an opaque directory the lower is hidden at every depth: rm -rf d && 
   ]);
 });
 
+test("as root only trusted.overlay.* counts: user.overlay.* xattrs a container set itself fake no whiteout or opaque directory", () => {
+  const lower = tree(join(root, "lower-ns"), { d: { dir: true }, "d/x": "x\n", ghost: "g\n" });
+  const upper = tree(join(root, "upper-ns"), { d: { dir: true }, "d/new": "n\n", ghost: "" });
+  execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(upper, "d")]);
+  execFileSync("setfattr", ["-n", "user.overlay.whiteout", "-v", "y", join(upper, "ghost")]);
+  assert.deepEqual(readChanges(upper, lower, false), [
+    { path: "d/new", kind: "added", type: "file", mode: 0o644 },
+    { path: "ghost", kind: "modified", type: "file", before: "file", mode: 0o644, modeOnly: false },
+  ]);
+  // rootless (userxattr) the same names are the kernel's own
+  assert.deepEqual(
+    readChanges(upper, lower, true).map((c) => `${c.kind} ${c.path}`),
+    ["added d/new", "deleted d/x", "deleted ghost"],
+  );
+});
+
+test("a layer without its upper directory: one line, not an internal error", () => {
+  assert.throws(
+    () => readChanges(join(root, "no-such-upper"), root, true),
+    (err: unknown) => err instanceof CmError && /the review's layer has no upper directory/.test(err.message),
+  );
+});
+
 test("a FIFO the run left cannot be applied: one clear error", () => {
   const lower = tree(join(root, "lower2"), {});
   const upper = tree(join(root, "upper2"), {});
   execFileSync("mkfifo", [join(upper, "pipe")]);
   assert.throws(
-    () => readChanges(upper, lower),
+    () => readChanges(upper, lower, true),
     (err: unknown) => err instanceof CmError && /the run created pipe, a FIFO: cm cannot apply it/.test(err.message),
   );
 });
