@@ -86,7 +86,10 @@ export function pruneBlobs(cache: string): BlobPruneResult {
   const r: BlobPruneResult = { removed: 0, freedBytes: 0, busy: [], leftovers: 0 };
   const listed = entries(dir);
   const hexes = new Set(listed.filter((e) => e.file.kind === "blob" || e.file.kind === "partial").map((e) => e.file.hex));
-  for (const { name, file } of listed) {
+  // a dead taker's takeover lock first: it would keep the stale lock it was clearing busy
+  for (const { name, file } of [...listed].sort(
+    (a, b) => Number(b.file.kind === "lock-takeover") - Number(a.file.kind === "lock-takeover"),
+  )) {
     if (file.kind === "lock" && !hexes.has(file.hex) && clearStaleLock(join(dir, name))) r.leftovers++;
     if (file.kind === "lock-takeover" && clearStaleLock(join(dir, name))) r.leftovers++;
     if ((file.kind === "tmp" || file.kind === "stale-lock") && !alive(file.pid)) {
