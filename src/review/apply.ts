@@ -9,12 +9,13 @@
  *   2. stage: every file and symlink the run made is copied into `<project>/.cm-apply-<id>/`
  *      (same file system) with its mode, before anything in the project changes;
  *   3. commit: deletions (deepest first), then directories, and each staged file renamed into
- *      place (atomic per file). Every step goes through its parent directory opened without
+ *      place (atomic per file), then the directories' modes, deepest first. Every step goes through its parent directory opened without
  *      following symlinks (host/beneath.ts): a container running meanwhile that swaps a directory
  *      for a symlink stops the apply instead of redirecting it out of the project. Interrupted here, `cm apply` again finishes it: what is already
  *      in place is recognised in step 1 and skipped.
  */
 import {
+  accessSync,
   closeSync,
   constants,
   copyFileSync,
@@ -204,6 +205,48 @@ function refuseStageName(input: ApplyInput): void {
   }
 }
 
+/** The nearest existing directory at or above `path` (the project's root at the latest). */
+function nearestDir(path: string, project: string): string {
+  let p = path;
+  while (p !== project && !lstatOr(p)?.isDirectory()) p = dirname(p);
+  return p;
+}
+
+/**
+ * Before anything is written: every host directory a change goes in must be writable, and every
+ * file to copy from the run's layer readable. Otherwise the apply would stop halfway (rootless: a
+ * read-only project directory, a file the run left mode 000).
+ */
+function refuseUnwritable(input: ApplyInput, todo: ApplyInput["changes"]): void {
+  for (const c of todo) {
+    const parent = nearestDir(dirname(join(input.project, c.path)), input.project);
+    try {
+      accessSync(parent, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new CmError(
+        "review-conflict",
+        `cannot write in ${displayName(parent)} (permission denied), where the run changed ${displayName(c.path)}; nothing applied`,
+        {
+          hint: "give yourself write access to it (chmod u+w), then cm apply again",
+        },
+      );
+    }
+    if (c.kind !== "deleted" && c.type === "file" && !c.modeOnly) {
+      try {
+        accessSync(join(input.upper, c.path), constants.R_OK);
+      } catch {
+        throw new CmError(
+          "review-unsupported",
+          `the run left /project/${displayName(c.path)} unreadable (its mode denies access): cm cannot apply the run`,
+          {
+            hint: "cm discard drops the run's changes; or chmod it in a run and review that one",
+          },
+        );
+      }
+    }
+  }
+}
+
 /** Applies the changes (see the module comment); throws a CmError naming the conflicts. */
 export function applyChanges(input: ApplyInput): ApplyResult {
   refuseStageName(input);
@@ -216,6 +259,7 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     }
     return true;
   });
+  refuseUnwritable(input, todo);
   // A container still running on this project can swap a directory for a symlink at any moment:
   // every write goes through a parent opened without following symlinks (host/beneath.ts).
   const stageName = stageNameOf(input.id);
@@ -241,28 +285,33 @@ export function applyChanges(input: ApplyInput): ApplyResult {
     // then directories and files, parents first
     for (const c of todo) {
       if (c.kind === "deleted") continue;
-      const u = lstatSync(join(input.upper, c.path));
       withParent(input.project, c.path, (parentFd, name) => {
-        if (c.type === "dir" || c.modeOnly) {
-          if (c.type === "dir") {
-            try {
-              mkdirSync(atPath(parentFd, name), { mode: 0o700 });
-            } catch (err) {
-              if (!isErrno(err, "EEXIST")) throw err;
-            }
-          }
-          const fd = openNoFollow(parentFd, name);
+        if (c.type === "dir") {
           try {
-            fchmodSync(fd, u.mode & 0o7777);
-            if (c.type === "dir" && input.keepOwners) fchownSync(fd, u.uid, u.gid);
-          } finally {
-            closeSync(fd);
+            mkdirSync(atPath(parentFd, name), { mode: 0o700 });
+          } catch (err) {
+            if (!isErrno(err, "EEXIST")) throw err;
           }
-        } else {
+        } else if (!c.modeOnly) {
           renameSync(atPath(stageFd as number, staged.get(c.path) as string), atPath(parentFd, name));
         }
       });
       result.written++;
+    }
+    // last, the modes (and owners) of directories and mode-only changes, deepest first: a
+    // directory the run made read-only (chmod 555) is closed only once its files are in
+    for (const c of [...todo].reverse()) {
+      if (c.kind === "deleted" || (c.type !== "dir" && !c.modeOnly)) continue;
+      const u = lstatSync(join(input.upper, c.path));
+      withParent(input.project, c.path, (parentFd, name) => {
+        const fd = openNoFollow(parentFd, name);
+        try {
+          fchmodSync(fd, u.mode & 0o7777);
+          if (c.type === "dir" && input.keepOwners) fchownSync(fd, u.uid, u.gid);
+        } finally {
+          closeSync(fd);
+        }
+      });
     }
   } finally {
     if (stageFd !== undefined) closeSync(stageFd);

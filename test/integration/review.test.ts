@@ -315,6 +315,36 @@ for (const as of USERS) {
       assert.equal(ro.status, 1, "the discarded file is not there");
     });
 
+    test("read-only directories: one the run made is closed after its files are in; a read-only one on the host stops the apply before any write (rootless)", () => {
+      sb.exec("sh", ["-c", `cd ${sb.project} && rm -rf hostro && mkdir hostro && echo keep > first.txt && chmod 555 hostro`]);
+      const r = sb.cm([
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "cd /project && rm first.txt && mkdir made && echo a > made/a && chmod 555 made && echo x > hostro/x",
+      ]);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      if (as !== "root") {
+        const refused = sb.cm(["apply", id]);
+        assert.equal(refused.status, 125, refused.stderr);
+        assert.ok(isOneLineError(refused.stderr), refused.stderr);
+        assert.match(refused.stderr, /cannot write in \S+\/hostro \(permission denied\), where the run changed hostro\/x; nothing applied/);
+        assert.ok(existsSync(join(sb.project, "first.txt")), "nothing applied");
+        sb.exec("chmod", ["755", join(sb.project, "hostro")]);
+      }
+      // rootless the host directory changed since the run (its mode): --force takes the run's version
+      const a = sb.cm(["apply", ...(as === "root" ? [] : ["--force"]), id]);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(readFileSync(join(sb.project, "made", "a"), "utf8"), "a\n");
+      assert.equal(lstatSync(join(sb.project, "made")).mode & 0o777, 0o555);
+      assert.equal(readFileSync(join(sb.project, "hostro", "x"), "utf8"), "x\n");
+      assert.equal(existsSync(join(sb.project, "first.txt")), false);
+      sb.exec("chmod", ["-R", "u+w", join(sb.project, "made"), join(sb.project, "hostro")]);
+    });
+
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {
       const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo legacy > /project/legacy.txt"]);
       assert.equal(r.status, 0, r.stderr);
