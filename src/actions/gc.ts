@@ -16,6 +16,7 @@
  */
 import { lstatSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { escapeControls } from "../core/names.ts";
 import { EPHEMERAL_OWNER_FILE, type EphemeralOwner } from "../core/run/sandbox.ts";
 import { CmError, isErrno } from "../errors.ts";
 import { removeContainerCgroups } from "../host/cgroups.ts";
@@ -23,6 +24,7 @@ import { LAYER_WORK, readDirOrEmpty, removeLayer, removeTree } from "../host/fs.
 import { alive, sameProcess } from "../host/pid.ts";
 import { findTool } from "../host/tools.ts";
 import { processesRootedIn } from "../host/tree-users.ts";
+import { damagedReviews } from "../review/store.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
 import { projectKeys } from "../store/bundles.ts";
 import { clearStaleLock, TAKEOVER_SUFFIX } from "../store/lock.ts";
@@ -92,7 +94,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
       for (const cg of removeContainerCgroups(id)) report.removed.push(`cgroup ${cg}`);
     }
   }
-  removeEphemeralLeftovers(ctx, report);
+  layerLeftovers(ctx, report);
   // Interrupted creates and deletes.
   for (const key of projectKeys(ctx.layout.data)) {
     const pdir = join(ctx.layout.data, key);
@@ -167,10 +169,16 @@ function layerInUse(layer: string): boolean {
 }
 
 /**
- * Removes the --ephemeral layers whose run has ended (layerInUse), and finishes the removals of
- * layers (ephemeral changes, discarded or applied reviews) that a killed cm left half done.
+ * Removes the --ephemeral layers whose run has ended (layerInUse), the locks of reviews whose cm
+ * was killed, and what a killed cm left half made or half removed (layers, run directories);
+ * names the reviews whose record cannot be read (kept: cm discard ID removes one).
  */
-function removeEphemeralLeftovers(ctx: Context, report: GcReport): void {
+function layerLeftovers(ctx: Context, report: GcReport): void {
+  for (const d of damagedReviews(ctx.layout)) {
+    report.kept.push(
+      `damaged review ${escapeControls(d.id)} (its review.json cannot be read; remove it with cm discard ${escapeControls(d.id)})`,
+    );
+  }
   // the locks of reviews (apply, discard) whose cm was killed
   for (const name of readDirOrEmpty(ctx.layout.reviews).sort(
     (a, b) => Number(b.endsWith(TAKEOVER_SUFFIX)) - Number(a.endsWith(TAKEOVER_SUFFIX)),

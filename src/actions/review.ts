@@ -16,7 +16,7 @@ import { sameProcess } from "../host/pid.ts";
 import { findTool, lastLine } from "../host/tools.ts";
 import { applyChanges, removeStage } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
-import { listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
+import { damagedReviews, listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
 import { tryLock } from "../store/lock.ts";
 import type { RunRecord } from "../store/runs.ts";
 import { type Container, containers, inspect } from "./containers.ts";
@@ -242,6 +242,13 @@ export function apply(ctx: Context, ref: string | undefined, force: boolean, wri
 
 /** cm discard: drops the review's changes (and what an interrupted apply staged in the project). */
 export function discard(ctx: Context, ref: string | undefined, write: (s: string) => void): number {
+  // a damaged review (no readable review.json) is named by its whole ID only
+  const damaged = ref === undefined ? undefined : damagedReviews(ctx.layout).find((d) => d.id === ref);
+  if (damaged) {
+    removeLayer(damaged.dir);
+    write(`cm: discarded damaged review ${damaged.id}\n`);
+    return 0;
+  }
   const r = resolveReview(ctx, ref);
   refuseRunning(ctx, r, "discard");
   withReviewLock(r, "discard", () => {

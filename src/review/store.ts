@@ -89,3 +89,25 @@ export function listReviews(layout: { reviews: string; state: string }): Pending
   for (const r of [...reviewsIn(layout.reviews), ...reviewsIn(join(layout.state, "reviews"))]) if (!byId.has(r.id)) byId.set(r.id, r);
   return [...byId.values()].sort((a, b) => a.startedMs - b.startedMs);
 }
+
+/**
+ * Review directories whose review.json cannot be read (damaged: cut short, or written by hand):
+ * not pending reviews, but not to be lost silently either. cm gc names them; `cm discard ID`
+ * removes one.
+ */
+export function damagedReviews(layout: { reviews: string; state: string }): { id: string; dir: string }[] {
+  const out: { id: string; dir: string }[] = [];
+  for (const root of [layout.reviews, join(layout.state, "reviews")]) {
+    let ids: string[];
+    try {
+      ids = readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      if (id.startsWith(".")) continue;
+      if (readReview(join(root, id)) === undefined) out.push({ id, dir: join(root, id) });
+    }
+  }
+  return out;
+}

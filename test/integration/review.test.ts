@@ -240,6 +240,16 @@ for (const as of USERS) {
       const g = sb.cm(["gc"]);
       assert.equal(g.stdout, "removed interrupted removal of review 0123456789ab\n");
       assert.equal(existsSync(join(reviewsDir(), ".0123456789ab.removing-999999")), false);
+      // a review whose review.json is gone (cut short, or removed by hand): named by gc, removed by discard
+      sb.exec("mkdir", ["-p", join(reviewsDir(), "0123456789cd", "upper")]);
+      assert.match(
+        sb.cm(["gc"]).stderr,
+        /^cm: kept damaged review 0123456789cd \(its review\.json cannot be read; remove it with cm discard 0123456789cd\)$/m,
+      );
+      const d = sb.cm(["discard", "0123456789cd"]);
+      assert.equal(d.status, 0, d.stderr);
+      assert.equal(d.stdout, "cm: discarded damaged review 0123456789cd\n");
+      assert.equal(existsSync(join(reviewsDir(), "0123456789cd")), false);
     });
 
     test("a directory the run leaves closed (chmod 000): the run's own status stands; rootless, diff and apply say why in one line", () => {
