@@ -24,6 +24,12 @@ import type { Context } from "./context.ts";
 
 /** The review named by `ref`, or the current project's latest. */
 export function resolveReview(ctx: Context, ref: string | undefined): PendingReview {
+  if (ref !== undefined && !/^[0-9a-f]{1,64}$/.test(ref)) {
+    // an empty ID (an unset $ID) would match every review
+    throw new CmError("no-review", `${JSON.stringify(ref)} is not a review ID (hex digits, or a unique prefix of them)`, {
+      hint: "cm ps -a lists pending reviews",
+    });
+  }
   const all = listReviews(ctx.layout);
   if (ref !== undefined) {
     const found = all.filter((r) => r.id.startsWith(ref));

@@ -186,7 +186,8 @@ export async function main(argv: string[]): Promise<number> {
     shmBytes: v["shm-size"] === undefined ? undefined : parseShmSize(v["shm-size"]),
     init: v.init ? true : v["no-init"] ? false : undefined,
     runtime: v.runtime,
-    readOnly: v["read-only"] === true ? true : undefined,
+    // an explicit --x=false overrides cm.toml's x = true (actions/rundefaults.ts): false is kept
+    readOnly: v["read-only"],
     workdir: v.workdir,
     detach: v.detach === true ? true : undefined,
     logMaxBytes: logMaxSize(v["log-max-size"], v.detach === true),
@@ -195,8 +196,8 @@ export async function main(argv: string[]): Promise<number> {
     hostCa: v["host-ca"],
     allowHosts: v["allow-host"],
     quiet: v.quiet === true ? true : undefined,
-    review: v.review === true ? true : undefined,
-    ephemeral: v.ephemeral === true ? true : undefined,
+    review: v.review,
+    ephemeral: v.ephemeral,
     verbose: v.verbose === true ? true : undefined,
   });
 }

@@ -65,13 +65,24 @@ function lstatOr(p: string): Stats | undefined {
   }
 }
 
-/** Whether the host path already is what the run made. */
-function alreadyApplied(c: Change, upper: string, host: string): boolean {
+/** A directory's mode while an apply fills it: the run's, with the owner's rwx (the run's is set last). */
+function workingMode(mode: number): number {
+  return (mode & 0o7777) | 0o700;
+}
+
+/**
+ * Whether the host path already is what the run made; with `orStarted`, a directory an
+ * interrupted apply made and had not given its final mode yet counts too (not a conflict, but
+ * still to finish).
+ */
+function alreadyApplied(c: Change, upper: string, host: string, orStarted = false): boolean {
   const h = lstatOr(host);
   if (c.kind === "deleted") return h === undefined;
   if (!h) return false;
   const u = lstatSync(upper);
-  if (c.type === "dir") return h.isDirectory() && (h.mode & 0o7777) === (u.mode & 0o7777);
+  // a directory an interrupted apply made still has its owner's rwx (its mode is set last)
+  if (c.type === "dir")
+    return h.isDirectory() && ((h.mode & 0o7777) === (u.mode & 0o7777) || (orStarted && (h.mode & 0o7777) === workingMode(u.mode)));
   if (c.type === "symlink") return h.isSymbolicLink() && readlinkSync(host) === readlinkSync(upper);
   return h.isFile() && (h.mode & 0o7777) === (u.mode & 0o7777) && sameContent(upper, host);
 }
@@ -92,7 +103,7 @@ export function conflicts(input: ApplyInput): string[] {
         out.push(`${parent} (not a directory on the host)`);
       }
     }
-    if (alreadyApplied(c, upper, host)) continue;
+    if (alreadyApplied(c, upper, host, true)) continue;
     const h = lstatOr(host);
     if (h && h.ctimeMs > input.startedMs) out.push(c.path);
     else if (!h && c.kind !== "added") out.push(`${c.path} (gone from the project)`);
@@ -159,8 +170,9 @@ function stageFiles(input: ApplyInput, todo: ApplyInput["changes"], stageFd: num
       const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
         copyFileSync(from, `/proc/self/fd/${fd}`);
-        fchmodSync(fd, u.mode & 0o7777);
+        // the owner first: chown clears setuid and setgid (a setuid file lost its bit as root)
         if (input.keepOwners) fchownSync(fd, u.uid, u.gid);
+        fchmodSync(fd, u.mode & 0o7777);
       } finally {
         closeSync(fd);
       }
@@ -218,6 +230,15 @@ function nearestDir(path: string, project: string): string {
  * read-only project directory, a file the run left mode 000).
  */
 function refuseUnwritable(input: ApplyInput, todo: ApplyInput["changes"]): void {
+  if (!lstatOr(input.project)?.isDirectory()) {
+    throw new CmError(
+      "review-conflict",
+      `the project directory ${displayName(input.project)} is gone (moved or deleted); nothing applied`,
+      {
+        hint: "move it back to where the run saw it, then cm apply again; or cm discard",
+      },
+    );
+  }
   for (const c of todo) {
     const parent = nearestDir(dirname(join(input.project, c.path)), input.project);
     try {
@@ -227,7 +248,7 @@ function refuseUnwritable(input: ApplyInput, todo: ApplyInput["changes"]): void 
         "review-conflict",
         `cannot write in ${displayName(parent)} (permission denied), where the run changed ${displayName(c.path)}; nothing applied`,
         {
-          hint: "give yourself write access to it (chmod u+w), then cm apply again",
+          hint: "give yourself write access to it (chmod u+w), then cm apply --force (your chmod is a change since the run)",
         },
       );
     }
@@ -292,6 +313,13 @@ export function applyChanges(input: ApplyInput): ApplyResult {
           } catch (err) {
             if (!isErrno(err, "EEXIST")) throw err;
           }
+          // its working mode at once, so that an apply interrupted from here on recognises it
+          const dirFd = openNoFollow(parentFd, name);
+          try {
+            fchmodSync(dirFd, workingMode(lstatSync(join(input.upper, c.path)).mode));
+          } finally {
+            closeSync(dirFd);
+          }
         } else if (!c.modeOnly) {
           renameSync(atPath(stageFd as number, staged.get(c.path) as string), atPath(parentFd, name));
         }
@@ -306,8 +334,9 @@ export function applyChanges(input: ApplyInput): ApplyResult {
       withParent(input.project, c.path, (parentFd, name) => {
         const fd = openNoFollow(parentFd, name);
         try {
-          fchmodSync(fd, u.mode & 0o7777);
+          // the owner first: chown clears setuid and setgid
           if (c.type === "dir" && input.keepOwners) fchownSync(fd, u.uid, u.gid);
+          fchmodSync(fd, u.mode & 0o7777);
         } finally {
           closeSync(fd);
         }

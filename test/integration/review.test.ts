@@ -355,6 +355,56 @@ for (const as of USERS) {
       sb.exec("chmod", ["-R", "u+w", join(sb.project, "made"), join(sb.project, "hostro")]);
     });
 
+    test("an apply interrupted after it made directories runs again without --force; setuid survives (root); bad IDs and a moved project are one line", () => {
+      const r = sb.cm([
+        "run",
+        "--review",
+        "--",
+        "sh",
+        "-c",
+        "cd /project && mkdir d1 d2 && echo x > d1/a && echo y > d2/b && chmod 555 d2 && echo s > su && chmod 4755 su",
+      ]);
+      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      assert.ok(id, r.stderr);
+      // what an apply killed midway leaves: its directories in their working mode (the run's, with
+      // the owner's rwx), one file already in place
+      sb.exec("sh", ["-c", `cd ${sb.project} && mkdir d1 d2 && chmod 755 d1 d2 && echo x > d1/a`]);
+      for (const bad of ["", "xyz"]) {
+        const x = sb.cm(["apply", bad]);
+        assert.equal(x.status, 125, x.stderr);
+        assert.ok(isOneLineError(x.stderr), x.stderr);
+        assert.match(x.stderr, /is not a review ID/);
+      }
+      sb.exec("mv", [sb.project, `${sb.project}-moved`], { cwd: sb.dir });
+      const gone = sb.cm(["apply", id], { cwd: sb.dir });
+      sb.exec("mv", [`${sb.project}-moved`, sb.project], { cwd: sb.dir });
+      assert.equal(gone.status, 125, gone.stderr);
+      assert.match(gone.stderr, /the project directory \S+ is gone \(moved or deleted\); nothing applied/);
+      const a = sb.cm(["apply", id]);
+      assert.equal(a.status, 0, a.stderr);
+      // what is in place already is no change any more (changes are read against the project as it is now)
+      assert.match(a.stdout, /: 3 written, 0 deleted\n$/);
+      assert.equal(lstatSync(join(sb.project, "d2")).mode & 0o777, 0o555);
+      assert.equal(readFileSync(join(sb.project, "d2", "b"), "utf8"), "y\n");
+      assert.equal(lstatSync(join(sb.project, "su")).mode & 0o7777, 0o4755, "chown before chmod: the setuid bit stays");
+      sb.exec("chmod", ["-R", "u+w", join(sb.project, "d2")]);
+    });
+
+    test("--review=false on the command line overrides review = true in cm.toml", () => {
+      writeFileSync(join(sb.project, "cm.toml"), "[run]\nreview = true\n");
+      sb.exec("chown", [`${sb.uid}:${sb.gid}`, join(sb.project, "cm.toml")]);
+      assert.equal(sb.cm(["trust"]).status, 0);
+      const held = sb.cm(["run", "--", "sh", "-c", "echo held > /project/from-toml"]);
+      assert.match(held.stderr, /held back/);
+      const r = sb.cm(["run", "--review=false", "--", "sh", "-c", "echo direct > /project/direct"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /held back/);
+      assert.equal(readFileSync(join(sb.project, "direct"), "utf8"), "direct\n");
+      const id = /cm diff ([0-9a-f]{12})/.exec(held.stderr)?.[1] as string;
+      assert.equal(sb.cm(["discard", id]).status, 0);
+      sb.exec("rm", ["-f", join(sb.project, "cm.toml"), join(sb.project, "direct")]);
+    });
+
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {
       const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo legacy > /project/legacy.txt"]);
       assert.equal(r.status, 0, r.stderr);
