@@ -27,7 +27,7 @@ import { processesRootedIn } from "../host/tree-users.ts";
 import { damagedReviews } from "../review/store.ts";
 import { OciRuntime } from "../runtime/oci-runtime.ts";
 import { projectKeys } from "../store/bundles.ts";
-import { clearStaleLock, TAKEOVER_SUFFIX } from "../store/lock.ts";
+import { clearStaleLock, isLockName, takeoversFirst } from "../store/lock.ts";
 import { listRuns } from "../store/runs.ts";
 import { containers, runtimeOf } from "./containers.ts";
 import type { Context } from "./context.ts";
@@ -118,7 +118,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
     // Locks of cm processes that are gone (killed with -9): a lock names its owner (store/lock.ts),
     // and so does the lock of a takeover; an older cm moved a stale lock aside to .stale-<pid>.
     // takeover locks first: a dead taker's would keep the stale lock it was clearing busy
-    for (const name of readDirOrEmpty(pdir).sort((a, b) => Number(b.endsWith(TAKEOVER_SUFFIX)) - Number(a.endsWith(TAKEOVER_SUFFIX)))) {
+    for (const name of takeoversFirst(readDirOrEmpty(pdir), String)) {
       const aside = /\.lock\.stale-(\d+)$/.exec(name);
       if (aside) {
         if (alive(Number(aside[1]))) continue;
@@ -126,7 +126,7 @@ export function gc(ctx: Context, opts: GcOptions = {}): GcReport {
         report.removed.push(`stale lock ${key}/${name}`);
         continue;
       }
-      if (!name.endsWith(".lock") && !name.endsWith(`.lock${TAKEOVER_SUFFIX}`)) continue;
+      if (!isLockName(name)) continue;
       if (clearStaleLock(join(pdir, name))) {
         report.removed.push(`stale lock ${key}/${name}`);
       }
@@ -180,10 +180,8 @@ function layerLeftovers(ctx: Context, report: GcReport): void {
     );
   }
   // the locks of reviews (apply, discard) whose cm was killed
-  for (const name of readDirOrEmpty(ctx.layout.reviews).sort(
-    (a, b) => Number(b.endsWith(TAKEOVER_SUFFIX)) - Number(a.endsWith(TAKEOVER_SUFFIX)),
-  )) {
-    if ((name.endsWith(".lock") || name.endsWith(`.lock${TAKEOVER_SUFFIX}`)) && clearStaleLock(join(ctx.layout.reviews, name))) {
+  for (const name of takeoversFirst(readDirOrEmpty(ctx.layout.reviews), String)) {
+    if (isLockName(name) && clearStaleLock(join(ctx.layout.reviews, name))) {
       report.removed.push(`stale lock of review ${name.replace(/^\.|\.lock(\.takeover)?$/g, "")}`);
     }
   }

@@ -5,8 +5,8 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmdirSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { existsSync, rmdirSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
 import { isatty } from "node:tty";
 import { displayName, escapeControls, holder } from "../core/names.ts";
 import { reviewPaths } from "../core/run/sandbox.ts";
@@ -18,7 +18,7 @@ import { applyChanges, removeStage } from "../review/apply.ts";
 import { type Change, readChanges } from "../review/changes.ts";
 import { damagedReviews, listReviews, type PendingReview, type ReviewRecord } from "../review/store.ts";
 import { tryLock } from "../store/lock.ts";
-import type { RunRecord } from "../store/runs.ts";
+import { readRun } from "../store/runs.ts";
 import { type Container, containers, inspect } from "./containers.ts";
 import type { Context } from "./context.ts";
 
@@ -61,14 +61,9 @@ export function resolveReview(ctx: Context, ref: string | undefined): PendingRev
  */
 function refuseRunning(ctx: Context, r: ReviewRecord, what: string) {
   const going = (c: Container | undefined) => c !== undefined && (c.status === "running" || c.status === "starting");
-  let elsewhere: Container | undefined;
-  if (r.runDir) {
-    try {
-      elsewhere = inspect(r.runDir, JSON.parse(readFileSync(join(r.runDir, "run.json"), "utf8")) as RunRecord);
-    } catch {
-      // no such run directory (it ended, or is not visible from here): the owner decides
-    }
-  }
+  // no such run directory (it ended, or is not visible from here): the owner decides
+  const record = r.runDir ? readRun(dirname(r.runDir), basename(r.runDir)) : undefined;
+  const elsewhere = r.runDir && record ? inspect(r.runDir, record) : undefined;
   const running =
     going(containers(ctx).find((c) => c.record.id === r.id)) ||
     going(elsewhere) ||

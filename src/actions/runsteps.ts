@@ -10,11 +10,10 @@
  *                 the end: removed, so the run's changes are gone
  * Modules are loaded only for the options a run uses (`cm run -- true` is benchmarked).
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { lstatSync } from "node:fs";
 import { EPHEMERAL_OWNER_FILE, type EphemeralOwner, ephemeralPaths, type OverlayRoots } from "../core/run/sandbox.ts";
 import { CmError } from "../errors.ts";
-import { layerMaking, removeLayer } from "../host/fs.ts";
+import { makeLayer, removeLayer } from "../host/fs.ts";
 import { startTime } from "../host/pid.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { RunStep } from "./runexec.ts";
@@ -88,19 +87,10 @@ export function sandboxSteps(record: RunRecord, opts: SandboxStepOptions): RunSt
     steps.push({
       beforeStart(run) {
         const p = ephemeralPaths(opts.layers.ephemeral, run.id);
-        // Made aside and renamed in whole, naming its run directory and this process: cm gc removes
-        // a layer whose run has ended, and never one half made. (Recursive: <data>/.ephemeral too.)
-        const making = layerMaking(p.dir);
-        mkdirSync(making, { recursive: true, mode: 0o700 });
+        // naming its run directory and this process: cm gc removes a layer whose run has ended
         const owner: EphemeralOwner = { runDir: run.dir, pid: process.pid, start: startTime(process.pid) };
-        writeFileSync(join(making, EPHEMERAL_OWNER_FILE), JSON.stringify(owner));
-        mkdirSync(join(making, basename(p.upper)));
-        mkdirSync(join(making, basename(p.work)));
-        // The upper's root is the container's "/": it takes the rootfs's mode and owner.
-        const st = lstatSync(opts.rootfs);
-        chmodSync(join(making, basename(p.upper)), st.mode & 0o7777);
-        if (!opts.rootless) chownSync(join(making, basename(p.upper)), st.uid, st.gid);
-        renameSync(making, p.dir);
+        // the upper's root is the container's "/": it takes the rootfs's mode and owner
+        makeLayer(p, lstatSync(opts.rootfs), !opts.rootless, { [EPHEMERAL_OWNER_FILE]: JSON.stringify(owner) });
         return () => {
           try {
             removeLayer(p.dir);

@@ -13,6 +13,7 @@
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   closeSync,
   constants,
   fstatSync,
@@ -28,6 +29,7 @@ import {
   rmdirSync,
   type Stats,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
@@ -253,6 +255,29 @@ export const LAYER_WORK = /^\.(.+)\.(making|removing)-([1-9][0-9]*)$/;
 /** Where layer `dir` is made before it is renamed into place (LAYER_WORK). */
 export function layerMaking(dir: string): string {
   return join(dirname(dir), `.${basename(dir)}.making-${process.pid}`);
+}
+
+/**
+ * Makes the overlay layer `layer` (its upper and work directories, one file system) with `files`
+ * beside them, aside (layerMaking) and renamed in whole, so that a reader sees all of it or none
+ * (cm gc removes a half-made one). The upper's root is what the container sees at the mount
+ * point: it takes `like`'s mode and, as root (`chown`), its owner.
+ */
+export function makeLayer(
+  layer: { dir: string; upper: string; work: string },
+  like: Stats,
+  chown: boolean,
+  files: Record<string, string>,
+): void {
+  const making = layerMaking(layer.dir);
+  mkdirSync(making, { recursive: true, mode: 0o700 }); // its parent (.reviews, .ephemeral) too
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(making, name), content, { mode: 0o600 });
+  const upper = join(making, basename(layer.upper));
+  mkdirSync(upper);
+  mkdirSync(join(making, basename(layer.work)));
+  chmodSync(upper, like.mode & 0o7777);
+  if (chown) chownSync(upper, like.uid, like.gid);
+  renameSync(making, layer.dir);
 }
 
 /**

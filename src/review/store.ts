@@ -5,11 +5,11 @@
  * reboots. The directory is the user's only (0700). Reviews of older cm versions, in
  * `<state>/reviews/`, are still listed, applied and discarded where they are.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LayerPaths, layerPaths, reviewPaths } from "../core/run/sandbox.ts";
 import { isErrno } from "../errors.ts";
-import { layerMaking } from "../host/fs.ts";
+import { makeLayer } from "../host/fs.ts";
 
 export interface ReviewRecord {
   id: string;
@@ -43,16 +43,8 @@ export interface PendingReview extends ReviewRecord {
  */
 export function createReview(reviews: string, record: ReviewRecord, asRoot: boolean): LayerPaths {
   const p = reviewPaths(reviews, record.id);
-  // made aside and renamed in whole: a review is listed with its review.json or not at all
-  const m = layerPaths(layerMaking(p.dir));
-  mkdirSync(m.dir, { recursive: true, mode: 0o700 }); // <data>/.reviews too (0700)
-  mkdirSync(m.upper);
-  mkdirSync(m.work);
-  const st = lstatSync(record.projectPath);
-  chmodSync(m.upper, st.mode & 0o7777);
-  if (asRoot) chownSync(m.upper, st.uid, st.gid);
-  writeFileSync(join(m.dir, "review.json"), JSON.stringify(record), { mode: 0o600 });
-  renameSync(m.dir, p.dir);
+  // whole or not at all: a review is listed with its review.json
+  makeLayer(p, lstatSync(record.projectPath), asRoot, { "review.json": JSON.stringify(record) });
   return p;
 }
 
@@ -65,28 +57,32 @@ function readReview(dir: string): PendingReview | undefined {
   }
 }
 
-function reviewsIn(root: string): PendingReview[] {
-  let ids: string[];
-  try {
-    ids = readdirSync(root);
-  } catch (err) {
-    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return [];
-    throw err;
+/**
+ * The review directories: those in `layout.reviews`, then any an older cm left in
+ * `<state>/reviews/`. Dot-names are layers being made or removed (host/fs.ts), not reviews.
+ */
+function reviewDirs(layout: { reviews: string; state: string }): { id: string; dir: string }[] {
+  const out: { id: string; dir: string }[] = [];
+  for (const root of [layout.reviews, join(layout.state, "reviews")]) {
+    let ids: string[];
+    try {
+      ids = readdirSync(root);
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) continue;
+      throw err;
+    }
+    for (const id of ids) if (!id.startsWith(".")) out.push({ id, dir: join(root, id) });
   }
-  // dot-names are layers being removed (host/fs.ts removeLayer)
-  return ids
-    .filter((id) => !id.startsWith("."))
-    .map((id) => readReview(join(root, id)))
-    .filter((r): r is PendingReview => r !== undefined);
+  return out;
 }
 
-/**
- * Every pending review, oldest first: those in `layout.reviews`, then any an older cm left in
- * `<state>/reviews/` (the same ID in both: the first).
- */
+/** Every pending review, oldest first (the same ID in both places: the first). */
 export function listReviews(layout: { reviews: string; state: string }): PendingReview[] {
   const byId = new Map<string, PendingReview>();
-  for (const r of [...reviewsIn(layout.reviews), ...reviewsIn(join(layout.state, "reviews"))]) if (!byId.has(r.id)) byId.set(r.id, r);
+  for (const { dir } of reviewDirs(layout)) {
+    const r = readReview(dir);
+    if (r && !byId.has(r.id)) byId.set(r.id, r);
+  }
   return [...byId.values()].sort((a, b) => a.startedMs - b.startedMs);
 }
 
@@ -96,18 +92,5 @@ export function listReviews(layout: { reviews: string; state: string }): Pending
  * removes one.
  */
 export function damagedReviews(layout: { reviews: string; state: string }): { id: string; dir: string }[] {
-  const out: { id: string; dir: string }[] = [];
-  for (const root of [layout.reviews, join(layout.state, "reviews")]) {
-    let ids: string[];
-    try {
-      ids = readdirSync(root);
-    } catch {
-      continue;
-    }
-    for (const id of ids) {
-      if (id.startsWith(".")) continue;
-      if (readReview(join(root, id)) === undefined) out.push({ id, dir: join(root, id) });
-    }
-  }
-  return out;
+  return reviewDirs(layout).filter((d) => readReview(d.dir) === undefined);
 }

@@ -18,7 +18,7 @@ import { type BlobFile, blobFile } from "../core/cache-names.ts";
 import { isErrno } from "../errors.ts";
 import { readDirOrEmpty } from "../host/fs.ts";
 import { alive } from "../host/pid.ts";
-import { clearStaleLock, tryLock } from "./lock.ts";
+import { clearStaleLock, takeoversFirst, tryLock } from "./lock.ts";
 
 export function blobsDir(cache: string): string {
   return join(cache, "blobs", "sha256");
@@ -86,10 +86,7 @@ export function pruneBlobs(cache: string): BlobPruneResult {
   const r: BlobPruneResult = { removed: 0, freedBytes: 0, busy: [], leftovers: 0 };
   const listed = entries(dir);
   const hexes = new Set(listed.filter((e) => e.file.kind === "blob" || e.file.kind === "partial").map((e) => e.file.hex));
-  // a dead taker's takeover lock first: it would keep the stale lock it was clearing busy
-  for (const { name, file } of [...listed].sort(
-    (a, b) => Number(b.file.kind === "lock-takeover") - Number(a.file.kind === "lock-takeover"),
-  )) {
+  for (const { name, file } of takeoversFirst(listed, (e) => e.name)) {
     if (file.kind === "lock" && !hexes.has(file.hex) && clearStaleLock(join(dir, name))) r.leftovers++;
     if (file.kind === "lock-takeover" && clearStaleLock(join(dir, name))) r.leftovers++;
     if ((file.kind === "tmp" || file.kind === "stale-lock") && !alive(file.pid)) {

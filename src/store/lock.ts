@@ -27,6 +27,20 @@ export interface Lock {
 /** The suffix of the lock that serialises taking over a stale lock at the same path. */
 export const TAKEOVER_SUFFIX = ".takeover";
 
+/** Whether directory entry `name` is a lock or a takeover lock (what clearStaleLock takes). */
+export function isLockName(name: string): boolean {
+  return name.endsWith(".lock") || name.endsWith(`.lock${TAKEOVER_SUFFIX}`);
+}
+
+/**
+ * `items` (directory entries, named by `nameOf`) with takeover locks first, for a pass of
+ * clearStaleLock over a directory: a dead taker's lock keeps the stale lock it was clearing busy.
+ */
+export function takeoversFirst<T>(items: readonly T[], nameOf: (item: T) => string): T[] {
+  const isTakeover = (item: T) => Number(nameOf(item).endsWith(TAKEOVER_SUFFIX));
+  return [...items].sort((a, b) => isTakeover(b) - isTakeover(a));
+}
+
 let ownIdentity: string | undefined;
 
 /** This process as a lock names it: `<pid>:<start time>`. */
