@@ -39,10 +39,17 @@ const SCRIPT = [
   "mkdir -p newdir/deep && echo d > newdir/deep/f",
 ].join(" && ");
 
+/** The review ID in the line a reviewed run ends with ("... cm diff ID | ..."). */
+function reviewId(stderr: string): string {
+  return /cm diff ([0-9a-f]{12})/.exec(stderr)?.[1] as string;
+}
+
 for (const as of USERS) {
   describe(`cm run --review (${as})`, () => {
     const sb = sandbox(as, "reviewproj");
     const reviewsDir = () => join(sb.env.CM_HOME as string, ".reviews");
+    /** `cm run --review -- sh -c SCRIPT` */
+    const runReviewed = (script: string) => sb.cm(["run", "--review", "--", "sh", "-c", script]);
     const seed = () => {
       sb.exec("sh", [
         "-c",
@@ -68,7 +75,7 @@ for (const as of USERS) {
     test("the host is untouched, diff is exact, apply makes the project what the run saw", () => {
       seed();
       const before = snapshot(sb.project);
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", `${SCRIPT} && find /project | sort > /tmp/seen && cat /tmp/seen`]);
+      const r = runReviewed(`${SCRIPT} && find /project | sort > /tmp/seen && cat /tmp/seen`);
       assert.equal(r.status, 0, r.stderr);
       const id = /cm diff ([0-9a-f]+)/.exec(r.stderr)?.[1] as string;
       assert.ok(id, r.stderr);
@@ -137,7 +144,7 @@ for (const as of USERS) {
 
     test("a host file changed since the run started is a conflict; --force takes the run's; discard leaves the project", () => {
       seed();
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo run > /project/mod.txt; echo run > /project/keep.txt"]);
+      const r = runReviewed("echo run > /project/mod.txt; echo run > /project/keep.txt");
       assert.equal(r.status, 0, r.stderr);
       writeFileSync(join(sb.project, "keep.txt"), "host\n");
       const refused = sb.cm(["apply"]);
@@ -169,7 +176,7 @@ for (const as of USERS) {
     });
 
     test("cm delete says which pending reviews it keeps; they still apply or discard", () => {
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo x > /project/after-delete"]);
+      const r = runReviewed("echo x > /project/after-delete");
       assert.equal(r.status, 0, r.stderr);
       const id = (JSON.parse(sb.cm(["ps", "-a", "--json"]).stdout) as { id: string; status: string }[]).find(
         (e) => e.status === "review",
@@ -188,9 +195,9 @@ for (const as of USERS) {
       // a directory of the project replaced whole: needs overlayfs's xattrs on the upper's file
       // system (user.* rootless; a tmpfs before Linux 6.6 has none, and rm -r failed with EIO)
       sb.exec("sh", ["-c", `mkdir -p ${sb.project}/d && echo old > ${sb.project}/d/f`]);
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "rm -r /project/d && mkdir /project/d && echo new > /project/d/g"]);
+      const r = runReviewed("rm -r /project/d && mkdir /project/d && echo new > /project/d/g");
       assert.equal(r.status, 0, r.stderr);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const id = reviewId(r.stderr);
       assert.ok(id, r.stderr);
       assert.ok(existsSync(join(reviewsDir(), id, "upper", "d", "g")), "the layer is in <CM_HOME>/.reviews");
       // what a reboot does to a tmpfs state directory
@@ -204,9 +211,9 @@ for (const as of USERS) {
 
     test("a directory removed and made again (rm -rf, then mkdir -p of its subdirectory): apply gives exactly the run's tree", () => {
       sb.exec("sh", ["-c", `cd ${sb.project} && rm -rf nm && mkdir -p nm/a/b && echo x > nm/a/x && echo y > nm/a/y && echo z > nm/a/b/z`]);
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "rm -rf /project/nm && mkdir -p /project/nm/a && echo new > /project/nm/a/x"]);
+      const r = runReviewed("rm -rf /project/nm && mkdir -p /project/nm/a && echo new > /project/nm/a/x");
       assert.equal(r.status, 0, r.stderr);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const id = reviewId(r.stderr);
       const list = sb.cm(["diff", id]).stdout.split("\n\n")[0];
       assert.equal(list, "D nm/a/b/\nD nm/a/b/z\nM nm/a/x\nD nm/a/y");
       const a = sb.cm(["apply", id]);
@@ -253,17 +260,10 @@ for (const as of USERS) {
     });
 
     test("a directory the run leaves closed (chmod 000): the run's own status stands; rootless, diff and apply say why in one line", () => {
-      const r = sb.cm([
-        "run",
-        "--review",
-        "--",
-        "sh",
-        "-c",
-        "mkdir /project/closed && echo s > /project/closed/s && chmod 000 /project/closed; exit 3",
-      ]);
+      const r = runReviewed("mkdir /project/closed && echo s > /project/closed/s && chmod 000 /project/closed; exit 3");
       assert.equal(r.status, 3, r.stderr);
       assert.doesNotMatch(r.stderr, /\n\s+at /);
-      const id = /review ([0-9a-f]{12})/.exec(r.stderr)?.[1] ?? /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1];
+      const id = /review ([0-9a-f]{12})/.exec(r.stderr)?.[1] ?? reviewId(r.stderr);
       assert.ok(id, r.stderr);
       const d = sb.cm(["diff", id]);
       if (as === "root") {
@@ -279,16 +279,11 @@ for (const as of USERS) {
     });
 
     test("a run that makes cm apply's own stage directory is refused, not applied with swapped content", () => {
-      const r = sb.cm([
-        "run",
-        "--review",
-        "--",
-        "sh",
-        "-c",
+      const r = runReviewed(
         'id=$(grep -o "reviews/[0-9a-f]*/upper" /proc/self/mountinfo | head -1 | cut -d/ -f2); mkdir -p /project/.cm-apply-$id; echo EVIL > /project/.cm-apply-$id/1; echo good > /project/zzz',
-      ]);
+      );
       assert.equal(r.status, 0, r.stderr);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const id = reviewId(r.stderr);
       const a = sb.cm(["apply", id]);
       assert.equal(a.status, 125, a.stderr);
       assert.ok(isOneLineError(a.stderr), a.stderr);
@@ -301,8 +296,8 @@ for (const as of USERS) {
     });
 
     test("one apply or discard of a review at a time; --review with a writable -v of the project is refused", () => {
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo l > /project/locked.txt"]);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const r = runReviewed("echo l > /project/locked.txt");
+      const id = reviewId(r.stderr);
       assert.ok(id, r.stderr);
       // another cm, alive, holds the review's lock (this test's own process stands in for it)
       const lock = join(reviewsDir(), `.${id}.lock`);
@@ -327,15 +322,8 @@ for (const as of USERS) {
 
     test("read-only directories: one the run made is closed after its files are in; a read-only one on the host stops the apply before any write (rootless)", () => {
       sb.exec("sh", ["-c", `cd ${sb.project} && rm -rf hostro && mkdir hostro && echo keep > first.txt && chmod 555 hostro`]);
-      const r = sb.cm([
-        "run",
-        "--review",
-        "--",
-        "sh",
-        "-c",
-        "cd /project && rm first.txt && mkdir made && echo a > made/a && chmod 555 made && echo x > hostro/x",
-      ]);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const r = runReviewed("cd /project && rm first.txt && mkdir made && echo a > made/a && chmod 555 made && echo x > hostro/x");
+      const id = reviewId(r.stderr);
       assert.ok(id, r.stderr);
       if (as !== "root") {
         const refused = sb.cm(["apply", id]);
@@ -356,15 +344,8 @@ for (const as of USERS) {
     });
 
     test("an apply interrupted after it made directories runs again without --force; setuid survives (root); bad IDs and a moved project are one line", () => {
-      const r = sb.cm([
-        "run",
-        "--review",
-        "--",
-        "sh",
-        "-c",
-        "cd /project && mkdir d1 d2 && echo x > d1/a && echo y > d2/b && chmod 555 d2 && echo s > su && chmod 4755 su",
-      ]);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const r = runReviewed("cd /project && mkdir d1 d2 && echo x > d1/a && echo y > d2/b && chmod 555 d2 && echo s > su && chmod 4755 su");
+      const id = reviewId(r.stderr);
       assert.ok(id, r.stderr);
       // what an apply killed midway leaves: its directories in their working mode (the run's, with
       // the owner's rwx), one file already in place
@@ -400,15 +381,15 @@ for (const as of USERS) {
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /held back/);
       assert.equal(readFileSync(join(sb.project, "direct"), "utf8"), "direct\n");
-      const id = /cm diff ([0-9a-f]{12})/.exec(held.stderr)?.[1] as string;
+      const id = reviewId(held.stderr);
       assert.equal(sb.cm(["discard", id]).status, 0);
       sb.exec("rm", ["-f", join(sb.project, "cm.toml"), join(sb.project, "direct")]);
     });
 
     test("a review an older cm left in the state directory is still listed, shown and applied", () => {
-      const r = sb.cm(["run", "--review", "--", "sh", "-c", "echo legacy > /project/legacy.txt"]);
+      const r = runReviewed("echo legacy > /project/legacy.txt");
       assert.equal(r.status, 0, r.stderr);
-      const id = /cm diff ([0-9a-f]{12})/.exec(r.stderr)?.[1] as string;
+      const id = reviewId(r.stderr);
       assert.ok(id, r.stderr);
       const legacy = join(sb.env.CM_STATE_DIR as string, "reviews");
       sb.exec("mkdir", ["-p", legacy]);
