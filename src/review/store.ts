@@ -59,16 +59,18 @@ function readReview(dir: string): PendingReview | undefined {
 
 /**
  * The review directories: those in `layout.reviews`, then any an older cm left in
- * `<state>/reviews/`. Dot-names are layers being made or removed (host/fs.ts), not reviews.
+ * `<state>/reviews/`. Dot-names are layers being made or removed (host/fs.ts), not reviews. A
+ * directory that cannot be read is skipped with `skipUnreadable`, else an error (one that is not
+ * there or not a directory is always skipped).
  */
-function reviewDirs(layout: { reviews: string; state: string }): { id: string; dir: string }[] {
+function reviewDirs(layout: { reviews: string; state: string }, skipUnreadable: boolean): { id: string; dir: string }[] {
   const out: { id: string; dir: string }[] = [];
   for (const root of [layout.reviews, join(layout.state, "reviews")]) {
     let ids: string[];
     try {
       ids = readdirSync(root);
     } catch (err) {
-      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) continue;
+      if (skipUnreadable || isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) continue;
       throw err;
     }
     for (const id of ids) if (!id.startsWith(".")) out.push({ id, dir: join(root, id) });
@@ -79,7 +81,7 @@ function reviewDirs(layout: { reviews: string; state: string }): { id: string; d
 /** Every pending review, oldest first (the same ID in both places: the first). */
 export function listReviews(layout: { reviews: string; state: string }): PendingReview[] {
   const byId = new Map<string, PendingReview>();
-  for (const { dir } of reviewDirs(layout)) {
+  for (const { dir } of reviewDirs(layout, false)) {
     const r = readReview(dir);
     if (r && !byId.has(r.id)) byId.set(r.id, r);
   }
@@ -92,5 +94,6 @@ export function listReviews(layout: { reviews: string; state: string }): Pending
  * removes one.
  */
 export function damagedReviews(layout: { reviews: string; state: string }): { id: string; dir: string }[] {
-  return reviewDirs(layout).filter((d) => readReview(d.dir) === undefined);
+  // cm gc calls it: a reviews directory it cannot read is not its to report
+  return reviewDirs(layout, true).filter((d) => readReview(d.dir) === undefined);
 }

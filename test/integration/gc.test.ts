@@ -38,6 +38,15 @@ for (const as of USERS) {
       assert.equal(sb.cm(["create", "--from", `dir:${fixtures.busybox}`]).status, 0);
     });
 
+    test("a reviews directory it cannot read (a link loop) does not stop cm gc", () => {
+      const loop = join(state, "reviews");
+      sb.exec("ln", ["-s", "reviews", loop]);
+      const r = sb.cm(["gc"]);
+      sb.exec("rm", [loop]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /internal error/);
+    });
+
     test("nothing to do: no output, exit 0", () => {
       const r = sb.cm(["gc"]);
       assert.equal(r.status, 0, r.stderr);
